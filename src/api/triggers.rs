@@ -1,0 +1,74 @@
+//! `/api/v1/triggers`: who may fire a target. A token is shown in full once, when created.
+
+use crate::app::{App, Ctx};
+use crate::auth::TriggerToken;
+use crate::catalog::TriggerInput;
+use crate::error::Error;
+use crate::http::Response;
+use crate::model::Trigger;
+use crate::outbound::Outbound;
+use crate::store::Store;
+use crate::time::format_rfc3339;
+use serde_json::{json, Value};
+
+/// The trigger as the native API shows it; `token` is in full only right after creation.
+pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Value {
+    let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
+    json!({
+        "id": trigger.id,
+        "target": trigger.target,
+        "description": trigger.description,
+        "refs": trigger.refs,
+        "token": token,
+        "owner": trigger.owner,
+        "created_at": format_rfc3339(trigger.created_at),
+        "updated_at": format_rfc3339(trigger.updated_at),
+        "last_used": trigger.last_used.map(format_rfc3339),
+        "expires_at": trigger.expires_at.map(format_rfc3339),
+    })
+}
+
+pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let catalog = app.catalog();
+    let target_filter = ctx.request.query_pairs().into_iter().find(|(key, _)| key == "target").map(|(_, v)| v);
+    let target = match target_filter {
+        Some(id_or_name) => Some(catalog.find_target(&id_or_name).await?),
+        None => None,
+    };
+    let triggers = catalog.list_triggers(target.as_ref()).await?;
+    let views: Vec<Value> = triggers.iter().map(|t| trigger_view(t, None)).collect();
+    Ok(Response::json(200, &views))
+}
+
+pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let admin = ctx.admin()?;
+    let input: TriggerInput = ctx.json_body()?;
+    let target_name = input.target.clone().ok_or_else(|| Error::bad_request("target is missing"))?;
+    let catalog = app.catalog();
+    let target = catalog.find_target(&target_name).await.map_err(|err| match err {
+        Error::NotFound(_) => Error::bad_request(format!("target '{target_name}' does not exist")),
+        other => other,
+    })?;
+    let (trigger, token) = catalog.create_token_trigger(admin, &target, TriggerInput { target: None, ..input }).await?;
+    Ok(Response::json(201, &trigger_view(&trigger, Some(&token))))
+}
+
+pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let trigger = app.catalog().find_trigger(ctx.param("id")).await?;
+    Ok(Response::json(200, &trigger_view(&trigger, None)))
+}
+
+pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let input: TriggerInput = ctx.json_body()?;
+    let catalog = app.catalog();
+    let trigger = catalog.find_trigger(ctx.param("id")).await?;
+    let trigger = catalog.update_trigger(trigger, input).await?;
+    Ok(Response::json(200, &trigger_view(&trigger, None)))
+}
+
+pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let catalog = app.catalog();
+    let trigger = catalog.find_trigger(ctx.param("id")).await?;
+    catalog.delete_trigger(&trigger).await?;
+    Ok(Response::empty(204))
+}

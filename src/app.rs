@@ -1,0 +1,254 @@
+//! The router: our `Request` value in, a handler, our `Response` value out. The route table is
+//! data, so `/openapi.json` can be checked against it. No `worker` import.
+
+use crate::auth::{Admin, AdminDirectory};
+use crate::catalog::Catalog;
+use crate::error::{Dialect, Error};
+use crate::http::{percent_decode, Request, Response, MAX_BODY_BYTES};
+use crate::outbound::Outbound;
+use crate::ports::{Clock, Random};
+use crate::store::Store;
+use crate::{api, compat};
+use serde::de::DeserializeOwned;
+
+/// The service with its ports. The shell builds one per request; tests build one with in-memory ports.
+pub struct App<S: Store, O: Outbound> {
+    pub store: S,
+    pub outbound: O,
+    pub clock: Box<dyn Clock>,
+    pub random: Box<dyn Random>,
+    pub admins: AdminDirectory,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Admin,
+}
+
+/// Every handler, named. `App::dispatch` is the one place that maps a name to code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handler {
+    Health,
+    OpenApi,
+    TargetList,
+    TargetCreate,
+    TargetGet,
+    TargetUpdate,
+    TargetDelete,
+    TriggerList,
+    TriggerCreate,
+    TriggerGet,
+    TriggerUpdate,
+    TriggerDelete,
+    GitlabTriggerList,
+    GitlabTriggerCreate,
+    GitlabTriggerGet,
+    GitlabTriggerUpdate,
+    GitlabTriggerDelete,
+    GitlabInvoke,
+    GitlabInvokeWebhook,
+}
+
+pub struct Route {
+    pub method: &'static str,
+    /// OpenAPI-style: `{name}` captures one URL-decoded path segment.
+    pub pattern: &'static str,
+    pub access: Access,
+    pub dialect: Dialect,
+    pub handler: Handler,
+}
+
+const fn route(method: &'static str, pattern: &'static str, access: Access, dialect: Dialect, handler: Handler) -> Route {
+    Route { method, pattern, access, dialect, handler }
+}
+
+use Access::{Admin as A, Public as P};
+use Dialect::{GitLab as GL, Native as N};
+use Handler::*;
+
+pub const ROUTES: &[Route] = &[
+    route("GET", "/healthz", P, N, Health),
+    route("GET", "/openapi.json", P, N, OpenApi),
+    route("GET", "/api/v1/targets", A, N, TargetList),
+    route("POST", "/api/v1/targets", A, N, TargetCreate),
+    route("GET", "/api/v1/targets/{id}", A, N, TargetGet),
+    route("PATCH", "/api/v1/targets/{id}", A, N, TargetUpdate),
+    route("DELETE", "/api/v1/targets/{id}", A, N, TargetDelete),
+    route("GET", "/api/v1/triggers", A, N, TriggerList),
+    route("POST", "/api/v1/triggers", A, N, TriggerCreate),
+    route("GET", "/api/v1/triggers/{id}", A, N, TriggerGet),
+    route("PATCH", "/api/v1/triggers/{id}", A, N, TriggerUpdate),
+    route("DELETE", "/api/v1/triggers/{id}", A, N, TriggerDelete),
+    route("GET", "/api/v4/projects/{id}/triggers", A, GL, GitlabTriggerList),
+    route("POST", "/api/v4/projects/{id}/triggers", A, GL, GitlabTriggerCreate),
+    route("GET", "/api/v4/projects/{id}/triggers/{trigger_id}", A, GL, GitlabTriggerGet),
+    route("PUT", "/api/v4/projects/{id}/triggers/{trigger_id}", A, GL, GitlabTriggerUpdate),
+    route("DELETE", "/api/v4/projects/{id}/triggers/{trigger_id}", A, GL, GitlabTriggerDelete),
+    route("POST", "/api/v4/projects/{id}/trigger/pipeline", P, GL, GitlabInvoke),
+    route("POST", "/api/v4/projects/{id}/ref/{ref}/trigger/pipeline", P, GL, GitlabInvokeWebhook),
+    route("POST", "/api/v3/projects/{id}/trigger/builds", P, GL, GitlabInvoke),
+    route("POST", "/api/v3/projects/{id}/ref/{ref}/trigger/builds", P, GL, GitlabInvokeWebhook),
+];
+
+/// What a handler gets: the request, the captured path parameters, and the admin, if any.
+pub struct Ctx {
+    pub request: Request,
+    params: Vec<(&'static str, String)>,
+    admin: Option<Admin>,
+}
+
+impl Ctx {
+    pub fn param(&self, name: &str) -> &str {
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or("")
+    }
+
+    pub fn admin(&self) -> Result<&Admin, Error> {
+        self.admin.as_ref().ok_or(Error::Unauthorized)
+    }
+
+    /// The body as JSON of type `T`. A body that says it is something else gets 415.
+    pub fn json_body<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        let declared = self.request.header("content-type").is_some();
+        if declared && !self.request.is_json() {
+            return Err(Error::UnsupportedMediaType("send the body as application/json".into()));
+        }
+        if self.request.body.is_empty() {
+            return Err(Error::bad_request("the body is empty; send a JSON object"));
+        }
+        Ok(serde_json::from_slice(&self.request.body)?)
+    }
+}
+
+/// Matches a path against a pattern, capturing `{name}` segments (percent-decoded).
+fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+    let mut wanted = pattern.split('/');
+    let mut given = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return None;
+                }
+                params.push((&w[1..w.len() - 1], percent_decode(g, false)));
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The route for a method and path: `Ok` with its captures, or the error to answer with.
+pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, Vec<(&'static str, String)>), (Error, Dialect)> {
+    let mut path_dialect = None;
+    for route in ROUTES {
+        if let Some(params) = match_pattern(route.pattern, path) {
+            if route.method == method {
+                return Ok((route, params));
+            }
+            path_dialect.get_or_insert(route.dialect);
+        }
+    }
+    match path_dialect {
+        Some(dialect) => Err((Error::MethodNotAllowed, dialect)),
+        None => Err((Error::not_found(format!("no route for {method} {path}")), Dialect::Native)),
+    }
+}
+
+impl<S: Store, O: Outbound> App<S, O> {
+    pub fn catalog(&self) -> Catalog<'_, S> {
+        Catalog { store: &self.store, clock: self.clock.as_ref(), random: self.random.as_ref() }
+    }
+
+    pub async fn handle(&self, request: Request) -> Response {
+        let (route, params) = match find_route(&request.method, &request.path) {
+            Ok(found) => found,
+            Err((error, dialect)) => return error.into_response(dialect),
+        };
+        if request.body.len() > MAX_BODY_BYTES {
+            return Error::PayloadTooLarge.into_response(route.dialect);
+        }
+        let admin = match route.access {
+            Access::Public => None,
+            Access::Admin => match self.admins.authenticate(&request) {
+                Ok(admin) => Some(admin),
+                Err(error) => return error.into_response(route.dialect),
+            },
+        };
+        let ctx = Ctx { request, params, admin };
+        match self.dispatch(route.handler, &ctx).await {
+            Ok(response) => response,
+            Err(error) => error.into_response(route.dialect),
+        }
+    }
+
+    async fn dispatch(&self, handler: Handler, ctx: &Ctx) -> Result<Response, Error> {
+        match handler {
+            Health => Ok(Response::json(200, &serde_json::json!({"status": "ok"}))),
+            OpenApi => Ok(Response {
+                status: 200,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: crate::OPENAPI_JSON.as_bytes().to_vec(),
+            }),
+            TargetList => api::targets::list(self, ctx).await,
+            TargetCreate => api::targets::create(self, ctx).await,
+            TargetGet => api::targets::get(self, ctx).await,
+            TargetUpdate => api::targets::update(self, ctx).await,
+            TargetDelete => api::targets::delete(self, ctx).await,
+            TriggerList => api::triggers::list(self, ctx).await,
+            TriggerCreate => api::triggers::create(self, ctx).await,
+            TriggerGet => api::triggers::get(self, ctx).await,
+            TriggerUpdate => api::triggers::update(self, ctx).await,
+            TriggerDelete => api::triggers::delete(self, ctx).await,
+            GitlabTriggerList => compat::gitlab::list(self, ctx).await,
+            GitlabTriggerCreate => compat::gitlab::create(self, ctx).await,
+            GitlabTriggerGet => compat::gitlab::get(self, ctx).await,
+            GitlabTriggerUpdate => compat::gitlab::update(self, ctx).await,
+            GitlabTriggerDelete => compat::gitlab::delete(self, ctx).await,
+            GitlabInvoke => compat::gitlab::invoke(self, ctx).await,
+            GitlabInvokeWebhook => compat::gitlab::invoke_webhook(self, ctx).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_slashes_stay_in_one_segment() {
+        let (route, params) = find_route("POST", "/api/v4/projects/group%2Fapp/ref/release%2F1.0/trigger/pipeline").unwrap();
+        assert_eq!(route.handler, GitlabInvokeWebhook);
+        assert_eq!(params, vec![("id", "group/app".to_string()), ("ref", "release/1.0".to_string())]);
+    }
+
+    #[test]
+    fn legacy_v3_routes_reach_the_same_handlers() {
+        assert_eq!(find_route("POST", "/api/v3/projects/9/trigger/builds").unwrap().0.handler, GitlabInvoke);
+        assert_eq!(find_route("POST", "/api/v3/projects/9/ref/main/trigger/builds").unwrap().0.handler, GitlabInvokeWebhook);
+    }
+
+    #[test]
+    fn wrong_method_is_405_and_unknown_path_is_404() {
+        assert!(matches!(find_route("GET", "/api/v4/projects/9/trigger/pipeline"), Err((Error::MethodNotAllowed, Dialect::GitLab))));
+        assert!(matches!(find_route("GET", "/nope"), Err((Error::NotFound(_), Dialect::Native))));
+        assert!(find_route("GET", "/api/v1/targets/").is_err());
+        assert!(find_route("GET", "/api/v1/targets/a/b").is_err());
+    }
+
+    #[test]
+    fn openapi_describes_every_route_and_nothing_else() {
+        let spec: serde_json::Value = serde_json::from_str(crate::OPENAPI_JSON).unwrap();
+        let paths = spec["paths"].as_object().unwrap();
+        let mut described = std::collections::BTreeSet::new();
+        for (path, item) in paths {
+            for method in item.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+                described.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+        let routed: std::collections::BTreeSet<String> = ROUTES.iter().map(|r| format!("{} {}", r.method, r.pattern)).collect();
+        assert_eq!(described, routed);
+    }
+}

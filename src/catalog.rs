@@ -1,0 +1,265 @@
+//! The stored targets and triggers: create, find, list, update, delete, keeping the key layout's
+//! invariants (see `store.rs`). Both the native API and the vendor translations call this;
+//! neither touches keys directly. No `worker` import; never logs a secret.
+
+use crate::auth::{Admin, TriggerToken};
+use crate::error::Error;
+use crate::filters::validate_glob;
+use crate::model::{double_option, validate_name, Target, Trigger};
+use crate::ports::{Clock, Random};
+use crate::store::{keys, Store};
+use crate::targets::TargetSpec;
+use crate::time::parse_rfc3339;
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// At most this many refs in a trigger's allow-list.
+const MAX_REFS: usize = 100;
+const MAX_DESCRIPTION_BYTES: usize = 1024;
+
+pub struct Catalog<'a, S: Store> {
+    pub store: &'a S,
+    pub clock: &'a dyn Clock,
+    pub random: &'a dyn Random,
+}
+
+/// A new target: a name and the kind's settings.
+#[derive(Deserialize)]
+struct TargetInput {
+    name: String,
+    #[serde(flatten)]
+    spec: TargetSpec,
+}
+
+/// The editable fields of a trigger, as the native API and the compatible APIs accept them.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerInput {
+    /// The target's id or name; only on create.
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub refs: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub expires_at: Option<Option<String>>,
+}
+
+impl<'a, S: Store> Catalog<'a, S> {
+    fn new_id(&self) -> String {
+        let mut bytes = [0u8; 16];
+        self.random.fill(&mut bytes);
+        hex::encode(bytes)
+    }
+
+    // ---- targets ----
+
+    pub async fn create_target(&self, input: Value) -> Result<Target, Error> {
+        let input: TargetInput = serde_json::from_value(input)?;
+        validate_target_name(&input.name)?;
+        input.spec.kind().validate()?;
+        if self.store.get(&keys::target_name(&input.name)).await?.is_some() {
+            return Err(Error::Conflict(format!("a target named '{}' exists already", input.name)));
+        }
+        let now = self.clock.now_ms();
+        let target = Target { id: self.new_id(), name: input.name, spec: input.spec, created_at: now, updated_at: now };
+        self.store.put_json(&keys::target(&target.id), &target).await?;
+        self.store.put(&keys::target_name(&target.name), &target.id, None).await?;
+        Ok(target)
+    }
+
+    /// By id first, then by name (at most two reads).
+    pub async fn find_target(&self, id_or_name: &str) -> Result<Target, Error> {
+        if let Some(target) = self.store.get_json::<Target>(&keys::target(id_or_name)).await? {
+            return Ok(target);
+        }
+        if let Some(id) = self.store.get(&keys::target_name(id_or_name)).await? {
+            if let Some(target) = self.store.get_json::<Target>(&keys::target(&id)).await? {
+                return Ok(target);
+            }
+        }
+        Err(Error::not_found(format!("no target '{id_or_name}'")))
+    }
+
+    pub async fn list_targets(&self) -> Result<Vec<Target>, Error> {
+        let mut targets = Vec::new();
+        for key in self.store.list_all(keys::TARGET_PREFIX).await? {
+            if let Some(target) = self.store.get_json::<Target>(&key).await? {
+                targets.push(target);
+            }
+        }
+        targets.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(targets)
+    }
+
+    /// Applies a JSON merge of top-level fields. Credentials not named in the patch are kept.
+    pub async fn update_target(&self, target: Target, patch: Map<String, Value>) -> Result<Target, Error> {
+        for fixed in ["id", "created_at", "updated_at"] {
+            if patch.contains_key(fixed) {
+                return Err(Error::bad_request(format!("{fixed} cannot be changed")));
+            }
+        }
+        let mut merged = match serde_json::to_value(&target) {
+            Ok(Value::Object(fields)) => fields,
+            _ => return Err(Error::Store("target record is not an object".into())),
+        };
+        merged.extend(patch);
+        merged.insert("updated_at".into(), Value::from(self.clock.now_ms()));
+        let updated: Target = serde_json::from_value(Value::Object(merged))?;
+        validate_target_name(&updated.name)?;
+        updated.spec.kind().validate()?;
+        if updated.name != target.name {
+            if self.store.get(&keys::target_name(&updated.name)).await?.is_some() {
+                return Err(Error::Conflict(format!("a target named '{}' exists already", updated.name)));
+            }
+            self.store.put(&keys::target_name(&updated.name), &updated.id, None).await?;
+        }
+        self.store.put_json(&keys::target(&updated.id), &updated).await?;
+        if updated.name != target.name {
+            self.store.delete(&keys::target_name(&target.name)).await?;
+        }
+        Ok(updated)
+    }
+
+    /// Refused while triggers still point at the target, so that deleting loses nothing by surprise.
+    pub async fn delete_target(&self, target: &Target) -> Result<(), Error> {
+        let page = self.store.list(&keys::target_trigger_prefix(&target.id), None).await?;
+        if !page.keys.is_empty() {
+            return Err(Error::Conflict(format!(
+                "target '{}' still has triggers; delete them first",
+                target.name
+            )));
+        }
+        self.store.delete(&keys::target(&target.id)).await?;
+        self.store.delete(&keys::target_name(&target.name)).await
+    }
+
+    // ---- triggers ----
+
+    /// Creates a token trigger. The token is returned once, here, and only its hash is stored.
+    pub async fn create_token_trigger(
+        &self,
+        owner: &Admin,
+        target: &Target,
+        input: TriggerInput,
+    ) -> Result<(Trigger, TriggerToken), Error> {
+        let token = TriggerToken::generate(self.random);
+        let now = self.clock.now_ms();
+        let mut trigger = Trigger {
+            id: token.trigger_id(),
+            target: target.id.clone(),
+            description: String::new(),
+            refs: Vec::new(),
+            token_hash: Some(token.hash()),
+            token_start: TriggerToken::shortened(token.expose()),
+            owner: owner.name.clone(),
+            created_at: now,
+            updated_at: now,
+            last_used: None,
+            expires_at: None,
+        };
+        apply_trigger_input(&mut trigger, input)?;
+        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
+        self.store.put(&keys::target_trigger(&target.id, &trigger.id), "", None).await?;
+        Ok((trigger, token))
+    }
+
+    pub async fn find_trigger(&self, id: &str) -> Result<Trigger, Error> {
+        if id.is_empty() || id.contains(':') {
+            return Err(Error::not_found(format!("no trigger '{id}'")));
+        }
+        self.store
+            .get_json::<Trigger>(&keys::trigger(id))
+            .await?
+            .ok_or_else(|| Error::not_found(format!("no trigger '{id}'")))
+    }
+
+    /// The triggers of one target, or of all targets. Oldest first.
+    pub async fn list_triggers(&self, target: Option<&Target>) -> Result<Vec<Trigger>, Error> {
+        let ids: Vec<String> = match target {
+            Some(target) => {
+                let prefix = keys::target_trigger_prefix(&target.id);
+                let index = self.store.list_all(&prefix).await?;
+                index.iter().map(|key| key[prefix.len()..].to_string()).collect()
+            }
+            None => {
+                let index = self.store.list_all(keys::TRIGGER_PREFIX).await?;
+                index.iter().map(|key| key[keys::TRIGGER_PREFIX.len()..].to_string()).collect()
+            }
+        };
+        let mut triggers = Vec::new();
+        for id in ids {
+            // A trigger deleted between the listing and this read is simply not listed.
+            if let Some(trigger) = self.store.get_json::<Trigger>(&keys::trigger(&id)).await? {
+                triggers.push(trigger);
+            }
+        }
+        triggers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(triggers)
+    }
+
+    pub async fn update_trigger(&self, mut trigger: Trigger, input: TriggerInput) -> Result<Trigger, Error> {
+        if input.target.as_deref().is_some_and(|t| t != trigger.target) {
+            return Err(Error::bad_request("target cannot be changed; create a new trigger instead"));
+        }
+        apply_trigger_input(&mut trigger, input)?;
+        trigger.updated_at = self.clock.now_ms();
+        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
+        Ok(trigger)
+    }
+
+    /// Revokes a trigger. Irreversible: its token can never be valid again.
+    pub async fn delete_trigger(&self, trigger: &Trigger) -> Result<(), Error> {
+        self.store.delete(&keys::trigger(&trigger.id)).await?;
+        self.store.delete(&keys::target_trigger(&trigger.target, &trigger.id)).await
+    }
+
+    /// Writes `last_used`, at most once a minute per trigger (see `Trigger::should_record_use`).
+    pub async fn record_use(&self, trigger: &Trigger) -> Result<(), Error> {
+        let now = self.clock.now_ms();
+        if !trigger.should_record_use(now) {
+            return Ok(());
+        }
+        let mut used = trigger.clone();
+        used.last_used = Some(now);
+        self.store.put_json(&keys::trigger(&trigger.id), &used).await
+    }
+}
+
+fn validate_target_name(name: &str) -> Result<(), Error> {
+    validate_name("name", name)?;
+    // Names and ids share one namespace in paths; a name that looks like an id would shadow one.
+    if name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Error::bad_request("name must not look like a target id (32 hex digits)"));
+    }
+    Ok(())
+}
+
+fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(), Error> {
+    if let Some(description) = input.description {
+        if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(Error::bad_request("description is longer than 1024 bytes or contains control characters"));
+        }
+        trigger.description = description;
+    }
+    if let Some(refs) = input.refs {
+        if refs.len() > MAX_REFS {
+            return Err(Error::bad_request(format!("refs has more than {MAX_REFS} patterns")));
+        }
+        for pattern in &refs {
+            validate_glob("refs", pattern)?;
+        }
+        trigger.refs = refs;
+    }
+    if let Some(expires_at) = input.expires_at {
+        trigger.expires_at = match expires_at {
+            None => None,
+            Some(text) => Some(
+                parse_rfc3339(&text)
+                    .ok_or_else(|| Error::bad_request("expires_at must be an RFC 3339 timestamp"))?,
+            ),
+        };
+    }
+    Ok(())
+}

@@ -1,0 +1,5 @@
+//! Vendor-compatible APIs: thin translations of their routes and shapes onto the one model.
+//! Each module parses the vendor's request into model values, calls the catalog or the firing
+//! path, and shapes the answer as the vendor would. No logic of their own, no `worker` import.
+
+pub mod gitlab;

@@ -1,0 +1,74 @@
+//! Firing a trigger by its token: the hot path that every token invocation form shares
+//! (GitLab's form, query, JSON, webhook and v3 forms). Two KV reads (trigger, target), and at
+//! most one throttled write for `last_used`; never a listing. Never logs the token.
+
+use crate::app::App;
+use crate::auth::{constant_time_eq, TriggerToken};
+use crate::error::Error;
+use crate::http::Response;
+use crate::model::call::validate_ref;
+use crate::model::{Call, Payload, Target, Trigger};
+use crate::outbound::Outbound;
+use crate::store::{keys, Store};
+use std::collections::BTreeMap;
+
+/// A token call, whichever vendor form it came in.
+#[derive(Debug)]
+pub struct TokenCall {
+    /// The target the caller addressed (GitLab's `:id`), if the form names one.
+    pub project: Option<String>,
+    pub token: TriggerToken,
+    pub ref_name: String,
+    pub variables: BTreeMap<String, String>,
+    pub payload: Option<Payload>,
+}
+
+/// Authenticates the token, checks the trigger's rules, fires its target, and relays the answer.
+pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCall) -> Result<Response, Error> {
+    // Cheap checks first: malformed input costs no KV read.
+    validate_ref(&call.ref_name)?;
+    let trigger = find_by_token(&app.store, &call.token, app.clock.now_ms()).await?;
+    let target: Target = app
+        .store
+        .get_json(&keys::target(&trigger.target))
+        .await?
+        .ok_or_else(|| Error::not_found("the trigger's target is gone"))?;
+    if call.project.as_deref().is_some_and(|project| !target.answers_to(project)) {
+        return Err(Error::not_found("the token belongs to another project"));
+    }
+    if !trigger.allows_ref(&call.ref_name) {
+        return Err(Error::bad_request(format!(
+            "ref '{}' is not allowed by this trigger (allowed: {})",
+            call.ref_name,
+            trigger.refs.join(", ")
+        )));
+    }
+    let request = target.spec.kind().build(&Call {
+        trigger_id: trigger.id.clone(),
+        ref_name: call.ref_name,
+        variables: call.variables,
+        payload: call.payload,
+    })?;
+    let outcome = app.outbound.send(request).await;
+    // Bookkeeping must not turn a fired target into an error for the caller.
+    let _ = app.catalog().record_use(&trigger).await;
+    let answer = outcome.map_err(|detail| Error::TargetUnreachable { target: target.name.clone(), detail })?;
+    let content_type = answer.header("content-type").unwrap_or("application/json").to_string();
+    Ok(Response {
+        status: answer.status,
+        headers: vec![("content-type".into(), content_type), ("x-hookrelay-trigger".into(), trigger.id)],
+        body: answer.body,
+    })
+}
+
+/// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.
+/// One read: the storage id is derived from the token's hash.
+pub async fn find_by_token<S: Store>(store: &S, token: &TriggerToken, now_ms: u64) -> Result<Trigger, Error> {
+    let not_found = || Error::not_found("unknown, revoked or expired trigger token");
+    let trigger: Trigger = store.get_json(&keys::trigger(&token.trigger_id())).await?.ok_or_else(not_found)?;
+    let stored_hash = trigger.token_hash.as_deref().unwrap_or("");
+    if !constant_time_eq(stored_hash.as_bytes(), token.hash().as_bytes()) || trigger.is_expired(now_ms) {
+        return Err(not_found());
+    }
+    Ok(trigger)
+}

@@ -1,0 +1,29 @@
+//! hookrelay: a webhook and pipeline-trigger relay, compiled to WebAssembly for Cloudflare Workers.
+//!
+//! The core (everything but `edge`) is plain Rust that decides everything: routing, token and
+//! signature checks, parsing, matching, building outbound requests, vendor translations. It is
+//! tested natively. `edge` is the thin shell: it converts `worker` values and implements the
+//! ports (KV store, `Fetch` client, clock, randomness), and is compiled for wasm32 only, so a
+//! `worker` import anywhere else fails the native build.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod catalog;
+pub mod compat;
+pub mod error;
+pub mod filters;
+pub mod fire;
+pub mod http;
+pub mod model;
+pub mod outbound;
+pub mod ports;
+pub mod store;
+pub mod targets;
+pub mod time;
+
+#[cfg(target_arch = "wasm32")]
+mod edge;
+
+/// The OpenAPI description served at `/openapi.json`; a test keeps it equal to the route table.
+pub const OPENAPI_JSON: &str = include_str!("openapi.json");

@@ -1,0 +1,88 @@
+//! A call: what a target is asked to run (a ref, variables, and optionally the payload that
+//! caused it). Also the rule for what counts as a ref.
+
+use crate::error::Error;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The id of the trigger that fired.
+    pub trigger_id: String,
+    pub ref_name: String,
+    pub variables: BTreeMap<String, String>,
+    /// The body that caused the call, passed on as it came (GitLab's webhook form).
+    pub payload: Option<Payload>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload {
+    pub content_type: String,
+    pub body: Vec<u8>,
+}
+
+/// Accepts branch and tag names (git's `check-ref-format` rules) and refuses commit SHAs,
+/// because only branches and tags can be triggered.
+pub fn validate_ref(ref_name: &str) -> Result<(), Error> {
+    let invalid = |why: &str| Err(Error::bad_request(format!("ref '{}' is not a valid branch or tag name: {why}", printable(ref_name))));
+    if ref_name.is_empty() {
+        return Err(Error::bad_request("ref is missing"));
+    }
+    if ref_name.len() > crate::model::MAX_NAME_BYTES {
+        return Err(Error::bad_request("ref is longer than 255 bytes"));
+    }
+    if is_commit_sha(ref_name) {
+        return Err(Error::bad_request(
+            "ref must be a branch or tag name; a commit SHA cannot be triggered",
+        ));
+    }
+    if ref_name.chars().any(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')) {
+        return invalid("it contains a space, a control character or one of ~^:?*[\\");
+    }
+    if ref_name.contains("..") || ref_name.contains("@{") || ref_name.contains("//") || ref_name == "@" {
+        return invalid("it contains '..', '@{' or '//', or is '@'");
+    }
+    if ref_name.starts_with('/') || ref_name.ends_with('/') || ref_name.ends_with('.') || ref_name.ends_with(".lock") {
+        return invalid("it starts or ends with '/', or ends with '.' or '.lock'");
+    }
+    if ref_name.split('/').any(|component| component.starts_with('.')) {
+        return invalid("a component starts with '.'");
+    }
+    Ok(())
+}
+
+fn is_commit_sha(ref_name: &str) -> bool {
+    matches!(ref_name.len(), 40 | 64) && ref_name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn printable(text: &str) -> String {
+    text.chars().map(|c| if c.is_control() { '?' } else { c }).take(80).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branches_and_tags_are_valid_refs() {
+        for ok in ["main", "release/1.0", "v1.2.3", "refs/heads/main", "feature/JIRA-12_x", "deadbeef"] {
+            assert_eq!(validate_ref(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn commit_shas_are_refused_with_a_clear_message() {
+        let sha1 = "a94a8fe5ccb19ba61c4c0873d391e987982fbbd3";
+        let sha256 = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+        for sha in [sha1, sha256, &sha1.to_uppercase()] {
+            let err = validate_ref(sha).unwrap_err();
+            assert!(err.message().contains("commit SHA"), "{sha}");
+        }
+    }
+
+    #[test]
+    fn malformed_refs_are_refused() {
+        for bad in ["", "a b", "a..b", "a~1", "x^", "a:b", "/main", "main/", "a//b", "x.lock", "x.", ".hidden", "a/.b", "@", "a@{1}", "a\nb", &"x".repeat(256)] {
+            assert!(validate_ref(bad).is_err(), "{bad:?}");
+        }
+    }
+}

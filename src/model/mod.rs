@@ -1,0 +1,63 @@
+//! The one model: targets, triggers and calls, defined once. Vendor-compatible APIs translate
+//! onto these types; they never keep a second copy. No `worker` import.
+
+pub mod call;
+pub mod target;
+pub mod trigger;
+
+pub use call::{Call, Payload};
+pub use target::Target;
+pub use trigger::Trigger;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// A credential held for a target. It is serialized into storage, but `Debug` never shows it,
+/// and views show only that it is set.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_set(&self) -> bool {
+        !self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// For PATCH bodies: distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`).
+pub fn double_option<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A name or description fits in this many bytes.
+pub const MAX_NAME_BYTES: usize = 255;
+
+pub fn validate_name(field: &str, value: &str) -> Result<(), crate::error::Error> {
+    if value.trim().is_empty() {
+        return Err(crate::error::Error::bad_request(format!("{field} is missing")));
+    }
+    if value.len() > MAX_NAME_BYTES {
+        return Err(crate::error::Error::bad_request(format!("{field} is longer than {MAX_NAME_BYTES} bytes")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(crate::error::Error::bad_request(format!("{field} contains control characters")));
+    }
+    Ok(())
+}

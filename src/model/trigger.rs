@@ -1,0 +1,112 @@
+//! A trigger: who may fire a target, and under which conditions.
+
+use crate::filters::glob_match;
+use serde::{Deserialize, Serialize};
+
+/// How often `last_used` may be written per trigger: KV allows one write per key per second,
+/// and the free plan's daily write quota is small.
+pub const LAST_USED_WRITE_INTERVAL_MS: u64 = 60_000;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Trigger {
+    pub id: String,
+    /// The target's id.
+    pub target: String,
+    #[serde(default)]
+    pub description: String,
+    /// Glob allow-list of refs; empty allows every ref.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refs: Vec<String>,
+    /// SHA-256 (hex) of the trigger token. The token itself is never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_hash: Option<String>,
+    /// The token's first four characters, which GitLab shows to anyone but the owner.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub token_start: String,
+    /// The name of the admin who created it.
+    pub owner: String,
+    pub created_at: u64,
+    pub updated_at: u64,
+    #[serde(default)]
+    pub last_used: Option<u64>,
+    #[serde(default)]
+    pub expires_at: Option<u64>,
+}
+
+impl Trigger {
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now_ms)
+    }
+
+    /// Whether the ref may be fired. A full `refs/heads/x` or `refs/tags/x` is matched by its short name too.
+    pub fn allows_ref(&self, ref_name: &str) -> bool {
+        if self.refs.is_empty() {
+            return true;
+        }
+        let short = ref_name
+            .strip_prefix("refs/heads/")
+            .or_else(|| ref_name.strip_prefix("refs/tags/"))
+            .unwrap_or(ref_name);
+        self.refs.iter().any(|pattern| glob_match(pattern, ref_name) || glob_match(pattern, short))
+    }
+
+    /// Whether a use at `now_ms` should be written back, given the throttle.
+    pub fn should_record_use(&self, now_ms: u64) -> bool {
+        self.last_used.is_none_or(|last| now_ms.saturating_sub(last) >= LAST_USED_WRITE_INTERVAL_MS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trigger(refs: &[&str]) -> Trigger {
+        Trigger {
+            id: "t".into(),
+            target: "g".into(),
+            description: String::new(),
+            refs: refs.iter().map(|r| r.to_string()).collect(),
+            token_hash: None,
+            token_start: String::new(),
+            owner: "alice".into(),
+            created_at: 0,
+            updated_at: 0,
+            last_used: None,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn empty_allow_list_allows_every_ref() {
+        assert!(trigger(&[]).allows_ref("anything/at-all"));
+    }
+
+    #[test]
+    fn allow_list_matches_short_and_full_ref_names() {
+        let t = trigger(&["main", "release/*"]);
+        assert!(t.allows_ref("main"));
+        assert!(t.allows_ref("refs/heads/main"));
+        assert!(t.allows_ref("release/1.0"));
+        assert!(t.allows_ref("refs/tags/release/2.0"));
+        assert!(!t.allows_ref("release/1.0/hotfix"));
+        assert!(!t.allows_ref("feature/x"));
+        assert!(!t.allows_ref("mainline"));
+    }
+
+    #[test]
+    fn expiry_is_inclusive_of_the_instant() {
+        let mut t = trigger(&[]);
+        t.expires_at = Some(1000);
+        assert!(!t.is_expired(999));
+        assert!(t.is_expired(1000));
+    }
+
+    #[test]
+    fn last_used_is_written_at_most_once_a_minute() {
+        let mut t = trigger(&[]);
+        assert!(t.should_record_use(5));
+        t.last_used = Some(1_000);
+        assert!(!t.should_record_use(1_000 + LAST_USED_WRITE_INTERVAL_MS - 1));
+        assert!(t.should_record_use(1_000 + LAST_USED_WRITE_INTERVAL_MS));
+    }
+}

@@ -1,0 +1,189 @@
+//! The Store port (KV, in production), the key layout, and an in-memory store for tests.
+//!
+//! Key layout: every lookup on a hot path is a single `get` by a key derived from the request.
+//! - `target:{id}` the target, with its credentials.
+//! - `target-name:{name}` the id of the target called `name`.
+//! - `trigger:{id}` the trigger. For token triggers the id is derived from the token's hash.
+//! - `target-trigger:{target_id}:{trigger_id}` one key per trigger, so that listing a target's
+//!   triggers never needs a read-modify-write of a shared index (KV is last-writer-wins).
+
+use crate::error::Error;
+use serde::{de::DeserializeOwned, Serialize};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+pub mod keys {
+    pub fn target(id: &str) -> String {
+        format!("target:{id}")
+    }
+    pub const TARGET_PREFIX: &str = "target:";
+    pub fn target_name(name: &str) -> String {
+        format!("target-name:{name}")
+    }
+    pub fn trigger(id: &str) -> String {
+        format!("trigger:{id}")
+    }
+    pub const TRIGGER_PREFIX: &str = "trigger:";
+    pub fn target_trigger(target_id: &str, trigger_id: &str) -> String {
+        format!("target-trigger:{target_id}:{trigger_id}")
+    }
+    pub fn target_trigger_prefix(target_id: &str) -> String {
+        format!("target-trigger:{target_id}:")
+    }
+}
+
+/// One page of a key listing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    pub keys: Vec<String>,
+    /// Where the next page starts; `None` on the last page.
+    pub cursor: Option<String>,
+}
+
+/// A key-value store with KV's semantics: last writer wins, optional expiry, prefix listing.
+#[allow(async_fn_in_trait)]
+pub trait Store {
+    async fn get(&self, key: &str) -> Result<Option<String>, Error>;
+    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), Error>;
+    async fn delete(&self, key: &str) -> Result<(), Error>;
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, Error>;
+
+    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+        match self.get(key).await? {
+            Some(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|err| Error::Store(format!("corrupt record at {key}: {err}"))),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), Error> {
+        let text = serde_json::to_string(value).map_err(|err| Error::Store(err.to_string()))?;
+        self.put(key, &text, None).await
+    }
+
+    /// Every key under `prefix`, following cursors. Admin paths only: never on a hot path.
+    async fn list_all(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        let mut keys = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.list(prefix, cursor.as_deref()).await?;
+            keys.extend(page.keys);
+            match page.cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(keys),
+            }
+        }
+    }
+}
+
+/// Counts of the operations a store performed, so tests and benchmarks can prove KV costs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OperationCounts {
+    pub reads: u32,
+    pub writes: u32,
+    pub deletes: u32,
+    pub lists: u32,
+}
+
+/// An in-memory store with the same semantics, for native tests and benchmarks.
+#[derive(Default)]
+pub struct MemoryStore {
+    entries: RefCell<BTreeMap<String, String>>,
+    counts: RefCell<OperationCounts>,
+    page_size: usize,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        MemoryStore { page_size: 1000, ..Default::default() }
+    }
+
+    /// A store whose listings come back in small pages, to exercise cursors.
+    pub fn with_page_size(page_size: usize) -> Self {
+        MemoryStore { page_size: page_size.max(1), ..Default::default() }
+    }
+
+    pub fn counts(&self) -> OperationCounts {
+        *self.counts.borrow()
+    }
+
+    pub fn reset_counts(&self) {
+        *self.counts.borrow_mut() = OperationCounts::default();
+    }
+
+    pub fn keys(&self) -> Vec<String> {
+        self.entries.borrow().keys().cloned().collect()
+    }
+
+    pub fn raw(&self, key: &str) -> Option<String> {
+        self.entries.borrow().get(key).cloned()
+    }
+}
+
+impl Store for MemoryStore {
+    async fn get(&self, key: &str) -> Result<Option<String>, Error> {
+        self.counts.borrow_mut().reads += 1;
+        Ok(self.entries.borrow().get(key).cloned())
+    }
+
+    async fn put(&self, key: &str, value: &str, _ttl_seconds: Option<u64>) -> Result<(), Error> {
+        self.counts.borrow_mut().writes += 1;
+        self.entries.borrow_mut().insert(key.to_string(), value.to_string());
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.counts.borrow_mut().deletes += 1;
+        self.entries.borrow_mut().remove(key);
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, Error> {
+        self.counts.borrow_mut().lists += 1;
+        let entries = self.entries.borrow();
+        let start = cursor.unwrap_or(prefix).to_string();
+        let mut keys: Vec<String> = entries
+            .range(start..)
+            .map(|(key, _)| key)
+            .filter(|key| Some(key.as_str()) != cursor)
+            .take_while(|key| key.starts_with(prefix))
+            .take(self.page_size + 1)
+            .cloned()
+            .collect();
+        let cursor = (keys.len() > self.page_size).then(|| {
+            keys.truncate(self.page_size);
+            keys[self.page_size - 1].clone()
+        });
+        Ok(KeyPage { keys, cursor })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::block_on;
+
+    #[test]
+    fn list_all_follows_cursors_and_stays_in_the_prefix() {
+        let store = MemoryStore::with_page_size(2);
+        block_on(async {
+            for key in ["a:1", "b:1", "b:2", "b:3", "b:4", "b:5", "c:1"] {
+                store.put(key, "x", None).await.unwrap();
+            }
+            let keys = store.list_all("b:").await.unwrap();
+            assert_eq!(keys, vec!["b:1", "b:2", "b:3", "b:4", "b:5"]);
+            assert_eq!(store.counts().lists, 3);
+        });
+    }
+
+    #[test]
+    fn corrupt_records_are_a_store_error_not_a_panic() {
+        let store = MemoryStore::new();
+        block_on(async {
+            store.put("k", "{not json", None).await.unwrap();
+            let result: Result<Option<serde_json::Value>, Error> = store.get_json("k").await;
+            assert!(matches!(result, Err(Error::Store(_))));
+        });
+    }
+}

@@ -1,0 +1,105 @@
+//! Target kinds: one module each behind [`TargetKind`], and the registry below, which is the only
+//! place that matches on the kind. A target builds an [`OutboundRequest`]; it never sends it.
+//! No `worker` import.
+
+pub mod gitlab;
+pub mod http;
+
+use crate::error::Error;
+use crate::model::Call;
+use crate::outbound::OutboundRequest;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// What every target kind does.
+pub trait TargetKind {
+    /// Checks a new or patched configuration; the message names the field.
+    fn validate(&self) -> Result<(), Error>;
+    /// Its settings as admins may see them: credentials appear only as `*_set` flags.
+    fn public_fields(&self) -> Map<String, Value>;
+    /// The request that fires this target for `call`.
+    fn build(&self, call: &Call) -> Result<OutboundRequest, Error>;
+}
+
+/// The registry: one line per kind. Serialized with the kind's name in `kind`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum TargetSpec {
+    Gitlab(gitlab::GitlabTarget),
+    Http(http::HttpTarget),
+}
+
+impl TargetSpec {
+    pub fn kind(&self) -> &dyn TargetKind {
+        match self {
+            TargetSpec::Gitlab(target) => target,
+            TargetSpec::Http(target) => target,
+        }
+    }
+
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            TargetSpec::Gitlab(_) => "gitlab",
+            TargetSpec::Http(_) => "http",
+        }
+    }
+}
+
+/// The user agent every outbound request carries.
+pub const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
+
+/// A target URL: `http` or `https`, a host, no embedded credentials, no whitespace.
+pub fn validate_url(field: &str, url: &str) -> Result<(), Error> {
+    let bad = |why: &str| Err(Error::bad_request(format!("{field} {why}")));
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return bad("must be an absolute http or https URL");
+    };
+    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
+        return bad("must use http or https");
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() {
+        return bad("has no host");
+    }
+    if authority.contains('@') {
+        return bad("must not embed credentials; use the target's token or headers");
+    }
+    if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return bad("is too long or contains whitespace");
+    }
+    Ok(())
+}
+
+/// `https://host/base/` and `https://host/base` mean the same base.
+pub fn join_url(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// Accepts `"9"` or `9` where a vendor API lets an id be either.
+pub fn string_or_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(text) => Ok(text),
+        Value::Number(number) => Ok(number.to_string()),
+        _ => Err(serde::de::Error::custom("expected a string or a number")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_need_a_scheme_and_host_and_no_credentials() {
+        assert!(validate_url("url", "https://gitlab.example.com").is_ok());
+        assert!(validate_url("url", "http://127.0.0.1:9000/x").is_ok());
+        for bad in ["gitlab.example.com", "ftp://x", "https://", "https://user:pw@host", "https://a b"] {
+            assert!(validate_url("url", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_kind_is_refused_with_the_known_ones_named() {
+        let err = serde_json::from_str::<TargetSpec>(r#"{"kind":"teamcity","url":"https://x"}"#).unwrap_err();
+        assert!(err.to_string().contains("gitlab"), "{err}");
+    }
+}
