@@ -48,6 +48,10 @@ pub enum Handler {
     GitlabTriggerDelete,
     GitlabInvoke,
     GitlabInvokeWebhook,
+    HookReceive,
+    ServiceStageHookList,
+    ServiceStageHookCreate,
+    ServiceStageHookDelete,
 }
 
 pub struct Route {
@@ -64,7 +68,7 @@ const fn route(method: &'static str, pattern: &'static str, access: Access, dial
 }
 
 use Access::{Admin as A, Public as P};
-use Dialect::{GitLab as GL, Native as N};
+use Dialect::{GitLab as GL, Native as N, ServiceStage as SS};
 use Handler::*;
 
 pub const ROUTES: &[Route] = &[
@@ -89,6 +93,10 @@ pub const ROUTES: &[Route] = &[
     route("POST", "/api/v4/projects/{id}/ref/{ref}/trigger/pipeline", P, GL, GitlabInvokeWebhook),
     route("POST", "/api/v3/projects/{id}/trigger/builds", P, GL, GitlabInvoke),
     route("POST", "/api/v3/projects/{id}/ref/{ref}/trigger/builds", P, GL, GitlabInvokeWebhook),
+    route("POST", "/hooks/{id}", P, N, HookReceive),
+    route("GET", "/v1/{project_id}/git/repos/{namespace}/{project}/hooks", A, SS, ServiceStageHookList),
+    route("POST", "/v1/{project_id}/git/repos/{namespace}/{project}/hooks", A, SS, ServiceStageHookCreate),
+    route("DELETE", "/v1/{project_id}/git/repos/{namespace}/{project}/hooks/{hook_id}", A, SS, ServiceStageHookDelete),
 ];
 
 /// What a handler gets: the request, the captured path parameters, and the admin, if any.
@@ -209,6 +217,10 @@ impl<S: Store, O: Outbound> App<S, O> {
             GitlabTriggerDelete => compat::gitlab::delete(self, ctx).await,
             GitlabInvoke => compat::gitlab::invoke(self, ctx).await,
             GitlabInvokeWebhook => compat::gitlab::invoke_webhook(self, ctx).await,
+            HookReceive => crate::hooks::receive(self, ctx).await,
+            ServiceStageHookList => compat::servicestage::list(self, ctx).await,
+            ServiceStageHookCreate => compat::servicestage::create(self, ctx).await,
+            ServiceStageHookDelete => compat::servicestage::delete(self, ctx).await,
         }
     }
 }

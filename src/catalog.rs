@@ -4,14 +4,16 @@
 
 use crate::auth::{Admin, TriggerToken};
 use crate::error::Error;
-use crate::filters::validate_glob;
-use crate::model::{double_option, validate_name, Target, Trigger};
+use crate::filters::{validate_glob, EventFilter};
+use crate::model::call::{validate_ref, validate_variable, MAX_VARIABLES};
+use crate::model::{double_option, validate_name, EventKind, Source, Target, Trigger};
 use crate::ports::{Clock, Random};
 use crate::store::{keys, Store};
 use crate::targets::TargetSpec;
 use crate::time::parse_rfc3339;
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::BTreeMap;
 
 /// At most this many refs in a trigger's allow-list.
 const MAX_REFS: usize = 100;
@@ -44,6 +46,26 @@ pub struct TriggerInput {
     pub refs: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub expires_at: Option<Option<String>>,
+    /// Makes it a hook trigger: `{"kind":"github","secrets":["..."]}`. Only on create.
+    #[serde(default)]
+    pub source: Option<Source>,
+    #[serde(default)]
+    pub events: Option<Vec<EventKind>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub repository: Option<Option<String>>,
+    #[serde(default)]
+    pub branches: Option<Vec<String>>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub condition: Option<Option<String>>,
+    #[serde(default, rename = "ref", deserialize_with = "double_option")]
+    pub pinned_ref: Option<Option<String>>,
+    #[serde(default)]
+    pub variables: Option<BTreeMap<String, String>>,
+    /// Set by the compatible APIs only; never read from a request body.
+    #[serde(skip)]
+    pub origin: Option<String>,
 }
 
 impl<'a, S: Store> Catalog<'a, S> {
@@ -137,32 +159,60 @@ impl<'a, S: Store> Catalog<'a, S> {
 
     // ---- triggers ----
 
-    /// Creates a token trigger. The token is returned once, here, and only its hash is stored.
-    pub async fn create_token_trigger(
+    /// Creates a trigger. With a `source` it is a hook trigger with an unguessable random id;
+    /// otherwise a token trigger, whose token is returned once, here, and stored only as a hash.
+    pub async fn create_trigger(
         &self,
         owner: &Admin,
         target: &Target,
-        input: TriggerInput,
-    ) -> Result<(Trigger, TriggerToken), Error> {
-        let token = TriggerToken::generate(self.random);
+        mut input: TriggerInput,
+    ) -> Result<(Trigger, Option<TriggerToken>), Error> {
         let now = self.clock.now_ms();
+        let source = input.source.take();
+        let token = source.is_none().then(|| TriggerToken::generate(self.random));
         let mut trigger = Trigger {
-            id: token.trigger_id(),
+            id: match &token {
+                Some(token) => token.trigger_id(),
+                None => self.new_id(),
+            },
             target: target.id.clone(),
             description: String::new(),
             refs: Vec::new(),
-            token_hash: Some(token.hash()),
-            token_start: TriggerToken::shortened(token.expose()),
+            token_hash: token.as_ref().map(TriggerToken::hash),
+            token_start: token.as_ref().map(|t| TriggerToken::shortened(t.expose())).unwrap_or_default(),
             owner: owner.name.clone(),
             created_at: now,
             updated_at: now,
             last_used: None,
             expires_at: None,
+            source,
+            filter: EventFilter::default(),
+            pinned_ref: None,
+            variables: BTreeMap::new(),
+            origin: input.origin.take(),
         };
+        if let Some(source) = &trigger.source {
+            crate::sources::validate_source(source)?;
+        }
         apply_trigger_input(&mut trigger, input)?;
         self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
         self.store.put(&keys::target_trigger(&target.id, &trigger.id), "", None).await?;
+        if let Some(key) = repository_index_key(&trigger) {
+            self.store.put(&key, "", None).await?;
+        }
         Ok((trigger, token))
+    }
+
+    /// The hook triggers that filter on `repository` (an index read, never a listing of all triggers).
+    pub async fn triggers_for_repository(&self, repository: &str) -> Result<Vec<Trigger>, Error> {
+        let prefix = keys::repository_trigger_prefix(&repository.to_ascii_lowercase());
+        let mut triggers = Vec::new();
+        for key in self.store.list_all(&prefix).await? {
+            if let Some(trigger) = self.store.get_json::<Trigger>(&keys::trigger(&key[prefix.len()..])).await? {
+                triggers.push(trigger);
+            }
+        }
+        Ok(triggers)
     }
 
     pub async fn find_trigger(&self, id: &str) -> Result<Trigger, Error> {
@@ -203,7 +253,32 @@ impl<'a, S: Store> Catalog<'a, S> {
         if input.target.as_deref().is_some_and(|t| t != trigger.target) {
             return Err(Error::bad_request("target cannot be changed; create a new trigger instead"));
         }
+        if input.source.is_some() {
+            return Err(Error::bad_request("source cannot be changed here; use PATCH on the native API"));
+        }
+        let old_index = repository_index_key(&trigger);
         apply_trigger_input(&mut trigger, input)?;
+        trigger.updated_at = self.clock.now_ms();
+        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
+        let new_index = repository_index_key(&trigger);
+        if old_index != new_index {
+            if let Some(key) = new_index {
+                self.store.put(&key, "", None).await?;
+            }
+            if let Some(key) = old_index {
+                self.store.delete(&key).await?;
+            }
+        }
+        Ok(trigger)
+    }
+
+    /// Replaces a hook trigger's source, as a secret rotation does: `{"kind","secrets":[old,new]}`.
+    pub async fn replace_source(&self, mut trigger: Trigger, source: Source) -> Result<Trigger, Error> {
+        if trigger.source.is_none() {
+            return Err(Error::bad_request("a token trigger cannot get a source; create a hook trigger instead"));
+        }
+        crate::sources::validate_source(&source)?;
+        trigger.source = Some(source);
         trigger.updated_at = self.clock.now_ms();
         self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
         Ok(trigger)
@@ -212,6 +287,9 @@ impl<'a, S: Store> Catalog<'a, S> {
     /// Revokes a trigger. Irreversible: its token can never be valid again.
     pub async fn delete_trigger(&self, trigger: &Trigger) -> Result<(), Error> {
         self.store.delete(&keys::trigger(&trigger.id)).await?;
+        if let Some(key) = repository_index_key(trigger) {
+            self.store.delete(&key).await?;
+        }
         self.store.delete(&keys::target_trigger(&trigger.target, &trigger.id)).await
     }
 
@@ -236,7 +314,14 @@ fn validate_target_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+fn repository_index_key(trigger: &Trigger) -> Option<String> {
+    let repository = trigger.filter.repository.as_ref()?;
+    trigger.source.as_ref()?;
+    Some(keys::repository_trigger(&repository.to_ascii_lowercase(), &trigger.id))
+}
+
 fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(), Error> {
+    apply_hook_fields(trigger, &input)?;
     if let Some(description) = input.description {
         if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(|c| c.is_control() && c != '\n') {
             return Err(Error::bad_request("description is longer than 1024 bytes or contains control characters"));
@@ -260,6 +345,42 @@ fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(),
                     .ok_or_else(|| Error::bad_request("expires_at must be an RFC 3339 timestamp"))?,
             ),
         };
+    }
+    Ok(())
+}
+
+fn apply_hook_fields(trigger: &mut Trigger, input: &TriggerInput) -> Result<(), Error> {
+    let filter = &mut trigger.filter;
+    if let Some(events) = &input.events {
+        filter.events = events.clone();
+    }
+    if let Some(repository) = &input.repository {
+        filter.repository = repository.clone();
+    }
+    if let Some(branches) = &input.branches {
+        filter.branches = branches.clone();
+    }
+    if let Some(tags) = &input.tags {
+        filter.tags = tags.clone();
+    }
+    if let Some(condition) = &input.condition {
+        filter.condition = condition.clone();
+    }
+    filter.validate()?;
+    if let Some(pinned_ref) = &input.pinned_ref {
+        if let Some(name) = pinned_ref {
+            validate_ref(name)?;
+        }
+        trigger.pinned_ref = pinned_ref.clone();
+    }
+    if let Some(variables) = &input.variables {
+        if variables.len() > MAX_VARIABLES {
+            return Err(Error::bad_request(format!("variables: more than {MAX_VARIABLES} variables")));
+        }
+        for (key, value) in variables {
+            validate_variable(key, value)?;
+        }
+        trigger.variables = variables.clone();
     }
     Ok(())
 }

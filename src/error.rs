@@ -11,6 +11,8 @@ pub enum Error {
     BadRequest(String),
     /// No admin token, or an unknown one.
     Unauthorized,
+    /// A webhook's signature or token is missing or wrong; the message names the header.
+    BadSignature(String),
     /// Nothing there, or (for trigger tokens) nothing the caller may know about.
     NotFound(String),
     /// The route exists but not for this method.
@@ -34,6 +36,8 @@ pub enum Dialect {
     Native,
     /// GitLab answers 401 and 404 as `{"message": "404 Not Found"}`; other errors as native.
     GitLab,
+    /// ServiceStage: `{"error_code": "SVCSTG.REPO.0400", "error_msg": text}`.
+    ServiceStage,
 }
 
 impl Error {
@@ -48,7 +52,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::BadRequest(_) => 400,
-            Error::Unauthorized => 401,
+            Error::Unauthorized | Error::BadSignature(_) => 401,
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::Conflict(_) => 409,
@@ -63,6 +67,7 @@ impl Error {
         match self {
             Error::BadRequest(_) => "bad_request",
             Error::Unauthorized => "unauthorized",
+            Error::BadSignature(_) => "invalid_signature",
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Conflict(_) => "conflict",
@@ -75,7 +80,7 @@ impl Error {
 
     pub fn message(&self) -> String {
         match self {
-            Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) => m.clone(),
+            Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
             Error::UnsupportedMediaType(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
             Error::MethodNotAllowed => "method not allowed on this route".into(),
@@ -95,6 +100,10 @@ impl Error {
             (Dialect::GitLab, Error::Unauthorized) => {
                 serde_json::json!({"message": "401 Unauthorized"})
             }
+            (Dialect::ServiceStage, _) => serde_json::json!({
+                "error_code": format!("SVCSTG.REPO.{status:04}"),
+                "error_msg": self.message(),
+            }),
             _ => serde_json::json!({"error": self.code(), "message": self.message()}),
         };
         let mut response = Response::json(status, &body);
@@ -137,6 +146,13 @@ mod tests {
         let response = Error::not_found("no such trigger").into_response(Dialect::GitLab);
         assert_eq!(response.status, 404);
         assert_eq!(body_of(&response), serde_json::json!({"message": "404 Not Found"}));
+    }
+
+    #[test]
+    fn servicestage_errors_use_its_error_codes() {
+        let response = Error::bad_request("secret is missing").into_response(Dialect::ServiceStage);
+        assert_eq!(response.status, 400);
+        assert_eq!(body_of(&response), serde_json::json!({"error_code": "SVCSTG.REPO.0400", "error_msg": "secret is missing"}));
     }
 
     #[test]

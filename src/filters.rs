@@ -96,3 +96,162 @@ mod tests {
         assert!(!glob_match(&format!("{}b", "*a".repeat(50)), &text));
     }
 }
+
+use crate::error::Error;
+use crate::model::{Event, EventKind};
+use serde::{Deserialize, Serialize};
+
+/// Regex programs larger than this are refused, so a condition cannot cost unbounded memory.
+const REGEX_SIZE_LIMIT: usize = 64 * 1024;
+const MAX_PATTERNS: usize = 100;
+
+/// The filters a hook trigger may set, all optional, checked the same way for every provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventFilter {
+    /// Defaults to push and tag_push.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventKind>,
+    /// An exact `group/app` (case-insensitive, as the git hosts treat names).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// A regex (regex-lite syntax) that must match somewhere in the branch or tag name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+}
+
+/// Compiles a regex within the size limit; the error names the field.
+pub fn compile_regex(field: &str, pattern: &str) -> Result<regex_lite::Regex, Error> {
+    if pattern.len() > crate::model::MAX_NAME_BYTES {
+        return Err(Error::bad_request(format!("{field} is longer than 255 bytes")));
+    }
+    regex_lite::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|err| Error::bad_request(format!("{field} is not a valid regex: {err}")))
+}
+
+impl EventFilter {
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.branches.len() > MAX_PATTERNS || self.tags.len() > MAX_PATTERNS {
+            return Err(Error::bad_request(format!("branches and tags take at most {MAX_PATTERNS} patterns")));
+        }
+        for pattern in &self.branches {
+            validate_glob("branches", pattern)?;
+        }
+        for pattern in &self.tags {
+            validate_glob("tags", pattern)?;
+        }
+        if let Some(repository) = &self.repository {
+            crate::model::validate_name("repository", repository)?;
+        }
+        if let Some(condition) = &self.condition {
+            compile_regex("condition", condition)?;
+        }
+        Ok(())
+    }
+
+    /// `Ok` when the event passes every filter, else the reason it does not.
+    pub fn check(&self, event: &Event) -> Result<(), String> {
+        let kind = event.kind();
+        let wanted = if self.events.is_empty() { &[EventKind::Push, EventKind::TagPush][..] } else { &self.events };
+        if !wanted.contains(&kind) {
+            return Err(format!("event '{}' is not one of the trigger's events", kind.as_str()));
+        }
+        if event.deleted {
+            return Err(format!("{} was deleted", event.git_ref));
+        }
+        if let Some(repository) = &self.repository {
+            if !repository.eq_ignore_ascii_case(&event.repository) {
+                return Err(format!("repository '{}' is not '{repository}'", event.repository));
+            }
+        }
+        // As in GitHub Actions: once branches or tags are listed, a ref must match the list of its kind.
+        if !self.branches.is_empty() || !self.tags.is_empty() {
+            let (name, patterns, what) = match (event.branch(), event.tag()) {
+                (Some(branch), _) => (branch, &self.branches, "branch"),
+                (_, Some(tag)) => (tag, &self.tags, "tag"),
+                _ => (event.git_ref.as_str(), &self.branches, "ref"),
+            };
+            if !patterns.iter().any(|pattern| glob_match(pattern, name)) {
+                return Err(format!("{what} '{name}' matches none of the trigger's {what} patterns"));
+            }
+        }
+        if let Some(condition) = &self.condition {
+            let regex = compile_regex("condition", condition).map_err(|err| err.message())?;
+            if !regex.is_match(event.short_ref()) {
+                return Err(format!("ref '{}' does not match the condition", event.short_ref()));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    fn push(git_ref: &str) -> Event {
+        Event {
+            kind: Some(Event::push_kind(git_ref)),
+            repository: "Group/App".into(),
+            git_ref: git_ref.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn default_events_are_push_and_tag_push() {
+        let filter = EventFilter::default();
+        assert!(filter.check(&push("refs/heads/main")).is_ok());
+        assert!(filter.check(&push("refs/tags/v1")).is_ok());
+        let ping = Event { kind: Some(EventKind::Ping), ..Default::default() };
+        assert!(filter.check(&ping).is_err());
+        let tags_only = EventFilter { events: vec![EventKind::TagPush], ..Default::default() };
+        assert!(tags_only.check(&push("refs/heads/main")).is_err());
+    }
+
+    #[test]
+    fn a_deleted_ref_never_fires() {
+        let mut event = push("refs/heads/main");
+        event.deleted = true;
+        assert!(EventFilter::default().check(&event).unwrap_err().contains("deleted"));
+    }
+
+    #[test]
+    fn repository_is_exact_but_case_insensitive() {
+        let filter = EventFilter { repository: Some("group/app".into()), ..Default::default() };
+        assert!(filter.check(&push("refs/heads/main")).is_ok());
+        let other = EventFilter { repository: Some("group/app2".into()), ..Default::default() };
+        assert!(other.check(&push("refs/heads/main")).is_err());
+    }
+
+    #[test]
+    fn branches_and_tags_filter_their_own_kind() {
+        let filter = EventFilter { branches: vec!["main".into(), "release/*".into()], ..Default::default() };
+        assert!(filter.check(&push("refs/heads/release/2")).is_ok());
+        assert!(filter.check(&push("refs/heads/dev")).is_err());
+        assert!(filter.check(&push("refs/tags/v1")).is_err(), "tags not listed: no tag fires");
+        let tags = EventFilter { tags: vec!["v*".into()], ..Default::default() };
+        assert!(tags.check(&push("refs/tags/v1.2")).is_ok());
+        assert!(tags.check(&push("refs/tags/x1")).is_err());
+    }
+
+    #[test]
+    fn condition_is_a_regex_over_the_short_ref() {
+        let filter = EventFilter { condition: Some(r"^v\d+\.\d+$".into()), ..Default::default() };
+        assert!(filter.check(&push("refs/tags/v1.2")).is_ok());
+        assert!(filter.check(&push("refs/tags/v1.2-rc")).is_err());
+    }
+
+    #[test]
+    fn invalid_or_huge_regexes_are_refused_on_validate() {
+        let bad = EventFilter { condition: Some("(".into()), ..Default::default() };
+        assert!(bad.validate().unwrap_err().message().starts_with("condition"));
+        let huge = EventFilter { condition: Some("(a{1,100}){1,100}".into()), ..Default::default() };
+        assert!(huge.validate().is_err());
+    }
+}

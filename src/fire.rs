@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::http::Response;
 use crate::model::call::validate_ref;
 use crate::model::{Call, Payload, Target, Trigger};
-use crate::outbound::Outbound;
+use crate::outbound::{Outbound, OutboundResponse};
 use crate::store::{keys, Store};
 use std::collections::BTreeMap;
 
@@ -43,22 +43,37 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
             trigger.refs.join(", ")
         )));
     }
-    let request = target.spec.kind().build(&Call {
-        trigger_id: trigger.id.clone(),
-        ref_name: call.ref_name,
-        variables: call.variables,
-        payload: call.payload,
-    })?;
-    let outcome = app.outbound.send(request).await;
-    // Bookkeeping must not turn a fired target into an error for the caller.
-    let _ = app.catalog().record_use(&trigger).await;
-    let answer = outcome.map_err(|detail| Error::TargetUnreachable { target: target.name.clone(), detail })?;
+    // The trigger's own variables first, so that the caller's win on a clash.
+    let mut variables = trigger.variables.clone();
+    variables.extend(call.variables);
+    let answer = send_call(
+        app,
+        &trigger,
+        &target,
+        Call { trigger_id: trigger.id.clone(), ref_name: call.ref_name, variables, payload: call.payload },
+    )
+    .await?;
     let content_type = answer.header("content-type").unwrap_or("application/json").to_string();
     Ok(Response {
         status: answer.status,
         headers: vec![("content-type".into(), content_type), ("x-hookrelay-trigger".into(), trigger.id)],
         body: answer.body,
     })
+}
+
+/// Builds the target's request for `call`, sends it, and records the trigger's use (throttled).
+/// `Err` only when no answer came back at all; the target's own error statuses are answers.
+pub async fn send_call<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    trigger: &Trigger,
+    target: &Target,
+    call: Call,
+) -> Result<OutboundResponse, Error> {
+    let request = target.spec.kind().build(&call)?;
+    let outcome = app.outbound.send(request).await;
+    // Bookkeeping must not turn a fired target into an error for the caller.
+    let _ = app.catalog().record_use(trigger).await;
+    outcome.map_err(|detail| Error::TargetUnreachable { target: target.name.clone(), detail })
 }
 
 /// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.

@@ -6,6 +6,8 @@
 //! - `trigger:{id}` the trigger. For token triggers the id is derived from the token's hash.
 //! - `target-trigger:{target_id}:{trigger_id}` one key per trigger, so that listing a target's
 //!   triggers never needs a read-modify-write of a shared index (KV is last-writer-wins).
+//! - `repository-trigger:{repository}:{trigger_id}` the same, per repository, for hook triggers.
+//! - `delivery-seen:{trigger_id}:{delivery_id}` a handled webhook delivery, kept 3 days.
 
 use crate::error::Error;
 use serde::{de::DeserializeOwned, Serialize};
@@ -29,6 +31,17 @@ pub mod keys {
     }
     pub fn target_trigger_prefix(target_id: &str) -> String {
         format!("target-trigger:{target_id}:")
+    }
+    /// One key per hook trigger that filters on a repository (lower case).
+    pub fn repository_trigger(repository: &str, trigger_id: &str) -> String {
+        format!("repository-trigger:{repository}:{trigger_id}")
+    }
+    pub fn repository_trigger_prefix(repository: &str) -> String {
+        format!("repository-trigger:{repository}:")
+    }
+    /// Marks a webhook delivery as handled, for replay protection (written with a TTL).
+    pub fn delivery_seen(trigger_id: &str, delivery_id: &str) -> String {
+        format!("delivery-seen:{trigger_id}:{delivery_id}")
     }
 }
 

@@ -1,4 +1,5 @@
-//! `/api/v1/triggers`: who may fire a target. A token is shown in full once, when created.
+//! `/api/v1/triggers`: who may fire a target. A token trigger's token is shown in full once, when
+//! created; a hook trigger's secrets are never shown.
 
 use crate::app::{App, Ctx};
 use crate::auth::TriggerToken;
@@ -13,19 +14,39 @@ use serde_json::{json, Value};
 
 /// The trigger as the native API shows it; `token` is in full only right after creation.
 pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Value {
-    let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
-    json!({
+    let mut view = json!({
         "id": trigger.id,
+        "kind": if trigger.source.is_some() { "hook" } else { "token" },
         "target": trigger.target,
         "description": trigger.description,
-        "refs": trigger.refs,
-        "token": token,
         "owner": trigger.owner,
         "created_at": format_rfc3339(trigger.created_at),
         "updated_at": format_rfc3339(trigger.updated_at),
         "last_used": trigger.last_used.map(format_rfc3339),
         "expires_at": trigger.expires_at.map(format_rfc3339),
-    })
+    });
+    let Value::Object(fields) = &mut view else { return view };
+    match &trigger.source {
+        None => {
+            let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
+            fields.insert("token".into(), token.into());
+            fields.insert("refs".into(), json!(trigger.refs));
+        }
+        Some(source) => {
+            fields.insert("source".into(), source.public_view());
+            fields.insert("hook_url".into(), json!(trigger.hook_url()));
+            if let Ok(Value::Object(filter)) = serde_json::to_value(&trigger.filter) {
+                fields.extend(filter);
+            }
+        }
+    }
+    if let Some(pinned_ref) = &trigger.pinned_ref {
+        fields.insert("ref".into(), pinned_ref.clone().into());
+    }
+    if !trigger.variables.is_empty() {
+        fields.insert("variables".into(), json!(trigger.variables));
+    }
+    view
 }
 
 pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
@@ -49,8 +70,8 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
         Error::NotFound(_) => Error::bad_request(format!("target '{target_name}' does not exist")),
         other => other,
     })?;
-    let (trigger, token) = catalog.create_token_trigger(admin, &target, TriggerInput { target: None, ..input }).await?;
-    Ok(Response::json(201, &trigger_view(&trigger, Some(&token))))
+    let (trigger, token) = catalog.create_trigger(admin, &target, TriggerInput { target: None, ..input }).await?;
+    Ok(Response::json(201, &trigger_view(&trigger, token.as_ref())))
 }
 
 pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
@@ -58,10 +79,14 @@ pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Re
     Ok(Response::json(200, &trigger_view(&trigger, None)))
 }
 
+/// Changes fields; a `source` in the body replaces the hook's source (how secrets are rotated).
 pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
-    let input: TriggerInput = ctx.json_body()?;
+    let mut input: TriggerInput = ctx.json_body()?;
     let catalog = app.catalog();
-    let trigger = catalog.find_trigger(ctx.param("id")).await?;
+    let mut trigger = catalog.find_trigger(ctx.param("id")).await?;
+    if let Some(source) = input.source.take() {
+        trigger = catalog.replace_source(trigger, source).await?;
+    }
     let trigger = catalog.update_trigger(trigger, input).await?;
     Ok(Response::json(200, &trigger_view(&trigger, None)))
 }

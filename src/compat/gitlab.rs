@@ -8,6 +8,7 @@ use crate::catalog::TriggerInput;
 use crate::error::Error;
 use crate::fire::{fire_by_token, TokenCall};
 use crate::http::{utf8, Request, Response};
+use crate::model::call::{validate_variable, MAX_VARIABLES};
 use crate::model::{Payload, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::store::Store;
@@ -16,10 +17,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// GitLab's own limits on trigger variables.
-const MAX_VARIABLES: usize = 200;
-const MAX_VARIABLE_KEY_BYTES: usize = 255;
-const MAX_VARIABLE_VALUE_BYTES: usize = 10 * 1024;
 
 /// The trigger as GitLab shows it. The token is in full only in `fresh_token`, which exists only
 /// in the answer to its creation (hookrelay keeps just the hash); otherwise its first 4 characters.
@@ -70,8 +67,8 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     if input.description.as_deref().is_none_or(|d| d.trim().is_empty()) {
         return Err(Error::bad_request("description is missing"));
     }
-    let (trigger, token) = app.catalog().create_token_trigger(admin, &target, input).await?;
-    Ok(Response::json(201, &trigger_entity(&trigger, Some(&token))))
+    let (trigger, token) = app.catalog().create_trigger(admin, &target, input).await?;
+    Ok(Response::json(201, &trigger_entity(&trigger, token.as_ref())))
 }
 
 pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
@@ -147,15 +144,7 @@ impl InvocationParams {
     }
 
     fn add_variable(&mut self, key: &str, value: String) -> Result<(), Error> {
-        if key.is_empty() || key.len() > MAX_VARIABLE_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-            return Err(Error::bad_request(format!(
-                "variables: key '{}' must be 1 to 255 letters, digits or '_'",
-                key.chars().take(64).collect::<String>()
-            )));
-        }
-        if value.len() > MAX_VARIABLE_VALUE_BYTES {
-            return Err(Error::bad_request(format!("variables: the value of {key} is larger than 10 KiB")));
-        }
+        validate_variable(key, &value)?;
         self.variables.insert(key.to_string(), value);
         if self.variables.len() > MAX_VARIABLES {
             return Err(Error::bad_request(format!("variables: more than {MAX_VARIABLES} variables")));

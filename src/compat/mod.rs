@@ -3,3 +3,4 @@
 //! path, and shapes the answer as the vendor would. No logic of their own, no `worker` import.
 
 pub mod gitlab;
+pub mod servicestage;

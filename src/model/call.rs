@@ -50,6 +50,25 @@ pub fn validate_ref(ref_name: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// GitLab's limits on trigger variables, used for every source of variables.
+pub const MAX_VARIABLES: usize = 200;
+const MAX_VARIABLE_KEY_BYTES: usize = 255;
+const MAX_VARIABLE_VALUE_BYTES: usize = 10 * 1024;
+
+/// A variable key is 1 to 255 letters, digits or `_`; a value at most 10 KiB.
+pub fn validate_variable(key: &str, value: &str) -> Result<(), Error> {
+    if key.is_empty() || key.len() > MAX_VARIABLE_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(Error::bad_request(format!(
+            "variables: key '{}' must be 1 to 255 letters, digits or '_'",
+            printable(key).chars().take(64).collect::<String>()
+        )));
+    }
+    if value.len() > MAX_VARIABLE_VALUE_BYTES {
+        return Err(Error::bad_request(format!("variables: the value of {key} is larger than 10 KiB")));
+    }
+    Ok(())
+}
+
 fn is_commit_sha(ref_name: &str) -> bool {
     matches!(ref_name.len(), 40 | 64) && ref_name.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -2,10 +2,14 @@
 //! onto these types; they never keep a second copy. No `worker` import.
 
 pub mod call;
+pub mod event;
+pub mod source;
 pub mod target;
 pub mod trigger;
 
 pub use call::{Call, Payload};
+pub use event::{Event, EventKind};
+pub use source::Source;
 pub use target::Target;
 pub use trigger::Trigger;
 
@@ -16,6 +20,12 @@ use serde::{Deserialize, Deserializer, Serialize};
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+impl AsRef<str> for Secret {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
 
 impl Secret {
     pub fn new(value: impl Into<String>) -> Self {

@@ -1,7 +1,9 @@
 //! A trigger: who may fire a target, and under which conditions.
 
-use crate::filters::glob_match;
+use super::Source;
+use crate::filters::{glob_match, EventFilter};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How often `last_used` may be written per trigger: KV allows one write per key per second,
 /// and the free plan's daily write quota is small.
@@ -31,9 +33,29 @@ pub struct Trigger {
     pub last_used: Option<u64>,
     #[serde(default)]
     pub expires_at: Option<u64>,
+    /// A hook trigger's provider and secrets; `None` for a token trigger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Which events fire a hook trigger.
+    #[serde(flatten)]
+    pub filter: EventFilter,
+    /// The ref to run instead of the event's.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub pinned_ref: Option<String>,
+    /// Variables the trigger adds to every call; the caller's win on a clash.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
+    /// Which compatible API created it (`servicestage:{project_id}`), so that API lists only its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
 }
 
 impl Trigger {
+    /// The path a provider posts to, for hook triggers.
+    pub fn hook_url(&self) -> Option<String> {
+        self.source.as_ref().map(|_| format!("/hooks/{}", self.id))
+    }
+
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at.is_some_and(|at| at <= now_ms)
     }
@@ -73,6 +95,11 @@ mod tests {
             updated_at: 0,
             last_used: None,
             expires_at: None,
+            source: None,
+            filter: EventFilter::default(),
+            pinned_ref: None,
+            variables: BTreeMap::new(),
+            origin: None,
         }
     }
 

@@ -1,0 +1,90 @@
+//! The normalized event every provider parses into.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Push,
+    TagPush,
+    Ping,
+    Other,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Push => "push",
+            EventKind::TagPush => "tag_push",
+            EventKind::Ping => "ping",
+            EventKind::Other => "other",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Event {
+    pub kind: Option<EventKind>,
+    /// The provider's own name for the event (`push`, `Push Hook`, `Pipeline Hook`, `repo:push`).
+    pub provider_event: String,
+    /// The full name, `group/app`.
+    pub repository: String,
+    /// The full ref, `refs/heads/main` or `refs/tags/v1`; empty when the event has none.
+    pub git_ref: String,
+    pub commit: String,
+    pub delivery_id: Option<String>,
+    pub sender: String,
+    /// The push deleted the ref (all-zero `after`).
+    pub deleted: bool,
+}
+
+const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
+
+impl Event {
+    pub fn kind(&self) -> EventKind {
+        self.kind.unwrap_or(EventKind::Other)
+    }
+
+    pub fn branch(&self) -> Option<&str> {
+        self.git_ref.strip_prefix("refs/heads/")
+    }
+
+    pub fn tag(&self) -> Option<&str> {
+        self.git_ref.strip_prefix("refs/tags/")
+    }
+
+    /// The branch or tag name, as a target's `ref`.
+    pub fn short_ref(&self) -> &str {
+        self.branch().or_else(|| self.tag()).unwrap_or(&self.git_ref)
+    }
+
+    /// A push's kind follows from its ref: a tag ref is a tag push.
+    pub fn push_kind(git_ref: &str) -> EventKind {
+        if git_ref.starts_with("refs/tags/") {
+            EventKind::TagPush
+        } else {
+            EventKind::Push
+        }
+    }
+
+    pub fn is_zero_sha(sha: &str) -> bool {
+        sha == ZERO_SHA || (!sha.is_empty() && sha.bytes().all(|b| b == b'0'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_and_tag_derive_from_the_ref() {
+        let branch = Event { git_ref: "refs/heads/release/1.0".into(), ..Default::default() };
+        assert_eq!((branch.branch(), branch.tag(), branch.short_ref()), (Some("release/1.0"), None, "release/1.0"));
+        let tag = Event { git_ref: "refs/tags/v1".into(), ..Default::default() };
+        assert_eq!((tag.branch(), tag.tag()), (None, Some("v1")));
+        assert_eq!(Event::push_kind("refs/tags/v1"), EventKind::TagPush);
+        assert_eq!(Event::push_kind("refs/heads/main"), EventKind::Push);
+        assert!(Event::is_zero_sha(ZERO_SHA));
+        assert!(!Event::is_zero_sha("0000a"));
+    }
+}

@@ -1,0 +1,123 @@
+//! Signature primitives shared by the providers: HMAC over SHA-1/256/512, base64, and
+//! "does any live secret verify this", always in constant time. Pure; never logs a secret.
+
+use crate::auth::constant_time_eq;
+use hmac::{Hmac, Mac};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+/// HMAC of the concatenated `parts`, keyed with `key`.
+pub fn hmac(algorithm: Algorithm, key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    fn run<M: Mac + hmac::digest::KeyInit>(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+        // HMAC accepts keys of any length, so this cannot fail.
+        let mut mac = <M as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+        for part in parts {
+            mac.update(part);
+        }
+        mac.finalize().into_bytes().to_vec()
+    }
+    match algorithm {
+        Algorithm::Sha1 => run::<Hmac<sha1::Sha1>>(key, parts),
+        Algorithm::Sha256 => run::<Hmac<sha2::Sha256>>(key, parts),
+        Algorithm::Sha512 => run::<Hmac<sha2::Sha512>>(key, parts),
+    }
+}
+
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    hmac(Algorithm::Sha256, key, parts)
+}
+
+/// Whether `presented` equals the MAC that any of the `secrets` produces. Every secret is tried,
+/// so the time does not depend on which one (if any) matched.
+pub fn any_secret_matches<S: AsRef<str>>(secrets: &[S], presented: &[u8], mac_for: impl Fn(&str) -> Vec<u8>) -> bool {
+    let mut matched = false;
+    for secret in secrets {
+        matched |= constant_time_eq(&mac_for(secret.as_ref()), presented);
+    }
+    matched
+}
+
+const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+pub fn base64_encode(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// Standard or URL-safe alphabet, padding optional. `None` for anything else.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let value = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(value);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    (bits < 6).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_published_vector() {
+        // shared/fixtures/payloads/github-signature-vector.json
+        let mac = hmac_sha256(b"It's a Secret to Everybody", &[b"Hello, World!"]);
+        assert_eq!(hex::encode(mac), "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+    }
+
+    #[test]
+    fn base64_round_trips_and_matches_rfc4648() {
+        for (raw, encoded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64_encode(raw.as_bytes()), encoded);
+            assert_eq!(base64_decode(encoded).unwrap(), raw.as_bytes());
+        }
+        assert_eq!(base64_decode("Zm9v!"), None);
+        assert_eq!(base64_decode("Z"), None);
+    }
+
+    #[test]
+    fn any_secret_matches_supports_rotation() {
+        let body = b"payload";
+        let presented = hmac_sha256(b"new", &[body]);
+        let mac_for = |secret: &str| hmac_sha256(secret.as_bytes(), &[body]);
+        assert!(any_secret_matches(&["old", "new"], &presented, mac_for));
+        assert!(!any_secret_matches(&["old"], &presented, mac_for));
+        assert!(!any_secret_matches::<&str>(&[], &presented, mac_for));
+    }
+
+    #[test]
+    fn sha1_and_sha512_have_their_lengths() {
+        assert_eq!(hmac(Algorithm::Sha1, b"k", &[b"m"]).len(), 20);
+        assert_eq!(hmac(Algorithm::Sha512, b"k", &[b"m"]).len(), 64);
+    }
+}

@@ -1,0 +1,54 @@
+//! Gitee: `X-Gitee-Token` is the plain password, or the sign: base64 HMAC-SHA256 of
+//! `"{X-Gitee-Timestamp}\n{secret}"` keyed with the secret. A timestamp (milliseconds) more than
+//! one hour away from now is refused.
+
+use super::payload::parse_git_payload;
+use super::{mismatch, required_header, HookCall, Provider};
+use crate::auth::constant_time_eq;
+use crate::error::Error;
+use crate::model::{Event, EventKind};
+use crate::signature::{base64_encode, hmac_sha256};
+
+pub struct Gitee;
+
+const TOLERANCE_MS: u64 = 60 * 60 * 1000;
+
+/// The sign Gitee sends for `timestamp` (milliseconds, as text) and `secret`.
+pub fn sign(timestamp: &str, secret: &str) -> String {
+    base64_encode(&hmac_sha256(secret.as_bytes(), &[timestamp.as_bytes(), b"\n", secret.as_bytes()]))
+}
+
+impl Provider for Gitee {
+    fn verify(&self, call: &HookCall) -> Result<(), Error> {
+        let presented = required_header(call.request, "X-Gitee-Token")?;
+        let timestamp = call.request.header("x-gitee-timestamp").map(str::trim);
+        if let Some(timestamp) = timestamp {
+            let millis: u64 = timestamp.parse().map_err(|_| Error::BadSignature("X-Gitee-Timestamp is not a timestamp".into()))?;
+            if millis.abs_diff(call.now_ms) > TOLERANCE_MS {
+                return Err(Error::BadSignature("X-Gitee-Timestamp is more than one hour away from now".into()));
+            }
+        }
+        let mut matched = false;
+        for secret in call.source.secret_values() {
+            matched |= constant_time_eq(secret.as_bytes(), presented.as_bytes());
+            if let Some(timestamp) = timestamp {
+                matched |= constant_time_eq(sign(timestamp, secret).as_bytes(), presented.as_bytes());
+            }
+        }
+        if matched {
+            Ok(())
+        } else {
+            Err(mismatch("X-Gitee-Token"))
+        }
+    }
+
+    fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
+        let event_name = call.request.header("x-gitee-event").unwrap_or("Push Hook");
+        let payload = parse_git_payload(call.request)?;
+        let event = match event_name {
+            "Push Hook" | "Tag Push Hook" => payload.into_push(event_name),
+            _ => payload.into_other(EventKind::Other, event_name),
+        };
+        Ok(vec![event])
+    }
+}

@@ -1,0 +1,38 @@
+//! GitLab: `X-Gitlab-Token` equal to the secret, or the newer signing token, which signs with
+//! the Standard Webhooks scheme (`webhook-signature: v1,<base64>`).
+
+use super::payload::parse_git_payload;
+use super::standard::verify_standard;
+use super::{mismatch, required_header, HookCall, Provider};
+use crate::auth::constant_time_eq;
+use crate::error::Error;
+use crate::model::{Event, EventKind};
+
+pub struct GitLab;
+
+impl Provider for GitLab {
+    fn verify(&self, call: &HookCall) -> Result<(), Error> {
+        if call.request.header("webhook-signature").is_some() {
+            return verify_standard(call);
+        }
+        let presented = required_header(call.request, "X-Gitlab-Token")?;
+        let mut matched = false;
+        for secret in call.source.secret_values() {
+            matched |= constant_time_eq(secret.as_bytes(), presented.as_bytes());
+        }
+        if matched {
+            Ok(())
+        } else {
+            Err(mismatch("X-Gitlab-Token"))
+        }
+    }
+
+    fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
+        let event_name = call.request.header("x-gitlab-event").unwrap_or("Push Hook");
+        let payload = parse_git_payload(call.request)?;
+        let is_push = matches!(event_name, "Push Hook" | "Tag Push Hook")
+            || (event_name == "System Hook" && matches!(payload.object_kind.as_deref(), Some("push" | "tag_push")));
+        let event = if is_push { payload.into_push(event_name) } else { payload.into_other(EventKind::Other, event_name) };
+        Ok(vec![event])
+    }
+}

@@ -1,0 +1,143 @@
+//! The git push payload shapes the providers share (GitHub's, which Gitea, Gogs, Forgejo and
+//! Gitee follow, and GitLab's), read field by field: serde skips everything else without
+//! building a JSON tree, so a large payload costs little.
+
+use crate::error::Error;
+use crate::http::Request;
+use crate::model::{Event, EventKind};
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+use std::borrow::Cow;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct GitPayload {
+    #[serde(rename = "ref")]
+    pub git_ref: Option<String>,
+    pub ref_type: Option<String>,
+    pub after: Option<String>,
+    pub checkout_sha: Option<String>,
+    pub zen: Option<IgnoredAny>,
+    pub object_kind: Option<String>,
+    pub repository: Option<Repository>,
+    pub project: Option<Project>,
+    pub sender: Option<Person>,
+    pub pusher: Option<Person>,
+    pub user_username: Option<String>,
+    pub user_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Repository {
+    pub full_name: Option<String>,
+    pub path_with_namespace: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Project {
+    pub path_with_namespace: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Person {
+    pub login: Option<String>,
+    pub username: Option<String>,
+    pub name: Option<String>,
+}
+
+/// The JSON body: as sent, or from the `payload` field of a form (GitHub's and Gitea's form mode).
+pub fn json_body(request: &Request) -> Result<Cow<'_, [u8]>, Error> {
+    if request.media_type() == "application/x-www-form-urlencoded" {
+        let form = request.form_pairs()?;
+        let payload = form.into_iter().find(|(key, _)| key == "payload").map(|(_, value)| value);
+        return payload.map(|p| Cow::Owned(p.into_bytes())).ok_or_else(|| Error::bad_request("form body without a payload field"));
+    }
+    Ok(Cow::Borrowed(&request.body))
+}
+
+pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
+    serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {err}")))
+}
+
+pub fn parse_git_payload(request: &Request) -> Result<GitPayload, Error> {
+    parse_json(&json_body(request)?)
+}
+
+fn first(options: &[Option<&String>]) -> String {
+    options.iter().flatten().next().map(|s| s.to_string()).unwrap_or_default()
+}
+
+impl GitPayload {
+    pub fn repository_name(&self) -> String {
+        let repo = self.repository.as_ref();
+        first(&[
+            repo.and_then(|r| r.full_name.as_ref()),
+            repo.and_then(|r| r.path_with_namespace.as_ref()),
+            self.project.as_ref().and_then(|p| p.path_with_namespace.as_ref()),
+        ])
+    }
+
+    pub fn sender_name(&self) -> String {
+        let sender = self.sender.as_ref();
+        let pusher = self.pusher.as_ref();
+        first(&[
+            sender.and_then(|s| s.login.as_ref()),
+            sender.and_then(|s| s.username.as_ref()),
+            self.user_username.as_ref(),
+            pusher.and_then(|p| p.username.as_ref()),
+            pusher.and_then(|p| p.name.as_ref()),
+            self.user_name.as_ref(),
+        ])
+    }
+
+    /// The event for a push: its kind from the ref, deleted when `after` is all zeros.
+    pub fn into_push(self, provider_event: &str) -> Event {
+        let git_ref = self.git_ref.clone().unwrap_or_default();
+        let after = self.after.clone().unwrap_or_default();
+        let commit = self.checkout_sha.clone().filter(|sha| !sha.is_empty()).unwrap_or_else(|| after.clone());
+        Event {
+            kind: Some(Event::push_kind(&git_ref)),
+            provider_event: provider_event.to_string(),
+            repository: self.repository_name(),
+            sender: self.sender_name(),
+            deleted: Event::is_zero_sha(&after),
+            git_ref,
+            commit,
+            delivery_id: None,
+        }
+    }
+
+    /// An event that is not a push: a ping, or anything else, kept for the filters to refuse.
+    pub fn into_other(self, kind: EventKind, provider_event: &str) -> Event {
+        Event {
+            kind: Some(kind),
+            provider_event: provider_event.to_string(),
+            repository: self.repository_name(),
+            sender: self.sender_name(),
+            git_ref: self.git_ref.clone().unwrap_or_default(),
+            ..Default::default()
+        }
+    }
+
+    /// For senders that name no event (generic HMAC, Standard Webhooks): a ping if it says `zen`,
+    /// a push if it has a ref, else other.
+    pub fn into_guessed(self, provider_event: &str) -> Event {
+        if self.zen.is_some() {
+            self.into_other(EventKind::Ping, provider_event)
+        } else if self.git_ref.as_deref().is_some_and(|r| r.starts_with("refs/")) {
+            self.into_push(provider_event)
+        } else {
+            self.into_other(EventKind::Other, provider_event)
+        }
+    }
+}
+
+/// The usual mapping for GitHub-style event names (`push`, `ping`, anything else).
+pub fn github_style_event(request: &Request, event_name: &str) -> Result<Vec<Event>, Error> {
+    let payload = parse_git_payload(request)?;
+    let event = match event_name {
+        "push" => payload.into_push(event_name),
+        "ping" => payload.into_other(EventKind::Ping, event_name),
+        _ => payload.into_other(EventKind::Other, event_name),
+    };
+    Ok(vec![event])
+}
