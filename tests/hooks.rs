@@ -1,0 +1,270 @@
+//! The webhook path through the router, with in-memory ports: replay protection, filters,
+//! firing variables, the GitLab loop guard, answers, KV cost, and the ServiceStage API.
+
+use hookrelay::app::App;
+use hookrelay::auth::AdminDirectory;
+use hookrelay::http::{Request, Response};
+use hookrelay::outbound::ScriptedOutbound;
+use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::signature::hmac_sha256;
+use hookrelay::store::MemoryStore;
+use serde_json::{json, Value};
+
+const SECRET: &str = "hook-secret";
+
+fn app() -> App<MemoryStore, ScriptedOutbound> {
+    App {
+        store: MemoryStore::new(),
+        outbound: ScriptedOutbound::new(),
+        clock: Box::new(FixedClock::new(1_700_000_000_000)),
+        random: Box::new(SequenceRandom::new(42)),
+        admins: AdminDirectory::parse("alice:tok-a"),
+    }
+}
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn send(app: &App<MemoryStore, ScriptedOutbound>, request: Request) -> (u16, Value) {
+    let Response { status, body, .. } = block_on(app.handle(request));
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+fn admin(app: &App<MemoryStore, ScriptedOutbound>, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let request = Request::new(method, path).with_header("X-Auth-Token", "tok-a").with_body("application/json", body.to_string());
+    send(app, request)
+}
+
+/// A gitlab target and a GitHub hook trigger with `extra` fields; returns the hook URL.
+fn github_hook(app: &App<MemoryStore, ScriptedOutbound>, kind: &str, extra: Value) -> String {
+    let target = match kind {
+        "gitlab" => json!({"name": "ci", "kind": "gitlab", "url": "https://gitlab.example.com", "project": "9", "token": "glptt-real"}),
+        _ => json!({"name": "ci", "kind": "http", "url": "https://deploy.example.com/hook"}),
+    };
+    assert_eq!(admin(app, "POST", "/api/v1/targets", target).0, 201);
+    let mut trigger = json!({"target": "ci", "source": {"kind": "github", "secrets": [SECRET]}});
+    trigger.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let (status, created) = admin(app, "POST", "/api/v1/triggers", trigger);
+    assert_eq!(status, 201, "{created}");
+    assert!(created.get("token").is_none(), "hook triggers have no token");
+    assert!(!created.to_string().contains(SECRET), "secrets are write-only");
+    assert_eq!(created["source"]["secrets_set"], 1);
+    created["hook_url"].as_str().unwrap().to_string()
+}
+
+fn github_delivery(url: &str, file: &str, event: &str, delivery: &str) -> Request {
+    let body = fixture(file);
+    let signature = format!("sha256={}", hex::encode(hmac_sha256(SECRET.as_bytes(), &[&body])));
+    Request::new("POST", url)
+        .with_body("application/json", body)
+        .with_header("X-Hub-Signature-256", &signature)
+        .with_header("X-GitHub-Event", event)
+        .with_header("X-GitHub-Delivery", delivery)
+}
+
+#[test]
+fn hook_ids_are_unguessable_and_urls_point_at_them() {
+    let app = app();
+    let url = github_hook(&app, "gitlab", json!({}));
+    let id = url.strip_prefix("/hooks/").unwrap();
+    assert_eq!(id.len(), 32, "128 bits, hex");
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+}
+
+#[test]
+fn a_push_fires_the_target_with_the_ref_variables_and_payload() {
+    let app = app();
+    let url = github_hook(&app, "gitlab", json!({"variables": {"DEPLOY_ENV": "prod"}}));
+    let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "d-1"));
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["matched"], true);
+    assert_eq!(body["deliveries"][0]["ref"], "master");
+    let sent = app.outbound.last().unwrap();
+    let (path, query) = sent.url.split_once('?').unwrap();
+    assert_eq!(path, "https://gitlab.example.com/api/v4/projects/9/ref/master/trigger/pipeline", "webhook form");
+    let vars: std::collections::BTreeMap<String, String> = hookrelay::http::parse_urlencoded(query).into_iter().collect();
+    assert_eq!(vars["token"], "glptt-real");
+    assert_eq!(vars["variables[HOOKRELAY_EVENT]"], "push");
+    assert_eq!(vars["variables[HOOKRELAY_REPOSITORY]"], "Codertocat/Hello-World");
+    assert_eq!(vars["variables[HOOKRELAY_REF]"], "refs/heads/master");
+    assert_eq!(vars["variables[HOOKRELAY_COMMIT]"], "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+    assert_eq!(vars["variables[HOOKRELAY_DELIVERY]"], "d-1");
+    assert_eq!(vars["variables[DEPLOY_ENV]"], "prod");
+    assert_eq!(sent.body, fixture("github/push.json"), "the payload reaches GitLab as TRIGGER_PAYLOAD");
+}
+
+#[test]
+fn a_pinned_ref_wins_over_the_events_ref() {
+    let app = app();
+    let url = github_hook(&app, "gitlab", json!({"ref": "deploy"}));
+    send(&app, github_delivery(&url, "github/push.json", "push", "d-1"));
+    assert!(app.outbound.last().unwrap().url.contains("/ref/deploy/trigger/pipeline"));
+}
+
+#[test]
+fn a_duplicate_delivery_is_forwarded_once() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "same-id")).0, 202);
+    let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "same-id"));
+    assert_eq!((status, body["duplicate"].clone()), (200, json!(true)));
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "other-id")).0, 202);
+    assert_eq!(app.outbound.sent.borrow().len(), 2);
+}
+
+#[test]
+fn a_failed_target_is_not_remembered_so_redelivery_retries() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    app.outbound.answer(503, "{}");
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-9")).0, 502);
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-9")).0, 202);
+    assert_eq!(app.outbound.sent.borrow().len(), 2);
+}
+
+#[test]
+fn filtered_events_are_answered_202_and_not_forwarded() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({"repository": "someone/else"}));
+    let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "d-1"));
+    assert_eq!((status, body["matched"].clone()), (202, json!(false)));
+    assert!(body["reason"].as_str().unwrap().contains("repository"));
+
+    let app2 = self::app();
+    let url = github_hook(&app2, "http", json!({"branches": ["main"], "tags": ["v*"]}));
+    assert_eq!(send(&app2, github_delivery(&url, "github/push.json", "push", "d-1")).1["matched"], false, "master is not main");
+    assert_eq!(send(&app2, github_delivery(&url, "github/push-tag-deleted.json", "push", "d-2")).1["matched"], false, "deleted");
+    assert_eq!(send(&app2, github_delivery(&url, "github/create-tag.json", "create", "d-3")).1["matched"], false, "not a push");
+    assert!(app.outbound.sent.borrow().is_empty() && app2.outbound.sent.borrow().is_empty());
+}
+
+#[test]
+fn a_tag_push_fires_with_the_tag_as_ref() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({"tags": ["simple-*"], "condition": "^simple"}));
+    let (status, body) = send(&app, github_delivery(&url, "github/push-tag-created-ghes.json", "push", "t-1"));
+    assert_eq!(status, 202, "{body}");
+    let sent: Value = serde_json::from_slice(&app.outbound.last().unwrap().body).unwrap();
+    assert_eq!(sent["ref"], "simple-tag");
+    assert_eq!(sent["variables"]["HOOKRELAY_EVENT"], "tag_push");
+}
+
+#[test]
+fn ping_is_200_and_bad_signatures_401_and_unknown_hooks_404() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    assert_eq!(send(&app, github_delivery(&url, "github/ping.json", "ping", "p-1")).0, 200);
+    let mut forged = github_delivery(&url, "github/push.json", "push", "d-1");
+    forged.body.push(b' ');
+    let (status, body) = send(&app, forged);
+    assert_eq!(status, 401);
+    assert!(body["message"].as_str().unwrap().contains("X-Hub-Signature-256"));
+    assert_eq!(send(&app, github_delivery("/hooks/00000000000000000000000000000000", "github/push.json", "push", "d")).0, 404);
+    let malformed = Request::new("POST", &url).with_body("application/json", "{\"ref\":")
+        .with_header("X-Hub-Signature-256", &format!("sha256={}", hex::encode(hmac_sha256(SECRET.as_bytes(), &[b"{\"ref\":"]))));
+    assert_eq!(send(&app, malformed).0, 400);
+    let huge = Request::new("POST", &url).with_body("application/json", vec![b' '; 1024 * 1024 + 1]);
+    assert_eq!(send(&app, huge).0, 413);
+    assert!(app.outbound.sent.borrow().is_empty());
+}
+
+#[test]
+fn a_token_trigger_has_no_hook_url() {
+    let app = app();
+    admin(&app, "POST", "/api/v1/targets", json!({"name": "ci", "kind": "http", "url": "https://x.example"}));
+    let (_, trigger) = admin(&app, "POST", "/api/v1/triggers", json!({"target": "ci"}));
+    let id = trigger["id"].as_str().unwrap();
+    assert_eq!(send(&app, github_delivery(&format!("/hooks/{id}"), "github/push.json", "push", "d")).0, 404);
+}
+
+#[test]
+fn gitlab_pipeline_events_never_reach_a_gitlab_target() {
+    let app = app();
+    admin(&app, "POST", "/api/v1/targets", json!({"name": "ci", "kind": "gitlab", "url": "https://g.example", "project": "1", "token": "t"}));
+    let (_, trigger) = admin(&app, "POST", "/api/v1/triggers", json!({"target": "ci", "events": ["push", "other"], "source": {"kind": "gitlab", "secrets": [SECRET]}}));
+    let url = trigger["hook_url"].as_str().unwrap();
+    let pipeline = Request::new("POST", url).with_body("application/json", fixture("gitlab/push.json"))
+        .with_header("X-Gitlab-Token", SECRET).with_header("X-Gitlab-Event", "Pipeline Hook");
+    let (status, body) = send(&app, pipeline);
+    assert_eq!((status, body["matched"].clone()), (202, json!(false)));
+    assert!(body["reason"].as_str().unwrap().contains("loop guard"));
+    assert!(app.outbound.sent.borrow().is_empty());
+}
+
+#[test]
+fn secrets_rotate_by_patching_the_source() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    let id = url.trim_start_matches("/hooks/");
+    let (status, patched) = admin(&app, "PATCH", &format!("/api/v1/triggers/{id}"), json!({"source": {"kind": "github", "secrets": [SECRET, "next"]}}));
+    assert_eq!((status, patched["source"]["secrets_set"].clone()), (200, json!(2)));
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "r-1")).0, 202);
+}
+
+#[test]
+fn hook_kv_cost_is_constant() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    for i in 0..200 {
+        admin(&app, "POST", "/api/v1/triggers", json!({"target": "ci", "source": {"kind": "github", "secrets": [format!("s{i}")]}}));
+    }
+    app.store.reset_counts();
+    send(&app, github_delivery(&url, "github/push.json", "push", "c-1"));
+    let counts = app.store.counts();
+    assert_eq!((counts.reads, counts.lists), (3, 0), "trigger, replay marker, target");
+    assert!(counts.writes <= 2, "replay marker and throttled last_used");
+}
+
+#[test]
+fn invalid_filters_are_refused_on_create() {
+    let app = app();
+    admin(&app, "POST", "/api/v1/targets", json!({"name": "ci", "kind": "http", "url": "https://x.example"}));
+    for bad in [json!({"condition": "("}), json!({"events": ["merge"]}), json!({"ref": "a..b"}), json!({"variables": {"a-b": "1"}}), json!({"source": {"kind": "github", "secrets": []}})] {
+        let mut trigger = json!({"target": "ci", "source": {"kind": "github", "secrets": ["s"]}});
+        trigger.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
+        assert_eq!(admin(&app, "POST", "/api/v1/triggers", trigger.clone()).0, 400, "{trigger}");
+    }
+}
+
+// ---- ServiceStage
+
+const SS: &str = "/v1/proj-1/git/repos/group/app:sub/hooks";
+
+#[test]
+fn servicestage_hooks_create_list_fire_and_delete() {
+    let app = app();
+    let (status, hook) = admin(&app, "POST", SS, json!({"secret": SECRET, "url": "https://example.com/webhook"}));
+    assert_eq!(status, 200, "{hook}");
+    assert_eq!(hook["type"], "github");
+    assert_eq!(hook["callback_url"], "https://example.com/webhook");
+    let hook_url = hook["hook_url"].as_str().unwrap().to_string();
+
+    let (_, listed) = admin(&app, "GET", SS, Value::Null);
+    assert_eq!(listed["hooks"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["hooks"][0]["id"], hook["id"]);
+    let (_, other_tenant) = admin(&app, "GET", "/v1/proj-2/git/repos/group/app:sub/hooks", Value::Null);
+    assert_eq!(other_tenant["hooks"].as_array().unwrap().len(), 0);
+
+    // The hook filters on its repository: a push from another repository does not fire.
+    assert_eq!(send(&app, github_delivery(&hook_url, "github/push.json", "push", "s-1")).1["matched"], false);
+
+    let delete = Request::new("DELETE", &format!("{SS}/{}", hook["id"].as_str().unwrap())).with_header("X-Auth-Token", "tok-a");
+    assert_eq!(send(&app, delete).0, 204);
+    assert_eq!(admin(&app, "GET", SS, Value::Null).1["hooks"].as_array().unwrap().len(), 0);
+    assert!(app.store.keys().iter().all(|k| !k.starts_with("target:")), "its target is gone too");
+}
+
+#[test]
+fn servicestage_errors_use_its_shape() {
+    let app = app();
+    let (status, body) = admin(&app, "POST", SS, json!({"url": "https://example.com/webhook"}));
+    assert_eq!(status, 400);
+    assert_eq!(body["error_code"], "SVCSTG.REPO.0400");
+    assert!(body["error_msg"].as_str().unwrap().contains("secret"));
+    let (status, body) = admin(&app, "POST", SS, json!({"secret": "s", "url": "https://e.example", "type": "svn"}));
+    assert_eq!((status, body["error_code"].clone()), (400, json!("SVCSTG.REPO.0400")));
+    let unauthenticated = send(&app, Request::new("GET", SS));
+    assert_eq!((unauthenticated.0, unauthenticated.1["error_code"].clone()), (401, json!("SVCSTG.REPO.0401")));
+    assert!(app.store.keys().is_empty(), "nothing half-made is left behind");
+}
