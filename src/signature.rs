@@ -43,6 +43,11 @@ pub fn any_secret_matches<S: AsRef<str>>(secrets: &[S], presented: &[u8], mac_fo
     matched
 }
 
+/// Whether `presented` equals any of the `secrets` (plain-token providers), in constant time.
+pub fn any_secret_equals<S: AsRef<str>>(secrets: &[S], presented: &str) -> bool {
+    secrets.iter().fold(false, |matched, secret| matched | constant_time_eq(secret.as_ref().as_bytes(), presented.as_bytes()))
+}
+
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 pub fn base64_encode(bytes: &[u8]) -> String {

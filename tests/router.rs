@@ -181,3 +181,17 @@ fn patching_a_target_keeps_credentials_not_named() {
     assert!(sent.url.contains("/projects/10/"));
     assert!(String::from_utf8(sent.body).unwrap().contains("token=glptt-real"));
 }
+
+#[test]
+fn a_token_triggers_own_variables_are_sent_and_the_callers_win() {
+    let h = harness(11);
+    let (status, target) = h.admin_json("POST", "/api/v1/targets", gitlab_target());
+    assert_eq!(status, 201);
+    let (_, trigger) = h.admin_json("POST", "/api/v1/triggers", json!({"target": target["id"], "variables": {"A": "trigger", "B": "trigger"}}));
+    let token = trigger["token"].as_str().unwrap();
+    let request = Request::new("POST", &format!("/api/v4/projects/web-ci/trigger/pipeline?token={token}&ref=main&variables[B]=caller"));
+    assert_eq!(h.send(request).status, 200);
+    let body = String::from_utf8(h.app.outbound.last().unwrap().body).unwrap();
+    assert!(body.contains("variables%5BA%5D=trigger"), "{body}");
+    assert!(body.contains("variables%5BB%5D=caller"), "{body}");
+}

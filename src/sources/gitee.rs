@@ -4,10 +4,9 @@
 
 use super::payload::parse_git_payload;
 use super::{mismatch, required_header, HookCall, Provider};
-use crate::auth::constant_time_eq;
 use crate::error::Error;
 use crate::model::{Event, EventKind};
-use crate::signature::{base64_encode, hmac_sha256};
+use crate::signature::{any_secret_equals, base64_encode, hmac_sha256};
 
 pub struct Gitee;
 
@@ -28,14 +27,12 @@ impl Provider for Gitee {
                 return Err(Error::BadSignature("X-Gitee-Timestamp is more than one hour away from now".into()));
             }
         }
-        let mut matched = false;
-        for secret in call.source.secret_values() {
-            matched |= constant_time_eq(secret.as_bytes(), presented.as_bytes());
-            if let Some(timestamp) = timestamp {
-                matched |= constant_time_eq(sign(timestamp, secret).as_bytes(), presented.as_bytes());
-            }
-        }
-        if matched {
+        let secrets = call.source.secret_values();
+        let signs: Vec<String> = timestamp.map(|ts| secrets.iter().map(|secret| sign(ts, secret)).collect()).unwrap_or_default();
+        // Both checks always run, so the time does not tell which form (if any) matched.
+        let as_password = any_secret_equals(&secrets, presented);
+        let as_sign = any_secret_equals(&signs, presented);
+        if as_password | as_sign {
             Ok(())
         } else {
             Err(mismatch("X-Gitee-Token"))

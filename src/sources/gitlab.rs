@@ -4,7 +4,7 @@
 use super::payload::parse_git_payload;
 use super::standard::verify_standard;
 use super::{mismatch, required_header, HookCall, Provider};
-use crate::auth::constant_time_eq;
+use crate::signature::any_secret_equals;
 use crate::error::Error;
 use crate::model::{Event, EventKind};
 
@@ -16,11 +16,7 @@ impl Provider for GitLab {
             return verify_standard(call);
         }
         let presented = required_header(call.request, "X-Gitlab-Token")?;
-        let mut matched = false;
-        for secret in call.source.secret_values() {
-            matched |= constant_time_eq(secret.as_bytes(), presented.as_bytes());
-        }
-        if matched {
+        if any_secret_equals(&call.source.secret_values(), presented) {
             Ok(())
         } else {
             Err(mismatch("X-Gitlab-Token"))
