@@ -63,7 +63,13 @@ pub struct Route {
     pub handler: Handler,
 }
 
-const fn route(method: &'static str, pattern: &'static str, access: Access, dialect: Dialect, handler: Handler) -> Route {
+const fn route(
+    method: &'static str,
+    pattern: &'static str,
+    access: Access,
+    dialect: Dialect,
+    handler: Handler,
+) -> Route {
     Route { method, pattern, access, dialect, handler }
 }
 
@@ -102,7 +108,7 @@ pub const ROUTES: &[Route] = &[
 /// What a handler gets: the request, the captured path parameters, and the admin, if any.
 pub struct Ctx {
     pub request: Request,
-    params: Vec<(&'static str, String)>,
+    params: Captures,
     admin: Option<Admin>,
 }
 
@@ -129,7 +135,7 @@ impl Ctx {
 }
 
 /// Matches a path against a pattern, capturing `{name}` segments (percent-decoded).
-fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str, String)>> {
+fn match_pattern(pattern: &'static str, path: &str) -> Option<Captures> {
     let mut wanted = pattern.split('/');
     let mut given = path.split('/');
     let mut params = Vec::new();
@@ -148,8 +154,11 @@ fn match_pattern(pattern: &'static str, path: &str) -> Option<Vec<(&'static str,
     }
 }
 
+/// Path parameters captured by a route, by name.
+pub type Captures = Vec<(&'static str, String)>;
+
 /// The route for a method and path: `Ok` with its captures, or the error to answer with.
-pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, Vec<(&'static str, String)>), (Error, Dialect)> {
+pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, Captures), (Error, Dialect)> {
     let mut path_dialect = None;
     for route in ROUTES {
         if let Some(params) = match_pattern(route.pattern, path) {
@@ -231,7 +240,8 @@ mod tests {
 
     #[test]
     fn encoded_slashes_stay_in_one_segment() {
-        let (route, params) = find_route("POST", "/api/v4/projects/group%2Fapp/ref/release%2F1.0/trigger/pipeline").unwrap();
+        let (route, params) =
+            find_route("POST", "/api/v4/projects/group%2Fapp/ref/release%2F1.0/trigger/pipeline").unwrap();
         assert_eq!(route.handler, GitlabInvokeWebhook);
         assert_eq!(params, vec![("id", "group/app".to_string()), ("ref", "release/1.0".to_string())]);
     }
@@ -239,12 +249,18 @@ mod tests {
     #[test]
     fn legacy_v3_routes_reach_the_same_handlers() {
         assert_eq!(find_route("POST", "/api/v3/projects/9/trigger/builds").unwrap().0.handler, GitlabInvoke);
-        assert_eq!(find_route("POST", "/api/v3/projects/9/ref/main/trigger/builds").unwrap().0.handler, GitlabInvokeWebhook);
+        assert_eq!(
+            find_route("POST", "/api/v3/projects/9/ref/main/trigger/builds").unwrap().0.handler,
+            GitlabInvokeWebhook
+        );
     }
 
     #[test]
     fn wrong_method_is_405_and_unknown_path_is_404() {
-        assert!(matches!(find_route("GET", "/api/v4/projects/9/trigger/pipeline"), Err((Error::MethodNotAllowed, Dialect::GitLab))));
+        assert!(matches!(
+            find_route("GET", "/api/v4/projects/9/trigger/pipeline"),
+            Err((Error::MethodNotAllowed, Dialect::GitLab))
+        ));
         assert!(matches!(find_route("GET", "/nope"), Err((Error::NotFound(_), Dialect::Native))));
         assert!(find_route("GET", "/api/v1/targets/").is_err());
         assert!(find_route("GET", "/api/v1/targets/a/b").is_err());
@@ -260,7 +276,8 @@ mod tests {
                 described.insert(format!("{} {path}", method.to_uppercase()));
             }
         }
-        let routed: std::collections::BTreeSet<String> = ROUTES.iter().map(|r| format!("{} {}", r.method, r.pattern)).collect();
+        let routed: std::collections::BTreeSet<String> =
+            ROUTES.iter().map(|r| format!("{} {}", r.method, r.pattern)).collect();
         assert_eq!(described, routed);
     }
 }

@@ -59,6 +59,8 @@ pub struct TriggerInput {
     pub tags: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub condition: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub trigger_type: Option<Option<crate::filters::TagConditionType>>,
     #[serde(default, rename = "ref", deserialize_with = "double_option")]
     pub pinned_ref: Option<Option<String>>,
     #[serde(default)]
@@ -148,10 +150,7 @@ impl<'a, S: Store> Catalog<'a, S> {
     pub async fn delete_target(&self, target: &Target) -> Result<(), Error> {
         let page = self.store.list(&keys::target_trigger_prefix(&target.id), None).await?;
         if !page.keys.is_empty() {
-            return Err(Error::Conflict(format!(
-                "target '{}' still has triggers; delete them first",
-                target.name
-            )));
+            return Err(Error::Conflict(format!("target '{}' still has triggers; delete them first", target.name)));
         }
         self.store.delete(&keys::target(&target.id)).await?;
         self.store.delete(&keys::target_name(&target.name)).await
@@ -341,8 +340,7 @@ fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(),
         trigger.expires_at = match expires_at {
             None => None,
             Some(text) => Some(
-                parse_rfc3339(&text)
-                    .ok_or_else(|| Error::bad_request("expires_at must be an RFC 3339 timestamp"))?,
+                parse_rfc3339(&text).ok_or_else(|| Error::bad_request("expires_at must be an RFC 3339 timestamp"))?,
             ),
         };
     }
@@ -365,6 +363,9 @@ fn apply_hook_fields(trigger: &mut Trigger, input: &TriggerInput) -> Result<(), 
     }
     if let Some(condition) = &input.condition {
         filter.condition = condition.clone();
+    }
+    if let Some(trigger_type) = &input.trigger_type {
+        filter.trigger_type = *trigger_type;
     }
     filter.validate()?;
     if let Some(pinned_ref) = &input.pinned_ref {

@@ -152,7 +152,10 @@ mod tests {
     fn servicestage_errors_use_its_error_codes() {
         let response = Error::bad_request("secret is missing").into_response(Dialect::ServiceStage);
         assert_eq!(response.status, 400);
-        assert_eq!(body_of(&response), serde_json::json!({"error_code": "SVCSTG.REPO.0400", "error_msg": "secret is missing"}));
+        assert_eq!(
+            body_of(&response),
+            serde_json::json!({"error_code": "SVCSTG.REPO.0400", "error_msg": "secret is missing"})
+        );
     }
 
     #[test]

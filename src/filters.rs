@@ -108,7 +108,7 @@ const MAX_PATTERNS: usize = 100;
 /// The filters a hook trigger may set, all optional, checked the same way for every provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventFilter {
-    /// Defaults to push and tag_push.
+    /// Defaults to push, tag_push and image_push.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventKind>,
     /// An exact `group/app` (case-insensitive, as the git hosts treat names).
@@ -118,9 +118,41 @@ pub struct EventFilter {
     pub branches: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// A regex (regex-lite syntax) that must match somewhere in the branch or tag name.
+    /// A regex (regex-lite syntax) that must match somewhere in the branch or tag name; with a
+    /// `trigger_type`, an SWR tag condition instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
+    /// SWR image-trigger semantics for `condition`: all, tag (exact tags separated by `;`) or
+    /// regular (a regex that must match the whole tag). An empty tag never matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_type: Option<TagConditionType>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagConditionType {
+    All,
+    Tag,
+    Regular,
+}
+
+/// The exact tags of an SWR `tag` condition: `;`-separated, spaces around each ignored.
+pub fn condition_tags(condition: &str) -> impl Iterator<Item = &str> {
+    condition.split(';').map(str::trim).filter(|tag| !tag.is_empty())
+}
+
+/// Whether `tag` meets an SWR condition. Validated conditions never fail to compile here.
+pub fn tag_condition_matches(kind: TagConditionType, condition: &str, tag: &str) -> bool {
+    if tag.is_empty() {
+        return false;
+    }
+    match kind {
+        TagConditionType::All => true,
+        TagConditionType::Tag => condition_tags(condition).any(|wanted| wanted == tag),
+        TagConditionType::Regular => {
+            compile_regex("condition", &format!("^(?:{condition})$")).is_ok_and(|re| re.is_match(tag))
+        }
+    }
 }
 
 /// Compiles a regex within the size limit; the error names the field.
@@ -148,8 +180,24 @@ impl EventFilter {
         if let Some(repository) = &self.repository {
             crate::model::validate_name("repository", repository)?;
         }
-        if let Some(condition) = &self.condition {
-            compile_regex("condition", condition)?;
+        match (self.trigger_type, self.condition.as_deref()) {
+            (Some(TagConditionType::Tag), condition)
+                if condition.is_none_or(|c| condition_tags(c).next().is_none()) =>
+            {
+                return Err(Error::bad_request(
+                    "condition: trigger_type tag needs at least one tag (separate tags with ';')",
+                ));
+            }
+            (Some(TagConditionType::Regular), None) => {
+                return Err(Error::bad_request("condition: trigger_type regular needs a regex"))
+            }
+            (Some(TagConditionType::Regular), Some(condition)) => {
+                compile_regex("condition", &format!("^(?:{condition})$"))?;
+            }
+            (None, Some(condition)) => {
+                compile_regex("condition", condition)?;
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -157,7 +205,11 @@ impl EventFilter {
     /// `Ok` when the event passes every filter, else the reason it does not.
     pub fn check(&self, event: &Event) -> Result<(), String> {
         let kind = event.kind();
-        let wanted = if self.events.is_empty() { &[EventKind::Push, EventKind::TagPush][..] } else { &self.events };
+        let wanted = if self.events.is_empty() {
+            &[EventKind::Push, EventKind::TagPush, EventKind::ImagePush][..]
+        } else {
+            &self.events
+        };
         if !wanted.contains(&kind) {
             return Err(format!("event '{}' is not one of the trigger's events", kind.as_str()));
         }
@@ -171,20 +223,31 @@ impl EventFilter {
         }
         // As in GitHub Actions: once branches or tags are listed, a ref must match the list of its kind.
         if !self.branches.is_empty() || !self.tags.is_empty() {
-            let (name, patterns, what) = match (event.branch(), event.tag()) {
-                (Some(branch), _) => (branch, &self.branches, "branch"),
-                (_, Some(tag)) => (tag, &self.tags, "tag"),
+            let (name, patterns, what) = match (&event.image, event.branch(), event.tag()) {
+                (Some(image), _, _) => (image.tag.as_str(), &self.tags, "tag"),
+                (None, Some(branch), _) => (branch, &self.branches, "branch"),
+                (None, _, Some(tag)) => (tag, &self.tags, "tag"),
                 _ => (event.git_ref.as_str(), &self.branches, "ref"),
             };
             if !patterns.iter().any(|pattern| glob_match(pattern, name)) {
                 return Err(format!("{what} '{name}' matches none of the trigger's {what} patterns"));
             }
         }
-        if let Some(condition) = &self.condition {
-            let regex = compile_regex("condition", condition).map_err(|err| err.message())?;
-            if !regex.is_match(event.short_ref()) {
-                return Err(format!("ref '{}' does not match the condition", event.short_ref()));
+        match (self.trigger_type, &self.condition) {
+            (Some(kind), condition) => {
+                if !tag_condition_matches(kind, condition.as_deref().unwrap_or(""), event.short_ref()) {
+                    return Err(
+                        format!("tag '{}' does not meet the {kind:?} condition", event.short_ref()).to_lowercase()
+                    );
+                }
             }
+            (None, Some(condition)) => {
+                let regex = compile_regex("condition", condition).map_err(|err| err.message())?;
+                if !regex.is_match(event.short_ref()) {
+                    return Err(format!("ref '{}' does not match the condition", event.short_ref()));
+                }
+            }
+            (None, None) => {}
         }
         Ok(())
     }
@@ -253,5 +316,71 @@ mod filter_tests {
         assert!(bad.validate().unwrap_err().message().starts_with("condition"));
         let huge = EventFilter { condition: Some("(a{1,100}){1,100}".into()), ..Default::default() };
         assert!(huge.validate().is_err());
+    }
+}
+
+#[cfg(test)]
+mod tag_condition_tests {
+    use super::*;
+    use crate::model::Image;
+
+    fn image(tag: &str) -> Event {
+        Event::image_push(
+            "push",
+            Image { repository: "ns/app".into(), tag: tag.into(), digest: "sha256:1".into() },
+            String::new(),
+        )
+    }
+
+    fn filter(kind: TagConditionType, condition: &str) -> EventFilter {
+        EventFilter { trigger_type: Some(kind), condition: Some(condition.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn all_matches_every_tag_but_an_empty_one() {
+        let all = EventFilter { trigger_type: Some(TagConditionType::All), ..Default::default() };
+        assert!(all.validate().is_ok());
+        assert!(all.check(&image("v1")).is_ok());
+        assert!(all.check(&image("")).is_err(), "a digest-only push never matches");
+    }
+
+    #[test]
+    fn tag_lists_are_exact_and_ignore_spaces_around_semicolons() {
+        let tags = filter(TagConditionType::Tag, "v1.0; latest ;prod");
+        assert!(tags.validate().is_ok());
+        for ok in ["v1.0", "latest", "prod"] {
+            assert!(tags.check(&image(ok)).is_ok(), "{ok}");
+        }
+        for no in ["v1", "v1.0.1", "", " latest"] {
+            assert!(tags.check(&image(no)).is_err(), "{no:?}");
+        }
+    }
+
+    #[test]
+    fn regular_must_match_the_whole_tag() {
+        let regular = filter(TagConditionType::Regular, r"v\d+\.\d+");
+        assert!(regular.check(&image("v1.2")).is_ok());
+        assert!(regular.check(&image("v1.2-rc1")).is_err(), "a partial match is not enough");
+        assert!(regular.check(&image("xv1.2")).is_err());
+        let alternation = filter(TagConditionType::Regular, "a|b");
+        assert!(alternation.check(&image("ab")).is_err(), "the anchors wrap the whole alternation");
+        assert!(alternation.check(&image("b")).is_ok());
+    }
+
+    #[test]
+    fn invalid_conditions_are_refused() {
+        assert!(filter(TagConditionType::Regular, "(").validate().is_err());
+        assert!(filter(TagConditionType::Tag, " ; ;").validate().unwrap_err().message().contains("at least one tag"));
+        assert!(EventFilter { trigger_type: Some(TagConditionType::Regular), ..Default::default() }
+            .validate()
+            .is_err());
+        assert!(serde_json::from_str::<EventFilter>(r#"{"trigger_type":"prefix"}"#).is_err());
+    }
+
+    #[test]
+    fn image_tags_are_filtered_by_tags_globs_and_repository() {
+        let f = EventFilter { repository: Some("NS/app".into()), tags: vec!["v*".into()], ..Default::default() };
+        assert!(f.check(&image("v2")).is_ok());
+        assert!(f.check(&image("latest")).is_err());
     }
 }

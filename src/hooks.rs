@@ -56,7 +56,9 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
         }
     }
     let target: Target = app.store.get_json(&keys::target(&trigger.target)).await?.ok_or_else(unknown)?;
-    if matches!(target.spec, TargetSpec::Gitlab(_)) && matching.iter().any(|e| LOOP_EVENTS.contains(&e.provider_event.as_str())) {
+    if matches!(target.spec, TargetSpec::Gitlab(_))
+        && matching.iter().any(|e| LOOP_EVENTS.contains(&e.provider_event.as_str()))
+    {
         return Ok(not_matched("a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"));
     }
     let payload = Payload {
@@ -102,13 +104,18 @@ pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
     let mut variables: BTreeMap<String, String> = [
         ("HOOKRELAY_EVENT", event.kind().as_str().to_string()),
         ("HOOKRELAY_REPOSITORY", event.repository.clone()),
-        ("HOOKRELAY_REF", event.git_ref.clone()),
+        ("HOOKRELAY_REF", if event.git_ref.is_empty() { event.short_ref().to_string() } else { event.git_ref.clone() }),
         ("HOOKRELAY_COMMIT", event.commit.clone()),
         ("HOOKRELAY_DELIVERY", event.delivery_id.clone().unwrap_or_default()),
     ]
     .into_iter()
     .map(|(key, value)| (key.to_string(), value))
     .collect();
+    if let Some(image) = &event.image {
+        variables.insert("HOOKRELAY_IMAGE".into(), image.reference());
+        variables.insert("HOOKRELAY_TAG".into(), image.tag.clone());
+        variables.insert("HOOKRELAY_DIGEST".into(), image.digest.clone());
+    }
     variables.extend(trigger.variables.clone());
     Call { trigger_id: trigger.id.clone(), ref_name, variables, payload: Some(payload) }
 }

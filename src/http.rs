@@ -103,16 +103,14 @@ pub fn percent_decode(input: &str, plus_as_space: bool) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push(h * 16 + l);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < bytes.len() => match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' if plus_as_space => out.push(b' '),
             b => out.push(b),
         }
@@ -206,9 +204,7 @@ fn find_delimiter(content: &[u8], delimiter: &[u8]) -> Option<usize> {
 }
 
 fn part_name(head: &str) -> Option<String> {
-    let disposition = head
-        .split("\r\n")
-        .find(|line| line.to_ascii_lowercase().starts_with("content-disposition:"))?;
+    let disposition = head.split("\r\n").find(|line| line.to_ascii_lowercase().starts_with("content-disposition:"))?;
     disposition.split(';').skip(1).find_map(|param| {
         let (key, value) = param.trim().split_once('=')?;
         (key.trim() == "name").then(|| value.trim().trim_matches('"').to_string())
@@ -264,10 +260,7 @@ mod tests {
                     --XyZ--\r\n";
         let request = Request::new("POST", "/").with_body("multipart/form-data; boundary=XyZ", body);
         let fields = request.form_pairs().unwrap();
-        assert_eq!(
-            fields,
-            vec![("token".into(), "T1".into()), ("variables[NOTE]".into(), "line1\r\nline2".into())]
-        );
+        assert_eq!(fields, vec![("token".into(), "T1".into()), ("variables[NOTE]".into(), "line1\r\nline2".into())]);
     }
 
     #[test]

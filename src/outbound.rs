@@ -66,8 +66,9 @@ impl ScriptedOutbound {
 impl Outbound for ScriptedOutbound {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
         self.sent.borrow_mut().push(request);
-        self.script.borrow_mut().pop_front().unwrap_or_else(|| {
-            Ok(OutboundResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() })
-        })
+        self.script
+            .borrow_mut()
+            .pop_front()
+            .unwrap_or_else(|| Ok(OutboundResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() }))
     }
 }

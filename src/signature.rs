@@ -45,7 +45,9 @@ pub fn any_secret_matches<S: AsRef<str>>(secrets: &[S], presented: &[u8], mac_fo
 
 /// Whether `presented` equals any of the `secrets` (plain-token providers), in constant time.
 pub fn any_secret_equals<S: AsRef<str>>(secrets: &[S], presented: &str) -> bool {
-    secrets.iter().fold(false, |matched, secret| matched | constant_time_eq(secret.as_ref().as_bytes(), presented.as_bytes()))
+    secrets
+        .iter()
+        .fold(false, |matched, secret| matched | constant_time_eq(secret.as_ref().as_bytes(), presented.as_bytes()))
 }
 
 const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -53,7 +55,9 @@ const BASE64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 pub fn base64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16) | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8) | u32::from(*chunk.get(2).unwrap_or(&0));
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(BASE64[(n >> (18 - 6 * i) & 63) as usize] as char);

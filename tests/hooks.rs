@@ -32,14 +32,17 @@ fn send(app: &App<MemoryStore, ScriptedOutbound>, request: Request) -> (u16, Val
 }
 
 fn admin(app: &App<MemoryStore, ScriptedOutbound>, method: &str, path: &str, body: Value) -> (u16, Value) {
-    let request = Request::new(method, path).with_header("X-Auth-Token", "tok-a").with_body("application/json", body.to_string());
+    let request =
+        Request::new(method, path).with_header("X-Auth-Token", "tok-a").with_body("application/json", body.to_string());
     send(app, request)
 }
 
 /// A gitlab target and a GitHub hook trigger with `extra` fields; returns the hook URL.
 fn github_hook(app: &App<MemoryStore, ScriptedOutbound>, kind: &str, extra: Value) -> String {
     let target = match kind {
-        "gitlab" => json!({"name": "ci", "kind": "gitlab", "url": "https://gitlab.example.com", "project": "9", "token": "glptt-real"}),
+        "gitlab" => {
+            json!({"name": "ci", "kind": "gitlab", "url": "https://gitlab.example.com", "project": "9", "token": "glptt-real"})
+        }
         _ => json!({"name": "ci", "kind": "http", "url": "https://deploy.example.com/hook"}),
     };
     assert_eq!(admin(app, "POST", "/api/v1/targets", target).0, 201);
@@ -83,7 +86,8 @@ fn a_push_fires_the_target_with_the_ref_variables_and_payload() {
     let sent = app.outbound.last().unwrap();
     let (path, query) = sent.url.split_once('?').unwrap();
     assert_eq!(path, "https://gitlab.example.com/api/v4/projects/9/ref/master/trigger/pipeline", "webhook form");
-    let vars: std::collections::BTreeMap<String, String> = hookrelay::http::parse_urlencoded(query).into_iter().collect();
+    let vars: std::collections::BTreeMap<String, String> =
+        hookrelay::http::parse_urlencoded(query).into_iter().collect();
     assert_eq!(vars["token"], "glptt-real");
     assert_eq!(vars["variables[HOOKRELAY_EVENT]"], "push");
     assert_eq!(vars["variables[HOOKRELAY_REPOSITORY]"], "Codertocat/Hello-World");
@@ -133,9 +137,21 @@ fn filtered_events_are_answered_202_and_not_forwarded() {
 
     let app2 = self::app();
     let url = github_hook(&app2, "http", json!({"branches": ["main"], "tags": ["v*"]}));
-    assert_eq!(send(&app2, github_delivery(&url, "github/push.json", "push", "d-1")).1["matched"], false, "master is not main");
-    assert_eq!(send(&app2, github_delivery(&url, "github/push-tag-deleted.json", "push", "d-2")).1["matched"], false, "deleted");
-    assert_eq!(send(&app2, github_delivery(&url, "github/create-tag.json", "create", "d-3")).1["matched"], false, "not a push");
+    assert_eq!(
+        send(&app2, github_delivery(&url, "github/push.json", "push", "d-1")).1["matched"],
+        false,
+        "master is not main"
+    );
+    assert_eq!(
+        send(&app2, github_delivery(&url, "github/push-tag-deleted.json", "push", "d-2")).1["matched"],
+        false,
+        "deleted"
+    );
+    assert_eq!(
+        send(&app2, github_delivery(&url, "github/create-tag.json", "create", "d-3")).1["matched"],
+        false,
+        "not a push"
+    );
     assert!(app.outbound.sent.borrow().is_empty() && app2.outbound.sent.borrow().is_empty());
 }
 
@@ -160,9 +176,14 @@ fn ping_is_200_and_bad_signatures_401_and_unknown_hooks_404() {
     let (status, body) = send(&app, forged);
     assert_eq!(status, 401);
     assert!(body["message"].as_str().unwrap().contains("X-Hub-Signature-256"));
-    assert_eq!(send(&app, github_delivery("/hooks/00000000000000000000000000000000", "github/push.json", "push", "d")).0, 404);
-    let malformed = Request::new("POST", &url).with_body("application/json", "{\"ref\":")
-        .with_header("X-Hub-Signature-256", &format!("sha256={}", hex::encode(hmac_sha256(SECRET.as_bytes(), &[b"{\"ref\":"]))));
+    assert_eq!(
+        send(&app, github_delivery("/hooks/00000000000000000000000000000000", "github/push.json", "push", "d")).0,
+        404
+    );
+    let malformed = Request::new("POST", &url).with_body("application/json", "{\"ref\":").with_header(
+        "X-Hub-Signature-256",
+        &format!("sha256={}", hex::encode(hmac_sha256(SECRET.as_bytes(), &[b"{\"ref\":"]))),
+    );
     assert_eq!(send(&app, malformed).0, 400);
     let huge = Request::new("POST", &url).with_body("application/json", vec![b' '; 1024 * 1024 + 1]);
     assert_eq!(send(&app, huge).0, 413);
@@ -181,11 +202,23 @@ fn a_token_trigger_has_no_hook_url() {
 #[test]
 fn gitlab_pipeline_events_never_reach_a_gitlab_target() {
     let app = app();
-    admin(&app, "POST", "/api/v1/targets", json!({"name": "ci", "kind": "gitlab", "url": "https://g.example", "project": "1", "token": "t"}));
-    let (_, trigger) = admin(&app, "POST", "/api/v1/triggers", json!({"target": "ci", "events": ["push", "other"], "source": {"kind": "gitlab", "secrets": [SECRET]}}));
+    admin(
+        &app,
+        "POST",
+        "/api/v1/targets",
+        json!({"name": "ci", "kind": "gitlab", "url": "https://g.example", "project": "1", "token": "t"}),
+    );
+    let (_, trigger) = admin(
+        &app,
+        "POST",
+        "/api/v1/triggers",
+        json!({"target": "ci", "events": ["push", "other"], "source": {"kind": "gitlab", "secrets": [SECRET]}}),
+    );
     let url = trigger["hook_url"].as_str().unwrap();
-    let pipeline = Request::new("POST", url).with_body("application/json", fixture("gitlab/push.json"))
-        .with_header("X-Gitlab-Token", SECRET).with_header("X-Gitlab-Event", "Pipeline Hook");
+    let pipeline = Request::new("POST", url)
+        .with_body("application/json", fixture("gitlab/push.json"))
+        .with_header("X-Gitlab-Token", SECRET)
+        .with_header("X-Gitlab-Event", "Pipeline Hook");
     let (status, body) = send(&app, pipeline);
     assert_eq!((status, body["matched"].clone()), (202, json!(false)));
     assert!(body["reason"].as_str().unwrap().contains("loop guard"));
@@ -197,7 +230,12 @@ fn secrets_rotate_by_patching_the_source() {
     let app = app();
     let url = github_hook(&app, "http", json!({}));
     let id = url.trim_start_matches("/hooks/");
-    let (status, patched) = admin(&app, "PATCH", &format!("/api/v1/triggers/{id}"), json!({"source": {"kind": "github", "secrets": [SECRET, "next"]}}));
+    let (status, patched) = admin(
+        &app,
+        "PATCH",
+        &format!("/api/v1/triggers/{id}"),
+        json!({"source": {"kind": "github", "secrets": [SECRET, "next"]}}),
+    );
     assert_eq!((status, patched["source"]["secrets_set"].clone()), (200, json!(2)));
     assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "r-1")).0, 202);
 }
@@ -207,7 +245,12 @@ fn hook_kv_cost_is_constant() {
     let app = app();
     let url = github_hook(&app, "http", json!({}));
     for i in 0..200 {
-        admin(&app, "POST", "/api/v1/triggers", json!({"target": "ci", "source": {"kind": "github", "secrets": [format!("s{i}")]}}));
+        admin(
+            &app,
+            "POST",
+            "/api/v1/triggers",
+            json!({"target": "ci", "source": {"kind": "github", "secrets": [format!("s{i}")]}}),
+        );
     }
     app.store.reset_counts();
     send(&app, github_delivery(&url, "github/push.json", "push", "c-1"));
@@ -220,7 +263,13 @@ fn hook_kv_cost_is_constant() {
 fn invalid_filters_are_refused_on_create() {
     let app = app();
     admin(&app, "POST", "/api/v1/targets", json!({"name": "ci", "kind": "http", "url": "https://x.example"}));
-    for bad in [json!({"condition": "("}), json!({"events": ["merge"]}), json!({"ref": "a..b"}), json!({"variables": {"a-b": "1"}}), json!({"source": {"kind": "github", "secrets": []}})] {
+    for bad in [
+        json!({"condition": "("}),
+        json!({"events": ["merge"]}),
+        json!({"ref": "a..b"}),
+        json!({"variables": {"a-b": "1"}}),
+        json!({"source": {"kind": "github", "secrets": []}}),
+    ] {
         let mut trigger = json!({"target": "ci", "source": {"kind": "github", "secrets": ["s"]}});
         trigger.as_object_mut().unwrap().extend(bad.as_object().unwrap().clone());
         assert_eq!(admin(&app, "POST", "/api/v1/triggers", trigger.clone()).0, 400, "{trigger}");
@@ -249,7 +298,8 @@ fn servicestage_hooks_create_list_fire_and_delete() {
     // The hook filters on its repository: a push from another repository does not fire.
     assert_eq!(send(&app, github_delivery(&hook_url, "github/push.json", "push", "s-1")).1["matched"], false);
 
-    let delete = Request::new("DELETE", &format!("{SS}/{}", hook["id"].as_str().unwrap())).with_header("X-Auth-Token", "tok-a");
+    let delete =
+        Request::new("DELETE", &format!("{SS}/{}", hook["id"].as_str().unwrap())).with_header("X-Auth-Token", "tok-a");
     assert_eq!(send(&app, delete).0, 204);
     assert_eq!(admin(&app, "GET", SS, Value::Null).1["hooks"].as_array().unwrap().len(), 0);
     assert!(app.store.keys().iter().all(|k| !k.starts_with("target:")), "its target is gone too");

@@ -35,7 +35,11 @@ fn h(name: &str, value: String) -> (String, String) {
 }
 
 fn github_signer(body: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
-    vec![h("X-Hub-Signature-256", format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &[body])))), h("X-GitHub-Event", "push".into()), h("X-GitHub-Delivery", "d-1".into())]
+    vec![
+        h("X-Hub-Signature-256", format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &[body])))),
+        h("X-GitHub-Event", "push".into()),
+        h("X-GitHub-Delivery", "d-1".into()),
+    ]
 }
 fn gitlab_token_signer(_: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
     vec![h("X-Gitlab-Token", secret.into()), h("X-Gitlab-Event", "Push Hook".into())]
@@ -51,24 +55,40 @@ fn gitlab_signing_signer(body: &[u8], secret: &str, now: u64) -> Vec<(String, St
     headers
 }
 fn gitea_signer(body: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
-    vec![h("X-Gitea-Signature", hex::encode(hmac_sha256(secret.as_bytes(), &[body]))), h("X-Gitea-Event", "push".into())]
+    vec![
+        h("X-Gitea-Signature", hex::encode(hmac_sha256(secret.as_bytes(), &[body]))),
+        h("X-Gitea-Event", "push".into()),
+    ]
 }
 fn gogs_signer(body: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
     vec![h("X-Gogs-Signature", hex::encode(hmac_sha256(secret.as_bytes(), &[body]))), h("X-Gogs-Event", "push".into())]
 }
 fn gitee_signer(_: &[u8], secret: &str, now: u64) -> Vec<(String, String)> {
     let ts = now.to_string();
-    vec![h("X-Gitee-Token", gitee::sign(&ts, secret)), h("X-Gitee-Timestamp", ts), h("X-Gitee-Event", "Push Hook".into())]
+    vec![
+        h("X-Gitee-Token", gitee::sign(&ts, secret)),
+        h("X-Gitee-Timestamp", ts),
+        h("X-Gitee-Event", "Push Hook".into()),
+    ]
 }
 fn bitbucket_signer(body: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
-    vec![h("X-Hub-Signature", format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &[body])))), h("X-Event-Key", "repo:push".into())]
+    vec![
+        h("X-Hub-Signature", format!("sha256={}", hex::encode(hmac_sha256(secret.as_bytes(), &[body])))),
+        h("X-Event-Key", "repo:push".into()),
+    ]
 }
 fn hmac_signer(body: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
     vec![h("X-Signature", format!("sha512:{}", base64_encode(&hmac(Algorithm::Sha512, secret.as_bytes(), &[body]))))]
 }
 
 fn hmac_source(secrets: &[&str]) -> Source {
-    Source { header: Some("X-Signature".into()), algorithm: Some(Algorithm::Sha512), encoding: Some(Encoding::Base64), prefix: Some("sha512:".into()), ..source("hmac", secrets) }
+    Source {
+        header: Some("X-Signature".into()),
+        algorithm: Some(Algorithm::Sha512),
+        encoding: Some(Encoding::Base64),
+        prefix: Some("sha512:".into()),
+        ..source("hmac", secrets)
+    }
 }
 
 fn whsec() -> String {
@@ -88,24 +108,98 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     vec![
-        Case { kind: "github", fixture: "github/push.json", signer: github_signer, header: "X-Hub-Signature-256", timestamped: false,
-               expect: ("Codertocat/Hello-World", "refs/heads/master", "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "Codertocat") },
-        Case { kind: "gitlab", fixture: "gitlab/push.json", signer: gitlab_token_signer, header: "X-Gitlab-Token", timestamped: false,
-               expect: ("mike/diaspora", "refs/heads/master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "jsmith") },
-        Case { kind: "gitlab", fixture: "gitlab/tag_push.json", signer: gitlab_signing_signer, header: "webhook-signature", timestamped: true,
-               expect: ("jsmith/example", "refs/tags/v1.0.0", "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", "John Smith") },
-        Case { kind: "gitea", fixture: "gitea/push.json", signer: gitea_signer, header: "X-Gitea-Signature", timestamped: false,
-               expect: ("gitea/webhooks", "refs/heads/develop", "bffeb74224043ba2feb48d137756c8a9331c449a", "gitea") },
-        Case { kind: "gitea", fixture: "gogs/push.json", signer: gogs_signer, header: "X-Gogs-Signature", timestamped: false,
-               expect: ("unknwon/webhooks", "refs/heads/develop", "bffeb74224043ba2feb48d137756c8a9331c449a", "unknwon") },
-        Case { kind: "gitee", fixture: "github/push.json", signer: gitee_signer, header: "X-Gitee-Token", timestamped: true,
-               expect: ("Codertocat/Hello-World", "refs/heads/master", "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "Codertocat") },
-        Case { kind: "bitbucket", fixture: "bitbucket/repo-push.json", signer: bitbucket_signer, header: "X-Hub-Signature", timestamped: false,
-               expect: ("team_name/repo_name", "refs/heads/name-of-branch", "709d658dc5b6d6afcd46049c2f332ee3f515a67d", "emmap1") },
-        Case { kind: "hmac", fixture: "github/push.json", signer: hmac_signer, header: "X-Signature", timestamped: false,
-               expect: ("Codertocat/Hello-World", "refs/heads/master", "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "Codertocat") },
-        Case { kind: "standard", fixture: "gitlab/push.json", signer: standard_headers, header: "webhook-signature", timestamped: true,
-               expect: ("mike/diaspora", "refs/heads/master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "jsmith") },
+        Case {
+            kind: "github",
+            fixture: "github/push.json",
+            signer: github_signer,
+            header: "X-Hub-Signature-256",
+            timestamped: false,
+            expect: (
+                "Codertocat/Hello-World",
+                "refs/heads/master",
+                "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+                "Codertocat",
+            ),
+        },
+        Case {
+            kind: "gitlab",
+            fixture: "gitlab/push.json",
+            signer: gitlab_token_signer,
+            header: "X-Gitlab-Token",
+            timestamped: false,
+            expect: ("mike/diaspora", "refs/heads/master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "jsmith"),
+        },
+        Case {
+            kind: "gitlab",
+            fixture: "gitlab/tag_push.json",
+            signer: gitlab_signing_signer,
+            header: "webhook-signature",
+            timestamped: true,
+            expect: ("jsmith/example", "refs/tags/v1.0.0", "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7", "John Smith"),
+        },
+        Case {
+            kind: "gitea",
+            fixture: "gitea/push.json",
+            signer: gitea_signer,
+            header: "X-Gitea-Signature",
+            timestamped: false,
+            expect: ("gitea/webhooks", "refs/heads/develop", "bffeb74224043ba2feb48d137756c8a9331c449a", "gitea"),
+        },
+        Case {
+            kind: "gitea",
+            fixture: "gogs/push.json",
+            signer: gogs_signer,
+            header: "X-Gogs-Signature",
+            timestamped: false,
+            expect: ("unknwon/webhooks", "refs/heads/develop", "bffeb74224043ba2feb48d137756c8a9331c449a", "unknwon"),
+        },
+        Case {
+            kind: "gitee",
+            fixture: "github/push.json",
+            signer: gitee_signer,
+            header: "X-Gitee-Token",
+            timestamped: true,
+            expect: (
+                "Codertocat/Hello-World",
+                "refs/heads/master",
+                "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+                "Codertocat",
+            ),
+        },
+        Case {
+            kind: "bitbucket",
+            fixture: "bitbucket/repo-push.json",
+            signer: bitbucket_signer,
+            header: "X-Hub-Signature",
+            timestamped: false,
+            expect: (
+                "team_name/repo_name",
+                "refs/heads/name-of-branch",
+                "709d658dc5b6d6afcd46049c2f332ee3f515a67d",
+                "emmap1",
+            ),
+        },
+        Case {
+            kind: "hmac",
+            fixture: "github/push.json",
+            signer: hmac_signer,
+            header: "X-Signature",
+            timestamped: false,
+            expect: (
+                "Codertocat/Hello-World",
+                "refs/heads/master",
+                "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
+                "Codertocat",
+            ),
+        },
+        Case {
+            kind: "standard",
+            fixture: "gitlab/push.json",
+            signer: standard_headers,
+            header: "webhook-signature",
+            timestamped: true,
+            expect: ("mike/diaspora", "refs/heads/master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "jsmith"),
+        },
     ]
 }
 
@@ -117,7 +211,11 @@ fn source_for(case: &Case, secrets: &[&str]) -> Source {
 }
 
 fn secret_for(case: &Case) -> String {
-    if case.kind == "standard" || case.header == "webhook-signature" { whsec() } else { SECRET.to_string() }
+    if case.kind == "standard" || case.header == "webhook-signature" {
+        whsec()
+    } else {
+        SECRET.to_string()
+    }
 }
 
 fn request(body: &[u8], headers: &[(String, String)]) -> Request {
@@ -173,7 +271,11 @@ fn every_provider_rejects_a_signature_over_another_body() {
 fn every_provider_rejects_a_wrong_secret_naming_the_header() {
     for case in cases() {
         let body = fixture(case.fixture);
-        let wrong = if case.header == "webhook-signature" { format!("whsec_{}", base64_encode(b"other key")) } else { "wrong".into() };
+        let wrong = if case.header == "webhook-signature" {
+            format!("whsec_{}", base64_encode(b"other key"))
+        } else {
+            "wrong".into()
+        };
         let req = request(&body, &(case.signer)(&body, &wrong, NOW_MS));
         let err = verify(&case, &source_for(&case, &[&secret_for(&case)]), &req, NOW_MS).unwrap_err();
         assert_eq!(err.status(), 401);
@@ -186,7 +288,10 @@ fn every_provider_rejects_a_missing_header() {
     for case in cases() {
         let body = fixture(case.fixture);
         let secret = secret_for(&case);
-        let headers: Vec<_> = (case.signer)(&body, &secret, NOW_MS).into_iter().filter(|(name, _)| !name.eq_ignore_ascii_case(case.header)).collect();
+        let headers: Vec<_> = (case.signer)(&body, &secret, NOW_MS)
+            .into_iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case(case.header))
+            .collect();
         let err = verify(&case, &source_for(&case, &[&secret]), &request(&body, &headers), NOW_MS).unwrap_err();
         assert!(err.message().contains("missing"), "{}: {}", case.kind, err.message());
     }
@@ -227,7 +332,10 @@ fn rotation_two_live_secrets_both_verify() {
 fn github_published_vector_verifies() {
     let vector: Value = serde_json::from_slice(&fixture("github-signature-vector.json")).unwrap();
     let src = source("github", &[vector["secret"].as_str().unwrap()]);
-    let req = request(vector["payload"].as_str().unwrap().as_bytes(), &[h("X-Hub-Signature-256", vector["x_hub_signature_256"].as_str().unwrap().into())]);
+    let req = request(
+        vector["payload"].as_str().unwrap().as_bytes(),
+        &[h("X-Hub-Signature-256", vector["x_hub_signature_256"].as_str().unwrap().into())],
+    );
     let github = sources::provider("github").unwrap();
     assert_eq!(github.verify(&HookCall { request: &req, source: &src, now_ms: NOW_MS }), Ok(()));
 }
@@ -237,7 +345,10 @@ fn github_has_no_sha1_fallback() {
     let body = fixture("github/push.json");
     let sha1 = format!("sha1={}", hex::encode(hmac(Algorithm::Sha1, SECRET.as_bytes(), &[&body])));
     let req = request(&body, &[h("X-Hub-Signature", sha1)]);
-    let err = sources::provider("github").unwrap().verify(&HookCall { request: &req, source: &source("github", &[SECRET]), now_ms: NOW_MS }).unwrap_err();
+    let err = sources::provider("github")
+        .unwrap()
+        .verify(&HookCall { request: &req, source: &source("github", &[SECRET]), now_ms: NOW_MS })
+        .unwrap_err();
     assert!(err.message().contains("X-Hub-Signature-256 is missing"));
 }
 
@@ -283,15 +394,24 @@ fn event_kinds_follow_the_real_payloads() {
     assert_eq!(parse_as("github/create-tag.json", "create").kind(), EventKind::Other);
     let gitea = sources::provider("gitea").unwrap();
     let req = request(&fixture("gitea/create-branch.json"), &[h("X-Gitea-Event", "create".into())]);
-    assert_eq!(gitea.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap()[0].kind(), EventKind::Other);
+    assert_eq!(
+        gitea.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap()[0].kind(),
+        EventKind::Other
+    );
 }
 
 #[test]
 fn github_form_mode_payload_parses_like_json() {
     let body = fixture("github/push.json");
     let form = format!("payload={}", hookrelay::http::percent_encode(std::str::from_utf8(&body).unwrap()));
-    let req = Request::new("POST", "/hooks/x").with_body("application/x-www-form-urlencoded", form).with_header("X-GitHub-Event", "push");
-    let event = sources::provider("github").unwrap().parse(&HookCall { request: &req, source: &source("github", &[SECRET]), now_ms: NOW_MS }).unwrap().remove(0);
+    let req = Request::new("POST", "/hooks/x")
+        .with_body("application/x-www-form-urlencoded", form)
+        .with_header("X-GitHub-Event", "push");
+    let event = sources::provider("github")
+        .unwrap()
+        .parse(&HookCall { request: &req, source: &source("github", &[SECRET]), now_ms: NOW_MS })
+        .unwrap()
+        .remove(0);
     assert_eq!(event.repository, "Codertocat/Hello-World");
 }
 
@@ -299,7 +419,11 @@ fn github_form_mode_payload_parses_like_json() {
 fn malformed_json_is_a_bad_request_not_a_panic() {
     for case in cases() {
         let req = request(b"{\"ref\": ", &[]);
-        let result = sources::provider(case.kind).unwrap().parse(&HookCall { request: &req, source: &source_for(&case, &["x"]), now_ms: NOW_MS });
+        let result = sources::provider(case.kind).unwrap().parse(&HookCall {
+            request: &req,
+            source: &source_for(&case, &["x"]),
+            now_ms: NOW_MS,
+        });
         assert!(matches!(result, Err(Error::BadRequest(_))), "{}", case.kind);
     }
 }

@@ -35,7 +35,9 @@ impl Harness {
     }
 
     fn admin_json(&self, method: &str, path: &str, body: Value) -> (u16, Value) {
-        let request = Request::new(method, path).with_header("authorization", "Bearer tok-a").with_body("application/json", body.to_string());
+        let request = Request::new(method, path)
+            .with_header("authorization", "Bearer tok-a")
+            .with_body("application/json", body.to_string());
         let response = self.send(request);
         (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
     }
@@ -50,7 +52,10 @@ impl Harness {
 
     fn fire(&self, project: &str, token: &str, ref_name: &str) -> Response {
         let body = format!("token={token}&ref={ref_name}");
-        self.send(Request::new("POST", &format!("/api/v4/projects/{project}/trigger/pipeline")).with_body("application/x-www-form-urlencoded", body))
+        self.send(
+            Request::new("POST", &format!("/api/v4/projects/{project}/trigger/pipeline"))
+                .with_body("application/x-www-form-urlencoded", body),
+        )
     }
 }
 
@@ -128,9 +133,11 @@ fn only_the_sha256_of_a_token_is_stored() {
 #[test]
 fn an_http_target_receives_a_json_description_of_the_call() {
     let h = harness(6);
-    let hook = json!({"name": "hook", "kind": "http", "url": "https://deploy.example.com/x", "headers": {"X-Key": "k"}});
+    let hook =
+        json!({"name": "hook", "kind": "http", "url": "https://deploy.example.com/x", "headers": {"X-Key": "k"}});
     let (_, token) = h.setup_target_and_trigger(hook);
-    let request = Request::new("POST", &format!("/api/v4/projects/hook/trigger/pipeline?token={token}&ref=v1.0&variables[A]=1"));
+    let request =
+        Request::new("POST", &format!("/api/v4/projects/hook/trigger/pipeline?token={token}&ref=v1.0&variables[A]=1"));
     assert_eq!(h.send(request).status, 200);
     let sent = h.app.outbound.last().unwrap();
     assert_eq!(sent.header("x-key"), Some("k"));
@@ -150,7 +157,9 @@ fn same_seed_same_tokens_so_tests_are_deterministic() {
 fn oversized_bodies_are_refused_before_anything_is_stored() {
     let h = harness(7);
     let huge = "x".repeat(hookrelay::http::MAX_BODY_BYTES + 1);
-    let request = Request::new("POST", "/api/v1/targets").with_header("authorization", "Bearer tok-a").with_body("application/json", huge);
+    let request = Request::new("POST", "/api/v1/targets")
+        .with_header("authorization", "Bearer tok-a")
+        .with_body("application/json", huge);
     assert_eq!(h.send(request).status, 413);
     assert!(h.app.store.keys().is_empty());
 }
@@ -161,7 +170,9 @@ fn native_api_rejects_unknown_fields_and_wrong_content_types() {
     h.setup_target_and_trigger(gitlab_target());
     let (status, body) = h.admin_json("POST", "/api/v1/triggers", json!({"target": "web-ci", "refz": ["main"]}));
     assert_eq!(status, 400, "{body}");
-    let form = Request::new("POST", "/api/v1/targets").with_header("authorization", "Bearer tok-a").with_body("text/plain", "{}");
+    let form = Request::new("POST", "/api/v1/targets")
+        .with_header("authorization", "Bearer tok-a")
+        .with_body("text/plain", "{}");
     assert_eq!(h.send(form).status, 415);
     let (status, _) = h.admin_json("POST", "/api/v1/triggers", json!({"target": "nope"}));
     assert_eq!(status, 400);
@@ -173,7 +184,8 @@ fn native_api_rejects_unknown_fields_and_wrong_content_types() {
 fn patching_a_target_keeps_credentials_not_named() {
     let h = harness(10);
     let (target, token) = h.setup_target_and_trigger(gitlab_target());
-    let (status, patched) = h.admin_json("PATCH", &format!("/api/v1/targets/{}", target["id"].as_str().unwrap()), json!({"project": "10"}));
+    let (status, patched) =
+        h.admin_json("PATCH", &format!("/api/v1/targets/{}", target["id"].as_str().unwrap()), json!({"project": "10"}));
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["token_set"], true);
     h.fire("web-ci", &token, "main");
@@ -187,9 +199,16 @@ fn a_token_triggers_own_variables_are_sent_and_the_callers_win() {
     let h = harness(11);
     let (status, target) = h.admin_json("POST", "/api/v1/targets", gitlab_target());
     assert_eq!(status, 201);
-    let (_, trigger) = h.admin_json("POST", "/api/v1/triggers", json!({"target": target["id"], "variables": {"A": "trigger", "B": "trigger"}}));
+    let (_, trigger) = h.admin_json(
+        "POST",
+        "/api/v1/triggers",
+        json!({"target": target["id"], "variables": {"A": "trigger", "B": "trigger"}}),
+    );
     let token = trigger["token"].as_str().unwrap();
-    let request = Request::new("POST", &format!("/api/v4/projects/web-ci/trigger/pipeline?token={token}&ref=main&variables[B]=caller"));
+    let request = Request::new(
+        "POST",
+        &format!("/api/v4/projects/web-ci/trigger/pipeline?token={token}&ref=main&variables[B]=caller"),
+    );
     assert_eq!(h.send(request).status, 200);
     let body = String::from_utf8(h.app.outbound.last().unwrap().body).unwrap();
     assert!(body.contains("variables%5BA%5D=trigger"), "{body}");

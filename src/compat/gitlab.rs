@@ -17,7 +17,6 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-
 /// The trigger as GitLab shows it. The token is in full only in `fresh_token`, which exists only
 /// in the answer to its creation (hookrelay keeps just the hash); otherwise its first 4 characters.
 pub fn trigger_entity(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Value {
@@ -161,7 +160,8 @@ impl InvocationParams {
             ref_name: Option<Value>,
             variables: Option<Value>,
         }
-        let parsed: JsonInvocation = serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {err}")))?;
+        let parsed: JsonInvocation =
+            serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {err}")))?;
         let text = |field: &str, value: Option<Value>| -> Result<Option<String>, Error> {
             match value {
                 None | Some(Value::Null) => Ok(None),
@@ -304,7 +304,8 @@ mod tests {
         assert!(parse(Request::new("POST", "/p?token=T&ref=m&variables[a-b]=1")).is_err());
         let big = format!("/p?token=T&ref=m&variables[A]={}", "x".repeat(10 * 1024 + 1));
         assert!(parse(Request::new("POST", &big)).is_err());
-        let nested = Request::new("POST", "/p").with_body("application/json", r#"{"token":"T","ref":"m","variables":{"A":{}}}"#);
+        let nested =
+            Request::new("POST", "/p").with_body("application/json", r#"{"token":"T","ref":"m","variables":{"A":{}}}"#);
         assert!(parse(nested).is_err());
         let truncated = Request::new("POST", "/p").with_body("application/json", r#"{"token":"T","#);
         assert!(parse(truncated).unwrap_err().message().starts_with("malformed JSON"));

@@ -50,7 +50,14 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     }
     let repository = repository(ctx);
     crate::model::validate_name("repository", &repository)?;
-    let source = Source { kind: input.kind, secrets: vec![Secret::new(input.secret)], header: None, algorithm: None, encoding: None, prefix: None };
+    let source = Source {
+        kind: input.kind,
+        secrets: vec![Secret::new(input.secret)],
+        header: None,
+        algorithm: None,
+        encoding: None,
+        prefix: None,
+    };
     crate::sources::validate_source(&source)?;
     let catalog = app.catalog();
     // Each hook gets its own target, named after the hook's repository and a fresh suffix.

@@ -23,7 +23,9 @@ pub struct Payload {
 /// Accepts branch and tag names (git's `check-ref-format` rules) and refuses commit SHAs,
 /// because only branches and tags can be triggered.
 pub fn validate_ref(ref_name: &str) -> Result<(), Error> {
-    let invalid = |why: &str| Err(Error::bad_request(format!("ref '{}' is not a valid branch or tag name: {why}", printable(ref_name))));
+    let invalid = |why: &str| {
+        Err(Error::bad_request(format!("ref '{}' is not a valid branch or tag name: {why}", printable(ref_name))))
+    };
     if ref_name.is_empty() {
         return Err(Error::bad_request("ref is missing"));
     }
@@ -31,9 +33,7 @@ pub fn validate_ref(ref_name: &str) -> Result<(), Error> {
         return Err(Error::bad_request("ref is longer than 255 bytes"));
     }
     if is_commit_sha(ref_name) {
-        return Err(Error::bad_request(
-            "ref must be a branch or tag name; a commit SHA cannot be triggered",
-        ));
+        return Err(Error::bad_request("ref must be a branch or tag name; a commit SHA cannot be triggered"));
     }
     if ref_name.chars().any(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')) {
         return invalid("it contains a space, a control character or one of ~^:?*[\\");
@@ -57,7 +57,10 @@ const MAX_VARIABLE_VALUE_BYTES: usize = 10 * 1024;
 
 /// A variable key is 1 to 255 letters, digits or `_`; a value at most 10 KiB.
 pub fn validate_variable(key: &str, value: &str) -> Result<(), Error> {
-    if key.is_empty() || key.len() > MAX_VARIABLE_KEY_BYTES || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+    if key.is_empty()
+        || key.len() > MAX_VARIABLE_KEY_BYTES
+        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    {
         return Err(Error::bad_request(format!(
             "variables: key '{}' must be 1 to 255 letters, digits or '_'",
             printable(key).chars().take(64).collect::<String>()
@@ -100,7 +103,25 @@ mod tests {
 
     #[test]
     fn malformed_refs_are_refused() {
-        for bad in ["", "a b", "a..b", "a~1", "x^", "a:b", "/main", "main/", "a//b", "x.lock", "x.", ".hidden", "a/.b", "@", "a@{1}", "a\nb", &"x".repeat(256)] {
+        for bad in [
+            "",
+            "a b",
+            "a..b",
+            "a~1",
+            "x^",
+            "a:b",
+            "/main",
+            "main/",
+            "a//b",
+            "x.lock",
+            "x.",
+            ".hidden",
+            "a/.b",
+            "@",
+            "a@{1}",
+            "a\nb",
+            &"x".repeat(256),
+        ] {
             assert!(validate_ref(bad).is_err(), "{bad:?}");
         }
     }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub enum EventKind {
     Push,
     TagPush,
+    /// An image pushed to a container registry.
+    ImagePush,
     Ping,
     Other,
 }
@@ -16,6 +18,7 @@ impl EventKind {
         match self {
             EventKind::Push => "push",
             EventKind::TagPush => "tag_push",
+            EventKind::ImagePush => "image_push",
             EventKind::Ping => "ping",
             EventKind::Other => "other",
         }
@@ -36,6 +39,28 @@ pub struct Event {
     pub sender: String,
     /// The push deleted the ref (all-zero `after`).
     pub deleted: bool,
+    /// For image pushes: the image that was pushed.
+    pub image: Option<Image>,
+}
+
+/// A pushed image. `repository` is `namespace/name`, without the registry host.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Image {
+    pub repository: String,
+    /// Empty for a push by digest only.
+    pub tag: String,
+    pub digest: String,
+}
+
+impl Image {
+    /// `repository:tag`, or `repository@digest` when there is no tag.
+    pub fn reference(&self) -> String {
+        if self.tag.is_empty() {
+            format!("{}@{}", self.repository, self.digest)
+        } else {
+            format!("{}:{}", self.repository, self.tag)
+        }
+    }
 }
 
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
@@ -53,9 +78,25 @@ impl Event {
         self.git_ref.strip_prefix("refs/tags/")
     }
 
-    /// The branch or tag name, as a target's `ref`.
+    /// The branch or tag name (the image tag, for image pushes), as a target's `ref`.
     pub fn short_ref(&self) -> &str {
+        if let Some(image) = &self.image {
+            return &image.tag;
+        }
         self.branch().or_else(|| self.tag()).unwrap_or(&self.git_ref)
+    }
+
+    /// An image push event.
+    pub fn image_push(provider_event: &str, image: Image, sender: String) -> Event {
+        Event {
+            kind: Some(EventKind::ImagePush),
+            provider_event: provider_event.to_string(),
+            repository: image.repository.clone(),
+            commit: image.digest.clone(),
+            sender,
+            image: Some(image),
+            ..Default::default()
+        }
     }
 
     /// A push's kind follows from its ref: a tag ref is a tag push.

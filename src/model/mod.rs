@@ -8,7 +8,7 @@ pub mod target;
 pub mod trigger;
 
 pub use call::{Call, Payload};
-pub use event::{Event, EventKind};
+pub use event::{Event, EventKind, Image};
 pub use source::Source;
 pub use target::Target;
 pub use trigger::Trigger;

@@ -65,10 +65,8 @@ impl Trigger {
         if self.refs.is_empty() {
             return true;
         }
-        let short = ref_name
-            .strip_prefix("refs/heads/")
-            .or_else(|| ref_name.strip_prefix("refs/tags/"))
-            .unwrap_or(ref_name);
+        let short =
+            ref_name.strip_prefix("refs/heads/").or_else(|| ref_name.strip_prefix("refs/tags/")).unwrap_or(ref_name);
         self.refs.iter().any(|pattern| glob_match(pattern, ref_name) || glob_match(pattern, short))
     }
 

@@ -89,7 +89,11 @@ impl Provider for Bitbucket {
         let body = json_body(call.request)?;
         let payload: Payload = parse_json(&body)?;
         let repository = payload.repository.as_ref().map(repository_name).unwrap_or_default();
-        let sender = payload.actor.as_ref().and_then(|a| a.nickname.clone().or(a.name.clone()).or(a.display_name.clone())).unwrap_or_default();
+        let sender = payload
+            .actor
+            .as_ref()
+            .and_then(|a| a.nickname.clone().or(a.name.clone()).or(a.display_name.clone()))
+            .unwrap_or_default();
         let base = Event { provider_event: event_name.clone(), repository, sender, ..Default::default() };
         if event_name == "diagnostics:ping" {
             return Ok(vec![Event { kind: Some(EventKind::Ping), ..base }]);
@@ -113,7 +117,13 @@ impl Provider for Bitbucket {
         for change in payload.changes {
             let git_ref = change.git_ref.id;
             let deleted = change.kind == "DELETE" || Event::is_zero_sha(&change.to_hash);
-            events.push(Event { kind: Some(Event::push_kind(&git_ref)), git_ref, commit: change.to_hash, deleted, ..base.clone() });
+            events.push(Event {
+                kind: Some(Event::push_kind(&git_ref)),
+                git_ref,
+                commit: change.to_hash,
+                deleted,
+                ..base.clone()
+            });
         }
         if events.is_empty() {
             events.push(Event { kind: Some(EventKind::Other), ..base });

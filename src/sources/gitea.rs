@@ -17,10 +17,14 @@ impl Provider for Gitea {
         let (header, value) = SIGNATURES
             .iter()
             .find_map(|name| call.request.header(name).map(|value| (*name, value.trim())))
-            .ok_or_else(|| Error::BadSignature("X-Gitea-Signature (or X-Forgejo-Signature, X-Gogs-Signature) is missing".into()))?;
+            .ok_or_else(|| {
+                Error::BadSignature("X-Gitea-Signature (or X-Forgejo-Signature, X-Gogs-Signature) is missing".into())
+            })?;
         let presented = hex::decode(value).map_err(|_| Error::BadSignature(format!("{header} is not hex")))?;
         let body = &call.request.body;
-        if any_secret_matches(&call.source.secret_values(), &presented, |secret| hmac_sha256(secret.as_bytes(), &[body])) {
+        if any_secret_matches(&call.source.secret_values(), &presented, |secret| {
+            hmac_sha256(secret.as_bytes(), &[body])
+        }) {
             Ok(())
         } else {
             Err(mismatch(header))

@@ -22,13 +22,15 @@ impl Provider for Gitee {
         let presented = required_header(call.request, "X-Gitee-Token")?;
         let timestamp = call.request.header("x-gitee-timestamp").map(str::trim);
         if let Some(timestamp) = timestamp {
-            let millis: u64 = timestamp.parse().map_err(|_| Error::BadSignature("X-Gitee-Timestamp is not a timestamp".into()))?;
+            let millis: u64 =
+                timestamp.parse().map_err(|_| Error::BadSignature("X-Gitee-Timestamp is not a timestamp".into()))?;
             if millis.abs_diff(call.now_ms) > TOLERANCE_MS {
                 return Err(Error::BadSignature("X-Gitee-Timestamp is more than one hour away from now".into()));
             }
         }
         let secrets = call.source.secret_values();
-        let signs: Vec<String> = timestamp.map(|ts| secrets.iter().map(|secret| sign(ts, secret)).collect()).unwrap_or_default();
+        let signs: Vec<String> =
+            timestamp.map(|ts| secrets.iter().map(|secret| sign(ts, secret)).collect()).unwrap_or_default();
         // Both checks always run, so the time does not tell which form (if any) matched.
         let as_password = any_secret_equals(&secrets, presented);
         let as_sign = any_secret_equals(&signs, presented);

@@ -4,9 +4,9 @@
 use super::payload::parse_git_payload;
 use super::standard::verify_standard;
 use super::{mismatch, required_header, HookCall, Provider};
-use crate::signature::any_secret_equals;
 use crate::error::Error;
 use crate::model::{Event, EventKind};
+use crate::signature::any_secret_equals;
 
 pub struct GitLab;
 
@@ -28,7 +28,8 @@ impl Provider for GitLab {
         let payload = parse_git_payload(call.request)?;
         let is_push = matches!(event_name, "Push Hook" | "Tag Push Hook")
             || (event_name == "System Hook" && matches!(payload.object_kind.as_deref(), Some("push" | "tag_push")));
-        let event = if is_push { payload.into_push(event_name) } else { payload.into_other(EventKind::Other, event_name) };
+        let event =
+            if is_push { payload.into_push(event_name) } else { payload.into_other(EventKind::Other, event_name) };
         Ok(vec![event])
     }
 }

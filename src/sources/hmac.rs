@@ -2,7 +2,7 @@
 //! optional prefix are set on the trigger's source. The payload may be any JSON.
 
 use super::payload::parse_git_payload;
-use super::{mismatch, required_header, require_secrets, HookCall, Provider};
+use super::{mismatch, require_secrets, required_header, HookCall, Provider};
 use crate::error::Error;
 use crate::model::source::Encoding;
 use crate::model::{Event, Source};
@@ -16,7 +16,9 @@ impl Provider for GenericHmac {
         let header = source.header.as_deref().unwrap_or("X-Signature");
         let value = required_header(call.request, header)?;
         let prefix = source.prefix.as_deref().unwrap_or("");
-        let encoded = value.strip_prefix(prefix).ok_or_else(|| Error::BadSignature(format!("{header} must start with '{prefix}'")))?;
+        let encoded = value
+            .strip_prefix(prefix)
+            .ok_or_else(|| Error::BadSignature(format!("{header} must start with '{prefix}'")))?;
         let presented = match source.encoding.unwrap_or(Encoding::Hex) {
             Encoding::Hex => hex::decode(encoded.trim()).ok(),
             Encoding::Base64 => base64_decode(encoded.trim()),
@@ -24,7 +26,8 @@ impl Provider for GenericHmac {
         .ok_or_else(|| Error::BadSignature(format!("{header} is not in the configured encoding")))?;
         let algorithm = source.algorithm.unwrap_or(Algorithm::Sha256);
         let body = &call.request.body;
-        if any_secret_matches(&source.secret_values(), &presented, |secret| hmac(algorithm, secret.as_bytes(), &[body])) {
+        if any_secret_matches(&source.secret_values(), &presented, |secret| hmac(algorithm, secret.as_bytes(), &[body]))
+        {
             Ok(())
         } else {
             Err(mismatch(header))
@@ -38,7 +41,10 @@ impl Provider for GenericHmac {
     fn validate(&self, source: &Source) -> Result<(), Error> {
         require_secrets(source)?;
         let header = source.header.as_deref().ok_or_else(|| Error::bad_request("source.header is missing"))?;
-        if header.is_empty() || header.len() > 100 || !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        if header.is_empty()
+            || header.len() > 100
+            || !header.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
             return Err(Error::bad_request("source.header is not a valid header name"));
         }
         if source.prefix.as_deref().is_some_and(|p| p.len() > 50) {

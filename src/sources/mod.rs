@@ -1,14 +1,21 @@
-//! Webhook providers: one module each behind [`Provider`], and the registry table below, one line
+//! Webhook providers (git servers and container registries): one module each behind [`Provider`], and the registry table below, one line
 //! per provider. A provider proves a call came from it (`verify`) and turns the body into
 //! normalized events (`parse`). No `worker` import; never logs a secret.
 
+pub mod acr;
 pub mod bitbucket;
+pub mod distribution;
+pub mod dockerhub;
+pub mod ghcr;
 pub mod gitea;
 pub mod gitee;
 pub mod github;
 pub mod gitlab;
+pub mod harbor;
 pub mod hmac;
 pub mod payload;
+pub mod quay;
+pub mod registry;
 pub mod standard;
 
 use crate::error::Error;
@@ -42,6 +49,12 @@ static PROVIDERS: &[(&str, &dyn Provider)] = &[
     ("bitbucket", &bitbucket::Bitbucket),
     ("hmac", &hmac::GenericHmac),
     ("standard", &standard::StandardWebhooks),
+    ("dockerhub", &dockerhub::DockerHub),
+    ("harbor", &harbor::Harbor),
+    ("acr", &acr::Acr),
+    ("quay", &quay::Quay),
+    ("ghcr", &ghcr::Ghcr),
+    ("distribution", &distribution::Distribution),
 ];
 
 pub fn provider(kind: &str) -> Option<&'static dyn Provider> {
@@ -55,7 +68,11 @@ pub fn provider_names() -> Vec<&'static str> {
 /// Checks a source against its provider; unknown kinds are named with the known ones.
 pub fn validate_source(source: &Source) -> Result<(), Error> {
     let provider = provider(&source.kind).ok_or_else(|| {
-        Error::bad_request(format!("source.kind '{}' is unknown; use one of {}", source.kind, provider_names().join(", ")))
+        Error::bad_request(format!(
+            "source.kind '{}' is unknown; use one of {}",
+            source.kind,
+            provider_names().join(", ")
+        ))
     })?;
     provider.validate(source)
 }
@@ -96,7 +113,11 @@ pub fn delivery_id(request: &Request) -> Option<String> {
 
 /// The header's value, or a 401 that names it.
 pub fn required_header<'r>(request: &'r Request, name: &str) -> Result<&'r str, Error> {
-    request.header(name).map(str::trim).filter(|v| !v.is_empty()).ok_or_else(|| Error::BadSignature(format!("{name} is missing")))
+    request
+        .header(name)
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| Error::BadSignature(format!("{name} is missing")))
 }
 
 pub fn mismatch(header: &str) -> Error {
@@ -105,7 +126,8 @@ pub fn mismatch(header: &str) -> Error {
 
 /// Checks a signed Unix timestamp (seconds) against `now` within `tolerance_secs`.
 pub fn check_timestamp(header: &str, value: &str, now_ms: u64, tolerance_secs: u64) -> Result<(), Error> {
-    let seconds: u64 = value.trim().parse().map_err(|_| Error::BadSignature(format!("{header} is not a Unix timestamp")))?;
+    let seconds: u64 =
+        value.trim().parse().map_err(|_| Error::BadSignature(format!("{header} is not a Unix timestamp")))?;
     let now = now_ms / 1000;
     if seconds.abs_diff(now) > tolerance_secs {
         return Err(Error::BadSignature(format!("{header} is more than {tolerance_secs} seconds away from now")));
@@ -115,6 +137,8 @@ pub fn check_timestamp(header: &str, value: &str, now_ms: u64, tolerance_secs: u
 
 /// `sha256=<hex>` style signatures: the bytes after the prefix, or a 401 naming the header.
 pub fn prefixed_hex(header: &str, value: &str, prefix: &str) -> Result<Vec<u8>, Error> {
-    let hex_part = value.strip_prefix(prefix).ok_or_else(|| Error::BadSignature(format!("{header} must start with '{prefix}'")))?;
+    let hex_part = value
+        .strip_prefix(prefix)
+        .ok_or_else(|| Error::BadSignature(format!("{header} must start with '{prefix}'")))?;
     hex::decode(hex_part.trim()).map_err(|_| Error::BadSignature(format!("{header} is not hex")))
 }

@@ -49,7 +49,9 @@ pub fn json_body(request: &Request) -> Result<Cow<'_, [u8]>, Error> {
     if request.media_type() == "application/x-www-form-urlencoded" {
         let form = request.form_pairs()?;
         let payload = form.into_iter().find(|(key, _)| key == "payload").map(|(_, value)| value);
-        return payload.map(|p| Cow::Owned(p.into_bytes())).ok_or_else(|| Error::bad_request("form body without a payload field"));
+        return payload
+            .map(|p| Cow::Owned(p.into_bytes()))
+            .ok_or_else(|| Error::bad_request("form body without a payload field"));
     }
     Ok(Cow::Borrowed(&request.body))
 }
@@ -102,7 +104,7 @@ impl GitPayload {
             deleted: Event::is_zero_sha(&after),
             git_ref,
             commit,
-            delivery_id: None,
+            ..Default::default()
         }
     }
 

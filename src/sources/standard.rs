@@ -55,7 +55,8 @@ impl Provider for StandardWebhooks {
     fn validate(&self, source: &Source) -> Result<(), Error> {
         super::require_secrets(source)?;
         for secret in &source.secrets {
-            let valid = secret.expose().strip_prefix("whsec_").and_then(base64_decode).is_some_and(|key| !key.is_empty());
+            let valid =
+                secret.expose().strip_prefix("whsec_").and_then(base64_decode).is_some_and(|key| !key.is_empty());
             if !valid {
                 return Err(Error::bad_request("source.secrets must be whsec_ followed by a base64 key"));
             }

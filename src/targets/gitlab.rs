@@ -57,7 +57,8 @@ impl TargetKind for GitlabTarget {
                 body: encode_form(&self.form(call, true)).into_bytes(),
             },
             Some(payload) => {
-                let path = format!("/api/v4/projects/{project}/ref/{}/trigger/pipeline", percent_encode(&call.ref_name));
+                let path =
+                    format!("/api/v4/projects/{project}/ref/{}/trigger/pipeline", percent_encode(&call.ref_name));
                 OutboundRequest {
                     method: "POST".into(),
                     url: format!("{}?{}", join_url(&self.url, &path), encode_form(&self.form(call, false))),
@@ -77,7 +78,11 @@ mod tests {
     use crate::model::Payload;
 
     fn target() -> GitlabTarget {
-        GitlabTarget { url: "https://gitlab.example.com/".into(), project: "group/app".into(), token: Secret::new("glptt-real") }
+        GitlabTarget {
+            url: "https://gitlab.example.com/".into(),
+            project: "group/app".into(),
+            token: Secret::new("glptt-real"),
+        }
     }
 
     fn call(payload: Option<Payload>) -> Call {
@@ -114,7 +119,10 @@ mod tests {
         assert_eq!(path, "https://gitlab.example.com/api/v4/projects/group%2Fapp/ref/release%2F1.0/trigger/pipeline");
         assert_eq!(
             parse_urlencoded(query),
-            vec![("token".to_string(), "glptt-real".to_string()), ("variables[DEPLOY]".to_string(), "yes & more".to_string())]
+            vec![
+                ("token".to_string(), "glptt-real".to_string()),
+                ("variables[DEPLOY]".to_string(), "yes & more".to_string())
+            ]
         );
         assert_eq!(request.body, br#"{"object_kind":"push"}"#);
         assert_eq!(request.header("content-type"), Some("application/json"));

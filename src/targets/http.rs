@@ -64,13 +64,16 @@ impl TargetKind for HttpTarget {
     }
 
     fn build(&self, call: &Call) -> Result<OutboundRequest, Error> {
-        let payload = call.payload.as_ref().map(|payload| {
-            match serde_json::from_slice::<&RawValue>(&payload.body) {
-                Ok(raw) => PayloadValue::Json(raw),
-                Err(_) => PayloadValue::Text(String::from_utf8_lossy(&payload.body).into_owned()),
-            }
+        let payload = call.payload.as_ref().map(|payload| match serde_json::from_slice::<&RawValue>(&payload.body) {
+            Ok(raw) => PayloadValue::Json(raw),
+            Err(_) => PayloadValue::Text(String::from_utf8_lossy(&payload.body).into_owned()),
         });
-        let description = CallDescription { trigger: &call.trigger_id, ref_name: &call.ref_name, variables: &call.variables, payload };
+        let description = CallDescription {
+            trigger: &call.trigger_id,
+            ref_name: &call.ref_name,
+            variables: &call.variables,
+            payload,
+        };
         let mut headers: Vec<(String, String)> =
             self.headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.expose().to_string())).collect();
         headers.push(("user-agent".into(), USER_AGENT.into()));

@@ -1,0 +1,51 @@
+//! Quay: `updated_tags[]` (one event per tag) and `repository`. Unsigned (see `registry.rs`).
+
+use super::payload::{json_body, parse_json};
+use super::registry::{validate_optional_secrets, verify_optional_secret};
+use super::{HookCall, Provider};
+use crate::error::Error;
+use crate::model::{Event, EventKind, Image, Source};
+use serde::Deserialize;
+
+pub struct Quay;
+
+#[derive(Deserialize)]
+struct Payload {
+    repository: String,
+    #[serde(default)]
+    updated_tags: Vec<String>,
+}
+
+impl Provider for Quay {
+    fn verify(&self, call: &HookCall) -> Result<(), Error> {
+        verify_optional_secret(call)
+    }
+
+    fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
+        let payload: Payload = parse_json(&json_body(call.request)?)?;
+        if payload.updated_tags.is_empty() {
+            return Ok(vec![Event {
+                kind: Some(EventKind::Other),
+                provider_event: "repo_push".into(),
+                repository: payload.repository,
+                ..Default::default()
+            }]);
+        }
+        let events = payload
+            .updated_tags
+            .into_iter()
+            .map(|tag| {
+                Event::image_push(
+                    "repo_push",
+                    Image { repository: payload.repository.clone(), tag, digest: String::new() },
+                    String::new(),
+                )
+            })
+            .collect();
+        Ok(events)
+    }
+
+    fn validate(&self, source: &Source) -> Result<(), Error> {
+        validate_optional_secrets(source)
+    }
+}

@@ -1,0 +1,230 @@
+//! Every registry parser on its real payload, the unsigned registries' optional secret, and
+//! image hook triggers through the router with SWR-style conditions.
+
+use hookrelay::app::App;
+use hookrelay::auth::AdminDirectory;
+use hookrelay::http::Request;
+use hookrelay::model::{Event, EventKind, Secret, Source};
+use hookrelay::outbound::ScriptedOutbound;
+use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::signature::hmac_sha256;
+use hookrelay::sources::{self, HookCall};
+use hookrelay::store::MemoryStore;
+use serde_json::{json, Value};
+
+const NOW_MS: u64 = 1_700_000_000_000;
+
+fn fixture(path: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn source(kind: &str, secrets: &[&str]) -> Source {
+    Source {
+        kind: kind.into(),
+        secrets: secrets.iter().map(|s| Secret::new(*s)).collect(),
+        header: None,
+        algorithm: None,
+        encoding: None,
+        prefix: None,
+    }
+}
+
+fn parse(kind: &str, file: &str, headers: &[(&str, &str)]) -> Vec<Event> {
+    let mut request = Request::new("POST", "/hooks/x").with_body("application/json", fixture(file));
+    for (name, value) in headers {
+        request = request.with_header(name, value);
+    }
+    let src = source(kind, &[]);
+    sources::provider(kind).unwrap().parse(&HookCall { request: &request, source: &src, now_ms: NOW_MS }).unwrap()
+}
+
+fn image_of(event: &Event) -> (EventKind, &str, &str, &str) {
+    let image = event.image.as_ref().unwrap();
+    (event.kind(), image.repository.as_str(), image.tag.as_str(), image.digest.as_str())
+}
+
+#[test]
+fn dockerhub_push() {
+    let events = parse("dockerhub", "dockerhub/push.json", &[]);
+    assert_eq!(image_of(&events[0]), (EventKind::ImagePush, "svendowideit/testhook", "latest", ""));
+    assert_eq!(events[0].sender, "trustedbuilder");
+}
+
+#[test]
+fn acr_push_uses_namespace_and_name() {
+    let events = parse("acr", "dockerhub/push.json", &[]);
+    assert_eq!(image_of(&events[0]), (EventKind::ImagePush, "svendowideit/testhook", "latest", ""));
+}
+
+#[test]
+fn harbor_push_artifact_and_pull_artifact() {
+    let events = parse("harbor", "harbor/push_artifact.json", &[]);
+    assert_eq!(events.len(), 1);
+    let digest = "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4";
+    assert_eq!(
+        image_of(&events[0]),
+        (EventKind::ImagePush, "harbor/alpine", digest, digest),
+        "as published, the tag is the digest"
+    );
+    let pulled = parse("harbor", "harbor/pull_artifact.json", &[]);
+    assert_eq!(pulled[0].kind(), EventKind::Other);
+}
+
+#[test]
+fn quay_one_event_per_updated_tag() {
+    let events = parse("quay", "quay/repo_push.json", &[]);
+    assert_eq!(
+        events.iter().map(image_of).collect::<Vec<_>>(),
+        vec![(EventKind::ImagePush, "dgangaia/test", "latest", "")]
+    );
+}
+
+#[test]
+fn distribution_counts_manifest_pushes_only() {
+    let events = parse("distribution", "distribution/push-envelope.json", &[]);
+    assert_eq!(events.len(), 1, "two of the three events are layer (blob) pushes");
+    assert_eq!(
+        image_of(&events[0]),
+        (
+            EventKind::ImagePush,
+            "library/test",
+            "",
+            "sha256:fea8895f450959fa676bcc1df0611ea93823a735a01205fd8622846041d0c7cf"
+        )
+    );
+    assert_eq!(events[0].sender, "test-actor");
+    assert_eq!(parse("distribution", "distribution/pull-envelope.json", &[])[0].kind(), EventKind::Other);
+}
+
+#[test]
+fn ghcr_container_package_and_non_container_package() {
+    let events = parse("ghcr", "github/registry_package-published.json", &[("X-GitHub-Event", "registry_package")]);
+    assert_eq!(
+        image_of(&events[0]),
+        (EventKind::ImagePush, "codertocat/hello-world-npm", "", "sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b")
+    );
+    let npm = parse("ghcr", "github/package-published-npm.json", &[("X-GitHub-Event", "package")]);
+    assert_eq!(npm[0].kind(), EventKind::Other);
+}
+
+#[test]
+fn ghcr_is_verified_like_github() {
+    let body = fixture("github/registry_package-published.json");
+    let signature = format!("sha256={}", hex::encode(hmac_sha256(b"ghcr-secret", &[&body])));
+    let request = Request::new("POST", "/hooks/x")
+        .with_body("application/json", body)
+        .with_header("X-Hub-Signature-256", &signature);
+    let ghcr = sources::provider("ghcr").unwrap();
+    assert!(ghcr
+        .verify(&HookCall { request: &request, source: &source("ghcr", &["ghcr-secret"]), now_ms: NOW_MS })
+        .is_ok());
+    assert!(ghcr.verify(&HookCall { request: &request, source: &source("ghcr", &["other"]), now_ms: NOW_MS }).is_err());
+}
+
+#[test]
+fn unsigned_registries_take_an_optional_secret_in_authorization_or_the_query() {
+    for kind in ["dockerhub", "harbor", "acr", "quay", "distribution"] {
+        let provider = sources::provider(kind).unwrap();
+        let bare = Request::new("POST", "/hooks/x").with_body("application/json", "{}");
+        let open = source(kind, &[]);
+        assert!(sources::validate_source(&open).is_ok(), "{kind}: secrets are optional");
+        assert!(
+            provider.verify(&HookCall { request: &bare, source: &open, now_ms: NOW_MS }).is_ok(),
+            "{kind}: the URL is the secret"
+        );
+        let guarded = source(kind, &["reg-secret"]);
+        let err = provider.verify(&HookCall { request: &bare, source: &guarded, now_ms: NOW_MS }).unwrap_err();
+        assert!(err.message().contains("Authorization"), "{kind}");
+        let with_header = bare.clone().with_header("Authorization", "reg-secret");
+        assert!(
+            provider.verify(&HookCall { request: &with_header, source: &guarded, now_ms: NOW_MS }).is_ok(),
+            "{kind}"
+        );
+        let with_query = Request { query: "secret=reg-secret".into(), ..bare.clone() };
+        assert!(
+            provider.verify(&HookCall { request: &with_query, source: &guarded, now_ms: NOW_MS }).is_ok(),
+            "{kind}"
+        );
+        let wrong = bare.clone().with_header("Authorization", "Bearer nope");
+        assert!(provider.verify(&HookCall { request: &wrong, source: &guarded, now_ms: NOW_MS }).is_err(), "{kind}");
+    }
+}
+
+// ---- image hook triggers through the router
+
+fn app() -> App<MemoryStore, ScriptedOutbound> {
+    App {
+        store: MemoryStore::new(),
+        outbound: ScriptedOutbound::new(),
+        clock: Box::new(FixedClock::new(NOW_MS)),
+        random: Box::new(SequenceRandom::new(3)),
+        admins: AdminDirectory::parse("alice:tok-a"),
+    }
+}
+
+fn admin(app: &App<MemoryStore, ScriptedOutbound>, method: &str, path: &str, body: Value) -> (u16, Value) {
+    let request = Request::new(method, path)
+        .with_header("authorization", "Bearer tok-a")
+        .with_body("application/json", body.to_string());
+    let response = block_on(app.handle(request));
+    (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
+}
+
+fn quay_push(app: &App<MemoryStore, ScriptedOutbound>, url: &str, tags: &[&str]) -> (u16, Value) {
+    let mut payload: Value = serde_json::from_slice(&fixture("quay/repo_push.json")).unwrap();
+    payload["updated_tags"] = json!(tags);
+    let response = block_on(app.handle(Request::new("POST", url).with_body("application/json", payload.to_string())));
+    (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn an_image_trigger_fires_with_the_tag_and_image_variables_only_when_the_condition_holds() {
+    let app = &app();
+    admin(
+        app,
+        "POST",
+        "/api/v1/targets",
+        json!({"name": "deploy", "kind": "http", "url": "https://deploy.example.com/hook"}),
+    );
+    let (status, trigger) = admin(
+        app,
+        "POST",
+        "/api/v1/triggers",
+        json!({
+            "target": "deploy", "source": {"kind": "quay"}, "repository": "dgangaia/test",
+            "trigger_type": "regular", "condition": "v\\d+"
+        }),
+    );
+    assert_eq!(status, 201, "{trigger}");
+    assert_eq!(trigger["trigger_type"], "regular");
+    let url = trigger["hook_url"].as_str().unwrap().to_string();
+
+    let (status, body) = quay_push(app, &url, &["latest"]);
+    assert_eq!((status, body["matched"].clone()), (202, json!(false)), "{body}");
+    assert!(app.outbound.sent.borrow().is_empty());
+
+    let (status, body) = quay_push(app, &url, &["latest", "v2"]);
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(body["deliveries"].as_array().unwrap().len(), 1, "only v2 meets the condition");
+    let sent: Value = serde_json::from_slice(&app.outbound.last().unwrap().body).unwrap();
+    assert_eq!(sent["ref"], "v2");
+    assert_eq!(sent["variables"]["HOOKRELAY_EVENT"], "image_push");
+    assert_eq!(sent["variables"]["HOOKRELAY_IMAGE"], "dgangaia/test:v2");
+    assert_eq!(sent["variables"]["HOOKRELAY_TAG"], "v2");
+    assert_eq!(sent["variables"]["HOOKRELAY_REPOSITORY"], "dgangaia/test");
+}
+
+#[test]
+fn image_condition_input_is_validated() {
+    let app = app();
+    admin(
+        &app,
+        "POST",
+        "/api/v1/targets",
+        json!({"name": "deploy", "kind": "http", "url": "https://deploy.example.com/hook"}),
+    );
+    for (trigger_type, condition) in [("tag", ""), ("regular", "("), ("sometimes", "x")] {
+        let body = json!({"target": "deploy", "source": {"kind": "harbor"}, "trigger_type": trigger_type, "condition": condition});
+        assert_eq!(admin(&app, "POST", "/api/v1/triggers", body).0, 400, "{trigger_type} {condition}");
+    }
+}
