@@ -1,0 +1,66 @@
+// Registry webhooks end to end: real Docker Hub and Harbor payloads posted to image hook triggers
+// on the built worker; a recording mock deploy hook on 127.0.0.1 sees what fired.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { startWorker, startMock, fixture } from "./harness.mjs";
+
+let worker, deploy;
+
+before(async () => {
+  deploy = await startMock({ status: 200, json: { deployed: true } });
+  worker = await startWorker();
+  const target = await worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "deploy", kind: "http", url: `${deploy.url}/deploy` } });
+  assert.equal(target.status, 201, target.text);
+});
+
+after(async () => {
+  await worker?.stop();
+  await deploy?.stop();
+});
+
+async function imageTrigger(fields) {
+  const created = await worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: "deploy", ...fields } });
+  assert.equal(created.status, 201, created.text);
+  assert.ok(!created.text.includes("registry-secret"));
+  return created.body.hook_url;
+}
+
+async function post(url, file, headers = {}) {
+  const before = deploy.received.length;
+  const answer = await worker.call("POST", url, { headers: { "content-type": "application/json", ...headers }, body: fixture(file) });
+  return { answer, sent: deploy.received.slice(before) };
+}
+
+test("Docker Hub: a tag in the SWR tag list fires, with the secret in the query", async () => {
+  const url = await imageTrigger({ source: { kind: "dockerhub", secrets: ["registry-secret"] }, repository: "svendowideit/testhook", trigger_type: "tag", condition: "stable; latest" });
+  const refused = await post(url, "dockerhub/push.json");
+  assert.equal(refused.answer.status, 401);
+  assert.equal(refused.sent.length, 0);
+  const { answer, sent } = await post(`${url}?secret=registry-secret`, "dockerhub/push.json");
+  assert.equal(answer.status, 202, answer.text);
+  assert.equal(sent.length, 1);
+  const call = JSON.parse(sent[0].body);
+  assert.equal(call.ref, "latest");
+  assert.equal(call.variables.HOOKRELAY_IMAGE, "svendowideit/testhook:latest");
+  assert.equal(call.variables.HOOKRELAY_EVENT, "image_push");
+});
+
+test("a tag outside the condition does not fire", async () => {
+  const url = await imageTrigger({ source: { kind: "dockerhub" }, trigger_type: "regular", condition: "v[0-9]+" });
+  const { answer, sent } = await post(url, "dockerhub/push.json");
+  assert.equal(answer.status, 202);
+  assert.equal(answer.body.matched, false);
+  assert.equal(sent.length, 0);
+});
+
+test("Harbor: PUSH_ARTIFACT with the Authorization secret fires; a pull does not", async () => {
+  const url = await imageTrigger({ source: { kind: "harbor", secrets: ["registry-secret"] }, repository: "harbor/alpine", trigger_type: "all" });
+  const pushed = await post(url, "harbor/push_artifact.json", { authorization: "registry-secret" });
+  assert.equal(pushed.answer.status, 202, pushed.answer.text);
+  const call = JSON.parse(pushed.sent[0].body);
+  assert.equal(call.variables.HOOKRELAY_REPOSITORY, "harbor/alpine");
+  assert.match(call.variables.HOOKRELAY_DIGEST, /^sha256:954b378c/);
+  const pulled = await post(url, "harbor/pull_artifact.json", { authorization: "registry-secret" });
+  assert.equal(pulled.answer.body.matched, false);
+  assert.equal(pulled.sent.length, 0);
+});
