@@ -65,6 +65,8 @@ pub struct TriggerInput {
     pub pinned_ref: Option<Option<String>>,
     #[serde(default)]
     pub variables: Option<BTreeMap<String, String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    pub workload: Option<Option<crate::model::Workload>>,
     /// Set by the compatible APIs only; never read from a request body.
     #[serde(skip)]
     pub origin: Option<String>,
@@ -188,6 +190,7 @@ impl<'a, S: Store> Catalog<'a, S> {
             filter: EventFilter::default(),
             pinned_ref: None,
             variables: BTreeMap::new(),
+            workload: None,
             origin: input.origin.take(),
         };
         if let Some(source) = &trigger.source {
@@ -382,6 +385,12 @@ fn apply_hook_fields(trigger: &mut Trigger, input: &TriggerInput) -> Result<(), 
             validate_variable(key, value)?;
         }
         trigger.variables = variables.clone();
+    }
+    if let Some(workload) = &input.workload {
+        if let Some(workload) = workload {
+            workload.validate()?;
+        }
+        trigger.workload = workload.clone();
     }
     Ok(())
 }

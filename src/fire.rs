@@ -50,7 +50,15 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
         app,
         &trigger,
         &target,
-        Call { trigger_id: trigger.id.clone(), ref_name: call.ref_name, variables, payload: call.payload },
+        Call {
+            trigger_id: trigger.id.clone(),
+            ref_name: call.ref_name,
+            variables,
+            payload: call.payload,
+            workload: trigger.workload.clone(),
+            now_ms: app.clock.now_ms(),
+            ..Call::default()
+        },
     )
     .await?;
     let content_type = answer.header("content-type").unwrap_or("application/json").to_string();
@@ -69,11 +77,25 @@ pub async fn send_call<S: Store, O: Outbound>(
     target: &Target,
     call: Call,
 ) -> Result<OutboundResponse, Error> {
-    let request = target.spec.kind().build(&call)?;
+    let kind = target.spec.kind();
+    let unreachable = |detail| Error::TargetUnreachable { target: target.name.clone(), detail };
+    let looked_up = match kind.lookup(&call)? {
+        Some(request) => {
+            let answer = app.outbound.send(request).await.map_err(unreachable)?;
+            if !(200..300).contains(&answer.status) {
+                // The lookup's own failure (a 404 for a missing workload) is the answer.
+                let _ = app.catalog().record_use(trigger).await;
+                return Ok(answer);
+            }
+            Some(answer)
+        }
+        None => None,
+    };
+    let request = kind.build_with(&call, looked_up.as_ref())?;
     let outcome = app.outbound.send(request).await;
     // Bookkeeping must not turn a fired target into an error for the caller.
     let _ = app.catalog().record_use(trigger).await;
-    outcome.map_err(|detail| Error::TargetUnreachable { target: target.name.clone(), detail })
+    outcome.map_err(unreachable)
 }
 
 /// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.

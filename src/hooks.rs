@@ -69,7 +69,7 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
     let mut retry_wanted = false;
     for mut event in matching {
         event.delivery_id = delivery_id.clone();
-        let call = call_for(&trigger, &event, payload.clone());
+        let call = call_for(&trigger, &event, payload.clone(), now);
         let ref_name = call.ref_name.clone();
         match send_call(app, &trigger, &target, call).await {
             Ok(answer) => {
@@ -99,7 +99,7 @@ fn not_matched(reason: &str) -> Response {
 
 /// What the target is asked to run for `event`: its branch or tag (unless the trigger pins a ref),
 /// the HOOKRELAY_* variables, the trigger's own variables, and the payload as it came.
-pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
+pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload, now_ms: u64) -> Call {
     let ref_name = trigger.pinned_ref.clone().unwrap_or_else(|| event.short_ref().to_string());
     let mut variables: BTreeMap<String, String> = [
         ("HOOKRELAY_EVENT", event.kind().as_str().to_string()),
@@ -117,5 +117,13 @@ pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
         variables.insert("HOOKRELAY_DIGEST".into(), image.digest.clone());
     }
     variables.extend(trigger.variables.clone());
-    Call { trigger_id: trigger.id.clone(), ref_name, variables, payload: Some(payload) }
+    Call {
+        trigger_id: trigger.id.clone(),
+        ref_name,
+        variables,
+        payload: Some(payload),
+        image: event.image.clone(),
+        workload: trigger.workload.clone(),
+        now_ms,
+    }
 }

@@ -63,8 +63,8 @@ fn harbor_push_artifact_and_pull_artifact() {
     let digest = "sha256:954b378c375d852eb3c63ab88978f640b4348b01c1b3456a024a81536dafbbf4";
     assert_eq!(
         image_of(&events[0]),
-        (EventKind::ImagePush, "harbor/alpine", digest, digest),
-        "as published, the tag is the digest"
+        (EventKind::ImagePush, "harbor/alpine", "", digest),
+        "a digest in `tag` is a push by digest"
     );
     let pulled = parse("harbor", "harbor/pull_artifact.json", &[]);
     assert_eq!(pulled[0].kind(), EventKind::Other);

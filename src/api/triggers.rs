@@ -43,6 +43,9 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Va
     if let Some(pinned_ref) = &trigger.pinned_ref {
         fields.insert("ref".into(), pinned_ref.clone().into());
     }
+    if let Some(workload) = &trigger.workload {
+        fields.insert("workload".into(), serde_json::to_value(workload).unwrap_or_default());
+    }
     if !trigger.variables.is_empty() {
         fields.insert("variables".into(), json!(trigger.variables));
     }

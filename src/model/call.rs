@@ -4,7 +4,7 @@
 use crate::error::Error;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Call {
     /// The id of the trigger that fired.
     pub trigger_id: String,
@@ -12,6 +12,12 @@ pub struct Call {
     pub variables: BTreeMap<String, String>,
     /// The body that caused the call, passed on as it came (GitLab's webhook form).
     pub payload: Option<Payload>,
+    /// The pushed image, for image events.
+    pub image: Option<super::Image>,
+    /// The workload a Kubernetes target acts on (the trigger's).
+    pub workload: Option<super::Workload>,
+    /// When the call is made, for targets that stamp it (a rollout restart).
+    pub now_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

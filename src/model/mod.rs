@@ -6,12 +6,14 @@ pub mod event;
 pub mod source;
 pub mod target;
 pub mod trigger;
+pub mod workload;
 
 pub use call::{Call, Payload};
 pub use event::{Event, EventKind, Image};
 pub use source::Source;
 pub use target::Target;
 pub use trigger::Trigger;
+pub use workload::Workload;
 
 use serde::{Deserialize, Deserializer, Serialize};
 

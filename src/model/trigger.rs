@@ -45,6 +45,9 @@ pub struct Trigger {
     /// Variables the trigger adds to every call; the caller's win on a clash.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
+    /// The Kubernetes workload a `kubernetes` target acts on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<super::Workload>,
     /// Which compatible API created it (`servicestage:{project_id}`), so that API lists only its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
@@ -97,6 +100,7 @@ mod tests {
             filter: EventFilter::default(),
             pinned_ref: None,
             variables: BTreeMap::new(),
+            workload: None,
             origin: None,
         }
     }

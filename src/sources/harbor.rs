@@ -62,7 +62,9 @@ impl Provider for Harbor {
             .resources
             .into_iter()
             .map(|resource| {
-                let image = Image { repository: repository.clone(), tag: resource.tag, digest: resource.digest };
+                // A push by digest reports the digest in `tag`; it has no tag.
+                let tag = if resource.tag.starts_with("sha256:") { String::new() } else { resource.tag };
+                let image = Image { repository: repository.clone(), tag, digest: resource.digest };
                 Event::image_push(&payload.kind, image, payload.operator.clone())
             })
             .collect();

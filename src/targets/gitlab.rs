@@ -91,6 +91,7 @@ mod tests {
             ref_name: "release/1.0".into(),
             variables: [("DEPLOY".to_string(), "yes & more".to_string())].into_iter().collect(),
             payload,
+            ..Default::default()
         }
     }
 

@@ -102,6 +102,7 @@ mod tests {
             ref_name: "main".into(),
             variables: [("A".to_string(), "1".to_string())].into_iter().collect(),
             payload: payload.map(|body| Payload { content_type: "application/json".into(), body: body.to_vec() }),
+            ..Default::default()
         }
     }
 

@@ -4,10 +4,11 @@
 
 pub mod gitlab;
 pub mod http;
+pub mod kubernetes;
 
 use crate::error::Error;
 use crate::model::Call;
-use crate::outbound::OutboundRequest;
+use crate::outbound::{OutboundRequest, OutboundResponse};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -19,6 +20,15 @@ pub trait TargetKind {
     fn public_fields(&self) -> Map<String, Value>;
     /// The request that fires this target for `call`.
     fn build(&self, call: &Call) -> Result<OutboundRequest, Error>;
+    /// A request to read current state first, when firing depends on it (set-image reads the
+    /// workload's containers). Its 2xx answer is handed to `build_with`.
+    fn lookup(&self, _call: &Call) -> Result<Option<OutboundRequest>, Error> {
+        Ok(None)
+    }
+    /// `build`, given the lookup's answer when there was one.
+    fn build_with(&self, call: &Call, _looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
+        self.build(call)
+    }
 }
 
 /// The registry: one line per kind. Serialized with the kind's name in `kind`.
@@ -27,6 +37,7 @@ pub trait TargetKind {
 pub enum TargetSpec {
     Gitlab(gitlab::GitlabTarget),
     Http(http::HttpTarget),
+    Kubernetes(kubernetes::KubernetesTarget),
 }
 
 impl TargetSpec {
@@ -34,6 +45,7 @@ impl TargetSpec {
         match self {
             TargetSpec::Gitlab(target) => target,
             TargetSpec::Http(target) => target,
+            TargetSpec::Kubernetes(target) => target,
         }
     }
 
@@ -41,6 +53,7 @@ impl TargetSpec {
         match self {
             TargetSpec::Gitlab(_) => "gitlab",
             TargetSpec::Http(_) => "http",
+            TargetSpec::Kubernetes(_) => "kubernetes",
         }
     }
 }

@@ -54,12 +54,14 @@ test("a tag outside the condition does not fire", async () => {
 });
 
 test("Harbor: PUSH_ARTIFACT with the Authorization secret fires; a pull does not", async () => {
-  const url = await imageTrigger({ source: { kind: "harbor", secrets: ["registry-secret"] }, repository: "harbor/alpine", trigger_type: "all" });
+  // The published example is a push by digest, which no tag condition matches: filter by repository only.
+  const url = await imageTrigger({ source: { kind: "harbor", secrets: ["registry-secret"] }, repository: "harbor/alpine" });
   const pushed = await post(url, "harbor/push_artifact.json", { authorization: "registry-secret" });
   assert.equal(pushed.answer.status, 202, pushed.answer.text);
   const call = JSON.parse(pushed.sent[0].body);
   assert.equal(call.variables.HOOKRELAY_REPOSITORY, "harbor/alpine");
   assert.match(call.variables.HOOKRELAY_DIGEST, /^sha256:954b378c/);
+  assert.match(call.variables.HOOKRELAY_IMAGE, /^harbor\/alpine@sha256:954b378c/);
   const pulled = await post(url, "harbor/pull_artifact.json", { authorization: "registry-secret" });
   assert.equal(pulled.answer.body.matched, false);
   assert.equal(pulled.sent.length, 0);
