@@ -1,6 +1,9 @@
 //! The webhook path through the router, with in-memory ports: replay protection, filters,
 //! firing variables, the GitLab loop guard, answers, KV cost, and the ServiceStage API.
 
+mod common;
+use common::fixture;
+
 use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::{Request, Response};
@@ -20,10 +23,6 @@ fn app() -> App<MemoryStore, ScriptedOutbound> {
         random: Box::new(SequenceRandom::new(42)),
         admins: AdminDirectory::parse("alice:tok-a"),
     }
-}
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
 fn send(app: &App<MemoryStore, ScriptedOutbound>, request: Request) -> (u16, Value) {

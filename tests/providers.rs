@@ -1,31 +1,19 @@
 //! Every provider on its real payload: accepts a correctly signed call; rejects a signature over
 //! another body, a wrong secret, a missing header and (where signed) a stale timestamp; rotates.
 
+mod common;
+use common::{fixture, source};
+
 use hookrelay::error::Error;
 use hookrelay::http::Request;
 use hookrelay::model::source::Encoding;
-use hookrelay::model::{Event, EventKind, Secret, Source};
+use hookrelay::model::{Event, EventKind, Source};
 use hookrelay::signature::{base64_decode, base64_encode, hmac, hmac_sha256, Algorithm};
 use hookrelay::sources::{self, gitee, standard::signing_key, HookCall};
 use serde_json::Value;
 
 const NOW_MS: u64 = 1_700_000_000_000;
 const SECRET: &str = "s3cret-for-tests";
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn source(kind: &str, secrets: &[&str]) -> Source {
-    Source {
-        kind: kind.into(),
-        secrets: secrets.iter().map(|s| Secret::new(*s)).collect(),
-        header: None,
-        algorithm: None,
-        encoding: None,
-        prefix: None,
-    }
-}
 
 /// How each provider signs a body: the headers it sends for (body, secret, now).
 type Signer = fn(&[u8], &str, u64) -> Vec<(String, String)>;

@@ -1,10 +1,13 @@
 //! Every registry parser on its real payload, the unsigned registries' optional secret, and
 //! image hook triggers through the router with SWR-style conditions.
 
+mod common;
+use common::{fixture, source};
+
 use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::Request;
-use hookrelay::model::{Event, EventKind, Secret, Source};
+use hookrelay::model::{Event, EventKind};
 use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
 use hookrelay::signature::hmac_sha256;
@@ -13,21 +16,6 @@ use hookrelay::store::MemoryStore;
 use serde_json::{json, Value};
 
 const NOW_MS: u64 = 1_700_000_000_000;
-
-fn fixture(path: &str) -> Vec<u8> {
-    std::fs::read(format!("{}/tests/fixtures/{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
-}
-
-fn source(kind: &str, secrets: &[&str]) -> Source {
-    Source {
-        kind: kind.into(),
-        secrets: secrets.iter().map(|s| Secret::new(*s)).collect(),
-        header: None,
-        algorithm: None,
-        encoding: None,
-        prefix: None,
-    }
-}
 
 fn parse(kind: &str, file: &str, headers: &[(&str, &str)]) -> Vec<Event> {
     let mut request = Request::new("POST", "/hooks/x").with_body("application/json", fixture(file));
