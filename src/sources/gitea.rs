@@ -2,7 +2,7 @@
 //! `X-Forgejo-Signature` or `X-Gogs-Signature`. Payloads follow GitHub's shape.
 
 use super::payload::github_style_event;
-use super::{mismatch, HookCall, Provider};
+use super::{verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::Event;
 use crate::signature::{any_secret_matches, hmac_sha256};
@@ -22,13 +22,10 @@ impl Provider for Gitea {
             })?;
         let presented = hex::decode(value).map_err(|_| Error::BadSignature(format!("{header} is not hex")))?;
         let body = &call.request.body;
-        if any_secret_matches(&call.source.secret_values(), &presented, |secret| {
+        let verified = any_secret_matches(&call.source.secret_values(), &presented, |secret| {
             hmac_sha256(secret.as_bytes(), &[body])
-        }) {
-            Ok(())
-        } else {
-            Err(mismatch(header))
-        }
+        });
+        verdict(verified, header)
     }
 
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {

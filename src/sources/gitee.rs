@@ -3,7 +3,7 @@
 //! one hour away from now is refused.
 
 use super::payload::parse_git_payload;
-use super::{mismatch, required_header, HookCall, Provider};
+use super::{required_header, verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::{Event, EventKind};
 use crate::signature::{any_secret_equals, base64_encode, hmac_sha256};
@@ -34,11 +34,7 @@ impl Provider for Gitee {
         // Both checks always run, so the time does not tell which form (if any) matched.
         let as_password = any_secret_equals(&secrets, presented);
         let as_sign = any_secret_equals(&signs, presented);
-        if as_password | as_sign {
-            Ok(())
-        } else {
-            Err(mismatch("X-Gitee-Token"))
-        }
+        verdict(as_password | as_sign, "X-Gitee-Token")
     }
 
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {

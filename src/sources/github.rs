@@ -2,7 +2,7 @@
 //! the SHA-1 `X-Hub-Signature`: a weaker signature is not accepted because a stronger one is absent.
 
 use super::payload::github_style_event;
-use super::{mismatch, prefixed_hex, required_header, HookCall, Provider};
+use super::{prefixed_hex, required_header, verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::Event;
 use crate::signature::{any_secret_matches, hmac_sha256};
@@ -16,11 +16,7 @@ pub fn verify_sha256_body(call: &HookCall, header: &str) -> Result<(), Error> {
     let presented = prefixed_hex(header, required_header(call.request, header)?, "sha256=")?;
     let body = &call.request.body;
     let secrets = call.source.secret_values();
-    if any_secret_matches(&secrets, &presented, |secret| hmac_sha256(secret.as_bytes(), &[body])) {
-        Ok(())
-    } else {
-        Err(mismatch(header))
-    }
+    verdict(any_secret_matches(&secrets, &presented, |secret| hmac_sha256(secret.as_bytes(), &[body])), header)
 }
 
 impl Provider for GitHub {

@@ -3,7 +3,7 @@
 
 use super::payload::parse_git_payload;
 use super::standard::verify_standard;
-use super::{mismatch, required_header, HookCall, Provider};
+use super::{required_header, verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::{Event, EventKind};
 use crate::signature::any_secret_equals;
@@ -16,11 +16,7 @@ impl Provider for GitLab {
             return verify_standard(call);
         }
         let presented = required_header(call.request, "X-Gitlab-Token")?;
-        if any_secret_equals(&call.source.secret_values(), presented) {
-            Ok(())
-        } else {
-            Err(mismatch("X-Gitlab-Token"))
-        }
+        verdict(any_secret_equals(&call.source.secret_values(), presented), "X-Gitlab-Token")
     }
 
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {

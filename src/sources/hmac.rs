@@ -2,7 +2,7 @@
 //! optional prefix are set on the trigger's source. The payload may be any JSON.
 
 use super::payload::parse_git_payload;
-use super::{mismatch, require_secrets, required_header, HookCall, Provider};
+use super::{require_secrets, required_header, verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::source::Encoding;
 use crate::model::{Event, Source};
@@ -26,12 +26,12 @@ impl Provider for GenericHmac {
         .ok_or_else(|| Error::BadSignature(format!("{header} is not in the configured encoding")))?;
         let algorithm = source.algorithm.unwrap_or(Algorithm::Sha256);
         let body = &call.request.body;
-        if any_secret_matches(&source.secret_values(), &presented, |secret| hmac(algorithm, secret.as_bytes(), &[body]))
-        {
-            Ok(())
-        } else {
-            Err(mismatch(header))
-        }
+        verdict(
+            any_secret_matches(&source.secret_values(), &presented, |secret| {
+                hmac(algorithm, secret.as_bytes(), &[body])
+            }),
+            header,
+        )
     }
 
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {

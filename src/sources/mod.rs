@@ -120,8 +120,13 @@ pub fn required_header<'r>(request: &'r Request, name: &str) -> Result<&'r str, 
         .ok_or_else(|| Error::BadSignature(format!("{name} is missing")))
 }
 
-pub fn mismatch(header: &str) -> Error {
-    Error::BadSignature(format!("{header} does not match the body and any of the trigger's secrets"))
+/// The end of every `verify`: `Ok`, or a 401 that names the header that failed.
+pub fn verdict(verified: bool, header: &str) -> Result<(), Error> {
+    if verified {
+        Ok(())
+    } else {
+        Err(Error::BadSignature(format!("{header} does not match the body and any of the trigger's secrets")))
+    }
 }
 
 /// Checks a signed Unix timestamp (seconds) against `now` within `tolerance_secs`.

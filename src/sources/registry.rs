@@ -2,7 +2,7 @@
 //! registry do not sign their calls: the endpoint URL (128 random bits) is the secret, and a
 //! trigger may also require a configured secret in `Authorization` or in the `secret` query field.
 
-use super::{mismatch, HookCall};
+use super::{verdict, HookCall};
 use crate::error::Error;
 use crate::model::Source;
 use crate::signature::any_secret_equals;
@@ -21,11 +21,7 @@ pub fn verify_optional_secret(call: &HookCall) -> Result<(), Error> {
     let presented = from_header
         .or(from_query)
         .ok_or_else(|| Error::BadSignature("Authorization (or the secret query field) is missing".into()))?;
-    if any_secret_equals(&secrets, &presented) {
-        Ok(())
-    } else {
-        Err(mismatch("Authorization"))
-    }
+    verdict(any_secret_equals(&secrets, &presented), "Authorization")
 }
 
 /// Secrets are optional for unsigned registries; when given they must be sane.

@@ -3,7 +3,7 @@
 //! `whsec_<base64 key>`; the timestamp must be within 5 minutes.
 
 use super::payload::parse_git_payload;
-use super::{check_timestamp, mismatch, required_header, HookCall, Provider};
+use super::{check_timestamp, required_header, verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::{Event, Source};
 use crate::signature::{any_secret_matches, base64_decode, hmac_sha256};
@@ -36,11 +36,7 @@ pub fn verify_standard(call: &HookCall) -> Result<(), Error> {
             hmac_sha256(&signing_key(secret), &[id.as_bytes(), b".", timestamp.as_bytes(), b".", &request.body])
         });
     }
-    if verified {
-        Ok(())
-    } else {
-        Err(mismatch("webhook-signature"))
-    }
+    verdict(verified, "webhook-signature")
 }
 
 impl Provider for StandardWebhooks {
