@@ -46,7 +46,8 @@ pub struct TriggerInput {
     pub refs: Option<Vec<String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub expires_at: Option<Option<String>>,
-    /// Makes it a hook trigger: `{"kind":"github","secrets":["..."]}`. Only on create.
+    /// Makes it a hook trigger: `{"kind":"github","secrets":["..."]}`. On update it replaces the
+    /// hook's source whole (secret rotation); a token trigger cannot get one.
     #[serde(default)]
     pub source: Option<Source>,
     #[serde(default)]
@@ -255,9 +256,6 @@ impl<'a, S: Store> Catalog<'a, S> {
         if input.target.as_deref().is_some_and(|t| t != trigger.target) {
             return Err(Error::bad_request("target cannot be changed; create a new trigger instead"));
         }
-        if input.source.is_some() {
-            return Err(Error::bad_request("source cannot be changed here; use PATCH on the native API"));
-        }
         let old_index = repository_index_key(&trigger);
         apply_trigger_input(&mut trigger, input)?;
         trigger.updated_at = self.clock.now_ms();
@@ -271,18 +269,6 @@ impl<'a, S: Store> Catalog<'a, S> {
                 self.store.delete(&key).await?;
             }
         }
-        Ok(trigger)
-    }
-
-    /// Replaces a hook trigger's source, as a secret rotation does: `{"kind","secrets":[old,new]}`.
-    pub async fn replace_source(&self, mut trigger: Trigger, source: Source) -> Result<Trigger, Error> {
-        if trigger.source.is_none() {
-            return Err(Error::bad_request("a token trigger cannot get a source; create a hook trigger instead"));
-        }
-        crate::sources::validate_source(&source)?;
-        trigger.source = Some(source);
-        trigger.updated_at = self.clock.now_ms();
-        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
         Ok(trigger)
     }
 
@@ -323,6 +309,14 @@ fn repository_index_key(trigger: &Trigger) -> Option<String> {
 }
 
 fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(), Error> {
+    // A new source replaces the old one whole: this is how secrets are rotated.
+    if let Some(source) = input.source.clone() {
+        if trigger.source.is_none() {
+            return Err(Error::bad_request("a token trigger cannot get a source; create a hook trigger instead"));
+        }
+        crate::sources::validate_source(&source)?;
+        trigger.source = Some(source);
+    }
     apply_hook_fields(trigger, &input)?;
     if let Some(description) = input.description {
         if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(|c| c.is_control() && c != '\n') {

@@ -229,6 +229,7 @@ fn secrets_rotate_by_patching_the_source() {
     let app = app();
     let url = github_hook(&app, "http", json!({}));
     let id = url.trim_start_matches("/hooks/");
+    app.store.reset_counts();
     let (status, patched) = admin(
         &app,
         "PATCH",
@@ -236,6 +237,12 @@ fn secrets_rotate_by_patching_the_source() {
         json!({"source": {"kind": "github", "secrets": [SECRET, "next"]}}),
     );
     assert_eq!((status, patched["source"]["secrets_set"].clone()), (200, json!(2)));
+    assert_eq!(app.store.counts().writes, 1, "a rotation is one write");
+    let (_, token_trigger) = admin(&app, "POST", "/api/v1/triggers", json!({"target": "ci"}));
+    let path = format!("/api/v1/triggers/{}", token_trigger["id"].as_str().unwrap());
+    let (status, refused) = admin(&app, "PATCH", &path, json!({"source": {"kind": "github", "secrets": ["s"]}}));
+    assert_eq!(status, 400);
+    assert!(refused["message"].as_str().unwrap().contains("token trigger"));
     assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "r-1")).0, 202);
 }
 

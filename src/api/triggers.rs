@@ -84,12 +84,9 @@ pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Re
 
 /// Changes fields; a `source` in the body replaces the hook's source (how secrets are rotated).
 pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
-    let mut input: TriggerInput = ctx.json_body()?;
+    let input: TriggerInput = ctx.json_body()?;
     let catalog = app.catalog();
-    let mut trigger = catalog.find_trigger(ctx.param("id")).await?;
-    if let Some(source) = input.source.take() {
-        trigger = catalog.replace_source(trigger, source).await?;
-    }
+    let trigger = catalog.find_trigger(ctx.param("id")).await?;
     let trigger = catalog.update_trigger(trigger, input).await?;
     Ok(Response::json(200, &trigger_view(&trigger, None)))
 }
