@@ -83,6 +83,12 @@ fn whsec() -> String {
     format!("whsec_{}", base64_encode(SECRET.as_bytes()))
 }
 
+/// What the real GitHub and GitLab push payloads parse into: (repository, ref, commit, sender).
+const GITHUB_PUSH: (&str, &str, &str, &str) =
+    ("Codertocat/Hello-World", "refs/heads/master", "6113728f27ae82c7b1a177c8d03f9e96e0adf246", "Codertocat");
+const GITLAB_PUSH: (&str, &str, &str, &str) =
+    ("mike/diaspora", "refs/heads/master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "jsmith");
+
 struct Case {
     kind: &'static str,
     fixture: &'static str,
@@ -102,12 +108,7 @@ fn cases() -> Vec<Case> {
             signer: github_signer,
             header: "X-Hub-Signature-256",
             timestamped: false,
-            expect: (
-                "Codertocat/Hello-World",
-                "refs/heads/master",
-                "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
-                "Codertocat",
-            ),
+            expect: GITHUB_PUSH,
         },
         Case {
             kind: "gitlab",
@@ -115,7 +116,7 @@ fn cases() -> Vec<Case> {
             signer: gitlab_token_signer,
             header: "X-Gitlab-Token",
             timestamped: false,
-            expect: ("mike/diaspora", "refs/heads/master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "jsmith"),
+            expect: GITLAB_PUSH,
         },
         Case {
             kind: "gitlab",
@@ -147,12 +148,7 @@ fn cases() -> Vec<Case> {
             signer: gitee_signer,
             header: "X-Gitee-Token",
             timestamped: true,
-            expect: (
-                "Codertocat/Hello-World",
-                "refs/heads/master",
-                "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
-                "Codertocat",
-            ),
+            expect: GITHUB_PUSH,
         },
         Case {
             kind: "bitbucket",
@@ -173,12 +169,7 @@ fn cases() -> Vec<Case> {
             signer: hmac_signer,
             header: "X-Signature",
             timestamped: false,
-            expect: (
-                "Codertocat/Hello-World",
-                "refs/heads/master",
-                "6113728f27ae82c7b1a177c8d03f9e96e0adf246",
-                "Codertocat",
-            ),
+            expect: GITHUB_PUSH,
         },
         Case {
             kind: "standard",
@@ -186,7 +177,7 @@ fn cases() -> Vec<Case> {
             signer: standard_headers,
             header: "webhook-signature",
             timestamped: true,
-            expect: ("mike/diaspora", "refs/heads/master", "da1560886d4f094c3e6c9ef40349f7d38b5d27d7", "jsmith"),
+            expect: GITLAB_PUSH,
         },
     ]
 }
