@@ -6,7 +6,8 @@ use crate::auth::{Admin, TriggerToken};
 use crate::error::Error;
 use crate::filters::{validate_glob, EventFilter};
 use crate::model::call::{validate_ref, validate_variable, MAX_VARIABLES};
-use crate::model::{double_option, validate_name, EventKind, Source, Target, Trigger};
+use crate::model::delivery::{delivery_stamp, DELIVERY_RETENTION_SECONDS};
+use crate::model::{double_option, validate_name, Delivery, EventKind, Source, Target, Trigger, TriggerKind};
 use crate::ports::{Clock, Random};
 use crate::store::{keys, Store};
 use crate::targets::TargetSpec;
@@ -40,6 +41,11 @@ pub struct TriggerInput {
     /// The target's id or name; only on create.
     #[serde(default)]
     pub target: Option<String>,
+    /// Only on create; by default `hook` with a `source`, else `token`.
+    #[serde(default)]
+    pub kind: Option<TriggerKind>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -171,7 +177,13 @@ impl<'a, S: Store> Catalog<'a, S> {
     ) -> Result<(Trigger, Option<TriggerToken>), Error> {
         let now = self.clock.now_ms();
         let source = input.source.take();
-        let token = source.is_none().then(|| TriggerToken::generate(self.random));
+        let kind = match (input.kind.take(), &source) {
+            (None | Some(TriggerKind::Hook), Some(_)) => TriggerKind::Hook,
+            (Some(TriggerKind::Hook), None) => return Err(Error::bad_request("source: a hook trigger needs one")),
+            (Some(_), Some(_)) => return Err(Error::bad_request("source: only a hook trigger has one")),
+            (kind, None) => kind.unwrap_or(TriggerKind::Token),
+        };
+        let token = (kind == TriggerKind::Token).then(|| TriggerToken::generate(self.random));
         let mut trigger = Trigger {
             id: match &token {
                 Some(token) => token.trigger_id(),
@@ -193,28 +205,44 @@ impl<'a, S: Store> Catalog<'a, S> {
             variables: BTreeMap::new(),
             workload: None,
             origin: input.origin.take(),
+            enabled: true,
         };
         if let Some(source) = &trigger.source {
             crate::sources::validate_source(source)?;
         }
+        if kind == TriggerKind::Image {
+            trigger.filter.events = vec![EventKind::ImagePush];
+        }
         apply_trigger_input(&mut trigger, input)?;
         self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
         self.store.put(&keys::target_trigger(&target.id, &trigger.id), "", None).await?;
-        if let Some(key) = repository_index_key(&trigger) {
+        if let Some(key) = index_key(&trigger) {
             self.store.put(&key, "", None).await?;
         }
         Ok((trigger, token))
     }
 
+    /// The image triggers for a pushed image repository: one listing of their index and a read
+    /// each, never a listing of all triggers.
+    pub async fn image_triggers(&self, repository: &str) -> Result<Vec<Trigger>, Error> {
+        self.indexed_triggers(&keys::image_trigger_prefix(&repository.to_ascii_lowercase())).await
+    }
+
     /// The hook triggers that filter on `repository` (an index read, never a listing of all triggers).
     pub async fn triggers_for_repository(&self, repository: &str) -> Result<Vec<Trigger>, Error> {
-        let prefix = keys::repository_trigger_prefix(&repository.to_ascii_lowercase());
+        self.indexed_triggers(&keys::repository_trigger_prefix(&repository.to_ascii_lowercase())).await
+    }
+
+    /// The triggers whose ids end the keys under `prefix`, oldest first. An index key whose trigger
+    /// is gone (deleted between the two steps) is skipped.
+    async fn indexed_triggers(&self, prefix: &str) -> Result<Vec<Trigger>, Error> {
         let mut triggers = Vec::new();
-        for key in self.store.list_all(&prefix).await? {
+        for key in self.store.list_all(prefix).await? {
             if let Some(trigger) = self.store.get_json::<Trigger>(&keys::trigger(&key[prefix.len()..])).await? {
                 triggers.push(trigger);
             }
         }
+        triggers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(triggers)
     }
 
@@ -256,11 +284,14 @@ impl<'a, S: Store> Catalog<'a, S> {
         if input.target.as_deref().is_some_and(|t| t != trigger.target) {
             return Err(Error::bad_request("target cannot be changed; create a new trigger instead"));
         }
-        let old_index = repository_index_key(&trigger);
+        if input.kind.is_some_and(|kind| kind != trigger.kind()) {
+            return Err(Error::bad_request("kind cannot be changed; create a new trigger instead"));
+        }
+        let old_index = index_key(&trigger);
         apply_trigger_input(&mut trigger, input)?;
         trigger.updated_at = self.clock.now_ms();
         self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
-        let new_index = repository_index_key(&trigger);
+        let new_index = index_key(&trigger);
         if old_index != new_index {
             if let Some(key) = new_index {
                 self.store.put(&key, "", None).await?;
@@ -275,10 +306,38 @@ impl<'a, S: Store> Catalog<'a, S> {
     /// Revokes a trigger. Irreversible: its token can never be valid again.
     pub async fn delete_trigger(&self, trigger: &Trigger) -> Result<(), Error> {
         self.store.delete(&keys::trigger(&trigger.id)).await?;
-        if let Some(key) = repository_index_key(trigger) {
+        if let Some(key) = index_key(trigger) {
             self.store.delete(&key).await?;
         }
         self.store.delete(&keys::target_trigger(&trigger.target, &trigger.id)).await
+    }
+
+    /// Records a firing (one write, kept for a week).
+    pub async fn record_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
+        let Some((trigger, stamp)) = Delivery::split_id(&delivery.id) else {
+            return Err(Error::Store(format!("delivery id '{}' is malformed", delivery.id)));
+        };
+        let text = serde_json::to_string(delivery).map_err(|err| Error::Store(err.to_string()))?;
+        self.store.put(&keys::delivery(trigger, stamp), &text, Some(DELIVERY_RETENTION_SECONDS)).await
+    }
+
+    /// A new delivery stamp: newest first, unique within a millisecond.
+    pub fn delivery_stamp(&self) -> String {
+        let mut random = [0u8; 4];
+        self.random.fill(&mut random);
+        delivery_stamp(self.clock.now_ms(), random)
+    }
+
+    /// A trigger's deliveries, newest first, at most `limit`.
+    pub async fn deliveries(&self, trigger_id: &str, limit: usize) -> Result<Vec<Delivery>, Error> {
+        let page = self.store.list(&keys::delivery_prefix(trigger_id), None).await?;
+        let mut deliveries = Vec::new();
+        for key in page.keys.iter().take(limit) {
+            if let Some(delivery) = self.store.get_json::<Delivery>(key).await? {
+                deliveries.push(delivery);
+            }
+        }
+        Ok(deliveries)
     }
 
     /// Writes `last_used`, at most once a minute per trigger (see `Trigger::should_record_use`).
@@ -302,10 +361,15 @@ fn validate_target_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn repository_index_key(trigger: &Trigger) -> Option<String> {
-    let repository = trigger.filter.repository.as_ref()?;
-    trigger.source.as_ref()?;
-    Some(keys::repository_trigger(&repository.to_ascii_lowercase(), &trigger.id))
+/// The index key that finds a trigger by repository: hook triggers for the compatible APIs' listings,
+/// image triggers for registry fan-out.
+fn index_key(trigger: &Trigger) -> Option<String> {
+    let repository = trigger.filter.repository.as_ref()?.to_ascii_lowercase();
+    match trigger.kind() {
+        TriggerKind::Hook => Some(keys::repository_trigger(&repository, &trigger.id)),
+        TriggerKind::Image => Some(keys::image_trigger(&repository, &trigger.id)),
+        TriggerKind::Token => None,
+    }
 }
 
 fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(), Error> {
@@ -318,6 +382,12 @@ fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(),
         trigger.source = Some(source);
     }
     apply_hook_fields(trigger, &input)?;
+    if trigger.kind() == TriggerKind::Image && trigger.filter.repository.is_none() {
+        return Err(Error::bad_request("repository: an image trigger names its image repository (namespace/name)"));
+    }
+    if let Some(enabled) = input.enabled {
+        trigger.enabled = enabled;
+    }
     if let Some(description) = input.description {
         if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(|c| c.is_control() && c != '\n') {
             return Err(Error::bad_request("description is longer than 1024 bytes or contains control characters"));

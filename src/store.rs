@@ -7,7 +7,11 @@
 //! - `target-trigger:{target_id}:{trigger_id}` one key per trigger, so that listing a target's
 //!   triggers never needs a read-modify-write of a shared index (KV is last-writer-wins).
 //! - `repository-trigger:{repository}:{trigger_id}` the same, per repository, for hook triggers.
-//! - `delivery-seen:{trigger_id}:{delivery_id}` a handled webhook delivery, kept 3 days.
+//! - `image-trigger:{repository}:{trigger_id}` the same, per image repository, for image triggers:
+//!   how one registry endpoint finds the triggers a push fans out to.
+//! - `registry:{id}` a registry endpoint (its provider and secret); ids start with `reg_`.
+//! - `delivery:{trigger_id}:{newest-first stamp}` one record per firing, kept 7 days.
+//! - `delivery-seen:{scope_id}:{delivery_id}` a handled webhook delivery, kept 3 days.
 
 use crate::error::Error;
 use serde::{de::DeserializeOwned, Serialize};
@@ -38,6 +42,24 @@ pub mod keys {
     }
     pub fn repository_trigger_prefix(repository: &str) -> String {
         format!("repository-trigger:{repository}:")
+    }
+    /// One key per image trigger, under its image repository (lower case).
+    pub fn image_trigger(repository: &str, trigger_id: &str) -> String {
+        format!("image-trigger:{repository}:{trigger_id}")
+    }
+    pub fn image_trigger_prefix(repository: &str) -> String {
+        format!("image-trigger:{repository}:")
+    }
+    pub fn registry(id: &str) -> String {
+        format!("registry:{id}")
+    }
+    pub const REGISTRY_PREFIX: &str = "registry:";
+    /// A delivery record; `stamp` sorts newest first.
+    pub fn delivery(trigger_id: &str, stamp: &str) -> String {
+        format!("delivery:{trigger_id}:{stamp}")
+    }
+    pub fn delivery_prefix(trigger_id: &str) -> String {
+        format!("delivery:{trigger_id}:")
     }
     /// Marks a webhook delivery as handled, for replay protection (written with a TTL).
     pub fn delivery_seen(trigger_id: &str, delivery_id: &str) -> String {

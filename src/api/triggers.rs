@@ -6,7 +6,7 @@ use crate::auth::TriggerToken;
 use crate::catalog::TriggerInput;
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::Trigger;
+use crate::model::{Trigger, TriggerKind};
 use crate::outbound::Outbound;
 use crate::store::Store;
 use crate::time::format_rfc3339;
@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Value {
     let mut view = json!({
         "id": trigger.id,
-        "kind": if trigger.source.is_some() { "hook" } else { "token" },
+        "kind": trigger.kind().as_str(),
+        "enabled": trigger.enabled,
         "target": trigger.target,
         "description": trigger.description,
         "owner": trigger.owner,
@@ -26,19 +27,16 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Va
         "expires_at": trigger.expires_at.map(format_rfc3339),
     });
     let Value::Object(fields) = &mut view else { return view };
-    match &trigger.source {
-        None => {
-            let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
-            fields.insert("token".into(), token.into());
-            fields.insert("refs".into(), json!(trigger.refs));
-        }
-        Some(source) => {
-            fields.insert("source".into(), source.public_view());
-            fields.insert("hook_url".into(), json!(trigger.hook_url()));
-            if let Ok(Value::Object(filter)) = serde_json::to_value(&trigger.filter) {
-                fields.extend(filter);
-            }
-        }
+    if let Some(source) = &trigger.source {
+        fields.insert("source".into(), source.public_view());
+        fields.insert("hook_url".into(), json!(trigger.hook_url()));
+    }
+    if trigger.kind() == TriggerKind::Token {
+        let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
+        fields.insert("token".into(), token.into());
+        fields.insert("refs".into(), json!(trigger.refs));
+    } else if let Ok(Value::Object(filter)) = serde_json::to_value(&trigger.filter) {
+        fields.extend(filter);
     }
     if let Some(pinned_ref) = &trigger.pinned_ref {
         fields.insert("ref".into(), pinned_ref.clone().into());

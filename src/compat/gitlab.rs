@@ -210,7 +210,7 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
     let token = params.token.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad_request("token is missing"))?;
     let ref_name = match path_ref {
         Some(path_ref) => path_ref.to_string(),
-        None => params.ref_name.ok_or_else(|| Error::bad_request("ref is missing"))?,
+        None => params.ref_name.filter(|r| !r.is_empty()).ok_or_else(|| Error::bad_request("ref is missing"))?,
     };
     // The webhook form passes the body on as the trigger payload.
     let payload = match path_ref {
@@ -227,6 +227,7 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
         ref_name,
         variables: params.variables,
         payload,
+        containers: Vec::new(),
     })
 }
 

@@ -16,8 +16,17 @@ pub struct Call {
     pub image: Option<super::Image>,
     /// The workload a Kubernetes target acts on (the trigger's).
     pub workload: Option<super::Workload>,
+    /// Images the caller sets on named containers along with a restart (ACK's application form).
+    pub containers: Vec<ContainerImage>,
     /// When the call is made, for targets that stamp it (a rollout restart).
     pub now_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerImage {
+    pub name: String,
+    /// A full image reference, `registry/namespace/name:tag`.
+    pub image: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

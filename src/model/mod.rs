@@ -2,6 +2,7 @@
 //! onto these types; they never keep a second copy. No `worker` import.
 
 pub mod call;
+pub mod delivery;
 pub mod event;
 pub mod source;
 pub mod target;
@@ -9,10 +10,11 @@ pub mod trigger;
 pub mod workload;
 
 pub use call::{Call, Payload};
+pub use delivery::{Delivery, DeliveryResult};
 pub use event::{Event, EventKind, Image};
 pub use source::Source;
 pub use target::Target;
-pub use trigger::Trigger;
+pub use trigger::{Trigger, TriggerKind};
 pub use workload::Workload;
 
 use serde::{Deserialize, Deserializer, Serialize};

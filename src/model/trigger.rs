@@ -51,9 +51,51 @@ pub struct Trigger {
     /// Which compatible API created it (`servicestage:{project_id}`), so that API lists only its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// A disabled trigger never fires (SWR's `enable`).
+    #[serde(default = "enabled_by_default", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+fn enabled_by_default() -> bool {
+    true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
+}
+
+/// How a trigger is fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriggerKind {
+    /// By presenting its token (the GitLab and ACK invocation forms).
+    Token,
+    /// By its own webhook endpoint, `/hooks/{id}`, signed with its source's secret.
+    Hook,
+    /// By any registry endpoint's push of an image in its `repository` (SWR image triggers).
+    Image,
+}
+
+impl TriggerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::Token => "token",
+            TriggerKind::Hook => "hook",
+            TriggerKind::Image => "image",
+        }
+    }
 }
 
 impl Trigger {
+    /// Derived from what it holds: a source makes a hook, a token hash a token trigger.
+    pub fn kind(&self) -> TriggerKind {
+        match (&self.source, &self.token_hash) {
+            (Some(_), _) => TriggerKind::Hook,
+            (None, Some(_)) => TriggerKind::Token,
+            (None, None) => TriggerKind::Image,
+        }
+    }
+
     /// The path a provider posts to, for hook triggers.
     pub fn hook_url(&self) -> Option<String> {
         self.source.as_ref().map(|_| format!("/hooks/{}", self.id))
@@ -102,6 +144,7 @@ mod tests {
             variables: BTreeMap::new(),
             workload: None,
             origin: None,
+            enabled: true,
         }
     }
 

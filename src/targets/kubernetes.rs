@@ -119,6 +119,18 @@ impl KubernetesTarget {
     }
 }
 
+/// What `kubectl rollout restart` sends, plus any images the caller sets on named containers.
+fn restart_patch(call: &Call) -> Value {
+    let restarted_at = format_rfc3339(call.now_ms);
+    let mut patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": restarted_at}}}}});
+    if !call.containers.is_empty() {
+        let containers: Vec<Value> =
+            call.containers.iter().map(|c| json!({"name": c.name, "image": c.image})).collect();
+        patch["spec"]["template"]["spec"] = json!({ "containers": containers });
+    }
+    patch
+}
+
 impl TargetKind for KubernetesTarget {
     fn validate(&self) -> Result<(), Error> {
         validate_url("api_server", &self.api_server)?;
@@ -145,10 +157,7 @@ impl TargetKind for KubernetesTarget {
     fn build_with(&self, call: &Call, looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
         let workload = self.workload(call)?;
         let patch = match (workload.action, looked_up) {
-            (WorkloadAction::Restart, _) => {
-                let restarted_at = format_rfc3339(call.now_ms);
-                json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": restarted_at}}}}})
-            }
+            (WorkloadAction::Restart, _) => restart_patch(call),
             (WorkloadAction::SetImage, Some(current)) => self.set_image_patch(call, workload, current)?,
             (WorkloadAction::SetImage, None) => return Err(Error::bad_request("set-image reads the workload first")),
         };
