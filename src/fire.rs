@@ -42,7 +42,7 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
     if call.project.as_deref().is_some_and(|project| !target.answers_to(project)) {
         return Err(Error::not_found("the token belongs to another project"));
     }
-    if !trigger.allows_ref(&call.ref_name) && !(call.ref_name.is_empty() && trigger.refs.is_empty()) {
+    if !trigger.allows_ref(&call.ref_name) {
         return Err(Error::bad_request(format!(
             "ref '{}' is not allowed by this trigger (allowed: {})",
             call.ref_name,
