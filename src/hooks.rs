@@ -1,13 +1,17 @@
-//! Receiving a git webhook at `/hooks/{trigger_id}`: verify with the trigger's provider, parse
-//! into normalized events, filter, refuse replays, and fire the target once per matching event.
-//! KV cost: the trigger, the replay marker and the target (3 reads), one marker write, and the
+//! Receiving a webhook at `/hooks/{id}`. The id names either a hook trigger (its own provider and
+//! secret) or a registry endpoint (`reg_...`), whose image pushes fan out to every image trigger of
+//! the pushed repository. Then, the same for both: verify, parse into normalized events, filter,
+//! refuse replays, and fire each matching (trigger, event) pair.
+//! KV cost for a hook trigger: the trigger, the replay marker and the target (3 reads); for a
+//! registry: the registry, one index listing per pushed repository, and a read per candidate
+//! trigger and per distinct target. Writes: the marker, a delivery record per firing, and the
 //! throttled `last_used`. Never logs the body or a secret.
 
 use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::fire::send_call;
 use crate::http::Response;
-use crate::model::{Call, Event, EventKind, Payload, Target, Trigger};
+use crate::model::{Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::sources::{self, HookCall};
 use crate::store::{keys, Store};
@@ -21,45 +25,76 @@ const DELIVERY_MEMORY_SECONDS: u64 = 3 * 24 * 60 * 60;
 /// GitLab's pipeline events must never trigger GitLab pipelines, or a pipeline would trigger itself.
 const LOOP_EVENTS: [&str; 2] = ["Pipeline Hook", "Job Hook"];
 
+/// What answers at a hook URL: one hook trigger, or a registry endpoint and its fan-out.
+struct Endpoint {
+    /// The id the replay markers are scoped to.
+    id: String,
+    source: Source,
+    trigger: Option<Trigger>,
+}
+
+async fn endpoint<S: Store, O: Outbound>(app: &App<S, O>, id: &str, now: u64) -> Result<Endpoint, Error> {
+    let unknown = |error: Error| match error {
+        Error::NotFound(_) => Error::not_found("unknown hook"),
+        other => other,
+    };
+    let catalog = app.catalog();
+    if Registry::is_registry_id(id) {
+        let registry = catalog.find_registry(id).await.map_err(unknown)?;
+        return Ok(Endpoint { id: registry.id, source: registry.source, trigger: None });
+    }
+    let trigger = catalog.find_trigger(id).await.map_err(unknown)?;
+    match trigger.source.clone().filter(|_| !trigger.is_expired(now)) {
+        Some(source) => Ok(Endpoint { id: trigger.id.clone(), source, trigger: Some(trigger) }),
+        None => Err(Error::not_found("unknown hook")),
+    }
+}
+
 pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let now = app.clock.now_ms();
-    let unknown = || Error::not_found("unknown hook");
-    let trigger = match app.catalog().find_trigger(ctx.param("id")).await {
-        Ok(trigger) => trigger,
-        Err(Error::NotFound(_)) => return Err(unknown()),
-        Err(other) => return Err(other),
-    };
-    let source = trigger.source.as_ref().filter(|_| !trigger.is_expired(now)).ok_or_else(unknown)?;
-    let provider = sources::provider(&source.kind).ok_or_else(unknown)?;
-    let call = HookCall { request: &ctx.request, source, now_ms: now };
+    let endpoint = endpoint(app, ctx.param("id"), now).await?;
+    let provider = sources::provider(&endpoint.source.kind).ok_or_else(|| Error::not_found("unknown hook"))?;
+    let call = HookCall { request: &ctx.request, source: &endpoint.source, now_ms: now };
     provider.verify(&call)?;
     let events = provider.parse(&call)?;
     if events.iter().any(|event| event.kind() == EventKind::Ping) {
         return Ok(Response::json(200, &json!({"ok": true, "event": "ping"})));
     }
-    let mut matching = Vec::new();
-    let mut reasons = Vec::new();
-    for event in events {
-        match trigger.filter.check(&event) {
-            Ok(()) => matching.push(event),
-            Err(reason) => reasons.push(reason),
-        }
-    }
+    let candidates = match endpoint.trigger {
+        Some(trigger) => vec![trigger],
+        None => image_triggers(app, &events).await?,
+    };
+    let (matching, reasons) = pair_up(&candidates, &events, now);
     if matching.is_empty() {
-        return Ok(not_matched(&reasons.join("; ")));
+        let reason =
+            if reasons.is_empty() { "no image trigger for this repository".into() } else { reasons.join("; ") };
+        return Ok(not_matched(&reason));
     }
     let delivery_id = sources::delivery_id(&ctx.request);
-    let seen_key = delivery_id.as_ref().map(|id| keys::delivery_seen(&trigger.id, id));
+    let seen_key = delivery_id.as_ref().map(|id| keys::delivery_seen(&endpoint.id, id));
     if let Some(key) = &seen_key {
         if app.store.get(key).await?.is_some() {
             return Ok(Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id})));
         }
     }
-    let target: Target = app.store.get_json(&keys::target(&trigger.target)).await?.ok_or_else(unknown)?;
-    if matches!(target.spec, TargetSpec::Gitlab(_))
-        && matching.iter().any(|e| LOOP_EVENTS.contains(&e.provider_event.as_str()))
-    {
-        return Ok(not_matched("a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"));
+    let targets = targets_of(app, &matching).await?;
+    let mut looped = false;
+    let firings: Vec<(&Trigger, &Target, Event)> = matching
+        .into_iter()
+        .filter_map(|(trigger, event)| {
+            let target = targets.iter().find(|t| t.id == trigger.target)?;
+            let looping =
+                matches!(target.spec, TargetSpec::Gitlab(_)) && LOOP_EVENTS.contains(&event.provider_event.as_str());
+            looped |= looping;
+            (!looping).then_some((trigger, target, event))
+        })
+        .collect();
+    if firings.is_empty() {
+        return Ok(not_matched(if looped {
+            "a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"
+        } else {
+            "the trigger's target is gone"
+        }));
     }
     let payload = Payload {
         content_type: ctx.request.header("content-type").unwrap_or("application/json").to_string(),
@@ -67,20 +102,21 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
     };
     let mut deliveries = Vec::new();
     let mut retry_wanted = false;
-    for mut event in matching {
+    for (trigger, target, mut event) in firings {
         event.delivery_id = delivery_id.clone();
-        let call = call_for(&trigger, &event, payload.clone(), now);
-        let ref_name = call.ref_name.clone();
-        match send_call(app, &trigger, &target, call).await {
+        let call = call_for(trigger, &event, payload.clone(), now);
+        let mut summary = json!({"trigger": trigger.id, "ref": call.ref_name, "target": target.name});
+        match send_call(app, trigger, target, call).await {
             Ok(answer) => {
                 retry_wanted |= answer.status >= 500 || answer.status == 429;
-                deliveries.push(json!({"ref": ref_name, "target": target.name, "status": answer.status}));
+                summary["status"] = answer.status.into();
             }
             Err(error) => {
                 retry_wanted = true;
-                deliveries.push(json!({"ref": ref_name, "target": target.name, "error": error.message()}));
+                summary["error"] = error.message().into();
             }
         }
+        deliveries.push(summary);
     }
     let summary = json!({"matched": true, "delivery_id": delivery_id, "deliveries": deliveries});
     if retry_wanted {
@@ -91,6 +127,59 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
         app.store.put(key, "1", Some(DELIVERY_MEMORY_SECONDS)).await?;
     }
     Ok(Response::json(202, &summary))
+}
+
+/// The image triggers of every repository pushed in `events`.
+async fn image_triggers<S: Store, O: Outbound>(app: &App<S, O>, events: &[Event]) -> Result<Vec<Trigger>, Error> {
+    let mut repositories: Vec<&str> = events
+        .iter()
+        .filter(|event| event.kind() == EventKind::ImagePush)
+        .filter_map(|event| event.image.as_ref().map(|image| image.repository.as_str()))
+        .collect();
+    repositories.sort_unstable();
+    repositories.dedup();
+    let mut triggers = Vec::new();
+    for repository in repositories {
+        triggers.extend(app.catalog().image_triggers(repository).await?);
+    }
+    Ok(triggers)
+}
+
+/// Every (trigger, event) pair that should fire, and the reasons the others should not.
+fn pair_up<'t>(triggers: &'t [Trigger], events: &[Event], now: u64) -> (Vec<(&'t Trigger, Event)>, Vec<String>) {
+    let mut matching = Vec::new();
+    let mut reasons = Vec::new();
+    for trigger in triggers {
+        if !trigger.enabled || trigger.is_expired(now) {
+            reasons.push(format!("trigger {} is disabled or expired", trigger.id));
+            continue;
+        }
+        for event in events {
+            match trigger.filter.check(event) {
+                Ok(()) => matching.push((trigger, event.clone())),
+                Err(reason) => reasons.push(reason),
+            }
+        }
+    }
+    (matching, reasons)
+}
+
+/// The targets of the matching triggers, each read once.
+async fn targets_of<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    matching: &[(&Trigger, Event)],
+) -> Result<Vec<Target>, Error> {
+    let mut targets: Vec<Target> = Vec::new();
+    for (trigger, _) in matching {
+        if targets.iter().any(|t| t.id == trigger.target) {
+            continue;
+        }
+        // A target deleted under a trigger leaves nothing to fire; its pairs are dropped.
+        if let Some(target) = app.store.get_json::<Target>(&keys::target(&trigger.target)).await? {
+            targets.push(target);
+        }
+    }
+    Ok(targets)
 }
 
 fn not_matched(reason: &str) -> Response {

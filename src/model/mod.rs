@@ -4,6 +4,7 @@
 pub mod call;
 pub mod delivery;
 pub mod event;
+pub mod registry;
 pub mod source;
 pub mod target;
 pub mod trigger;
@@ -12,6 +13,7 @@ pub mod workload;
 pub use call::{Call, Payload};
 pub use delivery::{Delivery, DeliveryResult};
 pub use event::{Event, EventKind, Image};
+pub use registry::Registry;
 pub use source::Source;
 pub use target::Target;
 pub use trigger::{Trigger, TriggerKind};

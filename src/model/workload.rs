@@ -46,8 +46,8 @@ impl WorkloadKind {
     }
 }
 
-/// A DNS-1123 label or subdomain, as Kubernetes names are.
-fn validate_k8s_name(field: &str, name: &str) -> Result<(), Error> {
+/// A DNS-1123 label or subdomain, as Kubernetes names are; the error names `field`.
+pub fn validate_k8s_name(field: &str, name: &str) -> Result<(), Error> {
     let valid = !name.is_empty()
         && name.len() <= 253
         && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
@@ -56,16 +56,21 @@ fn validate_k8s_name(field: &str, name: &str) -> Result<(), Error> {
     if valid {
         Ok(())
     } else {
-        Err(Error::bad_request(format!("workload.{field} '{name}' is not a valid Kubernetes name")))
+        Err(Error::bad_request(format!("{field} '{name}' is not a valid Kubernetes name")))
     }
 }
 
 impl Workload {
     pub fn validate(&self) -> Result<(), Error> {
-        validate_k8s_name("namespace", &self.namespace)?;
-        validate_k8s_name("name", &self.name)?;
+        self.validate_as(["workload.namespace", "workload.name", "workload.container"])
+    }
+
+    /// `validate`, with the fields named as the caller's API names them (namespace, name, container).
+    pub fn validate_as(&self, fields: [&str; 3]) -> Result<(), Error> {
+        validate_k8s_name(fields[0], &self.namespace)?;
+        validate_k8s_name(fields[1], &self.name)?;
         if let Some(container) = &self.container {
-            validate_k8s_name("container", container)?;
+            validate_k8s_name(fields[2], container)?;
         }
         Ok(())
     }

@@ -11,6 +11,10 @@ use crate::model::{Event, Image, Source};
 pub struct Acr;
 
 impl Provider for Acr {
+    fn emits_images(&self) -> bool {
+        true
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_optional_secret(call)
     }

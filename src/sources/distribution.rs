@@ -43,6 +43,10 @@ struct Actor {
 }
 
 impl Provider for Distribution {
+    fn emits_images(&self) -> bool {
+        true
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_optional_secret(call)
     }

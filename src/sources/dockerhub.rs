@@ -32,6 +32,10 @@ pub struct Repository {
 }
 
 impl Provider for DockerHub {
+    fn emits_images(&self) -> bool {
+        true
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_optional_secret(call)
     }

@@ -51,6 +51,10 @@ struct Tag {
 }
 
 impl Provider for Ghcr {
+    fn emits_images(&self) -> bool {
+        true
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_sha256_body(call, "X-Hub-Signature-256")
     }

@@ -42,6 +42,10 @@ struct Repository {
 }
 
 impl Provider for Harbor {
+    fn emits_images(&self) -> bool {
+        true
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_optional_secret(call)
     }

@@ -38,6 +38,10 @@ pub trait Provider: Sync {
     fn validate(&self, source: &Source) -> Result<(), Error> {
         require_secrets(source)
     }
+    /// Whether it is a container registry, whose image pushes a registry endpoint fans out.
+    fn emits_images(&self) -> bool {
+        false
+    }
 }
 
 /// The registry: a new provider is one module and one line here.

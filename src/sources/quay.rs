@@ -17,6 +17,10 @@ struct Payload {
 }
 
 impl Provider for Quay {
+    fn emits_images(&self) -> bool {
+        true
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_optional_secret(call)
     }

@@ -5,6 +5,7 @@
 
 use super::{join_url, validate_url, TargetKind, USER_AGENT};
 use crate::error::Error;
+use crate::model::call::ContainerImage;
 use crate::model::workload::WorkloadAction;
 use crate::model::{Call, Image, Secret, Workload};
 use crate::outbound::{OutboundRequest, OutboundResponse};
@@ -119,13 +120,12 @@ impl KubernetesTarget {
     }
 }
 
-/// What `kubectl rollout restart` sends, plus any images the caller sets on named containers.
-fn restart_patch(call: &Call) -> Value {
+/// What `kubectl rollout restart` sends; with `containers`, their new images in the same PATCH.
+fn restart_patch(call: &Call, containers: &[ContainerImage]) -> Value {
     let restarted_at = format_rfc3339(call.now_ms);
     let mut patch = json!({"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": restarted_at}}}}});
-    if !call.containers.is_empty() {
-        let containers: Vec<Value> =
-            call.containers.iter().map(|c| json!({"name": c.name, "image": c.image})).collect();
+    if !containers.is_empty() {
+        let containers: Vec<Value> = containers.iter().map(|c| json!({"name": c.name, "image": c.image})).collect();
         patch["spec"]["template"]["spec"] = json!({ "containers": containers });
     }
     patch
@@ -149,15 +149,23 @@ impl TargetKind for KubernetesTarget {
         self.build_with(call, None)
     }
 
+    /// Set-image reads the workload, unless the caller named each container's image.
     fn lookup(&self, call: &Call) -> Result<Option<OutboundRequest>, Error> {
         let workload = self.workload(call)?;
-        Ok((workload.action == WorkloadAction::SetImage).then(|| self.request("GET", workload, None)))
+        if workload.action != WorkloadAction::SetImage || !call.containers.is_empty() {
+            return Ok(None);
+        }
+        if call.image.is_none() {
+            return Err(Error::bad_request("set-image needs an image push, or the containers' images"));
+        }
+        Ok(Some(self.request("GET", workload, None)))
     }
 
     fn build_with(&self, call: &Call, looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
         let workload = self.workload(call)?;
         let patch = match (workload.action, looked_up) {
-            (WorkloadAction::Restart, _) => restart_patch(call),
+            (WorkloadAction::Restart, _) => restart_patch(call, &[]),
+            (WorkloadAction::SetImage, _) if !call.containers.is_empty() => restart_patch(call, &call.containers),
             (WorkloadAction::SetImage, Some(current)) => self.set_image_patch(call, workload, current)?,
             (WorkloadAction::SetImage, None) => return Err(Error::bad_request("set-image reads the workload first")),
         };
@@ -251,6 +259,24 @@ mod tests {
         assert!(err.message().contains("other/thing"));
         let missing = target().build_with(&call(WorkloadAction::SetImage, Some("nope")), Some(&current())).unwrap_err();
         assert!(missing.message().contains("nope"));
+    }
+
+    #[test]
+    fn set_image_with_the_callers_container_images_patches_them_and_restarts_without_reading() {
+        let k8s = target();
+        let mut c = call(WorkloadAction::SetImage, None);
+        c.image = None;
+        assert!(k8s.lookup(&c).unwrap_err().message().contains("image push"), "nothing to set");
+        c.containers = vec![ContainerImage { name: "app".into(), image: "reg.example/ns/app:v3".into() }];
+        assert_eq!(k8s.lookup(&c).unwrap(), None);
+        let template = body(&k8s.build(&c).unwrap())["spec"]["template"].clone();
+        assert_eq!(template["spec"]["containers"], json!([{"name": "app", "image": "reg.example/ns/app:v3"}]));
+        assert_eq!(
+            template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"],
+            "2016-01-07T09:53:58.235Z"
+        );
+        let restart = body(&k8s.build(&call(WorkloadAction::Restart, None)).unwrap());
+        assert!(restart["spec"]["template"].get("spec").is_none(), "a plain restart sets no image");
     }
 
     #[test]

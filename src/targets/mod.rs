@@ -2,6 +2,7 @@
 //! place that matches on the kind. A target builds an [`OutboundRequest`]; it never sends it.
 //! No `worker` import.
 
+pub mod ack;
 pub mod gitlab;
 pub mod http;
 pub mod kubernetes;
@@ -35,6 +36,7 @@ pub trait TargetKind {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TargetSpec {
+    Ack(ack::AckTarget),
     Gitlab(gitlab::GitlabTarget),
     Http(http::HttpTarget),
     Kubernetes(kubernetes::KubernetesTarget),
@@ -43,6 +45,7 @@ pub enum TargetSpec {
 impl TargetSpec {
     pub fn kind(&self) -> &dyn TargetKind {
         match self {
+            TargetSpec::Ack(target) => target,
             TargetSpec::Gitlab(target) => target,
             TargetSpec::Http(target) => target,
             TargetSpec::Kubernetes(target) => target,
@@ -51,6 +54,7 @@ impl TargetSpec {
 
     pub fn kind_name(&self) -> &'static str {
         match self {
+            TargetSpec::Ack(_) => "ack",
             TargetSpec::Gitlab(_) => "gitlab",
             TargetSpec::Http(_) => "http",
             TargetSpec::Kubernetes(_) => "kubernetes",

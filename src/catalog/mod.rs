@@ -2,6 +2,8 @@
 //! invariants (see `store.rs`). Both the native API and the vendor translations call this;
 //! neither touches keys directly. No `worker` import; never logs a secret.
 
+mod registries;
+
 use crate::auth::{Admin, TriggerToken};
 use crate::error::Error;
 use crate::filters::{validate_glob, EventFilter};
@@ -80,7 +82,7 @@ pub struct TriggerInput {
 }
 
 impl<'a, S: Store> Catalog<'a, S> {
-    fn new_id(&self) -> String {
+    pub(crate) fn new_id(&self) -> String {
         let mut bytes = [0u8; 16];
         self.random.fill(&mut bytes);
         hex::encode(bytes)

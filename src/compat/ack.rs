@@ -1,0 +1,248 @@
+//! Alibaba Cloud ACK application triggers (redeploy). An ACK trigger is a token trigger on the
+//! `kubernetes` target that `cluster_id` names, acting on `project_id` = `{namespace}/{name}`:
+//! a `deployment` trigger restarts the Deployment; an `application` trigger sets the images that
+//! its caller sends, then restarts. Invoked with `GET|POST /hook/trigger?token=...`.
+//!
+//! One deviation: tokens are stored only as hashes, so the full token is in the create answer
+//! (an extra `token` field) and describe shows its first characters.
+
+use crate::app::{App, Ctx};
+use crate::auth::TriggerToken;
+use crate::catalog::TriggerInput;
+use crate::error::Error;
+use crate::fire::{fire_by_token, TokenCall};
+use crate::http::Response;
+use crate::model::call::ContainerImage;
+use crate::model::workload::{validate_k8s_name, WorkloadAction, WorkloadKind};
+use crate::model::{Target, Trigger, TriggerKind, Workload};
+use crate::outbound::Outbound;
+use crate::store::Store;
+use crate::targets::TargetSpec;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+const ORIGIN: &str = "ack:";
+const TYPES: [&str; 2] = ["deployment", "application"];
+
+#[derive(Deserialize)]
+struct CreateInput {
+    #[serde(default)]
+    cluster_id: Option<String>,
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(rename = "type", default)]
+    trigger_type: Option<String>,
+}
+
+/// `namespace/name`, each a Kubernetes name.
+fn project(project_id: &str) -> Result<(String, String), Error> {
+    let invalid = || Error::bad_request("project_id must be {namespace}/{name}, such as default/test-app");
+    let (namespace, name) = project_id.split_once('/').ok_or_else(invalid)?;
+    validate_k8s_name("project_id", namespace).map_err(|_| invalid())?;
+    validate_k8s_name("project_id", name).map_err(|_| invalid())?;
+    Ok((namespace.to_string(), name.to_string()))
+}
+
+/// The cluster: a `kubernetes` target, by id or name.
+async fn cluster<S: Store, O: Outbound>(app: &App<S, O>, cluster_id: &str) -> Result<Target, Error> {
+    if cluster_id.is_empty() {
+        return Err(Error::bad_request("cluster_id is missing"));
+    }
+    let target = app.catalog().find_target(cluster_id).await.map_err(|err| match err {
+        Error::NotFound(_) => Error::not_found(format!("cluster_id: no cluster '{cluster_id}' (a kubernetes target)")),
+        other => other,
+    })?;
+    if !matches!(target.spec, TargetSpec::Kubernetes(_)) {
+        let kind = target.spec.kind_name();
+        return Err(Error::bad_request(format!(
+            "cluster_id: '{cluster_id}' is a {kind} target, not a kubernetes cluster"
+        )));
+    }
+    Ok(target)
+}
+
+fn trigger_type(trigger: &Trigger) -> &str {
+    trigger.origin.as_deref().and_then(|origin| origin.strip_prefix(ORIGIN)).unwrap_or("deployment")
+}
+
+fn trigger_view(trigger: &Trigger, cluster_id: &str) -> Value {
+    let (namespace, name) =
+        trigger.workload.as_ref().map(|w| (w.namespace.as_str(), w.name.as_str())).unwrap_or_default();
+    json!({
+        "id": trigger.id,
+        "name": name,
+        "cluster_id": cluster_id,
+        "project_id": format!("{namespace}/{name}"),
+        "type": trigger_type(trigger),
+        "action": "redeploy",
+        "token": trigger.token_start,
+    })
+}
+
+/// `POST /triggers` and `POST /clusters/{cluster_id}/triggers`.
+pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let admin = ctx.admin()?;
+    let input: CreateInput = ctx.json_body()?;
+    let path_cluster = ctx.param("cluster_id");
+    let body_cluster = input.cluster_id.unwrap_or_default();
+    if !path_cluster.is_empty() && !body_cluster.is_empty() && path_cluster != body_cluster {
+        return Err(Error::bad_request("cluster_id in the body differs from the path's"));
+    }
+    let cluster_id = if path_cluster.is_empty() { body_cluster } else { path_cluster.to_string() };
+    let (namespace, name) = project(input.project_id.as_deref().unwrap_or_default())?;
+    if input.action.as_deref() != Some("redeploy") {
+        return Err(Error::bad_request("action must be redeploy"));
+    }
+    let trigger_type = input.trigger_type.unwrap_or_else(|| "deployment".into());
+    if !TYPES.contains(&trigger_type.as_str()) {
+        return Err(Error::bad_request("type must be deployment or application"));
+    }
+    let target = cluster(app, &cluster_id).await?;
+    let action = if trigger_type == "application" { WorkloadAction::SetImage } else { WorkloadAction::Restart };
+    let workload = Workload { namespace, kind: WorkloadKind::Deployments, name, container: None, action };
+    let trigger_input = TriggerInput {
+        kind: Some(TriggerKind::Token),
+        description: Some(format!("ACK {trigger_type} trigger for {}/{}", workload.namespace, workload.name)),
+        workload: Some(Some(workload)),
+        origin: Some(format!("{ORIGIN}{trigger_type}")),
+        ..TriggerInput::default()
+    };
+    let (trigger, token) = app.catalog().create_trigger(admin, &target, trigger_input).await?;
+    let mut view = trigger_view(&trigger, &cluster_id);
+    view["token"] = token.map(|t| t.expose().to_string()).unwrap_or_default().into();
+    if let Value::Object(fields) = &mut view {
+        fields.remove("name");
+    }
+    Ok(Response::json(200, &view))
+}
+
+/// `GET /clusters/{cluster_id}/triggers?Namespace=&Name=&Type=&action=` and `GET /triggers/{cluster_id}`.
+pub async fn describe<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let query = ctx.request.query_pairs();
+    let field = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, v)| v.as_str()).unwrap_or("");
+    let (namespace, name) = (field("Namespace"), field("Name"));
+    for (label, value) in [("Namespace", namespace), ("Name", name)] {
+        if value.is_empty() {
+            return Err(Error::bad_request(format!("{label} is missing")));
+        }
+    }
+    if !matches!(field("action"), "" | "redeploy") {
+        return Err(Error::bad_request("action must be redeploy"));
+    }
+    let cluster_id = ctx.param("cluster_id");
+    let target = cluster(app, cluster_id).await?;
+    let wanted_type = field("Type");
+    let views: Vec<Value> = app
+        .catalog()
+        .list_triggers(Some(&target))
+        .await?
+        .iter()
+        .filter(|t| t.origin.as_deref().is_some_and(|o| o.starts_with(ORIGIN)))
+        .filter(|t| t.workload.as_ref().is_some_and(|w| w.namespace == namespace && w.name == name))
+        .filter(|t| wanted_type.is_empty() || trigger_type(t) == wanted_type)
+        .map(|t| trigger_view(t, cluster_id))
+        .collect();
+    Ok(Response::json(200, &views))
+}
+
+/// `DELETE /clusters/{cluster_id}/triggers/{id}` and `DELETE /triggers/revoke/{id}`.
+pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let catalog = app.catalog();
+    let id = ctx.param("id");
+    let trigger = catalog.find_trigger(id).await?;
+    let cluster_id = ctx.param("cluster_id");
+    let in_cluster = cluster_id.is_empty() || cluster(app, cluster_id).await?.id == trigger.target;
+    if !in_cluster || !trigger.origin.as_deref().is_some_and(|o| o.starts_with(ORIGIN)) {
+        return Err(Error::not_found(format!("no ACK trigger '{id}'")));
+    }
+    catalog.delete_trigger(&trigger).await?;
+    Ok(Response::json(200, &json!({})))
+}
+
+/// The body an application trigger's caller sends: the containers' new images.
+#[derive(Deserialize)]
+struct ApplicationBody {
+    resource: Resource,
+}
+#[derive(Deserialize)]
+struct Resource {
+    deployment: Deployment,
+}
+#[derive(Deserialize)]
+struct Deployment {
+    spec: DeploymentSpec,
+}
+#[derive(Deserialize)]
+struct DeploymentSpec {
+    template: PodTemplate,
+}
+#[derive(Deserialize)]
+struct PodTemplate {
+    spec: PodSpec,
+}
+#[derive(Deserialize)]
+struct PodSpec {
+    containers: Vec<Container>,
+}
+#[derive(Deserialize)]
+struct Container {
+    name: String,
+    image: String,
+}
+
+fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
+    if body.is_empty() {
+        return Ok(Vec::new());
+    }
+    let parsed: ApplicationBody = serde_json::from_slice(body).map_err(|err| {
+        Error::bad_request(format!("the body must be resource.deployment.spec.template.spec.containers: {err}"))
+    })?;
+    let mut containers = Vec::new();
+    for container in parsed.resource.deployment.spec.template.spec.containers {
+        validate_k8s_name("containers[].name", &container.name)?;
+        crate::model::validate_name("containers[].image", &container.image)?;
+        containers.push(ContainerImage { name: container.name, image: container.image });
+    }
+    Ok(containers)
+}
+
+/// `GET|POST /hook/trigger?token=...`: no admin token; an unknown token answers 404.
+pub async fn invoke<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let token = ctx.request.query_pairs().into_iter().find(|(key, _)| key == "token").map(|(_, v)| v);
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad_request("token is missing"))?;
+    let call = TokenCall {
+        project: None,
+        token: TriggerToken::from_presented(&token),
+        ref_name: String::new(),
+        variables: Default::default(),
+        payload: None,
+        containers: containers(&ctx.request.body)?,
+    };
+    fire_by_token(app, call).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_id_is_namespace_slash_name() {
+        assert_eq!(project("default/test-app").unwrap(), ("default".into(), "test-app".into()));
+        for bad in ["redeploy", "default/", "/app", "a/b/c", "Default/App"] {
+            assert!(project(bad).unwrap_err().message().contains("project_id"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_application_body_names_containers_and_images() {
+        let body = br#"{"resource":{"deployment":{"metadata":{"name":"web"},"spec":{"template":{"spec":{"containers":[{"name":"app","image":"reg.example/ns/app:v2"}]}}}}}}"#;
+        assert_eq!(
+            containers(body).unwrap(),
+            vec![ContainerImage { name: "app".into(), image: "reg.example/ns/app:v2".into() }]
+        );
+        assert!(containers(b"").unwrap().is_empty(), "a deployment trigger's call has no body");
+        assert!(containers(br#"{"resource":{}}"#).unwrap_err().message().contains("containers"));
+    }
+}
