@@ -112,7 +112,8 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
                 summary["status"] = answer.status.into();
             }
             Err(error) => {
-                retry_wanted = true;
+                // A request that could not be built (a missing container) fails the same way again.
+                retry_wanted |= matches!(error, Error::TargetUnreachable { .. } | Error::Store(_));
                 summary["error"] = error.message().into();
             }
         }
