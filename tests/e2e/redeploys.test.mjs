@@ -156,3 +156,32 @@ test("an ACK trigger invoked through /hook/trigger?token= PATCHes restartedAt", 
   assert.deepEqual([revoked.status, revoked.body], [200, {}]);
   assert.equal((await worker.call("GET", `/hook/trigger?token=${created.body.token}`)).status, 404);
 });
+
+test("an image trigger on an ack target POSTs the application body to the ACK trigger URL", async () => {
+  const target = await worker.call("POST", "/api/v1/targets", { as: "alice", json: {
+    name: "ack-web", kind: "ack", type: "application", registry: "registry.example.com",
+    url: `${apiServer.url}/hook/trigger?token=ack-token-e2e`,
+  } });
+  assert.equal(target.status, 201, target.text);
+  assert.ok(!target.text.includes("ack-token-e2e"), "the URL's token is write-only");
+  const trigger = await worker.call("POST", "/api/v1/triggers", { as: "alice", json: {
+    target: "ack-web", kind: "image", repository: "harbor/ack-app",
+    workload: { namespace: "default", name: "web", container: "app" },
+  } });
+  assert.equal(trigger.status, 201, trigger.text);
+  const payload = JSON.parse(harborPush("v3"));
+  payload.event_data.repository.repo_full_name = "harbor/ack-app";
+  const before = apiServer.received.length;
+  const answer = await worker.call("POST", hookUrl, {
+    headers: { "content-type": "application/json", authorization: "harbor-auth-e2e" }, body: JSON.stringify(payload),
+  });
+  assert.equal(answer.status, 202, answer.text);
+  const [sent] = apiServer.received.slice(before);
+  assert.equal(sent.method, "POST");
+  assert.equal(sent.rawPath, "/hook/trigger");
+  assert.equal(sent.query.get("token"), "ack-token-e2e");
+  assert.deepEqual(JSON.parse(sent.body), { resource: { deployment: {
+    metadata: { name: "web" },
+    spec: { template: { spec: { containers: [{ name: "app", image: "registry.example.com/harbor/ack-app:v3" }] } } },
+  } } });
+});
