@@ -13,11 +13,10 @@ use crate::error::Error;
 use crate::fire::{fire_by_token, TokenCall};
 use crate::http::Response;
 use crate::model::call::ContainerImage;
-use crate::model::workload::{validate_k8s_name, WorkloadAction, WorkloadKind};
+use crate::model::workload::{validate_k8s_name, WorkloadAction, WorkloadKind, WorkloadManifest};
 use crate::model::{Target, Trigger, TriggerKind, Workload};
 use crate::outbound::Outbound;
 use crate::store::Store;
-use crate::targets::TargetSpec;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -45,22 +44,8 @@ fn project(project_id: &str) -> Result<(String, String), Error> {
     Ok((namespace.to_string(), name.to_string()))
 }
 
-/// The cluster: a `kubernetes` target, by id or name.
 async fn cluster<S: Store, O: Outbound>(app: &App<S, O>, cluster_id: &str) -> Result<Target, Error> {
-    if cluster_id.is_empty() {
-        return Err(Error::bad_request("cluster_id is missing"));
-    }
-    let target = app.catalog().find_target(cluster_id).await.map_err(|err| match err {
-        Error::NotFound(_) => Error::not_found(format!("cluster_id: no cluster '{cluster_id}' (a kubernetes target)")),
-        other => other,
-    })?;
-    if !matches!(target.spec, TargetSpec::Kubernetes(_)) {
-        let kind = target.spec.kind_name();
-        return Err(Error::bad_request(format!(
-            "cluster_id: '{cluster_id}' is a {kind} target, not a kubernetes cluster"
-        )));
-    }
-    Ok(target)
+    super::cluster(app, "cluster_id", cluster_id).await
 }
 
 fn trigger_type(trigger: &Trigger) -> &str {
@@ -168,30 +153,8 @@ struct ApplicationBody {
 }
 #[derive(Deserialize)]
 struct Resource {
-    deployment: Deployment,
+    deployment: WorkloadManifest,
 }
-#[derive(Deserialize)]
-struct Deployment {
-    spec: DeploymentSpec,
-}
-#[derive(Deserialize)]
-struct DeploymentSpec {
-    template: PodTemplate,
-}
-#[derive(Deserialize)]
-struct PodTemplate {
-    spec: PodSpec,
-}
-#[derive(Deserialize)]
-struct PodSpec {
-    containers: Vec<Container>,
-}
-#[derive(Deserialize)]
-struct Container {
-    name: String,
-    image: String,
-}
-
 fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
     if body.is_empty() {
         return Ok(Vec::new());
@@ -200,7 +163,7 @@ fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
         Error::bad_request(format!("the body must be resource.deployment.spec.template.spec.containers: {err}"))
     })?;
     let mut containers = Vec::new();
-    for container in parsed.resource.deployment.spec.template.spec.containers {
+    for container in parsed.resource.deployment.into_containers() {
         validate_k8s_name("containers[].name", &container.name)?;
         crate::model::validate_name("containers[].image", &container.image)?;
         containers.push(ContainerImage { name: container.name, image: container.image });

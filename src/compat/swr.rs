@@ -13,7 +13,6 @@ use crate::model::workload::{WorkloadAction, WorkloadKind};
 use crate::model::{Delivery, DeliveryResult, Target, Trigger, TriggerKind, Workload};
 use crate::outbound::Outbound;
 use crate::store::Store;
-use crate::targets::TargetSpec;
 use crate::time::format_rfc3339;
 use serde_json::{json, Map, Value};
 
@@ -57,20 +56,11 @@ fn enable(body: &Map<String, Value>) -> Result<bool, Error> {
 
 /// The cluster (a `kubernetes` target) that `cluster_id`, else `cluster_name`, names.
 async fn cluster<S: Store, O: Outbound>(app: &App<S, O>, body: &Map<String, Value>) -> Result<Target, Error> {
-    let (field, name) = match (text(body, "cluster_id", false)?, text(body, "cluster_name", false)?) {
-        (Some(id), _) if !id.is_empty() => ("cluster_id", id),
-        (_, Some(name)) if !name.is_empty() => ("cluster_name", name),
-        _ => return Err(Error::bad_request("cluster_id or cluster_name is missing")),
-    };
-    let target = app.catalog().find_target(name).await.map_err(|err| match err {
-        Error::NotFound(_) => Error::not_found(format!("{field}: no cluster '{name}' (a kubernetes target)")),
-        other => other,
-    })?;
-    if !matches!(target.spec, TargetSpec::Kubernetes(_)) {
-        let kind = target.spec.kind_name();
-        return Err(Error::bad_request(format!("{field}: '{name}' is a {kind} target, not a kubernetes cluster")));
+    match (text(body, "cluster_id", false)?, text(body, "cluster_name", false)?) {
+        (Some(id), _) if !id.is_empty() => super::cluster(app, "cluster_id", id).await,
+        (_, Some(name)) if !name.is_empty() => super::cluster(app, "cluster_name", name).await,
+        _ => Err(Error::bad_request("cluster_id or cluster_name is missing")),
     }
-    Ok(target)
 }
 
 /// The trigger the body describes, as the catalog takes it.

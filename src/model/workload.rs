@@ -17,6 +17,43 @@ pub struct Workload {
     pub action: WorkloadAction,
 }
 
+/// The part of a Kubernetes workload manifest that names its containers' images:
+/// `spec.template.spec.containers[{name, image}]`. The API server's answer to a GET has it, and
+/// so does the body of an ACK application trigger.
+#[derive(Deserialize)]
+pub struct WorkloadManifest {
+    spec: ManifestSpec,
+}
+#[derive(Deserialize)]
+struct ManifestSpec {
+    template: PodTemplate,
+}
+#[derive(Deserialize)]
+struct PodTemplate {
+    spec: PodSpec,
+}
+#[derive(Deserialize)]
+struct PodSpec {
+    #[serde(default)]
+    containers: Vec<ContainerSpec>,
+}
+#[derive(Deserialize)]
+pub struct ContainerSpec {
+    pub name: String,
+    #[serde(default)]
+    pub image: String,
+}
+
+impl WorkloadManifest {
+    pub fn containers(&self) -> &[ContainerSpec] {
+        &self.spec.template.spec.containers
+    }
+
+    pub fn into_containers(self) -> Vec<ContainerSpec> {
+        self.spec.template.spec.containers
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum WorkloadKind {

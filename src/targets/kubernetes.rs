@@ -6,7 +6,7 @@
 use super::{join_url, validate_url, TargetKind, USER_AGENT};
 use crate::error::Error;
 use crate::model::call::ContainerImage;
-use crate::model::workload::WorkloadAction;
+use crate::model::workload::{WorkloadAction, WorkloadManifest};
 use crate::model::{Call, Image, Secret, Workload};
 use crate::outbound::{OutboundRequest, OutboundResponse};
 use crate::time::format_rfc3339;
@@ -22,31 +22,6 @@ pub struct KubernetesTarget {
 }
 
 const STRATEGIC_MERGE: &str = "application/strategic-merge-patch+json";
-
-/// The part of a workload that set-image reads.
-#[derive(Deserialize)]
-struct WorkloadSpec {
-    spec: PodTemplateHolder,
-}
-#[derive(Deserialize)]
-struct PodTemplateHolder {
-    template: PodTemplate,
-}
-#[derive(Deserialize)]
-struct PodTemplate {
-    spec: PodSpec,
-}
-#[derive(Deserialize)]
-struct PodSpec {
-    #[serde(default)]
-    containers: Vec<Container>,
-}
-#[derive(Deserialize)]
-struct Container {
-    name: String,
-    #[serde(default)]
-    image: String,
-}
 
 /// `host/ns/app:tag@sha256:..` -> `host/ns/app`.
 fn image_base(image: &str) -> &str {
@@ -95,13 +70,10 @@ impl KubernetesTarget {
 
     fn set_image_patch(&self, call: &Call, workload: &Workload, current: &OutboundResponse) -> Result<Value, Error> {
         let image = call.image.as_ref().ok_or_else(|| Error::bad_request("set-image needs an image push"))?;
-        let spec: WorkloadSpec = serde_json::from_slice(&current.body)
+        let manifest: WorkloadManifest = serde_json::from_slice(&current.body)
             .map_err(|err| Error::bad_request(format!("the API server's workload could not be read: {err}")))?;
-        let containers: Vec<Value> = spec
-            .spec
-            .template
-            .spec
-            .containers
+        let containers: Vec<Value> = manifest
+            .containers()
             .iter()
             .filter(|c| match &workload.container {
                 Some(name) => &c.name == name,

@@ -13,17 +13,17 @@ const SWR = "/v2/manage/namespaces/harbor/repos/alpine/triggers";
 const swrAdmin = { "x-auth-token": ADMINS.alice };
 let worker, apiServer, hookUrl;
 
-/** The real Harbor PUSH_ARTIFACT payload, pushed as `tag` (the published example pushes by digest). */
-function harborPush(tag) {
+/**
+ * Posts the real Harbor PUSH_ARTIFACT payload to the registry endpoint, pushed as `repository:tag`
+ * (the published example pushes harbor/alpine by digest). Returns the answer and what the mock got.
+ */
+async function push(tag, repository = "harbor/alpine") {
   const payload = JSON.parse(fixture("harbor/push_artifact.json"));
   payload.event_data.resources[0].tag = tag;
-  return JSON.stringify(payload);
-}
-
-async function push(tag) {
+  payload.event_data.repository.repo_full_name = repository;
   const before = apiServer.received.length;
   const answer = await worker.call("POST", hookUrl, {
-    headers: { "content-type": "application/json", authorization: "harbor-auth-e2e" }, body: harborPush(tag),
+    headers: { "content-type": "application/json", authorization: "harbor-auth-e2e" }, body: JSON.stringify(payload),
   });
   return { answer, sent: apiServer.received.slice(before) };
 }
@@ -82,19 +82,14 @@ test("a tag that does not meet the condition does not fire", async () => {
 test("a disabled trigger does not fire, and fires again once enabled", async () => {
   const repo = "/v2/manage/namespaces/harbor/repos/alpine$nightly/triggers";
   await createSwr(repo, swrTrigger("nightly", "web", { enable: "false", container: "alpine" }));
-  const payload = JSON.parse(harborPush("n1"));
-  payload.event_data.repository.repo_full_name = "harbor/alpine/nightly";
-  const send = () => worker.call("POST", hookUrl, {
-    headers: { "content-type": "application/json", authorization: "harbor-auth-e2e" }, body: JSON.stringify(payload),
-  });
-  const before = apiServer.received.length;
-  const disabled = await send();
-  assert.equal(disabled.body.matched, false, disabled.text);
-  assert.equal(apiServer.received.length, before);
+  const disabled = await push("n1", "harbor/alpine/nightly");
+  assert.equal(disabled.answer.body.matched, false, disabled.answer.text);
+  assert.equal(disabled.sent.length, 0);
   const enabled = await worker.call("PATCH", `${repo}/nightly`, { headers: swrAdmin, json: { enable: "true" } });
   assert.equal(enabled.status, 201, enabled.text);
-  assert.equal((await send()).status, 202);
-  assert.equal(apiServer.received.length, before + 2, "GET and PATCH");
+  const fired = await push("n1", "harbor/alpine/nightly");
+  assert.equal(fired.answer.status, 202);
+  assert.deepEqual(fired.sent.map((r) => r.method), ["GET", "PATCH"]);
 });
 
 test("trigger_history records both success and failure", async () => {
@@ -117,15 +112,10 @@ test("one registry webhook fans out to two triggers", async () => {
   await createSwr(repo, swrTrigger("worker", "worker", { container: "alpine" }));
   const listed = await worker.call("GET", repo, { headers: swrAdmin });
   assert.deepEqual(listed.body.map((t) => t.name).sort(), ["web", "worker"]);
-  const payload = JSON.parse(harborPush("v7"));
-  payload.event_data.repository.repo_full_name = "harbor/alpine/fanout";
-  const before = apiServer.received.length;
-  const answer = await worker.call("POST", hookUrl, {
-    headers: { "content-type": "application/json", authorization: "harbor-auth-e2e" }, body: JSON.stringify(payload),
-  });
+  const { answer, sent } = await push("v7", "harbor/alpine/fanout");
   assert.equal(answer.status, 202, answer.text);
   assert.equal(answer.body.deliveries.length, 2);
-  const patched = apiServer.received.slice(before).filter((r) => r.method === "PATCH").map((r) => r.rawPath).sort();
+  const patched = sent.filter((r) => r.method === "PATCH").map((r) => r.rawPath).sort();
   assert.deepEqual(patched, [
     "/apis/apps/v1/namespaces/default/deployments/web",
     "/apis/apps/v1/namespaces/default/deployments/worker",
@@ -169,14 +159,8 @@ test("an image trigger on an ack target POSTs the application body to the ACK tr
     workload: { namespace: "default", name: "web", container: "app" },
   } });
   assert.equal(trigger.status, 201, trigger.text);
-  const payload = JSON.parse(harborPush("v3"));
-  payload.event_data.repository.repo_full_name = "harbor/ack-app";
-  const before = apiServer.received.length;
-  const answer = await worker.call("POST", hookUrl, {
-    headers: { "content-type": "application/json", authorization: "harbor-auth-e2e" }, body: JSON.stringify(payload),
-  });
+  const { answer, sent: [sent] } = await push("v3", "harbor/ack-app");
   assert.equal(answer.status, 202, answer.text);
-  const [sent] = apiServer.received.slice(before);
   assert.equal(sent.method, "POST");
   assert.equal(sent.rawPath, "/hook/trigger");
   assert.equal(sent.query.get("token"), "ack-token-e2e");
