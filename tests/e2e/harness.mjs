@@ -97,3 +97,13 @@ export async function closedPort() {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
+
+/** A `kubernetes` target named `name` whose API server is the recording mock `apiServer`. */
+export async function createCluster(worker, apiServer, name = "prod") {
+  const target = await worker.call("POST", "/api/v1/targets", {
+    as: "alice", json: { name, kind: "kubernetes", api_server: apiServer.url, token: "sa-token-e2e" },
+  });
+  if (target.status !== 201) throw new Error(`creating the cluster target failed: ${target.text}`);
+  if (target.text.includes("sa-token-e2e")) throw new Error("the cluster token was echoed back");
+  return target.body;
+}

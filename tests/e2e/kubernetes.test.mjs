@@ -2,7 +2,7 @@
 // deployment and records each PATCH.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, startMock, fixture } from "./harness.mjs";
+import { startWorker, startMock, createCluster, fixture } from "./harness.mjs";
 
 const DEPLOYMENT = {
   apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: "prod" },
@@ -16,11 +16,7 @@ let worker, apiServer;
 before(async () => {
   apiServer = await startMock({ status: 200, json: DEPLOYMENT });
   worker = await startWorker();
-  const target = await worker.call("POST", "/api/v1/targets", {
-    as: "alice", json: { name: "prod", kind: "kubernetes", api_server: apiServer.url, token: "sa-token-e2e" },
-  });
-  assert.equal(target.status, 201, target.text);
-  assert.ok(!target.text.includes("sa-token-e2e"));
+  await createCluster(worker, apiServer);
 });
 
 after(async () => {

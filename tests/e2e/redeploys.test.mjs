@@ -3,7 +3,7 @@
 // 127.0.0.1 that answers GET with a deployment and records each PATCH.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, startMock, fixture, ADMINS } from "./harness.mjs";
+import { startWorker, startMock, createCluster, fixture, ADMINS } from "./harness.mjs";
 
 const DEPLOYMENT = {
   apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "web", namespace: "default" },
@@ -43,10 +43,7 @@ async function createSwr(repoPath, body) {
 before(async () => {
   apiServer = await startMock({ status: 200, json: DEPLOYMENT });
   worker = await startWorker();
-  const target = await worker.call("POST", "/api/v1/targets", {
-    as: "alice", json: { name: "prod", kind: "kubernetes", api_server: apiServer.url, token: "sa-token-e2e" },
-  });
-  assert.equal(target.status, 201, target.text);
+  await createCluster(worker, apiServer);
   const registry = await worker.call("POST", "/api/v1/registries", {
     as: "alice", json: { name: "harbor", kind: "harbor", secret: "harbor-auth-e2e" },
   });
