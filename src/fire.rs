@@ -9,7 +9,7 @@ use crate::http::Response;
 use crate::model::call::validate_ref;
 use crate::model::call::ContainerImage;
 use crate::model::{Call, Delivery, Payload, Target, Trigger};
-use crate::outbound::{Outbound, OutboundResponse};
+use crate::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use crate::store::{keys, Store};
 use std::collections::BTreeMap;
 
@@ -83,13 +83,15 @@ pub async fn send_call<S: Store, O: Outbound>(
     app: &App<S, O>,
     trigger: &Trigger,
     target: &Target,
-    call: Call,
+    mut call: Call,
 ) -> Result<OutboundResponse, Error> {
+    let catalog = app.catalog();
+    let stamp = catalog.delivery_stamp();
+    call.delivery = Delivery::id_for(&trigger.id, &stamp);
     let outcome = attempt(app, target, &call).await;
     // Bookkeeping must not turn a fired target into an error for the caller.
-    let catalog = app.catalog();
     let _ = catalog.record_use(trigger).await;
-    let delivery = Delivery::record(trigger, target, &call, &outcome, &catalog.delivery_stamp());
+    let delivery = Delivery::record(trigger, target, &call, &outcome, &stamp);
     let _ = catalog.record_delivery(&delivery).await;
     outcome
 }
@@ -102,9 +104,14 @@ async fn attempt<S: Store, O: Outbound>(
 ) -> Result<OutboundResponse, Error> {
     let kind = target.spec.kind();
     let unreachable = |detail| Error::TargetUnreachable { target: target.name.clone(), detail };
+    let send = |mut request: OutboundRequest| {
+        // Lets a target drop a repeat of the same delivery (a retry, a replay of a lost answer).
+        request.headers.push(("idempotency-key".into(), call.delivery.clone()));
+        app.outbound.send(request)
+    };
     let looked_up = match kind.lookup(call)? {
         Some(request) => {
-            let answer = app.outbound.send(request).await.map_err(unreachable)?;
+            let answer = send(request).await.map_err(unreachable)?;
             if !(200..300).contains(&answer.status) {
                 // The lookup's own failure (a 404 for a missing workload) is the answer.
                 return Ok(answer);
@@ -114,7 +121,7 @@ async fn attempt<S: Store, O: Outbound>(
         None => None,
     };
     let request = kind.build_with(call, looked_up.as_ref())?;
-    app.outbound.send(request).await.map_err(unreachable)
+    send(request).await.map_err(unreachable)
 }
 
 /// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.

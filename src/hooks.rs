@@ -214,7 +214,7 @@ pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload, now_ms: u64)
         payload: Some(payload),
         image: event.image.clone(),
         workload: trigger.workload.clone(),
-        containers: Vec::new(),
         now_ms,
+        ..Call::default()
     }
 }

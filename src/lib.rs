@@ -23,6 +23,7 @@ pub mod signature;
 pub mod sources;
 pub mod store;
 pub mod targets;
+pub mod template;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]

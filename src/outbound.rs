@@ -2,6 +2,10 @@
 //! `Fetch`, and a scripted client for native tests. Building never sends.
 
 use std::cell::RefCell;
+
+/// Every outbound request is abandoned after this long, so that a hung target cannot hold a
+/// webhook past its provider's own timeout (GitHub waits 10 s).
+pub const OUTBOUND_TIMEOUT_MS: u32 = 9_000;
 use std::collections::VecDeque;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use crate::app::App;
 use crate::auth::AdminDirectory;
 use crate::error::Error;
 use crate::http;
-use crate::outbound::{Outbound, OutboundRequest, OutboundResponse};
+use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
 use crate::ports::{Clock, Random};
 use crate::store::{KeyPage, Store};
 use wasm_bindgen::prelude::*;
@@ -104,7 +104,14 @@ impl Outbound for FetchClient {
             init.with_body(Some(worker::js_sys::Uint8Array::from(request.body.as_slice()).into()));
         }
         let outbound = worker::Request::new_with_init(&request.url, &init).map_err(|err| err.to_string())?;
-        let mut answer = Fetch::Request(outbound).send().await.map_err(|err| err.to_string())?;
+        let timeout = worker::AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(OUTBOUND_TIMEOUT_MS));
+        let mut answer = Fetch::Request(outbound).send_with_signal(&timeout).await.map_err(|err| {
+            if timeout.aborted() {
+                format!("no answer within {} s", OUTBOUND_TIMEOUT_MS / 1000)
+            } else {
+                err.to_string()
+            }
+        })?;
         let headers = answer.headers().entries().collect();
         let body = answer.bytes().await.unwrap_or_default();
         Ok(OutboundResponse { status: answer.status_code(), headers, body })

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 pub struct Call {
     /// The id of the trigger that fired.
     pub trigger_id: String,
+    /// hookrelay's id for this delivery; every outbound request carries it as `Idempotency-Key`.
+    pub delivery: String,
     pub ref_name: String,
     pub variables: BTreeMap<String, String>,
     /// The body that caused the call, passed on as it came (GitLab's webhook form).

@@ -68,7 +68,7 @@ impl Delivery {
             Err(error) => (DeliveryResult::Failed, None, error.message()),
         };
         Delivery {
-            id: format!("{}-{stamp}", trigger.id),
+            id: Delivery::id_for(&trigger.id, stamp),
             trigger: trigger.id.clone(),
             target: target.id.clone(),
             at: call.now_ms,
@@ -79,6 +79,10 @@ impl Delivery {
             status,
             detail,
         }
+    }
+
+    pub fn id_for(trigger_id: &str, stamp: &str) -> String {
+        format!("{trigger_id}-{stamp}")
     }
 
     /// The trigger id and stamp in a delivery id, or `None` for an id that cannot be one.

@@ -1,4 +1,6 @@
-//! The `http` target: a plain deploy hook. It receives a JSON description of the call.
+//! The `http` target: a plain deploy hook. It receives a JSON description of the call, or, with a
+//! `body_template`, that template filled in (see `template.rs`): one target kind serves Render,
+//! Vercel, Netlify, Buildkite and CircleCI hooks.
 
 use super::{validate_url, TargetKind, USER_AGENT};
 use crate::error::Error;
@@ -18,6 +20,12 @@ pub struct HttpTarget {
     /// Extra headers. Their values may be credentials, so they are write-only.
     #[serde(default)]
     pub headers: BTreeMap<String, Secret>,
+    /// The body to send instead of the call's description, with placeholders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_template: Option<String>,
+    /// The template's Content-Type; default `application/json`. Values are JSON-escaped when it is JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
 }
 
 fn default_method() -> String {
@@ -48,6 +56,12 @@ impl TargetKind for HttpTarget {
         if !METHODS.contains(&self.method.as_str()) {
             return Err(Error::bad_request(format!("method must be one of {}", METHODS.join(", "))));
         }
+        if let Some(template) = &self.body_template {
+            crate::template::validate(template)?;
+        }
+        if self.content_type.as_deref().is_some_and(|c| c.is_empty() || c.chars().any(|c| c.is_control())) {
+            return Err(Error::bad_request("content_type is not a valid media type"));
+        }
         for (name, value) in &self.headers {
             let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
             if !valid_name || value.expose().chars().any(|c| c.is_control()) {
@@ -59,11 +73,34 @@ impl TargetKind for HttpTarget {
 
     fn public_fields(&self) -> Map<String, Value> {
         let header_names: Vec<&String> = self.headers.keys().collect();
-        let view = json!({"url": self.url, "method": self.method, "header_names": header_names});
+        let view = json!({"url": self.url, "method": self.method, "header_names": header_names,
+            "body_template": self.body_template, "content_type": self.content_type});
         view.as_object().cloned().unwrap_or_default()
     }
 
     fn build(&self, call: &Call) -> Result<OutboundRequest, Error> {
+        let mut headers: Vec<(String, String)> =
+            self.headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.expose().to_string())).collect();
+        headers.push(("user-agent".into(), USER_AGENT.into()));
+        let content_type = self.content_type.clone().unwrap_or_else(|| "application/json".into());
+        let body = match (&self.body_template, self.method.as_str()) {
+            (_, "GET") => Vec::new(),
+            (Some(template), _) => {
+                let json = content_type.split(';').next().unwrap_or("").trim().ends_with("json");
+                crate::template::render(template, call, json)?.into_bytes()
+            }
+            (None, _) => self.description(call)?,
+        };
+        if !body.is_empty() {
+            headers.push(("content-type".into(), content_type));
+        }
+        Ok(OutboundRequest { method: self.method.clone(), url: self.url.clone(), headers, body })
+    }
+}
+
+impl HttpTarget {
+    /// The default body: the call described as JSON, with the payload that caused it.
+    fn description(&self, call: &Call) -> Result<Vec<u8>, Error> {
         let payload = call.payload.as_ref().map(|payload| match serde_json::from_slice::<&RawValue>(&payload.body) {
             Ok(raw) => PayloadValue::Json(raw),
             Err(_) => PayloadValue::Text(String::from_utf8_lossy(&payload.body).into_owned()),
@@ -74,16 +111,7 @@ impl TargetKind for HttpTarget {
             variables: &call.variables,
             payload,
         };
-        let mut headers: Vec<(String, String)> =
-            self.headers.iter().map(|(name, value)| (name.to_ascii_lowercase(), value.expose().to_string())).collect();
-        headers.push(("user-agent".into(), USER_AGENT.into()));
-        let body = if self.method == "GET" {
-            Vec::new()
-        } else {
-            headers.push(("content-type".into(), "application/json".into()));
-            serde_json::to_vec(&description).map_err(|err| Error::bad_request(err.to_string()))?
-        };
-        Ok(OutboundRequest { method: self.method.clone(), url: self.url.clone(), headers, body })
+        serde_json::to_vec(&description).map_err(|err| Error::bad_request(err.to_string()))
     }
 }
 
@@ -121,6 +149,24 @@ mod tests {
         let request = hook().build(&call(Some(b"plain words"))).unwrap();
         let body: Value = serde_json::from_slice(&request.body).unwrap();
         assert_eq!(body["payload"], json!("plain words"));
+    }
+
+    #[test]
+    fn a_body_template_is_filled_in_and_sent_with_its_content_type() {
+        let mut target = hook();
+        target.body_template = Some(r#"{"ref":"{{ref}}","env":"{{variables.A}}"}"#.into());
+        let request = target.build(&call(None)).unwrap();
+        assert_eq!(request.body, br#"{"ref":"main","env":"1"}"#);
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        target.body_template = Some("ref={{ref}}".into());
+        target.content_type = Some("application/x-www-form-urlencoded".into());
+        let form = target.build(&call(None)).unwrap();
+        assert_eq!(
+            (form.body.as_slice(), form.header("content-type")),
+            (&b"ref=main"[..], Some("application/x-www-form-urlencoded"))
+        );
+        target.body_template = Some("{{token}}".into());
+        assert!(target.validate().unwrap_err().message().starts_with("body_template"));
     }
 
     #[test]

@@ -1,0 +1,154 @@
+//! Body templates for `http` targets: `{{ref}}`, `{{branch}}`, `{{tag}}`, `{{repository}}`,
+//! `{{commit}}`, `{{image}}`, `{{digest}}`, `{{delivery_id}}` and `{{variables.NAME}}` are
+//! filled in from the call, JSON-escaped when the body is JSON. One pass, no recursion: a value
+//! that itself contains `{{...}}` is never expanded. No `worker` import.
+
+use crate::error::Error;
+use crate::model::Call;
+
+const PLACEHOLDERS: [&str; 8] = ["ref", "branch", "tag", "repository", "commit", "image", "digest", "delivery_id"];
+/// A template is at most this long.
+pub const MAX_TEMPLATE_BYTES: usize = 16 * 1024;
+
+/// The placeholders in `template`, in order, or a 400 naming the first that is not one of ours.
+fn placeholders(template: &str) -> Result<Vec<(usize, usize, &str)>, Error> {
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(start) = template[from..].find("{{").map(|i| from + i) {
+        let end = template[start..]
+            .find("}}")
+            .map(|i| start + i)
+            .ok_or_else(|| Error::bad_request("body_template has a '{{' without its '}}'"))?;
+        let name = template[start + 2..end].trim();
+        let known = PLACEHOLDERS.contains(&name)
+            || name.strip_prefix("variables.").is_some_and(|v| !v.is_empty() && !v.contains(['{', '}']));
+        if !known {
+            return Err(Error::bad_request(format!(
+                "body_template: '{{{{{name}}}}}' is not a placeholder; use {} or variables.NAME",
+                PLACEHOLDERS.join(", ")
+            )));
+        }
+        found.push((start, end + 2, name));
+        from = end + 2;
+    }
+    Ok(found)
+}
+
+pub fn validate(template: &str) -> Result<(), Error> {
+    if template.len() > MAX_TEMPLATE_BYTES {
+        return Err(Error::bad_request(format!("body_template is longer than {MAX_TEMPLATE_BYTES} bytes")));
+    }
+    placeholders(template).map(|_| ())
+}
+
+/// The value of one placeholder for `call`. Git refs come from the HOOKRELAY_* variables the
+/// webhook path sets; a token call's ref counts as a branch unless it names a tag.
+fn value(call: &Call, name: &str) -> String {
+    let variable = |key: &str| call.variables.get(key).cloned().unwrap_or_default();
+    let full_ref = variable("HOOKRELAY_REF");
+    let image = call.image.as_ref();
+    match name {
+        "ref" => call.ref_name.clone(),
+        "branch" => match full_ref.strip_prefix("refs/heads/") {
+            Some(branch) => branch.to_string(),
+            None if full_ref.is_empty() && image.is_none() && !call.ref_name.starts_with("refs/tags/") => {
+                call.ref_name.clone()
+            }
+            None => String::new(),
+        },
+        "tag" => match (full_ref.strip_prefix("refs/tags/"), image) {
+            (Some(tag), _) => tag.to_string(),
+            (None, Some(image)) => image.tag.clone(),
+            (None, None) => call.ref_name.strip_prefix("refs/tags/").unwrap_or_default().to_string(),
+        },
+        "repository" => image.map(|i| i.repository.clone()).unwrap_or_else(|| variable("HOOKRELAY_REPOSITORY")),
+        "commit" => variable("HOOKRELAY_COMMIT"),
+        "image" => image.map(|i| i.reference()).unwrap_or_default(),
+        "digest" => image.map(|i| i.digest.clone()).unwrap_or_default(),
+        "delivery_id" => call.delivery.clone(),
+        other => other.strip_prefix("variables.").map(variable).unwrap_or_default(),
+    }
+}
+
+/// Fills in `template` for `call`; with `json`, each value is escaped as a JSON string's contents.
+pub fn render(template: &str, call: &Call, json: bool) -> Result<String, Error> {
+    let mut out = String::with_capacity(template.len());
+    let mut last = 0;
+    for (start, end, name) in placeholders(template)? {
+        out.push_str(&template[last..start]);
+        let value = value(call, name);
+        if json {
+            let quoted = serde_json::to_string(&value).unwrap_or_default();
+            out.push_str(&quoted[1..quoted.len() - 1]);
+        } else {
+            out.push_str(&value);
+        }
+        last = end;
+    }
+    out.push_str(&template[last..]);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Image;
+
+    fn push_call() -> Call {
+        let variables = [
+            ("HOOKRELAY_REF", "refs/heads/main"),
+            ("HOOKRELAY_REPOSITORY", "group/app"),
+            ("HOOKRELAY_COMMIT", "abc123"),
+            ("NOTE", "say \"hi\"\n"),
+        ];
+        Call {
+            ref_name: "main".into(),
+            delivery: "t1-0001".into(),
+            variables: variables.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            ..Call::default()
+        }
+    }
+
+    #[test]
+    fn fills_every_placeholder_and_escapes_for_json() {
+        let template = r#"{"branch":"{{branch}}","tag":"{{ tag }}","repo":"{{repository}}","sha":"{{commit}}","id":"{{delivery_id}}","note":"{{variables.NOTE}}","none":"{{variables.MISSING}}"}"#;
+        let body = render(template, &push_call(), true).unwrap();
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            parsed,
+            serde_json::json!({"branch": "main", "tag": "", "repo": "group/app", "sha": "abc123", "id": "t1-0001",
+                "note": "say \"hi\"\n", "none": ""})
+        );
+        assert_eq!(
+            render("ref={{ref}}&note={{variables.NOTE}}", &push_call(), false).unwrap(),
+            "ref=main&note=say \"hi\"\n"
+        );
+    }
+
+    #[test]
+    fn image_pushes_fill_image_tag_and_digest() {
+        let call = Call {
+            ref_name: "v2".into(),
+            image: Some(Image { repository: "ns/app".into(), tag: "v2".into(), digest: "sha256:d".into() }),
+            ..Call::default()
+        };
+        let body = render("{{image}} {{tag}} {{digest}} {{repository}} [{{branch}}]", &call, false).unwrap();
+        assert_eq!(body, "ns/app:v2 v2 sha256:d ns/app []");
+    }
+
+    #[test]
+    fn unknown_or_unclosed_placeholders_are_refused_by_name() {
+        assert!(validate("{{secret}}").unwrap_err().message().contains("{{secret}}"));
+        assert!(validate("{{ref").unwrap_err().message().contains("without"));
+        assert!(validate("{{variables.}}").is_err());
+        assert!(validate(&"x".repeat(MAX_TEMPLATE_BYTES + 1)).is_err());
+        assert!(validate("plain { braces } and {{ref}}").is_ok());
+    }
+
+    #[test]
+    fn values_are_never_expanded_again() {
+        let mut call = push_call();
+        call.variables.insert("X".into(), "{{commit}}".into());
+        assert_eq!(render("{{variables.X}}", &call, false).unwrap(), "{{commit}}");
+    }
+}
