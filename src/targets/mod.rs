@@ -3,8 +3,10 @@
 //! No `worker` import.
 
 pub mod ack;
+pub mod github;
 pub mod gitlab;
 pub mod http;
+pub mod jenkins;
 pub mod kubernetes;
 
 use crate::error::Error;
@@ -37,8 +39,10 @@ pub trait TargetKind {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TargetSpec {
     Ack(ack::AckTarget),
+    Github(github::GithubTarget),
     Gitlab(gitlab::GitlabTarget),
     Http(http::HttpTarget),
+    Jenkins(jenkins::JenkinsTarget),
     Kubernetes(kubernetes::KubernetesTarget),
 }
 
@@ -46,8 +50,10 @@ impl TargetSpec {
     pub fn kind(&self) -> &dyn TargetKind {
         match self {
             TargetSpec::Ack(target) => target,
+            TargetSpec::Github(target) => target,
             TargetSpec::Gitlab(target) => target,
             TargetSpec::Http(target) => target,
+            TargetSpec::Jenkins(target) => target,
             TargetSpec::Kubernetes(target) => target,
         }
     }
@@ -55,8 +61,10 @@ impl TargetSpec {
     pub fn kind_name(&self) -> &'static str {
         match self {
             TargetSpec::Ack(_) => "ack",
+            TargetSpec::Github(_) => "github",
             TargetSpec::Gitlab(_) => "gitlab",
             TargetSpec::Http(_) => "http",
+            TargetSpec::Jenkins(_) => "jenkins",
             TargetSpec::Kubernetes(_) => "kubernetes",
         }
     }
