@@ -67,6 +67,9 @@ pub mod keys {
     }
 }
 
+/// The most keys KV returns in one listing.
+pub const MAX_LIST_PAGE: usize = 1000;
+
 /// One page of a key listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KeyPage {
@@ -81,7 +84,8 @@ pub trait Store {
     async fn get(&self, key: &str) -> Result<Option<String>, Error>;
     async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), Error>;
     async fn delete(&self, key: &str) -> Result<(), Error>;
-    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, Error>;
+    /// Up to `limit` keys under `prefix` in key order (KV caps a page at 1000), from `cursor` on.
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error>;
 
     async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         match self.get(key).await? {
@@ -102,7 +106,7 @@ pub trait Store {
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page = self.list(prefix, cursor.as_deref()).await?;
+            let page = self.list(prefix, cursor.as_deref(), MAX_LIST_PAGE).await?;
             keys.extend(page.keys);
             match page.cursor {
                 Some(next) => cursor = Some(next),
@@ -174,8 +178,9 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, Error> {
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
         self.counts.borrow_mut().lists += 1;
+        let page_size = self.page_size.min(limit.max(1));
         let entries = self.entries.borrow();
         let start = cursor.unwrap_or(prefix).to_string();
         let mut keys: Vec<String> = entries
@@ -183,12 +188,12 @@ impl Store for MemoryStore {
             .map(|(key, _)| key)
             .filter(|key| Some(key.as_str()) != cursor)
             .take_while(|key| key.starts_with(prefix))
-            .take(self.page_size + 1)
+            .take(page_size + 1)
             .cloned()
             .collect();
-        let cursor = (keys.len() > self.page_size).then(|| {
-            keys.truncate(self.page_size);
-            keys[self.page_size - 1].clone()
+        let cursor = (keys.len() > page_size).then(|| {
+            keys.truncate(page_size);
+            keys[page_size - 1].clone()
         });
         Ok(KeyPage { keys, cursor })
     }

@@ -214,3 +214,53 @@ fn a_token_triggers_own_variables_are_sent_and_the_callers_win() {
     assert!(body.contains("variables%5BA%5D=trigger"), "{body}");
     assert!(body.contains("variables%5BB%5D=caller"), "{body}");
 }
+
+#[test]
+fn every_firing_is_a_delivery_listed_newest_first_in_pages_without_credentials() {
+    let h = harness(3);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(201, r#"{"id":1}"#);
+    h.app.outbound.answer(500, "boom");
+    h.app.outbound.fail("connection refused");
+    for ref_name in ["main", "dev", "qa"] {
+        h.fire("web-ci", &token, ref_name);
+        h.clock.advance(1_000);
+    }
+    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    let trigger_id = triggers[0]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/triggers/{trigger_id}/deliveries");
+    let (status, first) = h.admin_json("GET", &format!("{path}?limit=2"), Value::Null);
+    assert_eq!(status, 200, "{first}");
+    let summary = |page: &Value| -> Vec<(String, String, Value)> {
+        page["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["ref"].as_str().unwrap().into(), d["result"].as_str().unwrap().into(), d["status"].clone()))
+            .collect()
+    };
+    assert_eq!(
+        summary(&first),
+        vec![("qa".into(), "failed".into(), Value::Null), ("dev".into(), "failed".into(), json!(500))]
+    );
+    let cursor = first["cursor"].as_str().unwrap();
+    let (_, second) = h.admin_json("GET", &format!("{path}?limit=2&cursor={cursor}"), Value::Null);
+    assert_eq!(summary(&second), vec![("main".into(), "success".into(), json!(201))]);
+    assert_eq!(second["cursor"], Value::Null);
+    let first_sent = h.app.outbound.sent.borrow()[0].clone();
+    assert_eq!(
+        first_sent.header("idempotency-key"),
+        second["deliveries"][0]["id"].as_str(),
+        "the delivery id goes out"
+    );
+    let id = first["deliveries"][0]["id"].as_str().unwrap();
+    let (status, one) = h.admin_json("GET", &format!("/api/v1/deliveries/{id}"), Value::Null);
+    assert_eq!((status, &one), (200, &first["deliveries"][0]));
+    assert!(one["detail"].as_str().unwrap().contains("connection refused"));
+    assert_eq!(h.admin_json("GET", "/api/v1/deliveries/nope", Value::Null).0, 404);
+    assert_eq!(h.admin_json("GET", &format!("{path}?limit=0"), Value::Null).0, 400);
+    for key in h.app.store.keys().iter().filter(|k| k.starts_with("delivery:")) {
+        let record = h.app.store.raw(key).unwrap();
+        assert!(!record.contains("glptt-real") && !record.contains(&token), "a delivery holds no credential");
+    }
+}

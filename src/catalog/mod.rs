@@ -159,7 +159,7 @@ impl<'a, S: Store> Catalog<'a, S> {
 
     /// Refused while triggers still point at the target, so that deleting loses nothing by surprise.
     pub async fn delete_target(&self, target: &Target) -> Result<(), Error> {
-        let page = self.store.list(&keys::target_trigger_prefix(&target.id), None).await?;
+        let page = self.store.list(&keys::target_trigger_prefix(&target.id), None, 1).await?;
         if !page.keys.is_empty() {
             return Err(Error::Conflict(format!("target '{}' still has triggers; delete them first", target.name)));
         }
@@ -330,16 +330,29 @@ impl<'a, S: Store> Catalog<'a, S> {
         delivery_stamp(self.clock.now_ms(), random)
     }
 
-    /// A trigger's deliveries, newest first, at most `limit`.
-    pub async fn deliveries(&self, trigger_id: &str, limit: usize) -> Result<Vec<Delivery>, Error> {
-        let page = self.store.list(&keys::delivery_prefix(trigger_id), None).await?;
+    /// A page of a trigger's deliveries, newest first: at most `limit`, from `cursor` on, and the
+    /// cursor of the next page. A record that expired between the listing and its read is skipped.
+    pub async fn deliveries(
+        &self,
+        trigger_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<String>), Error> {
+        let page = self.store.list(&keys::delivery_prefix(trigger_id), cursor, limit).await?;
         let mut deliveries = Vec::new();
-        for key in page.keys.iter().take(limit) {
+        for key in &page.keys {
             if let Some(delivery) = self.store.get_json::<Delivery>(key).await? {
                 deliveries.push(delivery);
             }
         }
-        Ok(deliveries)
+        Ok((deliveries, page.cursor))
+    }
+
+    /// One delivery, by its id (one read: the key is derived from the id).
+    pub async fn find_delivery(&self, id: &str) -> Result<Delivery, Error> {
+        let missing = || Error::not_found(format!("no delivery '{id}'"));
+        let (trigger, stamp) = Delivery::split_id(id).ok_or_else(missing)?;
+        self.store.get_json(&keys::delivery(trigger, stamp)).await?.ok_or_else(missing)
     }
 
     /// Writes `last_used`, at most once a minute per trigger (see `Trigger::should_record_use`).

@@ -191,8 +191,9 @@ pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Re
     let (trigger, cluster) = own_trigger(app, ctx).await?;
     let history: Vec<Value> = app
         .catalog()
-        .deliveries(&trigger.id, HISTORY_LENGTH)
+        .deliveries(&trigger.id, None, HISTORY_LENGTH)
         .await?
+        .0
         .iter()
         .map(|delivery| history_entry(&trigger, cluster.as_ref(), delivery))
         .collect();

@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
 use crate::ports::{Clock, Random};
-use crate::store::{KeyPage, Store};
+use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
 use worker::{event, Context, Env, Fetch, Headers, Method, RequestInit, RequestRedirect};
 
@@ -76,8 +76,8 @@ impl Store for KvStore {
         self.0.delete(key).await.map_err(store_error)
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, Error> {
-        let mut list = self.0.list().prefix(prefix.to_string());
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
+        let mut list = self.0.list().prefix(prefix.to_string()).limit(limit.clamp(1, MAX_LIST_PAGE) as u64);
         if let Some(cursor) = cursor {
             list = list.cursor(cursor.to_string());
         }
