@@ -3,22 +3,14 @@
 
 use super::dockerhub::PushPayload;
 use super::payload::{json_body, parse_json};
-use super::registry::{validate_optional_secrets, verify_optional_secret};
-use super::{HookCall, Provider};
+use super::registry::UnsignedRegistry;
+use super::HookCall;
 use crate::error::Error;
-use crate::model::{Event, Image, Source};
+use crate::model::{Event, Image};
 
 pub struct Acr;
 
-impl Provider for Acr {
-    fn emits_images(&self) -> bool {
-        true
-    }
-
-    fn verify(&self, call: &HookCall) -> Result<(), Error> {
-        verify_optional_secret(call)
-    }
-
+impl UnsignedRegistry for Acr {
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
         let payload: PushPayload = parse_json(&json_body(call.request)?)?;
         let repo = payload.repository;
@@ -28,9 +20,5 @@ impl Provider for Acr {
         };
         let image = Image { repository, tag: payload.push_data.tag, digest: String::new() };
         Ok(vec![Event::image_push("push", image, payload.push_data.pusher)])
-    }
-
-    fn validate(&self, source: &Source) -> Result<(), Error> {
-        validate_optional_secrets(source)
     }
 }

@@ -2,10 +2,10 @@
 //! `target.{repository,tag,digest}`. Layer (blob) pushes are not image pushes. Unsigned (see `registry.rs`).
 
 use super::payload::{json_body, parse_json};
-use super::registry::{validate_optional_secrets, verify_optional_secret};
-use super::{HookCall, Provider};
+use super::registry::UnsignedRegistry;
+use super::HookCall;
 use crate::error::Error;
-use crate::model::{Event, EventKind, Image, Source};
+use crate::model::{Event, EventKind, Image};
 use serde::Deserialize;
 
 pub struct Distribution;
@@ -42,15 +42,7 @@ struct Actor {
     name: String,
 }
 
-impl Provider for Distribution {
-    fn emits_images(&self) -> bool {
-        true
-    }
-
-    fn verify(&self, call: &HookCall) -> Result<(), Error> {
-        verify_optional_secret(call)
-    }
-
+impl UnsignedRegistry for Distribution {
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
         let envelope: Envelope = parse_json(&json_body(call.request)?)?;
         let mut events = Vec::new();
@@ -71,9 +63,5 @@ impl Provider for Distribution {
             });
         }
         Ok(events)
-    }
-
-    fn validate(&self, source: &Source) -> Result<(), Error> {
-        validate_optional_secrets(source)
     }
 }

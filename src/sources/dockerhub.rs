@@ -1,10 +1,10 @@
 //! Docker Hub: `push_data.tag` and `repository.repo_name`. Unsigned (see `registry.rs`).
 
 use super::payload::{json_body, parse_json};
-use super::registry::{validate_optional_secrets, verify_optional_secret};
-use super::{HookCall, Provider};
+use super::registry::UnsignedRegistry;
+use super::HookCall;
 use crate::error::Error;
-use crate::model::{Event, Image, Source};
+use crate::model::{Event, Image};
 use serde::Deserialize;
 
 pub struct DockerHub;
@@ -31,23 +31,11 @@ pub struct Repository {
     pub name: Option<String>,
 }
 
-impl Provider for DockerHub {
-    fn emits_images(&self) -> bool {
-        true
-    }
-
-    fn verify(&self, call: &HookCall) -> Result<(), Error> {
-        verify_optional_secret(call)
-    }
-
+impl UnsignedRegistry for DockerHub {
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
         let payload: PushPayload = parse_json(&json_body(call.request)?)?;
         let repository = payload.repository.repo_name.unwrap_or_default();
         let image = Image { repository, tag: payload.push_data.tag, digest: String::new() };
         Ok(vec![Event::image_push("push", image, payload.push_data.pusher)])
-    }
-
-    fn validate(&self, source: &Source) -> Result<(), Error> {
-        validate_optional_secrets(source)
     }
 }

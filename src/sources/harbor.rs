@@ -3,10 +3,10 @@
 //! `Authorization` header must equal it, as Harbor's "Auth Header" setting sends it.
 
 use super::payload::{json_body, parse_json};
-use super::registry::{validate_optional_secrets, verify_optional_secret};
-use super::{HookCall, Provider};
+use super::registry::UnsignedRegistry;
+use super::HookCall;
 use crate::error::Error;
-use crate::model::{Event, EventKind, Image, Source};
+use crate::model::{Event, EventKind, Image};
 use serde::Deserialize;
 
 pub struct Harbor;
@@ -41,15 +41,7 @@ struct Repository {
     repo_full_name: String,
 }
 
-impl Provider for Harbor {
-    fn emits_images(&self) -> bool {
-        true
-    }
-
-    fn verify(&self, call: &HookCall) -> Result<(), Error> {
-        verify_optional_secret(call)
-    }
-
+impl UnsignedRegistry for Harbor {
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
         let payload: Payload = parse_json(&json_body(call.request)?)?;
         let data = payload.event_data.unwrap_or(EventData { resources: Vec::new(), repository: None });
@@ -73,9 +65,5 @@ impl Provider for Harbor {
             })
             .collect();
         Ok(events)
-    }
-
-    fn validate(&self, source: &Source) -> Result<(), Error> {
-        validate_optional_secrets(source)
     }
 }

@@ -1,10 +1,10 @@
 //! Quay: `updated_tags[]` (one event per tag) and `repository`. Unsigned (see `registry.rs`).
 
 use super::payload::{json_body, parse_json};
-use super::registry::{validate_optional_secrets, verify_optional_secret};
-use super::{HookCall, Provider};
+use super::registry::UnsignedRegistry;
+use super::HookCall;
 use crate::error::Error;
-use crate::model::{Event, EventKind, Image, Source};
+use crate::model::{Event, EventKind, Image};
 use serde::Deserialize;
 
 pub struct Quay;
@@ -16,15 +16,7 @@ struct Payload {
     updated_tags: Vec<String>,
 }
 
-impl Provider for Quay {
-    fn emits_images(&self) -> bool {
-        true
-    }
-
-    fn verify(&self, call: &HookCall) -> Result<(), Error> {
-        verify_optional_secret(call)
-    }
-
+impl UnsignedRegistry for Quay {
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
         let payload: Payload = parse_json(&json_body(call.request)?)?;
         if payload.updated_tags.is_empty() {
@@ -47,9 +39,5 @@ impl Provider for Quay {
             })
             .collect();
         Ok(events)
-    }
-
-    fn validate(&self, source: &Source) -> Result<(), Error> {
-        validate_optional_secrets(source)
     }
 }

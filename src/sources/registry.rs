@@ -2,10 +2,34 @@
 //! registry do not sign their calls: the endpoint URL (128 random bits) is the secret, and a
 //! trigger may also require a configured secret in `Authorization` or in the `secret` query field.
 
-use super::{verdict, HookCall};
+use super::{verdict, HookCall, Provider};
 use crate::error::Error;
-use crate::model::Source;
+use crate::model::{Event, Source};
 use crate::signature::any_secret_equals;
+
+/// An unsigned container registry: it only parses. Verifying (the optional secret), validating and
+/// being a registry are the same for all of them, written once in the `Provider` impl below.
+pub trait UnsignedRegistry: Sync {
+    fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error>;
+}
+
+impl<R: UnsignedRegistry> Provider for R {
+    fn verify(&self, call: &HookCall) -> Result<(), Error> {
+        verify_optional_secret(call)
+    }
+
+    fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
+        UnsignedRegistry::parse(self, call)
+    }
+
+    fn validate(&self, source: &Source) -> Result<(), Error> {
+        validate_optional_secrets(source)
+    }
+
+    fn emits_images(&self) -> bool {
+        true
+    }
+}
 
 /// With no secrets configured the unguessable URL is the proof; otherwise one must be presented.
 pub fn verify_optional_secret(call: &HookCall) -> Result<(), Error> {
