@@ -1,0 +1,51 @@
+//! Delivery records in the catalog: one write per firing, a page of a trigger's newest, and one by
+//! id. No `worker` import; records hold no credential (see `model/delivery.rs`).
+
+use super::Catalog;
+use crate::error::Error;
+use crate::model::delivery::{delivery_stamp, DELIVERY_RETENTION_SECONDS};
+use crate::model::Delivery;
+use crate::store::{keys, Store};
+
+impl<'a, S: Store> Catalog<'a, S> {
+    /// Records a firing (one write, kept for a week).
+    pub async fn record_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
+        let Some((trigger, stamp)) = Delivery::split_id(&delivery.id) else {
+            return Err(Error::Store(format!("delivery id '{}' is malformed", delivery.id)));
+        };
+        let text = serde_json::to_string(delivery).map_err(|err| Error::Store(err.to_string()))?;
+        self.store.put(&keys::delivery(trigger, stamp), &text, Some(DELIVERY_RETENTION_SECONDS)).await
+    }
+
+    /// A new delivery stamp: newest first, unique within a millisecond.
+    pub fn delivery_stamp(&self) -> String {
+        let mut random = [0u8; 4];
+        self.random.fill(&mut random);
+        delivery_stamp(self.clock.now_ms(), random)
+    }
+
+    /// A page of a trigger's deliveries, newest first: at most `limit`, from `cursor` on, and the
+    /// cursor of the next page. A record that expired between the listing and its read is skipped.
+    pub async fn deliveries(
+        &self,
+        trigger_id: &str,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Delivery>, Option<String>), Error> {
+        let page = self.store.list(&keys::delivery_prefix(trigger_id), cursor, limit).await?;
+        let mut deliveries = Vec::new();
+        for key in &page.keys {
+            if let Some(delivery) = self.store.get_json::<Delivery>(key).await? {
+                deliveries.push(delivery);
+            }
+        }
+        Ok((deliveries, page.cursor))
+    }
+
+    /// One delivery, by its id (one read: the key is derived from the id).
+    pub async fn find_delivery(&self, id: &str) -> Result<Delivery, Error> {
+        let missing = || Error::not_found(format!("no delivery '{id}'"));
+        let (trigger, stamp) = Delivery::split_id(id).ok_or_else(missing)?;
+        self.store.get_json(&keys::delivery(trigger, stamp)).await?.ok_or_else(missing)
+    }
+}
