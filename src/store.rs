@@ -89,7 +89,8 @@ pub trait Store {
 
     async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         match self.get(key).await? {
-            Some(text) => serde_json::from_str(&text)
+            // from_slice, like request bodies: one reader type means one copy of each type's decoder.
+            Some(text) => serde_json::from_slice(text.as_bytes())
                 .map(Some)
                 .map_err(|err| Error::Store(format!("corrupt record at {key}: {err}"))),
             None => Ok(None),

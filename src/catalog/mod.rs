@@ -91,7 +91,7 @@ impl<'a, S: Store> Catalog<'a, S> {
     // ---- targets ----
 
     pub async fn create_target(&self, input: Value) -> Result<Target, Error> {
-        let input: TargetInput = serde_json::from_value(input)?;
+        let input: TargetInput = from_value(&input)?;
         validate_target_name(&input.name)?;
         input.spec.kind().validate()?;
         if self.store.get(&keys::target_name(&input.name)).await?.is_some() {
@@ -141,7 +141,7 @@ impl<'a, S: Store> Catalog<'a, S> {
         };
         merged.extend(patch);
         merged.insert("updated_at".into(), Value::from(self.clock.now_ms()));
-        let updated: Target = serde_json::from_value(Value::Object(merged))?;
+        let updated: Target = from_value(&Value::Object(merged))?;
         validate_target_name(&updated.name)?;
         updated.spec.kind().validate()?;
         if updated.name != target.name {
@@ -431,4 +431,10 @@ fn apply_hook_fields(trigger: &mut Trigger, input: &TriggerInput) -> Result<(), 
         trigger.workload = workload.clone();
     }
     Ok(())
+}
+
+/// `serde_json::from_value`, through bytes: the types then share the one decoder that reads request
+/// bodies and KV records, instead of a second copy per type for `Value` (measured: -1.1 KB gzipped).
+fn from_value<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, serde_json::Error> {
+    serde_json::from_slice(&serde_json::to_vec(value)?)
 }
