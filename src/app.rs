@@ -5,8 +5,9 @@ use crate::auth::{Admin, AdminDirectory};
 use crate::catalog::Catalog;
 use crate::error::{Dialect, Error};
 use crate::http::{percent_decode, Request, Response, MAX_BODY_BYTES};
+use crate::model::delivery::{RetryPolicy, DELIVERY_RETENTION_SECONDS};
 use crate::outbound::Outbound;
-use crate::ports::{Clock, Random};
+use crate::ports::{Clock, Queue, Random};
 use crate::store::Store;
 use crate::{api, compat};
 use serde::de::DeserializeOwned;
@@ -17,7 +18,40 @@ pub struct App<S: Store, O: Outbound> {
     pub outbound: O,
     pub clock: Box<dyn Clock>,
     pub random: Box<dyn Random>,
+    /// The delivery queue and its dead-letter queue.
+    pub queue: Box<dyn Queue>,
     pub admins: AdminDirectory,
+    pub settings: Settings,
+}
+
+/// What the deployment tunes through vars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// `RETRY_BASE_SECONDS` and `RETRY_MAX_ATTEMPTS`.
+    pub retry: RetryPolicy,
+    /// `DELIVERY_TTL_SECONDS`: how long delivery records are kept.
+    pub delivery_ttl_seconds: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { retry: RetryPolicy::default(), delivery_ttl_seconds: DELIVERY_RETENTION_SECONDS }
+    }
+}
+
+impl Settings {
+    /// From the vars, by name; a var that is missing or not a number keeps its default.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Settings {
+        let number = |name: &str| var(name).and_then(|text| text.trim().parse::<u64>().ok());
+        let defaults = Settings::default();
+        let base = number("RETRY_BASE_SECONDS").map_or(defaults.retry.base_seconds, |n| n.min(3600) as u32);
+        let attempts = number("RETRY_MAX_ATTEMPTS").map_or(defaults.retry.max_attempts, |n| n.clamp(1, 100) as u32);
+        Settings {
+            retry: RetryPolicy { base_seconds: base, max_attempts: attempts },
+            // KV's shortest TTL is a minute.
+            delivery_ttl_seconds: number("DELIVERY_TTL_SECONDS").map_or(defaults.delivery_ttl_seconds, |n| n.max(60)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +77,7 @@ pub enum Handler {
     TriggerDelete,
     DeliveryList,
     DeliveryGet,
+    DeliveryReplay,
     RegistryList,
     RegistryCreate,
     RegistryGet,
@@ -108,6 +143,7 @@ pub const ROUTES: &[Route] = &[
     route("DELETE", "/api/v1/triggers/{id}", A, N, TriggerDelete),
     route("GET", "/api/v1/triggers/{id}/deliveries", A, N, DeliveryList),
     route("GET", "/api/v1/deliveries/{id}", A, N, DeliveryGet),
+    route("POST", "/api/v1/deliveries/{id}/replay", A, N, DeliveryReplay),
     route("GET", "/api/v1/registries", A, N, RegistryList),
     route("POST", "/api/v1/registries", A, N, RegistryCreate),
     route("GET", "/api/v1/registries/{id}", A, N, RegistryGet),
@@ -212,7 +248,12 @@ pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, Captures)
 
 impl<S: Store, O: Outbound> App<S, O> {
     pub fn catalog(&self) -> Catalog<'_, S> {
-        Catalog { store: &self.store, clock: self.clock.as_ref(), random: self.random.as_ref() }
+        Catalog {
+            store: &self.store,
+            clock: self.clock.as_ref(),
+            random: self.random.as_ref(),
+            delivery_ttl_seconds: self.settings.delivery_ttl_seconds,
+        }
     }
 
     pub async fn handle(&self, request: Request) -> Response {
@@ -257,6 +298,7 @@ impl<S: Store, O: Outbound> App<S, O> {
             TriggerDelete => api::triggers::delete(self, ctx).await,
             DeliveryList => api::deliveries::list(self, ctx).await,
             DeliveryGet => api::deliveries::get(self, ctx).await,
+            DeliveryReplay => api::deliveries::replay(self, ctx).await,
             RegistryList => api::registries::list(self, ctx).await,
             RegistryCreate => api::registries::create(self, ctx).await,
             RegistryGet => api::registries::get(self, ctx).await,
@@ -289,6 +331,23 @@ impl<S: Store, O: Outbound> App<S, O> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn settings_come_from_the_vars_with_defaults_and_bounds() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| pairs.iter().find(|(key, _)| *key == name).map(|(_, value)| value.to_string())
+        };
+        assert_eq!(Settings::from_vars(vars(&[])), Settings::default());
+        let tuned = Settings::from_vars(vars(&[
+            ("RETRY_BASE_SECONDS", "1"),
+            ("RETRY_MAX_ATTEMPTS", "3"),
+            ("DELIVERY_TTL_SECONDS", "5"),
+        ]));
+        assert_eq!(tuned.retry, RetryPolicy { base_seconds: 1, max_attempts: 3 });
+        assert_eq!(tuned.delivery_ttl_seconds, 60, "KV's shortest TTL");
+        let odd = Settings::from_vars(vars(&[("RETRY_BASE_SECONDS", "soon"), ("RETRY_MAX_ATTEMPTS", "0")]));
+        assert_eq!(odd.retry, RetryPolicy { base_seconds: 30, max_attempts: 1 });
+    }
 
     #[test]
     fn encoded_slashes_stay_in_one_segment() {

@@ -27,6 +27,8 @@ pub enum Error {
     TargetUnreachable { target: String, detail: String },
     /// The store (KV) failed.
     Store(String),
+    /// The delivery queue refused a message.
+    Queue(String),
 }
 
 /// How a family of routes words its errors, so that clients of the API it imitates keep working.
@@ -59,7 +61,7 @@ impl Error {
             Error::PayloadTooLarge => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
-            Error::Store(_) => 503,
+            Error::Store(_) | Error::Queue(_) => 503,
         }
     }
 
@@ -75,6 +77,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TargetUnreachable { .. } => "target_unreachable",
             Error::Store(_) => "store_unavailable",
+            Error::Queue(_) => "queue_unavailable",
         }
     }
 
@@ -89,6 +92,7 @@ impl Error {
                 format!("target '{target}' is unreachable: {detail}")
             }
             Error::Store(m) => format!("storage is unavailable: {m}"),
+            Error::Queue(m) => format!("the delivery queue is unavailable: {m}"),
         }
     }
 

@@ -1,6 +1,8 @@
 //! Firing a trigger by its token: the hot path that every token invocation form shares
-//! (GitLab's form, query, JSON, webhook and v3 forms). Two KV reads (trigger, target), and at
-//! most one throttled write for `last_used`; never a listing. Never logs the token.
+//! (GitLab's form, query, JSON, webhook and v3 forms, ACK's `/hook/trigger`). Two KV reads
+//! (trigger, target) and one write (the delivery record); never a listing. Never logs the token.
+//! The target is tried at once and its answer relayed; if it cannot take the call now (no answer,
+//! 5xx, 408, 429), the delivery is queued for retry and the caller gets 202 with its id.
 
 use crate::app::App;
 use crate::auth::{constant_time_eq, TriggerToken};
@@ -8,9 +10,12 @@ use crate::error::Error;
 use crate::http::Response;
 use crate::model::call::validate_ref;
 use crate::model::call::ContainerImage;
-use crate::model::{Call, Delivery, Payload, Target, Trigger};
-use crate::outbound::{Outbound, OutboundRequest, OutboundResponse};
+use crate::model::delivery::REDACTED;
+use crate::model::{Call, DeliveryState, Payload, Target, Trigger};
+use crate::outbound::Outbound;
+use crate::relay;
 use crate::store::{keys, Store};
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// A token call, whichever vendor form it came in.
@@ -52,76 +57,37 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
     // The trigger's own variables first, so that the caller's win on a clash.
     let mut variables = trigger.variables.clone();
     variables.extend(call.variables);
-    let answer = send_call(
-        app,
-        &trigger,
-        &target,
-        Call {
-            trigger_id: trigger.id.clone(),
-            ref_name: call.ref_name,
-            variables,
-            payload: call.payload,
-            containers: call.containers,
-            workload: trigger.workload.clone(),
-            now_ms: app.clock.now_ms(),
-            ..Call::default()
-        },
-    )
-    .await?;
+    // A payload that carries hookrelay's token (a webhook-form body) passes on without it.
+    let payload = call.payload.map(|mut payload| {
+        let text = String::from_utf8_lossy(&payload.body);
+        if text.contains(call.token.expose()) {
+            payload.body = text.replace(call.token.expose(), REDACTED).into_bytes();
+        }
+        payload
+    });
+    let fired = Call {
+        ref_name: call.ref_name,
+        variables,
+        payload,
+        containers: call.containers,
+        workload: trigger.workload.clone(),
+        ..Call::default()
+    };
+    let mut delivery = relay::new_delivery(app, &trigger.id, &target.id, fired);
+    let outcome = relay::try_now(app, &target, &mut delivery).await?;
+    if delivery.state == DeliveryState::Pending {
+        let body = json!({"delivery_id": delivery.id, "state": "pending", "status": delivery.last_status()});
+        let mut response = Response::json(202, &body);
+        response.headers.push(("x-hookrelay-trigger".into(), trigger.id));
+        return Ok(response);
+    }
+    let answer = outcome?;
     let content_type = answer.header("content-type").unwrap_or("application/json").to_string();
     Ok(Response {
         status: answer.status,
         headers: vec![("content-type".into(), content_type), ("x-hookrelay-trigger".into(), trigger.id)],
         body: answer.body,
     })
-}
-
-/// Builds the target's request for `call`, sends it, and records the delivery and the trigger's
-/// use (throttled). `Err` only when no answer came back at all, or the request could not be built;
-/// the target's own error statuses are answers.
-pub async fn send_call<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    trigger: &Trigger,
-    target: &Target,
-    mut call: Call,
-) -> Result<OutboundResponse, Error> {
-    let catalog = app.catalog();
-    let stamp = catalog.delivery_stamp();
-    call.delivery = Delivery::id_for(&trigger.id, &stamp);
-    let outcome = attempt(app, target, &call).await;
-    // Bookkeeping must not turn a fired target into an error for the caller.
-    let _ = catalog.record_use(trigger).await;
-    let delivery = Delivery::record(trigger, target, &call, &outcome, &stamp);
-    let _ = catalog.record_delivery(&delivery).await;
-    outcome
-}
-
-/// The optional lookup, then the request itself.
-async fn attempt<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    target: &Target,
-    call: &Call,
-) -> Result<OutboundResponse, Error> {
-    let kind = target.spec.kind();
-    let unreachable = |detail| Error::TargetUnreachable { target: target.name.clone(), detail };
-    let send = |mut request: OutboundRequest| {
-        // Lets a target drop a repeat of the same delivery (a retry, a replay of a lost answer).
-        request.headers.push(("idempotency-key".into(), call.delivery.clone()));
-        app.outbound.send(request)
-    };
-    let looked_up = match kind.lookup(call)? {
-        Some(request) => {
-            let answer = send(request).await.map_err(unreachable)?;
-            if !(200..300).contains(&answer.status) {
-                // The lookup's own failure (a 404 for a missing workload) is the answer.
-                return Ok(answer);
-            }
-            Some(answer)
-        }
-        None => None,
-    };
-    let request = kind.build_with(call, looked_up.as_ref())?;
-    send(request).await.map_err(unreachable)
 }
 
 /// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.

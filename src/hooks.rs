@@ -1,18 +1,20 @@
 //! Receiving a webhook at `/hooks/{id}`. The id names either a hook trigger (its own provider and
 //! secret) or a registry endpoint (`reg_...`), whose image pushes fan out to every image trigger of
 //! the pushed repository. Then, the same for both: verify, parse into normalized events, filter,
-//! refuse replays, and fire each matching (trigger, event) pair.
-//! KV cost for a hook trigger: the trigger, the replay marker and the target (3 reads); for a
-//! registry: the registry, one index listing per pushed repository, and a read per candidate
-//! trigger and per distinct target. Writes: the marker, a delivery record per firing, and the
-//! throttled `last_used`. Never logs the body or a secret.
+//! refuse replays, and queue a delivery for each matching (trigger, event) pair. The answer (202)
+//! comes as soon as they are queued, well within a provider's timeout; the queue consumer
+//! (`relay::consume`) makes the attempts.
+//! KV cost here for a hook trigger: the trigger, the replay marker and the target (3 reads) and the
+//! marker (1 write); for a registry: the registry, one index listing per pushed repository, and a
+//! read per candidate trigger and per distinct target. Each delivery then costs the consumer a read
+//! (the target) and a write (its record). Never logs the body or a secret.
 
 use crate::app::{App, Ctx};
 use crate::error::Error;
-use crate::fire::send_call;
 use crate::http::Response;
 use crate::model::{Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
 use crate::outbound::Outbound;
+use crate::relay;
 use crate::sources::{self, HookCall};
 use crate::store::{keys, Store};
 use crate::targets::TargetSpec;
@@ -101,33 +103,24 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
         body: ctx.request.body.clone(),
     };
     let mut deliveries = Vec::new();
-    let mut retry_wanted = false;
     for (trigger, target, mut event) in firings {
         event.delivery_id = delivery_id.clone();
-        let call = call_for(trigger, &event, payload.clone(), now);
-        let mut summary = json!({"trigger": trigger.id, "ref": call.ref_name, "target": target.name});
-        match send_call(app, trigger, target, call).await {
-            Ok(answer) => {
-                retry_wanted |= answer.status >= 500 || answer.status == 429;
-                summary["status"] = answer.status.into();
-            }
-            Err(error) => {
-                // A request that could not be built (a missing container) fails the same way again.
-                retry_wanted |= matches!(error, Error::TargetUnreachable { .. } | Error::Store(_));
-                summary["error"] = error.message().into();
-            }
-        }
-        deliveries.push(summary);
-    }
-    let summary = json!({"matched": true, "delivery_id": delivery_id, "deliveries": deliveries});
-    if retry_wanted {
-        // Not remembered, so that the provider's own redelivery gets another try.
-        return Ok(Response::json(502, &summary));
+        let delivery = relay::new_delivery(app, &trigger.id, &target.id, call_for(trigger, &event, payload.clone()));
+        // A queue that refuses fails the whole webhook before the marker is written, so that the
+        // provider's redelivery tries again.
+        relay::enqueue(app, &delivery, 0).await?;
+        deliveries.push(json!({
+            "trigger": trigger.id,
+            "target": target.name,
+            "ref": delivery.call.ref_name,
+            "delivery_id": delivery.id,
+            "state": delivery.state,
+        }));
     }
     if let Some(key) = &seen_key {
         app.store.put(key, "1", Some(DELIVERY_MEMORY_SECONDS)).await?;
     }
-    Ok(Response::json(202, &summary))
+    Ok(Response::json(202, &json!({"matched": true, "delivery_id": delivery_id, "deliveries": deliveries})))
 }
 
 /// The image triggers of every repository pushed in `events`.
@@ -189,7 +182,7 @@ fn not_matched(reason: &str) -> Response {
 
 /// What the target is asked to run for `event`: its branch or tag (unless the trigger pins a ref),
 /// the HOOKRELAY_* variables, the trigger's own variables, and the payload as it came.
-pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload, now_ms: u64) -> Call {
+pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
     let ref_name = trigger.pinned_ref.clone().unwrap_or_else(|| event.short_ref().to_string());
     let mut variables: BTreeMap<String, String> = [
         ("HOOKRELAY_EVENT", event.kind().as_str().to_string()),
@@ -208,13 +201,11 @@ pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload, now_ms: u64)
     }
     variables.extend(trigger.variables.clone());
     Call {
-        trigger_id: trigger.id.clone(),
         ref_name,
         variables,
         payload: Some(payload),
         image: event.image.clone(),
         workload: trigger.workload.clone(),
-        now_ms,
         ..Call::default()
     }
 }

@@ -19,6 +19,7 @@ pub mod http;
 pub mod model;
 pub mod outbound;
 pub mod ports;
+pub mod relay;
 pub mod signature;
 pub mod sources;
 pub mod store;

@@ -1,8 +1,75 @@
-//! The clock and the source of randomness, as ports. The shell supplies the real ones;
-//! native tests supply these deterministic ones. Also a tiny executor for native tests,
+//! The clock, the source of randomness and the delivery queue, as ports. The shell supplies the
+//! real ones; native tests supply these deterministic ones. Also a tiny executor for native tests,
 //! since the in-memory ports never wait.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::pin::Pin;
+
+/// A boxed future, so that a port with async methods can sit behind `Box<dyn _>`.
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Which queue a message goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Deliveries waiting for an attempt (the `DELIVERIES` queue, consumed by this worker).
+    Deliveries,
+    /// Deliveries that ran out of attempts (the `DEAD_LETTERS` queue, which keeps them).
+    DeadLetters,
+}
+
+/// The queue producer. `Err` says why a message could not be queued.
+pub trait Queue {
+    fn send(&self, lane: Lane, body: String, delay_seconds: u32) -> LocalFuture<'_, Result<(), String>>;
+}
+
+/// A message sent to a [`MemoryQueue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub lane: Lane,
+    pub body: String,
+    pub delay_seconds: u32,
+}
+
+/// Keeps what is sent, for native tests to inspect and consume.
+#[derive(Default)]
+pub struct MemoryQueue {
+    pub sent: RefCell<Vec<Queued>>,
+    /// When set, every send fails with this reason.
+    pub broken: RefCell<Option<String>>,
+}
+
+impl MemoryQueue {
+    /// Takes the messages waiting in `lane`, oldest first.
+    pub fn take(&self, lane: Lane) -> Vec<Queued> {
+        let (taken, kept) = self.sent.take().into_iter().partition(|message| message.lane == lane);
+        *self.sent.borrow_mut() = kept;
+        taken
+    }
+
+    pub fn waiting(&self, lane: Lane) -> Vec<Queued> {
+        self.sent.borrow().iter().filter(|message| message.lane == lane).cloned().collect()
+    }
+}
+
+impl Queue for MemoryQueue {
+    fn send(&self, lane: Lane, body: String, delay_seconds: u32) -> LocalFuture<'_, Result<(), String>> {
+        let result = match self.broken.borrow().clone() {
+            Some(reason) => Err(reason),
+            None => {
+                self.sent.borrow_mut().push(Queued { lane, body, delay_seconds });
+                Ok(())
+            }
+        };
+        Box::pin(async move { result })
+    }
+}
+
+impl<T: Queue + ?Sized> Queue for std::rc::Rc<T> {
+    fn send(&self, lane: Lane, body: String, delay_seconds: u32) -> LocalFuture<'_, Result<(), String>> {
+        (**self).send(lane, body, delay_seconds)
+    }
+}
 
 pub trait Clock {
     fn now_ms(&self) -> u64;

@@ -4,11 +4,11 @@
 mod common;
 use common::fixture;
 
-use hookrelay::app::App;
+use hookrelay::app::{App, Settings};
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::{Request, Response};
 use hookrelay::outbound::ScriptedOutbound;
-use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
 use hookrelay::signature::hmac_sha256;
 use hookrelay::store::MemoryStore;
 use serde_json::{json, Value};
@@ -21,12 +21,16 @@ fn app() -> App<MemoryStore, ScriptedOutbound> {
         outbound: ScriptedOutbound::new(),
         clock: Box::new(FixedClock::new(1_700_000_000_000)),
         random: Box::new(SequenceRandom::new(42)),
+        queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
+        settings: Settings::default(),
     }
 }
 
+/// Sends a request, then lets the queue consumer make the attempts it queued.
 fn send(app: &App<MemoryStore, ScriptedOutbound>, request: Request) -> (u16, Value) {
     let Response { status, body, .. } = block_on(app.handle(request));
+    common::drain(app);
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -117,13 +121,30 @@ fn a_duplicate_delivery_is_forwarded_once() {
 }
 
 #[test]
-fn a_failed_target_is_not_remembered_so_redelivery_retries() {
+fn a_webhook_is_answered_once_queued_and_a_failed_target_is_retried_by_the_queue() {
     let app = app();
     let url = github_hook(&app, "http", json!({}));
+    let answer = block_on(app.handle(github_delivery(&url, "github/push.json", "push", "d-9")));
+    let (status, body): (u16, Value) = (answer.status, serde_json::from_slice(&answer.body).unwrap());
+    assert_eq!((status, body["deliveries"][0]["state"].clone()), (202, json!("pending")), "{body}");
+    assert!(app.outbound.sent.borrow().is_empty(), "nothing is sent before the consumer runs");
+    let queued = common::queue().waiting(Lane::Deliveries);
+    assert_eq!((queued.len(), queued[0].delay_seconds), (1, 0));
+
     app.outbound.answer(503, "{}");
-    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-9")).0, 502);
-    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-9")).0, 202);
-    assert_eq!(app.outbound.sent.borrow().len(), 2);
+    common::drain(&app);
+    let sent = app.outbound.sent.borrow();
+    assert_eq!(sent.len(), 2, "the 503, then the retry");
+    let key = |i: usize| sent[i].headers.iter().find(|(n, _)| n == "idempotency-key").unwrap().1.clone();
+    assert_eq!(key(0), key(1), "the same delivery");
+    drop(sent);
+    let id = body["deliveries"][0]["delivery_id"].as_str().unwrap();
+    let (status, record) = admin(&app, "GET", &format!("/api/v1/deliveries/{id}"), Value::Null);
+    assert_eq!((status, record["state"].clone()), (200, json!("delivered")), "{record}");
+    let statuses: Vec<Value> = record["attempts"].as_array().unwrap().iter().map(|a| a["status"].clone()).collect();
+    assert_eq!(statuses, [json!(503), json!(200)]);
+    // The provider redelivering the same webhook is a duplicate now: the queue owns the retries.
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-9")).1["duplicate"], true);
 }
 
 #[test]
@@ -259,10 +280,14 @@ fn hook_kv_cost_is_constant() {
         );
     }
     app.store.reset_counts();
-    send(&app, github_delivery(&url, "github/push.json", "push", "c-1"));
+    let answer = block_on(app.handle(github_delivery(&url, "github/push.json", "push", "c-1")));
+    assert_eq!(answer.status, 202);
     let counts = app.store.counts();
-    assert_eq!((counts.reads, counts.lists), (3, 0), "trigger, replay marker, target");
-    assert!(counts.writes <= 3, "replay marker, delivery record and throttled last_used");
+    assert_eq!((counts.reads, counts.lists, counts.writes), (3, 0, 1), "trigger, replay marker, target; the marker");
+    app.store.reset_counts();
+    assert_eq!(common::drain(&app), 1);
+    let counts = app.store.counts();
+    assert_eq!((counts.reads, counts.lists, counts.writes), (1, 0, 1), "the consumer: the target; the record");
 }
 
 #[test]

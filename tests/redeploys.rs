@@ -4,7 +4,7 @@
 mod common;
 use common::fixture;
 
-use hookrelay::app::App;
+use hookrelay::app::{App, Settings};
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::{Request, Response};
 use hookrelay::outbound::ScriptedOutbound;
@@ -29,7 +29,9 @@ fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
         outbound: ScriptedOutbound::new(),
         clock: Box::new(clock),
         random: Box::new(SequenceRandom::new(7)),
+        queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
+        settings: Settings::default(),
     };
     let cluster =
         json!({"name": "prod", "kind": "kubernetes", "api_server": "https://k8s.example.com", "token": "sa-token"});
@@ -37,8 +39,10 @@ fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
     app
 }
 
+/// Sends a request, then lets the queue consumer make the attempts it queued.
 fn send(app: &TestApp, request: Request) -> (u16, Value) {
     let Response { status, body, .. } = block_on(app.handle(request));
+    common::drain(app);
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
@@ -135,16 +139,20 @@ fn one_push_fans_out_to_every_image_trigger_of_the_repository_at_constant_kv_cos
     app.outbound.answer(200, DEPLOYMENT);
     app.outbound.answer(200, "{}");
     app.outbound.answer(200, DEPLOYMENT);
-    let (status, answer) = send(&app, harbor_push(&url, "v3"));
-    assert_eq!(status, 202, "{answer}");
+    let answer = block_on(app.handle(harbor_push(&url, "v3")));
+    assert_eq!(answer.status, 202);
+    let counts = app.store.counts();
+    assert_eq!(counts.lists, 1, "one index listing for the pushed repository");
+    assert_eq!(counts.reads, 4, "the registry, two triggers, one shared target");
+    app.store.reset_counts();
+    assert_eq!(common::drain(&app), 2, "a delivery per trigger");
+    let counts = app.store.counts();
+    assert_eq!((counts.reads, counts.writes), (2, 2), "each delivery: its target and its record");
     let paths: Vec<String> = patches(&app).into_iter().map(|(path, _)| path).collect();
     assert_eq!(
         paths,
         vec!["/apis/apps/v1/namespaces/default/deployments/web", "/apis/apps/v1/namespaces/default/deployments/worker"]
     );
-    let counts = app.store.counts();
-    assert_eq!(counts.lists, 1, "one index listing for the pushed repository");
-    assert_eq!(counts.reads, 4, "the registry, two triggers, one shared target");
 }
 
 #[test]

@@ -4,7 +4,7 @@
 mod common;
 use common::{fixture, source};
 
-use hookrelay::app::App;
+use hookrelay::app::{App, Settings};
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::Request;
 use hookrelay::model::{Event, EventKind};
@@ -146,7 +146,9 @@ fn app() -> App<MemoryStore, ScriptedOutbound> {
         outbound: ScriptedOutbound::new(),
         clock: Box::new(FixedClock::new(NOW_MS)),
         random: Box::new(SequenceRandom::new(3)),
+        queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
+        settings: Settings::default(),
     }
 }
 
@@ -162,6 +164,7 @@ fn quay_push(app: &App<MemoryStore, ScriptedOutbound>, url: &str, tags: &[&str])
     let mut payload: Value = serde_json::from_slice(&fixture("quay/repo_push.json")).unwrap();
     payload["updated_tags"] = json!(tags);
     let response = block_on(app.handle(Request::new("POST", url).with_body("application/json", payload.to_string())));
+    common::drain(app);
     (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
 }
 

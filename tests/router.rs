@@ -1,11 +1,15 @@
 //! Native integration tests through the router with in-memory ports: deterministic clock and
 //! randomness, a counting store, and a scripted outbound client.
 
-use hookrelay::app::App;
+mod common;
+
+use hookrelay::app::{App, Settings};
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::{Request, Response};
+use hookrelay::model::delivery::RetryPolicy;
 use hookrelay::outbound::ScriptedOutbound;
-use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
+use hookrelay::relay;
 use hookrelay::store::MemoryStore;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -24,7 +28,9 @@ fn harness(seed: u64) -> Harness {
         outbound: ScriptedOutbound::new(),
         clock: Box::new(clock.clone()),
         random: Box::new(SequenceRandom::new(seed)),
+        queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a,bob:tok-b"),
+        settings: Settings::default(),
     };
     Harness { app, clock }
 }
@@ -64,25 +70,21 @@ fn gitlab_target() -> Value {
 }
 
 #[test]
-fn token_call_costs_two_reads_a_delivery_record_and_a_throttled_write() {
+fn token_call_costs_two_reads_and_one_write_and_last_used_comes_from_the_records() {
     let h = harness(1);
-    let (_, token) = h.setup_target_and_trigger(gitlab_target());
-    h.app.store.reset_counts();
-
-    assert_eq!(h.fire("web-ci", &token, "main").status, 200);
-    let first = h.app.store.counts();
-    assert_eq!((first.reads, first.writes, first.lists), (2, 2, 0), "the delivery, and last_used on first use");
-
-    h.app.store.reset_counts();
-    h.clock.advance(59_000);
-    assert_eq!(h.fire("web-ci", &token, "main").status, 200);
-    let second = h.app.store.counts();
-    assert_eq!((second.reads, second.writes, second.lists), (2, 1, 0), "within a minute: only the delivery");
-
-    h.app.store.reset_counts();
-    h.clock.advance(1_000);
-    h.fire("web-ci", &token, "main");
-    assert_eq!(h.app.store.counts().writes, 2, "a minute later: last_used written again");
+    let (target, token) = h.setup_target_and_trigger(gitlab_target());
+    let project = format!("/api/v4/projects/{}/triggers", target["id"].as_str().unwrap());
+    let (_, listed) = h.admin_json("GET", &project, Value::Null);
+    assert_eq!(listed[0]["last_used"], Value::Null, "never used");
+    for _ in 0..2 {
+        h.app.store.reset_counts();
+        assert_eq!(h.fire("web-ci", &token, "main").status, 200);
+        let counts = h.app.store.counts();
+        assert_eq!((counts.reads, counts.writes, counts.lists), (2, 1, 0), "trigger, target; the delivery record");
+        h.clock.advance(1_500);
+    }
+    let (_, listed) = h.admin_json("GET", &project, Value::Null);
+    assert_eq!(listed[0]["last_used"], hookrelay::time::format_rfc3339(NOW + 1_500), "the newest delivery");
 }
 
 #[test]
@@ -236,16 +238,20 @@ fn every_firing_is_a_delivery_listed_newest_first_in_pages_without_credentials()
             .as_array()
             .unwrap()
             .iter()
-            .map(|d| (d["ref"].as_str().unwrap().into(), d["result"].as_str().unwrap().into(), d["status"].clone()))
+            .map(|d| {
+                let last = d["attempts"].as_array().unwrap().last().unwrap();
+                (d["call"]["ref"].as_str().unwrap().into(), d["state"].as_str().unwrap().into(), last["status"].clone())
+            })
             .collect()
     };
     assert_eq!(
         summary(&first),
-        vec![("qa".into(), "failed".into(), Value::Null), ("dev".into(), "failed".into(), json!(500))]
+        vec![("qa".into(), "pending".into(), Value::Null), ("dev".into(), "pending".into(), json!(500))],
+        "both wait for a retry"
     );
     let cursor = first["cursor"].as_str().unwrap();
     let (_, second) = h.admin_json("GET", &format!("{path}?limit=2&cursor={cursor}"), Value::Null);
-    assert_eq!(summary(&second), vec![("main".into(), "success".into(), json!(201))]);
+    assert_eq!(summary(&second), vec![("main".into(), "delivered".into(), json!(201))]);
     assert_eq!(second["cursor"], Value::Null);
     let first_sent = h.app.outbound.sent.borrow()[0].clone();
     assert_eq!(
@@ -256,11 +262,144 @@ fn every_firing_is_a_delivery_listed_newest_first_in_pages_without_credentials()
     let id = first["deliveries"][0]["id"].as_str().unwrap();
     let (status, one) = h.admin_json("GET", &format!("/api/v1/deliveries/{id}"), Value::Null);
     assert_eq!((status, &one), (200, &first["deliveries"][0]));
-    assert!(one["detail"].as_str().unwrap().contains("connection refused"));
+    assert!(one["attempts"][0]["excerpt"].as_str().unwrap().contains("connection refused"));
     assert_eq!(h.admin_json("GET", "/api/v1/deliveries/nope", Value::Null).0, 404);
     assert_eq!(h.admin_json("GET", &format!("{path}?limit=0"), Value::Null).0, 400);
     for key in h.app.store.keys().iter().filter(|k| k.starts_with("delivery:")) {
         let record = h.app.store.raw(key).unwrap();
         assert!(!record.contains("glptt-real") && !record.contains(&token), "a delivery holds no credential");
     }
+}
+
+// ---- durable delivery: retries through the queue, dead letters, replay
+
+fn delivery(h: &Harness, id: &str) -> Value {
+    let (status, record) = h.admin_json("GET", &format!("/api/v1/deliveries/{id}"), Value::Null);
+    assert_eq!(status, 200, "{record}");
+    record
+}
+
+fn statuses(record: &Value) -> Vec<Value> {
+    record["attempts"].as_array().unwrap().iter().map(|a| a["status"].clone()).collect()
+}
+
+#[test]
+fn a_busy_target_is_retried_with_backoff_until_it_takes_the_call() {
+    let h = harness(4);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(503, "busy");
+    let answer = h.fire("web-ci", &token, "main");
+    let body: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!((answer.status, body["state"].clone(), body["status"].clone()), (202, json!("pending"), json!(503)));
+    let id = body["delivery_id"].as_str().unwrap().to_string();
+
+    let queued = common::queue().waiting(Lane::Deliveries);
+    assert!((24..=30).contains(&queued[0].delay_seconds), "30 s less jitter: {queued:?}");
+    h.app.outbound.answer(503, "busy");
+    let message = common::queue().take(Lane::Deliveries).remove(0);
+    block_on(relay::consume(&h.app, &message.body)).unwrap();
+    let queued = common::queue().waiting(Lane::Deliveries);
+    assert!((48..=60).contains(&queued[0].delay_seconds), "then a minute: {queued:?}");
+    h.app.outbound.answer(201, r#"{"id":7}"#);
+    assert_eq!(common::drain(&h.app), 1);
+
+    let record = delivery(&h, &id);
+    assert_eq!(record["state"], "delivered");
+    assert_eq!(statuses(&record), [json!(503), json!(503), json!(201)]);
+    let sent = h.app.outbound.sent.borrow();
+    let keys: Vec<Option<&str>> = sent.iter().map(|r| r.header("idempotency-key")).collect();
+    assert_eq!(keys, [Some(id.as_str()); 3], "one delivery, one Idempotency-Key");
+}
+
+#[test]
+fn a_target_that_stays_down_ends_dead_in_the_dead_letter_queue() {
+    let mut h = harness(5);
+    h.app.settings.retry = RetryPolicy { base_seconds: 1, max_attempts: 3 };
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    for _ in 0..3 {
+        h.app.outbound.fail("connection refused");
+    }
+    let body: Value = serde_json::from_slice(&h.fire("web-ci", &token, "main").body).unwrap();
+    assert_eq!(common::drain(&h.app), 2);
+    let record = delivery(&h, body["delivery_id"].as_str().unwrap());
+    assert_eq!((record["state"].clone(), record["attempts"].as_array().unwrap().len()), (json!("dead"), 3));
+    let dead = common::queue().take(Lane::DeadLetters);
+    assert_eq!(dead.len(), 1);
+    let kept: Value = serde_json::from_str(&dead[0].body).unwrap();
+    assert_eq!((kept["id"].clone(), kept["state"].clone()), (record["id"].clone(), json!("dead")));
+}
+
+#[test]
+fn a_4xx_is_relayed_and_not_retried_but_408_and_429_are() {
+    let h = harness(6);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(400, r#"{"message":"Reference not found"}"#);
+    let answer = h.fire("web-ci", &token, "nope");
+    assert_eq!(answer.status, 400, "the target's answer, relayed");
+    assert!(common::queue().waiting(Lane::Deliveries).is_empty(), "a 400 is not retried");
+    for status in [408, 429] {
+        h.app.outbound.answer(status, "{}");
+        assert_eq!(h.fire("web-ci", &token, "main").status, 202, "{status}");
+    }
+    assert_eq!(common::queue().take(Lane::Deliveries).len(), 2);
+}
+
+#[test]
+fn a_retry_stops_when_its_trigger_is_deleted() {
+    let h = harness(7);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(502, "{}");
+    let body: Value = serde_json::from_slice(&h.fire("web-ci", &token, "main").body).unwrap();
+    let id = body["delivery_id"].as_str().unwrap();
+    let trigger = id.split('-').next().unwrap();
+    assert_eq!(h.admin_json("DELETE", &format!("/api/v1/triggers/{trigger}"), Value::Null).0, 204);
+    common::drain(&h.app);
+    assert_eq!(h.app.outbound.sent.borrow().len(), 1, "no retry for a deleted trigger");
+    let record: Value =
+        serde_json::from_str(&h.app.store.raw(&format!("delivery:{trigger}:{}", &id[trigger.len() + 1..])).unwrap())
+            .unwrap();
+    assert_eq!(record["state"], "failed");
+}
+
+#[test]
+fn a_replay_is_a_new_delivery_of_the_same_call_linked_to_the_old() {
+    let h = harness(8);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(400, "{}");
+    let request = Request::new(
+        "POST",
+        &format!("/api/v4/projects/web-ci/trigger/pipeline?token={token}&ref=main&variables[A]=1"),
+    );
+    assert_eq!(h.send(request).status, 400);
+    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    let path = format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap());
+    let old = h.admin_json("GET", &path, Value::Null).1["deliveries"][0].clone();
+    assert_eq!(old["state"], "failed");
+
+    h.clock.advance(5_000);
+    let (status, replayed) =
+        h.admin_json("POST", &format!("/api/v1/deliveries/{}/replay", old["id"].as_str().unwrap()), Value::Null);
+    assert_eq!(status, 201, "{replayed}");
+    assert_eq!((replayed["state"].clone(), replayed["replay_of"].clone()), (json!("delivered"), old["id"].clone()));
+    assert_ne!(replayed["id"], old["id"]);
+    assert_eq!(replayed["call"], old["call"], "the same ref and variables");
+    let sent = h.app.outbound.sent.borrow();
+    assert_eq!(sent[0].body, sent[1].body, "the target is asked the same");
+    assert_eq!(sent[1].header("idempotency-key"), replayed["id"].as_str());
+    drop(sent);
+    let page = h.admin_json("GET", &path, Value::Null).1;
+    assert_eq!(page["deliveries"][0]["id"], replayed["id"], "newest first");
+    assert_eq!(h.admin_json("POST", "/api/v1/deliveries/nope-1/replay", Value::Null).0, 404);
+}
+
+#[test]
+fn an_answer_that_echoes_the_targets_credential_is_recorded_redacted() {
+    let h = harness(9);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(401, r#"{"message":"token glptt-real is invalid"}"#);
+    assert_eq!(h.fire("web-ci", &token, "main").status, 401);
+    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    let path = format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap());
+    let record = h.admin_json("GET", &path, Value::Null).1["deliveries"][0].clone();
+    assert_eq!(record["attempts"][0]["excerpt"], r#"{"message":"token [redacted] is invalid"}"#);
 }

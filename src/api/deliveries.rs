@@ -1,10 +1,10 @@
-//! `/api/v1/triggers/{id}/deliveries` and `/api/v1/deliveries/{id}`: what happened to each firing.
-//! Records hold no credential (see `model/delivery.rs`).
+//! `/api/v1/triggers/{id}/deliveries`, `/api/v1/deliveries/{id}` and its `/replay`: what happened
+//! to each call, and sending one again. Records hold no credential (see `model/delivery.rs`).
 
 use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::Delivery;
+use crate::model::{Delivery, DeliveryState};
 use crate::outbound::Outbound;
 use crate::store::Store;
 use crate::time::format_rfc3339;
@@ -16,6 +16,11 @@ const MAX_PAGE: usize = 100;
 fn delivery_view(delivery: &Delivery) -> Value {
     let mut view = serde_json::to_value(delivery).unwrap_or_default();
     view["at"] = format_rfc3339(delivery.at).into();
+    if let Some(Value::Array(attempts)) = view.get_mut("attempts") {
+        for (shown, attempt) in attempts.iter_mut().zip(&delivery.attempts) {
+            shown["at"] = format_rfc3339(attempt.at).into();
+        }
+    }
     view
 }
 
@@ -41,4 +46,12 @@ pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<R
 pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let delivery = app.catalog().find_delivery(ctx.param("id")).await?;
     Ok(Response::json(200, &delivery_view(&delivery)))
+}
+
+/// A new delivery of the same call, linked by `replay_of` and tried at once: 201 when it is
+/// settled (delivered or failed), 202 while it waits for a retry.
+pub async fn replay<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let delivery = crate::relay::replay(app, ctx.param("id")).await?;
+    let status = if delivery.state == DeliveryState::Pending { 202 } else { 201 };
+    Ok(Response::json(status, &delivery_view(&delivery)))
 }

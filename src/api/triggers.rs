@@ -13,7 +13,8 @@ use crate::time::format_rfc3339;
 use serde_json::{json, Value};
 
 /// The trigger as the native API shows it; `token` is in full only right after creation.
-pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Value {
+/// `last_used` comes from its newest delivery record (`Catalog::last_used`).
+pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_used: Option<u64>) -> Value {
     let mut view = json!({
         "id": trigger.id,
         "kind": trigger.kind().as_str(),
@@ -23,7 +24,7 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Va
         "owner": trigger.owner,
         "created_at": format_rfc3339(trigger.created_at),
         "updated_at": format_rfc3339(trigger.updated_at),
-        "last_used": trigger.last_used.map(format_rfc3339),
+        "last_used": last_used.map(format_rfc3339),
         "expires_at": trigger.expires_at.map(format_rfc3339),
     });
     let Value::Object(fields) = &mut view else { return view };
@@ -58,7 +59,10 @@ pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<R
         None => None,
     };
     let triggers = catalog.list_triggers(target.as_ref()).await?;
-    let views: Vec<Value> = triggers.iter().map(|t| trigger_view(t, None)).collect();
+    let mut views = Vec::with_capacity(triggers.len());
+    for trigger in &triggers {
+        views.push(trigger_view(trigger, None, catalog.last_used(&trigger.id).await?));
+    }
     Ok(Response::json(200, &views))
 }
 
@@ -72,12 +76,12 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
         other => other,
     })?;
     let (trigger, token) = catalog.create_trigger(admin, &target, TriggerInput { target: None, ..input }).await?;
-    Ok(Response::json(201, &trigger_view(&trigger, token.as_ref())))
+    Ok(Response::json(201, &trigger_view(&trigger, token.as_ref(), None)))
 }
 
 pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let trigger = app.catalog().find_trigger(ctx.param("id")).await?;
-    Ok(Response::json(200, &trigger_view(&trigger, None)))
+    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
 /// Changes fields; a `source` in the body replaces the hook's source (how secrets are rotated).
@@ -86,7 +90,7 @@ pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     let trigger = catalog.update_trigger(trigger, input).await?;
-    Ok(Response::json(200, &trigger_view(&trigger, None)))
+    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
 pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {

@@ -1,20 +1,20 @@
-//! Delivery records in the catalog: one write per firing, a page of a trigger's newest, and one by
-//! id. No `worker` import; records hold no credential (see `model/delivery.rs`).
+//! Delivery records in the catalog: one write per attempt, a page of a trigger's newest, one by id,
+//! and a trigger's last use. No `worker` import; records hold no credential (see `model/delivery.rs`).
 
 use super::Catalog;
 use crate::error::Error;
-use crate::model::delivery::{delivery_stamp, DELIVERY_RETENTION_SECONDS};
+use crate::model::delivery::{delivery_stamp, stamp_time};
 use crate::model::Delivery;
 use crate::store::{keys, Store};
 
 impl<'a, S: Store> Catalog<'a, S> {
-    /// Records a firing (one write, kept for a week).
+    /// Records a delivery as it stands (one write, kept for `DELIVERY_TTL_SECONDS`).
     pub async fn record_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
         let Some((trigger, stamp)) = Delivery::split_id(&delivery.id) else {
             return Err(Error::Store(format!("delivery id '{}' is malformed", delivery.id)));
         };
         let text = serde_json::to_string(delivery).map_err(|err| Error::Store(err.to_string()))?;
-        self.store.put(&keys::delivery(trigger, stamp), &text, Some(DELIVERY_RETENTION_SECONDS)).await
+        self.store.put(&keys::delivery(trigger, stamp), &text, Some(self.delivery_ttl_seconds)).await
     }
 
     /// A new delivery stamp: newest first, unique within a millisecond.
@@ -40,6 +40,13 @@ impl<'a, S: Store> Catalog<'a, S> {
             }
         }
         Ok((deliveries, page.cursor))
+    }
+
+    /// When the trigger last fired: its newest delivery's stamp tells (one listing, no read, and no
+    /// write on the hot path). GitLab's `last_used` comes from here.
+    pub async fn last_used(&self, trigger_id: &str) -> Result<Option<u64>, Error> {
+        let page = self.store.list(&keys::delivery_prefix(trigger_id), None, 1).await?;
+        Ok(page.keys.first().and_then(|key| key.rsplit(':').next()).and_then(stamp_time))
     }
 
     /// One delivery, by its id (one read: the key is derived from the id).

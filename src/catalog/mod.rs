@@ -26,6 +26,7 @@ pub struct Catalog<'a, S: Store> {
     pub store: &'a S,
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
+    pub delivery_ttl_seconds: u64,
 }
 
 /// A new target: a name and the kind's settings.
@@ -199,7 +200,6 @@ impl<'a, S: Store> Catalog<'a, S> {
             owner: owner.name.clone(),
             created_at: now,
             updated_at: now,
-            last_used: None,
             expires_at: None,
             source,
             filter: EventFilter::default(),
@@ -312,17 +312,6 @@ impl<'a, S: Store> Catalog<'a, S> {
             self.store.delete(&key).await?;
         }
         self.store.delete(&keys::target_trigger(&trigger.target, &trigger.id)).await
-    }
-
-    /// Writes `last_used`, at most once a minute per trigger (see `Trigger::should_record_use`).
-    pub async fn record_use(&self, trigger: &Trigger) -> Result<(), Error> {
-        let now = self.clock.now_ms();
-        if !trigger.should_record_use(now) {
-            return Ok(());
-        }
-        let mut used = trigger.clone();
-        used.last_used = Some(now);
-        self.store.put_json(&keys::trigger(&trigger.id), &used).await
     }
 }
 

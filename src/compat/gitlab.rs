@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 
 /// The trigger as GitLab shows it. The token is in full only in `fresh_token`, which exists only
 /// in the answer to its creation (hookrelay keeps just the hash); otherwise its first 4 characters.
-pub fn trigger_entity(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> Value {
+/// `last_used` comes from its newest delivery record (`Catalog::last_used`).
+pub fn trigger_entity(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_used: Option<u64>) -> Value {
     let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
     json!({
         "id": trigger.id,
@@ -27,7 +28,7 @@ pub fn trigger_entity(trigger: &Trigger, fresh_token: Option<&TriggerToken>) -> 
         "description": trigger.description,
         "created_at": format_rfc3339(trigger.created_at),
         "updated_at": format_rfc3339(trigger.updated_at),
-        "last_used": trigger.last_used.map(format_rfc3339),
+        "last_used": last_used.map(format_rfc3339),
         "expires_at": trigger.expires_at.map(format_rfc3339),
         "owner": {"username": trigger.owner, "name": trigger.owner},
     })
@@ -49,14 +50,18 @@ async fn project_trigger<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> R
 
 pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let target = project(app, ctx).await?;
-    let triggers = app.catalog().list_triggers(Some(&target)).await?;
-    let entities: Vec<Value> = triggers.iter().map(|t| trigger_entity(t, None)).collect();
+    let catalog = app.catalog();
+    let triggers = catalog.list_triggers(Some(&target)).await?;
+    let mut entities = Vec::with_capacity(triggers.len());
+    for trigger in &triggers {
+        entities.push(trigger_entity(trigger, None, catalog.last_used(&trigger.id).await?));
+    }
     Ok(Response::json(200, &entities))
 }
 
 pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
-    Ok(Response::json(200, &trigger_entity(&trigger, None)))
+    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
 pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
@@ -67,14 +72,14 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
         return Err(Error::bad_request("description is missing"));
     }
     let (trigger, token) = app.catalog().create_trigger(admin, &target, input).await?;
-    Ok(Response::json(201, &trigger_entity(&trigger, token.as_ref())))
+    Ok(Response::json(201, &trigger_entity(&trigger, token.as_ref(), None)))
 }
 
 pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
     let input = management_input(&ctx.request)?;
     let trigger = app.catalog().update_trigger(trigger, input).await?;
-    Ok(Response::json(200, &trigger_entity(&trigger, None)))
+    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
 pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {

@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::filters::TagConditionType;
 use crate::http::Response;
 use crate::model::workload::{WorkloadAction, WorkloadKind};
-use crate::model::{Delivery, DeliveryResult, Target, Trigger, TriggerKind, Workload};
+use crate::model::{Delivery, DeliveryState, Target, Trigger, TriggerKind, Workload};
 use crate::outbound::Outbound;
 use crate::store::Store;
 use crate::time::format_rfc3339;
@@ -156,12 +156,18 @@ fn trigger_view(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Valu
 
 fn history_entry(trigger: &Trigger, cluster: Option<&Target>, delivery: &Delivery) -> Value {
     let mut entry = trigger_fields(trigger, cluster);
-    let result = if delivery.result == DeliveryResult::Success { "success" } else { "failed" };
+    let result = match delivery.state {
+        DeliveryState::Delivered => "success",
+        DeliveryState::Pending => "running",
+        DeliveryState::Failed | DeliveryState::Dead => "failed",
+    };
+    let detail = delivery.attempts.last().map(|attempt| attempt.excerpt.clone()).unwrap_or_default();
+    let tag = delivery.call.image.as_ref().map(|image| image.tag.clone()).unwrap_or_default();
     entry.insert("created_at".into(), format_rfc3339(delivery.at).into());
     entry.insert("creator_name".into(), trigger.owner.clone().into());
-    entry.insert("detail".into(), delivery.detail.clone().into());
+    entry.insert("detail".into(), detail.into());
     entry.insert("result".into(), result.into());
-    entry.insert("tag".into(), delivery.tag.clone().into());
+    entry.insert("tag".into(), tag.into());
     Value::Object(entry)
 }
 

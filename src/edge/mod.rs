@@ -1,29 +1,58 @@
-//! The shell: the only module that sees `worker`. It converts the platform's request into ours,
-//! runs the core, and converts the answer back; and it implements the ports on KV, `Fetch`, the
-//! platform clock and `crypto.getRandomValues`. It decides nothing and never logs a secret.
+//! The shell: the only module that sees `worker`. It converts the platform's request, queue batch
+//! and cron event into ours, runs the core, and converts the answer back; and it implements the
+//! ports on KV, `Fetch`, Queues, the platform clock and `crypto.getRandomValues`. It decides
+//! nothing and never logs a secret.
 
-use crate::app::App;
+use crate::app::{App, Settings};
 use crate::auth::AdminDirectory;
 use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
-use crate::ports::{Clock, Random};
+use crate::ports::{Clock, Lane, LocalFuture, Queue, Random};
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
-use worker::{event, Context, Env, Fetch, Headers, Method, RequestInit, RequestRedirect};
+use worker::{event, Context, Env, Fetch, Headers, MessageBatch, MessageExt, Method, RequestInit, RequestRedirect};
 
-#[event(fetch)]
-async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
-    let request = into_core_request(req).await?;
+/// The app with the platform's ports, as `wrangler.toml` binds them.
+fn app(env: &Env) -> worker::Result<App<KvStore, FetchClient>> {
     let admins = env.secret("ADMIN_TOKENS").map(|s| s.to_string()).unwrap_or_default();
-    let app = App {
+    Ok(App {
         store: KvStore(env.kv("TRIGGERS")?),
         outbound: FetchClient,
         clock: Box::new(PlatformClock),
         random: Box::new(CryptoRandom),
+        queue: Box::new(Queues {
+            deliveries: env.queue("DELIVERIES").ok(),
+            dead_letters: env.queue("DEAD_LETTERS").ok(),
+        }),
         admins: AdminDirectory::parse(&admins),
+        settings: Settings::from_vars(|name| env.var(name).ok().map(|var| var.to_string())),
+    })
+}
+
+#[event(fetch)]
+async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
+    let request = into_core_request(req).await?;
+    into_worker_response(app(&env)?.handle(request).await)
+}
+
+/// The deliveries queue's consumer. A message the core could not settle (storage or the queue
+/// failed) is retried by the platform; everything else is acknowledged. Never returns `Err`:
+/// the macro would turn it into a panic.
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+    let Ok(app) = app(&env) else {
+        batch.retry_all();
+        return Ok(());
     };
-    into_worker_response(app.handle(request).await)
+    for message in batch.raw_iter() {
+        let body = message.body().as_string().unwrap_or_default();
+        match crate::relay::consume(&app, &body).await {
+            Ok(()) => message.ack(),
+            Err(_) => message.retry(),
+        }
+    }
+    Ok(())
 }
 
 async fn into_core_request(mut req: worker::Request) -> worker::Result<http::Request> {
@@ -91,6 +120,27 @@ impl Store for KvStore {
         let keys = page.keys.into_iter().map(|key| key.name).collect();
         let cursor = if page.list_complete { None } else { page.cursor };
         Ok(KeyPage { keys, cursor })
+    }
+}
+
+struct Queues {
+    deliveries: Option<worker::Queue>,
+    dead_letters: Option<worker::Queue>,
+}
+
+impl Queue for Queues {
+    fn send(&self, lane: Lane, body: String, delay_seconds: u32) -> LocalFuture<'_, Result<(), String>> {
+        let (queue, binding) = match lane {
+            Lane::Deliveries => (&self.deliveries, "DELIVERIES"),
+            Lane::DeadLetters => (&self.dead_letters, "DEAD_LETTERS"),
+        };
+        Box::pin(async move {
+            let queue = queue.as_ref().ok_or_else(|| format!("no {binding} queue is bound (see wrangler.toml)"))?;
+            let message = worker::RawMessageBuilder::new(JsValue::from_str(&body))
+                .delay_seconds(delay_seconds)
+                .build_with_content_type(worker::QueueContentType::Text);
+            queue.send_raw(message).await.map_err(|err| err.to_string())
+        })
     }
 }
 

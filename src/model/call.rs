@@ -2,39 +2,85 @@
 //! caused it). Also the rule for what counts as a ref.
 
 use crate::error::Error;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Kept in its delivery record (and queued with it), so that a retry or a replay asks the same.
+/// The three fields that are skipped belong to one attempt and are set when it is made.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Call {
     /// The id of the trigger that fired.
+    #[serde(skip)]
     pub trigger_id: String,
     /// hookrelay's id for this delivery; every outbound request carries it as `Idempotency-Key`.
+    #[serde(skip)]
     pub delivery: String,
+    #[serde(rename = "ref", default)]
     pub ref_name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
     /// The body that caused the call, passed on as it came (GitLab's webhook form).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
     /// The pushed image, for image events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<super::Image>,
     /// The workload a Kubernetes target acts on (the trigger's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<super::Workload>,
     /// Images the caller sets on named containers along with a restart (ACK's application form).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<ContainerImage>,
     /// When the call is made, for targets that stamp it (a rollout restart).
+    #[serde(skip)]
     pub now_ms: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerImage {
     pub name: String,
     /// A full image reference, `registry/namespace/name:tag`.
     pub image: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Stored as text when it is UTF-8 (every JSON or form payload), else as base64.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "StoredPayload", try_from = "StoredPayload")]
 pub struct Payload {
     pub content_type: String,
     pub body: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredPayload {
+    content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+}
+
+impl From<Payload> for StoredPayload {
+    fn from(payload: Payload) -> Self {
+        let (text, base64) = match String::from_utf8(payload.body) {
+            Ok(text) => (Some(text), None),
+            Err(err) => (None, Some(crate::signature::base64_encode(err.as_bytes()))),
+        };
+        StoredPayload { content_type: payload.content_type, text, base64 }
+    }
+}
+
+impl TryFrom<StoredPayload> for Payload {
+    type Error = &'static str;
+
+    fn try_from(stored: StoredPayload) -> Result<Self, Self::Error> {
+        let body = match (stored.text, stored.base64) {
+            (Some(text), None) => text.into_bytes(),
+            (None, Some(encoded)) => crate::signature::base64_decode(&encoded).ok_or("payload: bad base64")?,
+            _ => return Err("payload: one of text or base64"),
+        };
+        Ok(Payload { content_type: stored.content_type, body })
+    }
 }
 
 /// Accepts branch and tag names (git's `check-ref-format` rules) and refuses commit SHAs,

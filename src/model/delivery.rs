@@ -1,22 +1,44 @@
-//! A delivery: the record of one firing of a trigger: what fired it, and how the target answered.
-//! SWR's `trigger_history` is read from these. Never holds a credential: the outbound request
-//! (with its headers) is not recorded, only the target's status and a short excerpt of its answer.
+//! A delivery: one call forwarded to one target, and what came of each attempt. It is kept in KV
+//! (with a TTL) and travels through the retry queue, so it carries the call itself: a retry or a
+//! replay asks the target the same. Never holds a credential: requests (with their headers) are
+//! not recorded, and every excerpt of an answer is scrubbed of the target's secrets.
 
-use super::{Call, Target, Trigger};
+use super::Call;
 use crate::error::Error;
 use crate::outbound::OutboundResponse;
 use serde::{Deserialize, Serialize};
 
-/// How long a delivery record is kept.
+/// How long a delivery record is kept unless `DELIVERY_TTL_SECONDS` says otherwise.
 pub const DELIVERY_RETENTION_SECONDS: u64 = 7 * 24 * 60 * 60;
-/// At most this much of the target's answer is kept.
+/// At most this much of the target's answer is kept per attempt.
 const EXCERPT_BYTES: usize = 2048;
+/// What a scrubbed secret reads as.
+pub const REDACTED: &str = "[redacted]";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum DeliveryResult {
-    Success,
+pub enum DeliveryState {
+    /// Queued: not yet tried, or waiting for its next retry.
+    Pending,
+    /// The target answered 2xx.
+    Delivered,
+    /// An answer that retrying cannot change (a 4xx other than 408 and 429, a request that
+    /// could not be built, a target that is gone).
     Failed,
+    /// Every attempt failed; the dead-letter queue keeps it.
+    Dead,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: u64,
+    /// The target's HTTP status; none when no answer came back.
+    #[serde(default)]
+    pub status: Option<u16>,
+    pub duration_ms: u64,
+    /// The start of the answer, or why there was none; scrubbed of the target's secrets.
+    #[serde(default)]
+    pub excerpt: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,60 +47,134 @@ pub struct Delivery {
     pub id: String,
     pub trigger: String,
     pub target: String,
+    /// When it was created.
     pub at: u64,
-    /// The branch or tag fired; empty when there was none.
-    #[serde(rename = "ref", default)]
-    pub ref_name: String,
-    /// The pushed image's tag, for image pushes.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub tag: String,
-    /// The pushed image, `repository:tag` (or `@digest`), for image pushes.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub image: String,
-    pub result: DeliveryResult,
-    /// The target's HTTP status; none when it could not be reached or the request not built.
+    pub state: DeliveryState,
     #[serde(default)]
-    pub status: Option<u16>,
-    /// Why it failed, or the start of the target's answer.
-    #[serde(default)]
-    pub detail: String,
+    pub attempts: Vec<Attempt>,
+    /// The delivery this one replays.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<String>,
+    /// What the target is asked: ref, variables, payload, image, containers.
+    pub call: Call,
+}
+
+/// What to do after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Delivered or failed for good: record it.
+    Done,
+    /// Try again after `RetryPolicy::delay_seconds(attempts)`.
+    Retry,
+    /// Out of attempts: record it and hand it to the dead-letter queue.
+    Dead,
+}
+
+/// Exponential backoff with jitter: `base`, 2·`base`, 4·`base`, ... capped at an hour, and at most
+/// `max_attempts` attempts in all (the vars `RETRY_BASE_SECONDS` and `RETRY_MAX_ATTEMPTS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base_seconds: u32,
+    pub max_attempts: u32,
+}
+
+pub const MAX_RETRY_DELAY_SECONDS: u32 = 3600;
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy { base_seconds: 30, max_attempts: 10 }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before the next attempt, after `attempts` of them failed: `base·2^(attempts-1)`,
+    /// capped at an hour, less up to a fifth of it (from `random`) so that failures spread out.
+    pub fn delay_seconds(&self, attempts: u32, random: u32) -> u32 {
+        let exponent = attempts.saturating_sub(1).min(31);
+        let full = u64::from(self.base_seconds).saturating_mul(1u64 << exponent).min(MAX_RETRY_DELAY_SECONDS.into());
+        let jitter = u64::from(random) % (full / 5 + 1);
+        (full - jitter) as u32
+    }
+
+    /// Whether an outcome is worth another try: no answer, a 5xx, a 408 or a 429.
+    pub fn retryable(outcome: &Result<OutboundResponse, Error>) -> bool {
+        match outcome {
+            Ok(answer) => answer.status >= 500 || matches!(answer.status, 408 | 429),
+            Err(error) => matches!(error, Error::TargetUnreachable { .. }),
+        }
+    }
 }
 
 /// A key suffix that sorts newest first: the time subtracted from a 13-digit ceiling, then
 /// randomness so that two firings in one millisecond do not collide.
 pub fn delivery_stamp(now_ms: u64, random: [u8; 4]) -> String {
-    format!("{:013}{}", 9_999_999_999_999u64.saturating_sub(now_ms), hex::encode(random))
+    format!("{:013}{}", STAMP_CEILING.saturating_sub(now_ms), hex::encode(random))
+}
+
+const STAMP_CEILING: u64 = 9_999_999_999_999;
+
+/// When a stamp was made, read back from it (a trigger's `last_used` costs a listing, no read).
+pub fn stamp_time(stamp: &str) -> Option<u64> {
+    let millis: u64 = stamp.get(..13)?.parse().ok()?;
+    Some(STAMP_CEILING - millis)
 }
 
 impl Delivery {
-    /// The record of `call`'s firing of `target` for `trigger`, given what came of it.
-    pub fn record(
-        trigger: &Trigger,
-        target: &Target,
-        call: &Call,
-        outcome: &Result<OutboundResponse, Error>,
-        stamp: &str,
-    ) -> Delivery {
-        let (result, status, detail) = match outcome {
-            Ok(answer) => {
-                let ok = (200..300).contains(&answer.status);
-                let result = if ok { DeliveryResult::Success } else { DeliveryResult::Failed };
-                (result, Some(answer.status), excerpt(&answer.body))
-            }
-            Err(error) => (DeliveryResult::Failed, None, error.message()),
-        };
+    /// A new, pending delivery of `call` to `target` for `trigger_id`.
+    pub fn new(trigger_id: &str, target_id: &str, stamp: &str, mut call: Call, now_ms: u64) -> Delivery {
+        let id = Delivery::id_for(trigger_id, stamp);
+        call.delivery = id.clone();
+        call.trigger_id = trigger_id.to_string();
         Delivery {
-            id: Delivery::id_for(&trigger.id, stamp),
-            trigger: trigger.id.clone(),
-            target: target.id.clone(),
-            at: call.now_ms,
-            ref_name: call.ref_name.clone(),
-            tag: call.image.as_ref().map(|image| image.tag.clone()).unwrap_or_default(),
-            image: call.image.as_ref().map(|image| image.reference()).unwrap_or_default(),
-            result,
-            status,
-            detail,
+            id,
+            trigger: trigger_id.to_string(),
+            target: target_id.to_string(),
+            at: now_ms,
+            state: DeliveryState::Pending,
+            attempts: Vec::new(),
+            replay_of: None,
+            call,
         }
+    }
+
+    /// The call for the next attempt, stamped with its time and this delivery's id.
+    pub fn call_at(&self, now_ms: u64) -> Call {
+        Call { trigger_id: self.trigger.clone(), delivery: self.id.clone(), now_ms, ..self.call.clone() }
+    }
+
+    /// Notes an attempt's outcome (its excerpt scrubbed of `secrets`) and moves the state on.
+    pub fn note(
+        &mut self,
+        at: u64,
+        duration_ms: u64,
+        outcome: &Result<OutboundResponse, Error>,
+        secrets: &[&str],
+        policy: &RetryPolicy,
+    ) -> Next {
+        let (status, text) = match outcome {
+            Ok(answer) => (Some(answer.status), excerpt(&answer.body)),
+            Err(error) => (None, error.message()),
+        };
+        self.attempts.push(Attempt { at, status, duration_ms, excerpt: redact(&text, secrets) });
+        let (state, next) = match outcome {
+            Ok(answer) if (200..300).contains(&answer.status) => (DeliveryState::Delivered, Next::Done),
+            _ if !RetryPolicy::retryable(outcome) => (DeliveryState::Failed, Next::Done),
+            _ if self.attempts.len() as u32 >= policy.max_attempts => (DeliveryState::Dead, Next::Dead),
+            _ => (DeliveryState::Pending, Next::Retry),
+        };
+        self.state = state;
+        next
+    }
+
+    /// Ends a delivery that cannot be attempted at all (its trigger or target is gone).
+    pub fn fail(&mut self, at: u64, why: &str) {
+        self.attempts.push(Attempt { at, status: None, duration_ms: 0, excerpt: why.to_string() });
+        self.state = DeliveryState::Failed;
+    }
+
+    /// The status of the last attempt, if it got an answer.
+    pub fn last_status(&self) -> Option<u16> {
+        self.attempts.last().and_then(|attempt| attempt.status)
     }
 
     pub fn id_for(trigger_id: &str, stamp: &str) -> String {
@@ -93,6 +189,14 @@ impl Delivery {
     }
 }
 
+/// `text` with every secret (of four characters or more) replaced by `[redacted]`.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|secret| secret.len() >= 4)
+        .fold(text.to_string(), |text, secret| text.replace(secret, REDACTED))
+}
+
 /// The start of a target's answer, cut at a character boundary.
 fn excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(EXCERPT_BYTES)]);
@@ -102,47 +206,116 @@ fn excerpt(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Image;
+    use crate::model::{Image, Payload};
 
-    fn fixtures() -> (Trigger, Target) {
-        let trigger: Trigger =
-            serde_json::from_str(r#"{"id":"t1","target":"g1","owner":"alice","created_at":0,"updated_at":0}"#).unwrap();
-        let target: Target = serde_json::from_str(
-            r#"{"id":"g1","name":"web","kind":"http","url":"https://x.example","created_at":0,"updated_at":0}"#,
-        )
-        .unwrap();
-        (trigger, target)
+    fn answer(status: u16, body: &str) -> Result<OutboundResponse, Error> {
+        Ok(OutboundResponse { status, headers: Vec::new(), body: body.as_bytes().to_vec() })
+    }
+
+    fn unreachable() -> Result<OutboundResponse, Error> {
+        Err(Error::TargetUnreachable { target: "web".into(), detail: "connection refused".into() })
+    }
+
+    fn delivery() -> Delivery {
+        Delivery::new("t1", "g1", "s", Call { ref_name: "main".into(), ..Call::default() }, 5)
     }
 
     #[test]
-    fn stamps_sort_newest_first() {
+    fn stamps_sort_newest_first_and_tell_their_time() {
         let older = delivery_stamp(1_000, [0xff; 4]);
         let newer = delivery_stamp(2_000, [0; 4]);
         assert!(newer < older, "{newer} {older}");
         assert_eq!(newer.len(), 21);
+        assert_eq!((stamp_time(&older), stamp_time(&newer)), (Some(1_000), Some(2_000)));
+        assert_eq!(stamp_time("12x"), None);
     }
 
     #[test]
-    fn a_2xx_is_a_success_and_anything_else_a_failure_with_its_reason() {
-        let (trigger, target) = fixtures();
+    fn the_backoff_doubles_from_the_base_and_stops_at_an_hour() {
+        let policy = RetryPolicy::default();
+        let delays: Vec<u32> = (1..=10).map(|n| policy.delay_seconds(n, 0)).collect();
+        assert_eq!(delays, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        assert_eq!(policy.delay_seconds(200, 0), 3600, "no overflow");
+        let short = RetryPolicy { base_seconds: 1, max_attempts: 3 };
+        assert_eq!((short.delay_seconds(1, 0), short.delay_seconds(2, 0)), (1, 2));
+    }
+
+    #[test]
+    fn jitter_takes_off_at_most_a_fifth() {
+        let policy = RetryPolicy::default();
+        let delays: Vec<u32> = (0..1000).map(|random| policy.delay_seconds(3, random)).collect();
+        assert!(delays.iter().all(|d| (96..=120).contains(d)), "{delays:?}");
+        assert!(delays.iter().any(|&d| d < 120) && delays.contains(&96), "the whole range is used");
+    }
+
+    #[test]
+    fn the_retry_decision_for_each_status() {
+        for status in [500, 502, 503, 504, 408, 429] {
+            assert!(RetryPolicy::retryable(&answer(status, "")), "{status}");
+        }
+        for status in [200, 201, 204, 301, 400, 401, 403, 404, 409, 410, 422] {
+            assert!(!RetryPolicy::retryable(&answer(status, "")), "{status}");
+        }
+        assert!(RetryPolicy::retryable(&unreachable()), "no answer at all");
+        assert!(!RetryPolicy::retryable(&Err(Error::bad_request("no such container"))), "cannot be built");
+    }
+
+    #[test]
+    fn states_move_from_pending_to_delivered_failed_or_dead() {
+        let policy = RetryPolicy { base_seconds: 1, max_attempts: 3 };
+        let mut d = delivery();
+        assert_eq!(d.state, DeliveryState::Pending);
+        assert_eq!(d.note(10, 7, &answer(503, "busy"), &[], &policy), Next::Retry);
+        assert_eq!(d.state, DeliveryState::Pending);
+        assert_eq!(d.note(20, 3, &unreachable(), &[], &policy), Next::Retry);
+        assert_eq!(d.note(30, 4, &answer(201, "{\"id\":1}"), &[], &policy), Next::Done);
+        assert_eq!(d.state, DeliveryState::Delivered);
+        let statuses: Vec<Option<u16>> = d.attempts.iter().map(|a| a.status).collect();
+        assert_eq!(statuses, [Some(503), None, Some(201)]);
+        assert_eq!((d.attempts[0].at, d.attempts[0].duration_ms, d.attempts[0].excerpt.as_str()), (10, 7, "busy"));
+
+        let mut bad = delivery();
+        assert_eq!(bad.note(10, 1, &answer(400, "bad ref"), &[], &policy), Next::Done);
+        assert_eq!(bad.state, DeliveryState::Failed);
+
+        let mut down = delivery();
+        let nexts: Vec<Next> = (0..3).map(|n| down.note(n, 1, &answer(503, ""), &[], &policy)).collect();
+        assert_eq!(nexts, [Next::Retry, Next::Retry, Next::Dead]);
+        assert_eq!((down.state, down.attempts.len()), (DeliveryState::Dead, 3));
+    }
+
+    #[test]
+    fn excerpts_are_cut_at_2_kib_and_scrubbed_of_secrets() {
+        let policy = RetryPolicy::default();
+        let mut d = delivery();
+        d.note(1, 1, &answer(502, &"x".repeat(5000)), &[], &policy);
+        assert_eq!(d.attempts[0].excerpt.len(), EXCERPT_BYTES);
+        let echo = answer(401, "bad token glpat-SECRET1 for https://h/?token=glpat-SECRET1 and key sk-2");
+        d.note(2, 1, &echo, &["glpat-SECRET1", "sk-2", ""], &policy);
+        assert_eq!(d.attempts[1].excerpt, "bad token [redacted] for https://h/?token=[redacted] and key [redacted]");
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(!text.contains("SECRET1"), "{text}");
+    }
+
+    #[test]
+    fn a_record_keeps_the_call_and_reads_back_the_same() {
         let call = Call {
-            now_ms: 5,
+            ref_name: "v1".into(),
+            variables: [("A".to_string(), "1".to_string())].into(),
+            payload: Some(Payload { content_type: "application/json".into(), body: br#"{"k":"v"}"#.to_vec() }),
             image: Some(Image { repository: "ns/app".into(), tag: "v2".into(), digest: String::new() }),
             ..Call::default()
         };
-        let ok = OutboundResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() };
-        let delivered = Delivery::record(&trigger, &target, &call, &Ok(ok), "s");
-        assert_eq!(
-            (delivered.id.as_str(), delivered.result, delivered.status),
-            ("t1-s", DeliveryResult::Success, Some(200))
-        );
-        assert_eq!((delivered.tag.as_str(), delivered.image.as_str()), ("v2", "ns/app:v2"));
-        let missing = OutboundResponse { status: 404, headers: Vec::new(), body: "x".repeat(5000).into_bytes() };
-        let failed = Delivery::record(&trigger, &target, &call, &Ok(missing), "s");
-        assert_eq!((failed.result, failed.detail.len()), (DeliveryResult::Failed, EXCERPT_BYTES));
-        let unreachable = Error::TargetUnreachable { target: "web".into(), detail: "refused".into() };
-        let failed = Delivery::record(&trigger, &target, &call, &Err(unreachable), "s");
-        assert_eq!((failed.status, failed.detail.contains("refused")), (None, true));
+        let d = Delivery::new("t1", "g1", "s", call, 5);
+        let text = serde_json::to_string(&d).unwrap();
+        let back: Delivery = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.call_at(9), d.call_at(9), "the attempt fields come back from the record");
+        assert_eq!(back.call_at(9).delivery, "t1-s");
+        assert!(text.contains(r#""text":"{\"k\":\"v\"}""#), "{text}");
+        let binary = Payload { content_type: "application/octet-stream".into(), body: vec![0xff, 0, 0x80] };
+        let stored = serde_json::to_string(&binary).unwrap();
+        assert!(stored.contains("base64"), "{stored}");
+        assert_eq!(serde_json::from_str::<Payload>(&stored).unwrap(), binary);
     }
 
     #[test]

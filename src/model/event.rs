@@ -44,11 +44,13 @@ pub struct Event {
 }
 
 /// A pushed image. `repository` is `namespace/name`, without the registry host.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Image {
     pub repository: String,
     /// Empty for a push by digest only.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub tag: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub digest: String,
 }
 

@@ -11,7 +11,7 @@ pub mod trigger;
 pub mod workload;
 
 pub use call::{Call, Payload};
-pub use delivery::{Delivery, DeliveryResult};
+pub use delivery::{Delivery, DeliveryState};
 pub use event::{Event, EventKind, Image};
 pub use registry::Registry;
 pub use source::Source;

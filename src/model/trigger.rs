@@ -5,10 +5,6 @@ use crate::filters::{glob_match, EventFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// How often `last_used` may be written per trigger: KV allows one write per key per second,
-/// and the free plan's daily write quota is small.
-pub const LAST_USED_WRITE_INTERVAL_MS: u64 = 60_000;
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Trigger {
     pub id: String,
@@ -29,8 +25,6 @@ pub struct Trigger {
     pub owner: String,
     pub created_at: u64,
     pub updated_at: u64,
-    #[serde(default)]
-    pub last_used: Option<u64>,
     #[serde(default)]
     pub expires_at: Option<u64>,
     /// A hook trigger's provider and secrets; `None` for a token trigger.
@@ -114,11 +108,6 @@ impl Trigger {
             ref_name.strip_prefix("refs/heads/").or_else(|| ref_name.strip_prefix("refs/tags/")).unwrap_or(ref_name);
         self.refs.iter().any(|pattern| glob_match(pattern, ref_name) || glob_match(pattern, short))
     }
-
-    /// Whether a use at `now_ms` should be written back, given the throttle.
-    pub fn should_record_use(&self, now_ms: u64) -> bool {
-        self.last_used.is_none_or(|last| now_ms.saturating_sub(last) >= LAST_USED_WRITE_INTERVAL_MS)
-    }
 }
 
 #[cfg(test)]
@@ -136,7 +125,6 @@ mod tests {
             owner: "alice".into(),
             created_at: 0,
             updated_at: 0,
-            last_used: None,
             expires_at: None,
             source: None,
             filter: EventFilter::default(),
@@ -171,14 +159,5 @@ mod tests {
         t.expires_at = Some(1000);
         assert!(!t.is_expired(999));
         assert!(t.is_expired(1000));
-    }
-
-    #[test]
-    fn last_used_is_written_at_most_once_a_minute() {
-        let mut t = trigger(&[]);
-        assert!(t.should_record_use(5));
-        t.last_used = Some(1_000);
-        assert!(!t.should_record_use(1_000 + LAST_USED_WRITE_INTERVAL_MS - 1));
-        assert!(t.should_record_use(1_000 + LAST_USED_WRITE_INTERVAL_MS));
     }
 }

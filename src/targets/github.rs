@@ -65,6 +65,10 @@ impl TargetKind for GithubTarget {
             .map_err(|err| Error::bad_request(format!("ref: {}", err.message())))
     }
 
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.token.expose()]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({
             "repository": self.repository, "workflow": self.workflow, "event_type": self.event_type,

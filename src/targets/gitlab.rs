@@ -41,6 +41,10 @@ impl TargetKind for GitlabTarget {
         Ok(())
     }
 
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.token.expose()]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"url": self.url, "project": self.project, "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()

@@ -71,6 +71,10 @@ impl TargetKind for HttpTarget {
         Ok(())
     }
 
+    fn secrets(&self) -> Vec<&str> {
+        self.headers.values().map(Secret::expose).collect()
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let header_names: Vec<&String> = self.headers.keys().collect();
         let view = json!({"url": self.url, "method": self.method, "header_names": header_names,

@@ -45,6 +45,10 @@ impl TargetKind for JenkinsTarget {
         Ok(())
     }
 
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.api_token.expose()]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view =
             json!({"url": self.url, "job": self.job, "user": self.user, "api_token_set": self.api_token.is_set()});

@@ -112,6 +112,10 @@ impl TargetKind for KubernetesTarget {
         Ok(())
     }
 
+    fn secrets(&self) -> Vec<&str> {
+        vec![self.token.expose()]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"api_server": self.api_server, "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()

@@ -28,6 +28,8 @@ pub trait TargetKind {
     fn lookup(&self, _call: &Call) -> Result<Option<OutboundRequest>, Error> {
         Ok(None)
     }
+    /// Its credentials, so that a delivery record can scrub them from what the target answered.
+    fn secrets(&self) -> Vec<&str>;
     /// `build`, given the lookup's answer when there was one.
     fn build_with(&self, call: &Call, _looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
         self.build(call)

@@ -19,3 +19,30 @@ pub fn source(kind: &str, secrets: &[&str]) -> Source {
         prefix: None,
     }
 }
+
+thread_local! {
+    /// The delivery queue of this test's app (each test runs on its own thread).
+    static QUEUE: std::rc::Rc<hookrelay::ports::MemoryQueue> = Default::default();
+}
+
+/// This test's in-memory delivery queue, for `App::queue`.
+pub fn queue() -> std::rc::Rc<hookrelay::ports::MemoryQueue> {
+    QUEUE.with(std::rc::Rc::clone)
+}
+
+/// Consumes the deliveries queue as the platform would (retries included, with no wait) until it
+/// is empty. Returns how many messages were consumed.
+pub fn drain<S: hookrelay::store::Store, O: hookrelay::outbound::Outbound>(app: &hookrelay::app::App<S, O>) -> usize {
+    let mut consumed = 0;
+    for _round in 0..100 {
+        let messages = queue().take(hookrelay::ports::Lane::Deliveries);
+        if messages.is_empty() {
+            return consumed;
+        }
+        for message in messages {
+            hookrelay::ports::block_on(hookrelay::relay::consume(app, &message.body)).expect("consumed");
+            consumed += 1;
+        }
+    }
+    panic!("the queue never emptied");
+}

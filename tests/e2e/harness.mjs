@@ -24,19 +24,41 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["TRIGGERS"],
     kvPersist: kvDir,
+    // As wrangler.toml declares them; Miniflare's local Queues, consumed by the same worker at once.
+    queueProducers: { DELIVERIES: "hookrelay-deliveries", DEAD_LETTERS: "hookrelay-dead-letters" },
+    queueConsumers: {
+      "hookrelay-deliveries": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 10, retryDelay: 1 },
+    },
     bindings: {
       ADMIN_TOKENS: Object.entries(ADMINS).map(([name, token]) => `${name}:${token}`).join(","),
+      // Short backoff under test: 1 s, 2 s, 4 s...
+      RETRY_BASE_SECONDS: "1",
+      RETRY_MAX_ATTEMPTS: "3",
       ...bindings,
     },
     host: "127.0.0.1",
     port: 0,
   });
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  return {
+  const worker = {
     url,
     kvDir,
     mf,
     stop: () => mf.dispose(),
+    /**
+     * Polls a delivery's record until its state is one of `until` (by default, settled: anything
+     * but pending), and returns it.
+     */
+    async delivery(id, { until = ["delivered", "failed", "dead"], timeoutMs = 15_000 } = {}) {
+      return waitFor(async () => {
+        const found = await worker.call("GET", `/api/v1/deliveries/${id}`, { as: "alice" });
+        return found.status === 200 && until.includes(found.body.state) ? found.body : null;
+      }, { timeoutMs, what: `delivery ${id} to be ${until.join(" or ")}` });
+    },
+    /** Waits for every delivery a webhook's answer queued to settle; returns their records. */
+    async settled(answer) {
+      return Promise.all((answer.body?.deliveries ?? []).map((d) => worker.delivery(d.delivery_id)));
+    },
     /** fetch against the worker; `as` names an admin whose token goes in `Authorization: Bearer`. */
     async call(method, route, { as, headers = {}, json, body } = {}) {
       const allHeaders = { ...headers };
@@ -53,6 +75,7 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
       return { status: response.status, headers: response.headers, body: parsed, text };
     },
   };
+  return worker;
 }
 
 /**
@@ -87,6 +110,17 @@ export async function startMock(fallback = { status: 201, json: { id: 1, status:
     last: () => received[received.length - 1],
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
+}
+
+/** Polls `check` (sync or async) until it returns something truthy, or fails after `timeoutMs`. */
+export async function waitFor(check, { timeoutMs = 10_000, what = "the condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** A loopback port with nothing listening on it. */

@@ -85,6 +85,7 @@ async function deliver(url, provider, id, body = fixture(provider.file), signedB
   const answer = await worker.call("POST", url, {
     headers: { "content-type": "application/json", ...provider.sign(signedBody, id) }, body,
   });
+  await worker.settled(answer);
   return { answer, sent: gitlab.received.slice(before) };
 }
 
@@ -163,6 +164,7 @@ test("ServiceStage: create, list, fire and delete a repository hook", async () =
     body,
   });
   assert.equal(fired.status, 202, fired.text);
+  await worker.settled(fired);
   const received = hookTarget.last();
   assert.equal(received.rawPath, "/webhook");
   const description = JSON.parse(received.body);

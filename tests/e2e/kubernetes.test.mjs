@@ -33,6 +33,7 @@ test("a Harbor push sets the image of the containers running it, after reading t
   const before = apiServer.received.length;
   const answer = await worker.call("POST", trigger.body.hook_url, { headers: { "content-type": "application/json" }, body: fixture("harbor/push_artifact.json") });
   assert.equal(answer.status, 202, answer.text);
+  await worker.settled(answer);
   const [read, patch] = apiServer.received.slice(before);
   assert.equal(read.method, "GET");
   assert.equal(read.rawPath, "/apis/apps/v1/namespaces/prod/deployments/web");

@@ -25,6 +25,7 @@ async function push(tag, repository = "harbor/alpine") {
   const answer = await worker.call("POST", hookUrl, {
     headers: { "content-type": "application/json", authorization: "harbor-auth-e2e" }, body: JSON.stringify(payload),
   });
+  await worker.settled(answer);
   return { answer, sent: apiServer.received.slice(before) };
 }
 

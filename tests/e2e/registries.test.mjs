@@ -28,6 +28,7 @@ async function imageTrigger(fields) {
 async function post(url, file, headers = {}) {
   const before = deploy.received.length;
   const answer = await worker.call("POST", url, { headers: { "content-type": "application/json", ...headers }, body: fixture(file) });
+  await worker.settled(answer);
   return { answer, sent: deploy.received.slice(before) };
 }
 

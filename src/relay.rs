@@ -1,0 +1,165 @@
+//! Forwarding a delivery: attempt it, record it, and queue its retry or its dead letter. Token
+//! calls and replays try at once (`try_now`); webhooks and schedules queue the first attempt
+//! (`enqueue`) and the queue consumer makes it (`consume`). No `worker` import.
+//!
+//! KV cost of a delivery on the success path: the target (1 read) and the record (1 write); a
+//! token call adds the trigger's read. A retry reads the trigger again (it may have been disabled)
+//! and writes the record once per attempt.
+
+use crate::app::App;
+use crate::error::Error;
+use crate::model::delivery::Next;
+use crate::model::{Call, Delivery, Target};
+use crate::outbound::{Outbound, OutboundRequest, OutboundResponse};
+use crate::ports::Lane;
+use crate::store::{keys, Store};
+use serde::{Deserialize, Serialize};
+
+/// Queue messages are at most 128 KB; a delivery larger than this goes through KV instead.
+const MAX_MESSAGE_BYTES: usize = 100 * 1024;
+
+/// A queue message: the delivery itself, or (when it is too large) the id of its stored record.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Message {
+    Stored { stored: String },
+    Inline(Box<Delivery>),
+}
+
+/// A new, pending delivery of `call` for `trigger_id` to `target_id`.
+pub fn new_delivery<S: Store, O: Outbound>(app: &App<S, O>, trigger_id: &str, target_id: &str, call: Call) -> Delivery {
+    Delivery::new(trigger_id, target_id, &app.catalog().delivery_stamp(), call, app.clock.now_ms())
+}
+
+/// Attempts `delivery` now, then records it and queues what comes next. The outcome is the
+/// target's answer, or why there was none.
+pub async fn try_now<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    target: &Target,
+    delivery: &mut Delivery,
+) -> Result<Result<OutboundResponse, Error>, Error> {
+    let started = app.clock.now_ms();
+    let outcome = attempt(app, target, &delivery.call_at(started)).await;
+    let duration = app.clock.now_ms().saturating_sub(started);
+    let next = delivery.note(started, duration, &outcome, &target.spec.kind().secrets(), &app.settings.retry);
+    settle(app, delivery, next).await?;
+    Ok(outcome)
+}
+
+/// Records the delivery as it stands, then queues its retry (with backoff) or its dead letter.
+async fn settle<S: Store, O: Outbound>(app: &App<S, O>, delivery: &Delivery, next: Next) -> Result<(), Error> {
+    app.catalog().record_delivery(delivery).await?;
+    match next {
+        Next::Done => Ok(()),
+        Next::Retry => {
+            let mut random = [0u8; 4];
+            app.random.fill(&mut random);
+            let attempts = delivery.attempts.len() as u32;
+            let delay = app.settings.retry.delay_seconds(attempts, u32::from_le_bytes(random));
+            enqueue(app, delivery, delay).await
+        }
+        Next::Dead => send(app, Lane::DeadLetters, delivery, 0).await,
+    }
+}
+
+/// Queues `delivery` for an attempt after `delay_seconds`.
+pub async fn enqueue<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    delivery: &Delivery,
+    delay_seconds: u32,
+) -> Result<(), Error> {
+    send(app, Lane::Deliveries, delivery, delay_seconds).await
+}
+
+async fn send<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    lane: Lane,
+    delivery: &Delivery,
+    delay: u32,
+) -> Result<(), Error> {
+    let mut body = serde_json::to_string(delivery).map_err(|err| Error::Queue(err.to_string()))?;
+    if body.len() > MAX_MESSAGE_BYTES {
+        // One more write (and a read when consumed), only for a payload this large.
+        app.catalog().record_delivery(delivery).await?;
+        body = serde_json::to_string(&Message::Stored { stored: delivery.id.clone() }).unwrap_or_default();
+    }
+    app.queue.send(lane, body, delay).await.map_err(Error::Queue)
+}
+
+/// Handles one message from the deliveries queue: the delivery's next attempt. `Err` only when
+/// the platform should redeliver the message (storage or the queue failed).
+pub async fn consume<S: Store, O: Outbound>(app: &App<S, O>, body: &str) -> Result<(), Error> {
+    let mut delivery = match serde_json::from_str::<Message>(body) {
+        Ok(Message::Inline(delivery)) => *delivery,
+        Ok(Message::Stored { stored }) => match app.catalog().find_delivery(&stored).await {
+            Ok(delivery) => delivery,
+            // Its record expired: there is nothing left to deliver.
+            Err(Error::NotFound(_)) => return Ok(()),
+            Err(other) => return Err(other),
+        },
+        // Not ours (or from an older version): dropping it is all that can be done.
+        Err(_) => return Ok(()),
+    };
+    let now = app.clock.now_ms();
+    if !delivery.attempts.is_empty() {
+        // A retry, maybe an hour later: the trigger must still be there and enabled.
+        let live = app.catalog().find_trigger(&delivery.trigger).await.ok().filter(|t| t.enabled && !t.is_expired(now));
+        if live.is_none() {
+            delivery.fail(now, "the trigger was deleted, disabled or expired before this retry");
+            return app.catalog().record_delivery(&delivery).await;
+        }
+    }
+    let Some(target) = app.store.get_json::<Target>(&keys::target(&delivery.target)).await? else {
+        delivery.fail(now, "the target was deleted");
+        return app.catalog().record_delivery(&delivery).await;
+    };
+    try_now(app, &target, &mut delivery).await.map(|_| ())
+}
+
+/// Sends a delivery again as a new delivery, linked to the old one, and tries it at once.
+pub async fn replay<S: Store, O: Outbound>(app: &App<S, O>, id: &str) -> Result<Delivery, Error> {
+    let catalog = app.catalog();
+    let old = catalog.find_delivery(id).await?;
+    let trigger = catalog.find_trigger(&old.trigger).await.map_err(|_| Error::not_found("its trigger was deleted"))?;
+    if !trigger.enabled {
+        return Err(Error::Conflict("its trigger is disabled; enable it to replay".into()));
+    }
+    let target: Target = app
+        .store
+        .get_json(&keys::target(&trigger.target))
+        .await?
+        .ok_or_else(|| Error::not_found("its trigger's target was deleted"))?;
+    let mut delivery = new_delivery(app, &trigger.id, &target.id, old.call.clone());
+    delivery.replay_of = Some(old.id);
+    // The outcome is in the delivery's attempts.
+    let _outcome = try_now(app, &target, &mut delivery).await?;
+    Ok(delivery)
+}
+
+/// The optional lookup, then the request itself, each carrying the delivery id as its
+/// `Idempotency-Key`, so that a target can drop a repeat (a retry, a replay of a lost answer).
+async fn attempt<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    target: &Target,
+    call: &Call,
+) -> Result<OutboundResponse, Error> {
+    let kind = target.spec.kind();
+    let unreachable = |detail| Error::TargetUnreachable { target: target.name.clone(), detail };
+    let send = |mut request: OutboundRequest| {
+        request.headers.push(("idempotency-key".into(), call.delivery.clone()));
+        app.outbound.send(request)
+    };
+    let looked_up = match kind.lookup(call)? {
+        Some(request) => {
+            let answer = send(request).await.map_err(unreachable)?;
+            if !(200..300).contains(&answer.status) {
+                // The lookup's own failure (a 404 for a missing workload) is the answer.
+                return Ok(answer);
+            }
+            Some(answer)
+        }
+        None => None,
+    };
+    let request = kind.build_with(call, looked_up.as_ref())?;
+    send(request).await.map_err(unreachable)
+}
