@@ -11,20 +11,19 @@ use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIME
 use crate::ports::{Clock, Lane, LocalFuture, Queue, Random};
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
+use worker::js_sys::{Array, Object, Promise, Reflect};
+use worker::wasm_bindgen_futures::JsFuture;
 use worker::{event, Context, Env, Fetch, Headers, MessageBatch, MessageExt, Method, RequestInit, RequestRedirect};
 
 /// The app with the platform's ports, as `wrangler.toml` binds them.
 fn app(env: &Env) -> worker::Result<App<KvStore, FetchClient>> {
     let admins = env.secret("ADMIN_TOKENS").map(|s| s.to_string()).unwrap_or_default();
     Ok(App {
-        store: KvStore(env.kv("TRIGGERS")?),
+        store: KvStore(binding(env, "TRIGGERS").ok_or("no TRIGGERS KV namespace is bound (see wrangler.toml)")?),
         outbound: FetchClient,
         clock: Box::new(PlatformClock),
         random: Box::new(CryptoRandom),
-        queue: Box::new(Queues {
-            deliveries: env.queue("DELIVERIES").ok(),
-            dead_letters: env.queue("DEAD_LETTERS").ok(),
-        }),
+        queue: Box::new(Queues { deliveries: binding(env, "DELIVERIES"), dead_letters: binding(env, "DEAD_LETTERS") }),
         admins: AdminDirectory::parse(&admins),
         settings: Settings::from_vars(|name| env.var(name).ok().map(|var| var.to_string())),
     })
@@ -88,44 +87,95 @@ fn into_worker_response(response: http::Response) -> worker::Result<worker::Resp
     }
 }
 
-struct KvStore(worker::KvStore);
-
-fn store_error(err: impl std::fmt::Display) -> Error {
-    Error::Store(err.to_string())
+#[wasm_bindgen]
+extern "C" {
+    /// The KV namespace binding, called directly: `worker::KvStore` reads list answers and writes
+    /// put options through serde-wasm-bindgen, which costs more wasm than these four calls.
+    type KvBinding;
+    #[wasm_bindgen(method, catch)]
+    fn get(this: &KvBinding, key: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn put(this: &KvBinding, key: &str, value: &str, options: &Object) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn delete(this: &KvBinding, key: &str) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn list(this: &KvBinding, options: &Object) -> Result<Promise, JsValue>;
 }
+
+/// A binding by name, or `None` when `wrangler.toml` does not declare it.
+fn binding<T: JsCast>(env: &Env, name: &str) -> Option<T> {
+    let value = Reflect::get(env, &JsValue::from_str(name)).ok()?;
+    (!value.is_undefined()).then(|| value.unchecked_into())
+}
+
+/// A plain JS object with these fields.
+fn object(fields: &[(&str, JsValue)]) -> Object {
+    let object = Object::new();
+    for (key, value) in fields {
+        let _ = Reflect::set(&object, &JsValue::from_str(key), value);
+    }
+    object
+}
+
+/// Awaits a platform call; its error becomes text.
+async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, String> {
+    let text = |err: JsValue| err.as_string().unwrap_or_else(|| format!("{err:?}"));
+    JsFuture::from(call.map_err(text)?).await.map_err(text)
+}
+
+struct KvStore(KvBinding);
 
 impl Store for KvStore {
     async fn get(&self, key: &str) -> Result<Option<String>, Error> {
-        self.0.get(key).text().await.map_err(store_error)
+        Ok(settle(self.0.get(key)).await.map_err(Error::Store)?.as_string())
     }
 
     async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), Error> {
-        let mut put = self.0.put(key, value).map_err(store_error)?;
-        if let Some(ttl) = ttl_seconds {
-            put = put.expiration_ttl(ttl.max(60));
-        }
-        put.execute().await.map_err(store_error)
+        // KV's shortest TTL is a minute.
+        let options = match ttl_seconds {
+            Some(ttl) => object(&[("expirationTtl", JsValue::from(ttl.max(60) as f64))]),
+            None => Object::new(),
+        };
+        settle(self.0.put(key, value, &options)).await.map(|_| ()).map_err(Error::Store)
     }
 
     async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.0.delete(key).await.map_err(store_error)
+        settle(self.0.delete(key)).await.map(|_| ()).map_err(Error::Store)
     }
 
     async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
-        let mut list = self.0.list().prefix(prefix.to_string()).limit(limit.clamp(1, MAX_LIST_PAGE) as u64);
+        let mut fields =
+            vec![("prefix", JsValue::from_str(prefix)), ("limit", JsValue::from(limit.clamp(1, MAX_LIST_PAGE) as u32))];
         if let Some(cursor) = cursor {
-            list = list.cursor(cursor.to_string());
+            fields.push(("cursor", JsValue::from_str(cursor)));
         }
-        let page = list.execute().await.map_err(store_error)?;
-        let keys = page.keys.into_iter().map(|key| key.name).collect();
-        let cursor = if page.list_complete { None } else { page.cursor };
+        let page = settle(self.0.list(&object(&fields))).await.map_err(Error::Store)?;
+        let field = |name: &str| Reflect::get(&page, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+        let keys = Array::from(&field("keys"))
+            .iter()
+            .filter_map(|key| Reflect::get(&key, &JsValue::from_str("name")).ok()?.as_string())
+            .collect();
+        let cursor = if field("list_complete").is_truthy() { None } else { field("cursor").as_string() };
         Ok(KeyPage { keys, cursor })
     }
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// A Queue producer binding, called directly: `worker::Queue` serializes its send options
+    /// through serde-wasm-bindgen, which costs 16 KB of wasm for two fields.
+    type QueueBinding;
+    #[wasm_bindgen(method, catch)]
+    fn send(
+        this: &QueueBinding,
+        body: &str,
+        options: &worker::js_sys::Object,
+    ) -> Result<worker::js_sys::Promise, JsValue>;
+}
+
 struct Queues {
-    deliveries: Option<worker::Queue>,
-    dead_letters: Option<worker::Queue>,
+    deliveries: Option<QueueBinding>,
+    dead_letters: Option<QueueBinding>,
 }
 
 impl Queue for Queues {
@@ -136,10 +186,14 @@ impl Queue for Queues {
         };
         Box::pin(async move {
             let queue = queue.as_ref().ok_or_else(|| format!("no {binding} queue is bound (see wrangler.toml)"))?;
-            let message = worker::RawMessageBuilder::new(JsValue::from_str(&body))
-                .delay_seconds(delay_seconds)
-                .build_with_content_type(worker::QueueContentType::Text);
-            queue.send_raw(message).await.map_err(|err| err.to_string())
+            let options = worker::js_sys::Object::new();
+            let set =
+                |key: &str, value: JsValue| worker::js_sys::Reflect::set(&options, &JsValue::from_str(key), &value);
+            let _ = set("contentType", JsValue::from_str("text"));
+            let _ = set("delaySeconds", JsValue::from(delay_seconds));
+            let failed = |err: JsValue| err.as_string().unwrap_or_else(|| format!("{err:?}"));
+            let sent = queue.send(&body, &options).map_err(failed)?;
+            worker::wasm_bindgen_futures::JsFuture::from(sent).await.map(|_| ()).map_err(failed)
         })
     }
 }
