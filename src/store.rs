@@ -50,6 +50,16 @@ pub mod keys {
     pub fn image_trigger_prefix(repository: &str) -> String {
         format!("image-trigger:{repository}:")
     }
+    /// One key per scheduled trigger, with its cron expression in the name, so that the minute's
+    /// run finds what is due from one listing and reads only those triggers.
+    pub fn schedule(trigger_id: &str, cron: &str) -> String {
+        format!("schedule:{trigger_id}:{cron}")
+    }
+    pub const SCHEDULE_PREFIX: &str = "schedule:";
+    /// Marks that a schedule fired for a minute (minutes since the epoch).
+    pub fn schedule_fired(trigger_id: &str, minute: u64) -> String {
+        format!("schedule-fired:{trigger_id}:{minute}")
+    }
     pub fn registry(id: &str) -> String {
         format!("registry:{id}")
     }

@@ -9,8 +9,8 @@ use hookrelay::http::{Request, Response};
 use hookrelay::model::delivery::RetryPolicy;
 use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
-use hookrelay::relay;
 use hookrelay::store::MemoryStore;
+use hookrelay::{relay, schedules};
 use serde_json::{json, Value};
 use std::rc::Rc;
 
@@ -402,4 +402,66 @@ fn an_answer_that_echoes_the_targets_credential_is_recorded_redacted() {
     let path = format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap());
     let record = h.admin_json("GET", &path, Value::Null).1["deliveries"][0].clone();
     assert_eq!(record["attempts"][0]["excerpt"], r#"{"message":"token [redacted] is invalid"}"#);
+}
+
+// ---- scheduled triggers
+
+#[test]
+fn a_schedule_fires_once_in_each_due_minute_with_its_ref_and_variables() {
+    let h = harness(10);
+    h.setup_target_and_trigger(gitlab_target());
+    let nightly = json!({"target": "web-ci", "source": {"kind": "schedule", "cron": "30 0 * * *", "ref": "main", "variables": {"NIGHTLY": "1"}}});
+    let (status, created) = h.admin_json("POST", "/api/v1/triggers", nightly);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!((created["kind"].clone(), created["source"]["cron"].clone()), (json!("schedule"), json!("30 0 * * *")));
+    assert!(created.get("hook_url").is_none() && created.get("token").is_none());
+
+    let due = hookrelay::time::parse_rfc3339("2026-11-23T00:30:00Z").unwrap();
+    h.app.store.reset_counts();
+    assert_eq!(block_on(schedules::run(&h.app, due + 1_000)).unwrap(), [created["id"].as_str().unwrap()]);
+    let counts = h.app.store.counts();
+    assert_eq!(
+        (counts.lists, counts.reads, counts.writes),
+        (1, 2, 1),
+        "the index; the marker and the trigger; the marker"
+    );
+    assert!(
+        block_on(schedules::run(&h.app, due + 20_000)).unwrap().is_empty(),
+        "an overlapping run of the same minute"
+    );
+    assert!(block_on(schedules::run(&h.app, due + 60_000)).unwrap().is_empty(), "00:31 is not due");
+    assert_eq!(common::drain(&h.app), 1);
+    let sent = h.app.outbound.last().unwrap();
+    let form = String::from_utf8(sent.body.clone()).unwrap();
+    assert!(form.contains("ref=main") && form.contains("variables%5BNIGHTLY%5D=1"), "{form}");
+    assert!(form.contains("variables%5BHOOKRELAY_EVENT%5D=schedule"), "{form}");
+    assert_eq!(block_on(schedules::run(&h.app, due + 86_400_000)).unwrap().len(), 1, "the next night");
+
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(h.admin_json("PATCH", &format!("/api/v1/triggers/{id}"), json!({"enabled": false})).0, 200);
+    assert!(block_on(schedules::run(&h.app, due + 2 * 86_400_000)).unwrap().is_empty(), "disabled");
+    let every_minute = json!({"source": {"kind": "schedule", "cron": "* * * * *"}, "enabled": true});
+    assert_eq!(h.admin_json("PATCH", &format!("/api/v1/triggers/{id}"), every_minute).0, 200);
+    assert_eq!(block_on(schedules::run(&h.app, due + 60_000)).unwrap().len(), 1, "the new expression is indexed");
+    assert_eq!(h.admin_json("DELETE", &format!("/api/v1/triggers/{id}"), Value::Null).0, 204);
+    assert!(block_on(schedules::run(&h.app, due + 120_000)).unwrap().is_empty(), "deleted");
+}
+
+#[test]
+fn an_invalid_schedule_is_refused_naming_the_field() {
+    let h = harness(11);
+    h.setup_target_and_trigger(gitlab_target());
+    for (source, expected) in [
+        (json!({"kind": "schedule", "cron": "61 * * * *"}), "the minute field"),
+        (json!({"kind": "schedule", "cron": "0 0 * * funday"}), "the day of week field"),
+        (json!({"kind": "schedule"}), "source.cron is missing"),
+        (json!({"kind": "schedule", "cron": "0 0 30 2 *"}), "never fires"),
+        (json!({"kind": "schedule", "cron": "* * * * *", "ref": "a..b"}), "source.ref"),
+        (json!({"kind": "schedule", "cron": "* * * * *", "secrets": ["x"]}), "no secrets"),
+        (json!({"kind": "github", "secrets": ["x"], "cron": "* * * * *"}), "schedules only"),
+    ] {
+        let (status, body) = h.admin_json("POST", "/api/v1/triggers", json!({"target": "web-ci", "source": source}));
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(expected), "{expected}: {body}");
+    }
 }

@@ -30,7 +30,9 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_
     let Value::Object(fields) = &mut view else { return view };
     if let Some(source) = &trigger.source {
         fields.insert("source".into(), source.public_view());
-        fields.insert("hook_url".into(), json!(trigger.hook_url()));
+    }
+    if let Some(hook_url) = trigger.hook_url() {
+        fields.insert("hook_url".into(), hook_url.into());
     }
     if trigger.kind() == TriggerKind::Token {
         let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());

@@ -181,9 +181,14 @@ impl<'a, S: Store> Catalog<'a, S> {
         let now = self.clock.now_ms();
         let source = input.source.take();
         let kind = match (input.kind.take(), &source) {
-            (None | Some(TriggerKind::Hook), Some(_)) => TriggerKind::Hook,
-            (Some(TriggerKind::Hook), None) => return Err(Error::bad_request("source: a hook trigger needs one")),
-            (Some(_), Some(_)) => return Err(Error::bad_request("source: only a hook trigger has one")),
+            (None, Some(source)) if source.is_schedule() => TriggerKind::Schedule,
+            (None, Some(_)) => TriggerKind::Hook,
+            (Some(kind @ TriggerKind::Schedule), Some(source)) if source.is_schedule() => kind,
+            (Some(kind @ TriggerKind::Hook), Some(source)) if !source.is_schedule() => kind,
+            (Some(TriggerKind::Hook | TriggerKind::Schedule), None) => {
+                return Err(Error::bad_request("source: hook and schedule triggers need one"))
+            }
+            (Some(_), Some(_)) => return Err(Error::bad_request("source: its kind does not fit the trigger's kind")),
             (kind, None) => kind.unwrap_or(TriggerKind::Token),
         };
         let token = (kind == TriggerKind::Token).then(|| TriggerToken::generate(self.random));
@@ -324,22 +329,31 @@ fn validate_target_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The index key that finds a trigger by repository: hook triggers for the compatible APIs' listings,
-/// image triggers for registry fan-out.
+/// The index key that finds a trigger without listing them all: by repository, hook triggers for
+/// the compatible APIs' listings and image triggers for registry fan-out; schedules for the clock.
 fn index_key(trigger: &Trigger) -> Option<String> {
+    if let Some(cron) = trigger.source.as_ref().and_then(|source| source.cron.as_deref()) {
+        return Some(keys::schedule(&trigger.id, cron));
+    }
     let repository = trigger.filter.repository.as_ref()?.to_ascii_lowercase();
     match trigger.kind() {
         TriggerKind::Hook => Some(keys::repository_trigger(&repository, &trigger.id)),
         TriggerKind::Image => Some(keys::image_trigger(&repository, &trigger.id)),
-        TriggerKind::Token => None,
+        TriggerKind::Token | TriggerKind::Schedule => None,
     }
 }
 
 fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(), Error> {
     // A new source replaces the old one whole: this is how secrets are rotated.
     if let Some(source) = input.source.clone() {
-        if trigger.source.is_none() {
-            return Err(Error::bad_request("a token trigger cannot get a source; create a hook trigger instead"));
+        match &trigger.source {
+            None => {
+                return Err(Error::bad_request("a token trigger cannot get a source; create a hook trigger instead"))
+            }
+            Some(old) if old.is_schedule() != source.is_schedule() => {
+                return Err(Error::bad_request("kind cannot be changed by a new source; create a new trigger instead"))
+            }
+            Some(_) => {}
         }
         crate::sources::validate_source(&source)?;
         trigger.source = Some(source);

@@ -57,6 +57,7 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
         algorithm: None,
         encoding: None,
         prefix: None,
+        ..Default::default()
     };
     crate::sources::validate_source(&source)?;
     let catalog = app.catalog();

@@ -35,6 +35,15 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     into_worker_response(app(&env)?.handle(request).await)
 }
 
+/// The Cron Trigger (`wrangler.toml`, every minute): queues the schedules due this minute.
+#[event(scheduled)]
+async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    if let Ok(app) = app(&env) {
+        // Nothing waits for the answer: a run that fails leaves its minute unfired.
+        let _ = crate::schedules::run(&app, event.schedule() as u64).await;
+    }
+}
+
 /// The deliveries queue's consumer. A message the core could not settle (storage or the queue
 /// failed) is retried by the platform; everything else is acknowledged. Never returns `Err`:
 /// the macro would turn it into a panic.

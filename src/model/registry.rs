@@ -56,6 +56,7 @@ impl Registry {
             algorithm: None,
             encoding: None,
             prefix: None,
+            ..Default::default()
         }
     }
 

@@ -1,13 +1,18 @@
-//! A hook trigger's source: which provider calls it and the secrets that prove it.
+//! A trigger's source: which provider calls it and the secrets that prove it, or (kind `schedule`)
+//! the cron expression that fires it and what it runs.
 
 use super::Secret;
 use crate::signature::Algorithm;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The source kind of scheduled triggers; every other kind is a provider.
+pub const SCHEDULE: &str = "schedule";
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
-    /// A provider in the registry (`sources::PROVIDERS`).
+    /// A provider in the registry (`sources::PROVIDERS`), or `schedule`.
     pub kind: String,
     /// Any one of them verifies, so a secret can be rotated with no downtime. Write-only.
     #[serde(default)]
@@ -24,6 +29,15 @@ pub struct Source {
     /// `hmac` only: text before the signature, such as `sha256=`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// `schedule` only: when it fires, five cron fields in UTC (`crate::cron`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// `schedule` only: the ref it runs.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub ref_name: Option<String>,
+    /// `schedule` only: variables for each run.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub variables: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,8 +52,15 @@ impl Source {
         self.secrets.iter().map(Secret::expose).collect()
     }
 
+    pub fn is_schedule(&self) -> bool {
+        self.kind == SCHEDULE
+    }
+
     /// The source as admins see it: the number of secrets, never their values.
     pub fn public_view(&self) -> serde_json::Value {
+        if self.is_schedule() {
+            return serde_json::to_value(self).unwrap_or_default();
+        }
         let mut view = serde_json::json!({"kind": self.kind, "secrets_set": self.secrets.len()});
         if let serde_json::Value::Object(fields) = &mut view {
             if let Some(header) = &self.header {

@@ -68,6 +68,8 @@ pub enum TriggerKind {
     Hook,
     /// By any registry endpoint's push of an image in its `repository` (SWR image triggers).
     Image,
+    /// By the clock: its source's cron expression (`source.kind` `schedule`).
+    Schedule,
 }
 
 impl TriggerKind {
@@ -76,14 +78,16 @@ impl TriggerKind {
             TriggerKind::Token => "token",
             TriggerKind::Hook => "hook",
             TriggerKind::Image => "image",
+            TriggerKind::Schedule => "schedule",
         }
     }
 }
 
 impl Trigger {
-    /// Derived from what it holds: a source makes a hook, a token hash a token trigger.
+    /// Derived from what it holds: a source makes a hook (or a schedule), a token hash a token trigger.
     pub fn kind(&self) -> TriggerKind {
         match (&self.source, &self.token_hash) {
+            (Some(source), _) if source.is_schedule() => TriggerKind::Schedule,
             (Some(_), _) => TriggerKind::Hook,
             (None, Some(_)) => TriggerKind::Token,
             (None, None) => TriggerKind::Image,
@@ -92,7 +96,7 @@ impl Trigger {
 
     /// The path a provider posts to, for hook triggers.
     pub fn hook_url(&self) -> Option<String> {
-        self.source.as_ref().map(|_| format!("/hooks/{}", self.id))
+        (self.kind() == TriggerKind::Hook).then(|| format!("/hooks/{}", self.id))
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {

@@ -20,6 +20,7 @@ pub mod standard;
 
 use crate::error::Error;
 use crate::http::Request;
+use crate::model::call::{validate_ref, validate_variable, MAX_VARIABLES};
 use crate::model::{Event, Source};
 
 /// A webhook call on its way in: the request, the trigger's source, and the time.
@@ -71,6 +72,12 @@ pub fn provider_names() -> Vec<&'static str> {
 
 /// Checks a source against its provider; unknown kinds are named with the known ones.
 pub fn validate_source(source: &Source) -> Result<(), Error> {
+    if source.is_schedule() {
+        return validate_schedule(source);
+    }
+    if source.cron.is_some() || source.ref_name.is_some() || !source.variables.is_empty() {
+        return Err(Error::bad_request("source.cron, source.ref and source.variables are for schedules only"));
+    }
     let provider = provider(&source.kind).ok_or_else(|| {
         Error::bad_request(format!(
             "source.kind '{}' is unknown; use one of {}",
@@ -79,6 +86,26 @@ pub fn validate_source(source: &Source) -> Result<(), Error> {
         ))
     })?;
     provider.validate(source)
+}
+
+/// A schedule: a valid cron expression, an optional ref, variables, and no secrets.
+fn validate_schedule(source: &Source) -> Result<(), Error> {
+    let cron = source.cron.as_deref().ok_or_else(|| Error::bad_request("source.cron is missing"))?;
+    crate::cron::Cron::parse(cron)?;
+    if let Some(ref_name) = &source.ref_name {
+        validate_ref(ref_name).map_err(|err| Error::bad_request(format!("source.{}", err.message())))?;
+    }
+    if source.variables.len() > MAX_VARIABLES {
+        return Err(Error::bad_request(format!("source.variables: at most {MAX_VARIABLES}")));
+    }
+    for (key, value) in &source.variables {
+        validate_variable(key, value)?;
+    }
+    let hook_only = !source.secrets.is_empty() || source.header.is_some() || source.algorithm.is_some();
+    if hook_only || source.encoding.is_some() || source.prefix.is_some() {
+        return Err(Error::bad_request("source: a schedule has no secrets or signature settings"));
+    }
+    Ok(())
 }
 
 const MAX_SECRETS: usize = 10;

@@ -17,6 +17,7 @@ pub fn source(kind: &str, secrets: &[&str]) -> Source {
         algorithm: None,
         encoding: None,
         prefix: None,
+        ..Default::default()
     }
 }
 

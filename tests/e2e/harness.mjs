@@ -55,6 +55,11 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
         return found.status === 200 && until.includes(found.body.state) ? found.body : null;
       }, { timeoutMs, what: `delivery ${id} to be ${until.join(" or ")}` });
     },
+    /** Runs the worker's Cron Trigger as the platform would at `scheduledTime` (ms). */
+    async scheduled(scheduledTime) {
+      const fetcher = await mf.getWorker();
+      return fetcher.scheduled({ scheduledTime: new Date(scheduledTime), cron: "* * * * *" });
+    },
     /** Waits for every delivery a webhook's answer queued to settle; returns their records. */
     async settled(answer) {
       return Promise.all((answer.body?.deliveries ?? []).map((d) => worker.delivery(d.delivery_id)));
