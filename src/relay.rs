@@ -46,10 +46,10 @@ pub async fn try_now<S: Store, O: Outbound>(
     Ok(outcome)
 }
 
-/// Records the delivery as it stands, then queues its retry (with backoff) or its dead letter.
-async fn settle<S: Store, O: Outbound>(app: &App<S, O>, delivery: &Delivery, next: Next) -> Result<(), Error> {
-    app.catalog().record_delivery(delivery).await?;
-    match next {
+/// Queues the delivery's retry (with backoff) or its dead letter, then records it as it stands.
+/// A retry that cannot be queued is recorded `failed`, saying so, and the error is returned.
+async fn settle<S: Store, O: Outbound>(app: &App<S, O>, delivery: &mut Delivery, next: Next) -> Result<(), Error> {
+    let queued = match next {
         Next::Done => Ok(()),
         Next::Retry => {
             let mut random = [0u8; 4];
@@ -58,8 +58,15 @@ async fn settle<S: Store, O: Outbound>(app: &App<S, O>, delivery: &Delivery, nex
             let delay = app.settings.retry.delay_seconds(attempts, u32::from_le_bytes(random));
             enqueue(app, delivery, delay).await
         }
-        Next::Dead => send(app, Lane::DeadLetters, delivery, 0).await,
+        // The record says `dead` either way; the dead-letter copy is for inspection, and failing
+        // to send it must not make the platform repeat the attempt.
+        Next::Dead => send(app, Lane::DeadLetters, delivery, 0).await.or(Ok(())),
+    };
+    if let Err(error) = &queued {
+        delivery.fail(app.clock.now_ms(), &format!("its retry could not be queued: {}", error.message()));
     }
+    app.catalog().record_delivery(delivery).await?;
+    queued
 }
 
 /// Queues `delivery` for an attempt after `delay_seconds`.

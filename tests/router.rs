@@ -465,3 +465,22 @@ fn an_invalid_schedule_is_refused_naming_the_field() {
         assert!(body["message"].as_str().unwrap().contains(expected), "{expected}: {body}");
     }
 }
+
+#[test]
+fn a_retry_that_cannot_be_queued_is_answered_503_and_recorded_failed() {
+    let h = harness(12);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    *common::queue().broken.borrow_mut() = Some("queue down".into());
+    h.app.outbound.answer(503, "busy");
+    let answer = h.fire("web-ci", &token, "main");
+    let body: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!((answer.status, body["error"].clone()), (503, json!("queue_unavailable")), "{body}");
+    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    let path = format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap());
+    let record = h.admin_json("GET", &path, Value::Null).1["deliveries"][0].clone();
+    assert_eq!(record["state"], "failed");
+    assert!(record["attempts"][1]["excerpt"]
+        .as_str()
+        .unwrap()
+        .contains("could not be queued: the delivery queue is unavailable: queue down"));
+}
