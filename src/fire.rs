@@ -10,7 +10,7 @@ use crate::error::Error;
 use crate::http::Response;
 use crate::model::call::validate_ref;
 use crate::model::call::ContainerImage;
-use crate::model::delivery::REDACTED;
+use crate::model::delivery::redact;
 use crate::model::{Call, DeliveryState, Payload, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::relay;
@@ -61,7 +61,7 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
     let payload = call.payload.map(|mut payload| {
         let text = String::from_utf8_lossy(&payload.body);
         if text.contains(call.token.expose()) {
-            payload.body = text.replace(call.token.expose(), REDACTED).into_bytes();
+            payload.body = redact(&text, &[call.token.expose()]).into_bytes();
         }
         payload
     });

@@ -484,3 +484,16 @@ fn a_retry_that_cannot_be_queued_is_answered_503_and_recorded_failed() {
         .unwrap()
         .contains("could not be queued: the delivery queue is unavailable: queue down"));
 }
+
+#[test]
+fn a_webhook_form_body_that_carries_the_trigger_token_passes_on_without_it() {
+    let h = harness(13);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let body = format!(r#"{{"object_kind":"push","token":"{token}"}}"#);
+    let request = Request::new("POST", &format!("/api/v4/projects/web-ci/ref/main/trigger/pipeline?token={token}"))
+        .with_body("application/json", body);
+    assert_eq!(h.send(request).status, 200);
+    let sent = String::from_utf8(h.app.outbound.last().unwrap().body).unwrap();
+    assert_eq!(sent, r#"{"object_kind":"push","token":"[redacted]"}"#);
+    assert!(h.app.store.keys().iter().all(|key| !h.app.store.raw(key).unwrap().contains(&token)), "nor is it stored");
+}
