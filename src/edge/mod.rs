@@ -11,9 +11,9 @@ use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIME
 use crate::ports::{Clock, Lane, LocalFuture, Queue, Random};
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
-use worker::js_sys::{Array, Object, Promise, Reflect};
+use worker::js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{event, Context, Env, Fetch, Headers, MessageBatch, MessageExt, Method, RequestInit, RequestRedirect};
+use worker::{event, Context, Env, Headers, MessageBatch, MessageExt};
 
 /// The app with the platform's ports, as `wrangler.toml` binds them.
 fn app(env: &Env) -> worker::Result<App<KvStore, FetchClient>> {
@@ -128,7 +128,10 @@ fn object(fields: &[(&str, JsValue)]) -> Object {
 
 /// Awaits a platform call; its error becomes text.
 async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, String> {
-    let text = |err: JsValue| err.as_string().unwrap_or_else(|| format!("{err:?}"));
+    let text = |err: JsValue| {
+        let message = Reflect::get(&err, &JsValue::from_str("message")).ok().and_then(|m| m.as_string());
+        message.or_else(|| err.as_string()).unwrap_or_else(|| format!("{err:?}"))
+    };
     JsFuture::from(call.map_err(text)?).await.map_err(text)
 }
 
@@ -209,31 +212,52 @@ impl Queue for Queues {
 
 struct FetchClient;
 
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch`, called directly: `worker::Fetch` builds its request through
+    /// `worker::RequestInit`, whose `cf` properties go through serde-wasm-bindgen.
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn global_fetch(url: &str, init: &Object) -> Result<Promise, JsValue>;
+}
+
 impl Outbound for FetchClient {
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
-        let headers = Headers::new();
-        for (name, value) in &request.headers {
-            headers.append(name, value).map_err(|_| format!("invalid header {name}"))?;
-        }
-        let mut init = RequestInit::new();
-        init.with_method(Method::from(request.method.clone())).with_headers(headers);
-        // A target's redirect is its answer; following it could reach places the admin did not configure.
-        init.redirect = RequestRedirect::Manual;
+        let headers: Array = request
+            .headers
+            .iter()
+            .map(|(name, value)| Array::of2(&JsValue::from_str(name), &JsValue::from_str(value)))
+            .collect();
+        let timeout = worker::web_sys::AbortSignal::timeout_with_u32(OUTBOUND_TIMEOUT_MS);
+        let mut fields = vec![
+            ("method", JsValue::from_str(&request.method)),
+            ("headers", headers.into()),
+            // A target's redirect is its answer; following it could reach places the admin did not configure.
+            ("redirect", JsValue::from_str("manual")),
+            ("signal", timeout.clone().into()),
+        ];
         if !request.body.is_empty() {
-            init.with_body(Some(worker::js_sys::Uint8Array::from(request.body.as_slice()).into()));
+            fields.push(("body", Uint8Array::from(request.body.as_slice()).into()));
         }
-        let outbound = worker::Request::new_with_init(&request.url, &init).map_err(|err| err.to_string())?;
-        let timeout = worker::AbortSignal::from(worker::web_sys::AbortSignal::timeout_with_u32(OUTBOUND_TIMEOUT_MS));
-        let mut answer = Fetch::Request(outbound).send_with_signal(&timeout).await.map_err(|err| {
+        let answer = settle(global_fetch(&request.url, &object(&fields))).await.map_err(|err| {
             if timeout.aborted() {
                 format!("no answer within {} s", OUTBOUND_TIMEOUT_MS / 1000)
             } else {
-                err.to_string()
+                err
             }
         })?;
-        let headers = answer.headers().entries().collect();
-        let body = answer.bytes().await.unwrap_or_default();
-        Ok(OutboundResponse { status: answer.status_code(), headers, body })
+        let answer: worker::web_sys::Response = answer.unchecked_into();
+        let headers = Array::from(&answer.headers())
+            .iter()
+            .filter_map(|pair| {
+                let pair = Array::from(&pair);
+                Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+            })
+            .collect();
+        let body = match answer.array_buffer() {
+            Ok(buffer) => JsFuture::from(buffer).await.map(|b| Uint8Array::new(&b).to_vec()).unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+        Ok(OutboundResponse { status: answer.status(), headers, body })
     }
 }
 
