@@ -56,6 +56,12 @@ impl Harness {
         (target, trigger["token"].as_str().unwrap().to_string())
     }
 
+    /// The delivery log's path for the oldest trigger.
+    fn first_trigger_deliveries(&self) -> String {
+        let (_, triggers) = self.admin_json("GET", "/api/v1/triggers", Value::Null);
+        format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap())
+    }
+
     fn fire(&self, project: &str, token: &str, ref_name: &str) -> Response {
         let body = format!("token={token}&ref={ref_name}");
         self.send(
@@ -371,8 +377,7 @@ fn a_replay_is_a_new_delivery_of_the_same_call_linked_to_the_old() {
         &format!("/api/v4/projects/web-ci/trigger/pipeline?token={token}&ref=main&variables[A]=1"),
     );
     assert_eq!(h.send(request).status, 400);
-    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
-    let path = format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap());
+    let path = h.first_trigger_deliveries();
     let old = h.admin_json("GET", &path, Value::Null).1["deliveries"][0].clone();
     assert_eq!(old["state"], "failed");
 
@@ -398,8 +403,7 @@ fn an_answer_that_echoes_the_targets_credential_is_recorded_redacted() {
     let (_, token) = h.setup_target_and_trigger(gitlab_target());
     h.app.outbound.answer(401, r#"{"message":"token glptt-real is invalid"}"#);
     assert_eq!(h.fire("web-ci", &token, "main").status, 401);
-    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
-    let path = format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap());
+    let path = h.first_trigger_deliveries();
     let record = h.admin_json("GET", &path, Value::Null).1["deliveries"][0].clone();
     assert_eq!(record["attempts"][0]["excerpt"], r#"{"message":"token [redacted] is invalid"}"#);
 }
@@ -475,8 +479,7 @@ fn a_retry_that_cannot_be_queued_is_answered_503_and_recorded_failed() {
     let answer = h.fire("web-ci", &token, "main");
     let body: Value = serde_json::from_slice(&answer.body).unwrap();
     assert_eq!((answer.status, body["error"].clone()), (503, json!("queue_unavailable")), "{body}");
-    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
-    let path = format!("/api/v1/triggers/{}/deliveries", triggers[0]["id"].as_str().unwrap());
+    let path = h.first_trigger_deliveries();
     let record = h.admin_json("GET", &path, Value::Null).1["deliveries"][0].clone();
     assert_eq!(record["state"], "failed");
     assert!(record["attempts"][1]["excerpt"]

@@ -1,49 +1,39 @@
 // Durable delivery end to end: retries through Miniflare's local Queue with the short backoff the
 // harness sets (RETRY_BASE_SECONDS=1, RETRY_MAX_ATTEMPTS=3), dead letters, 4xx not retried, and
 // replay, against a recording mock target on 127.0.0.1.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
-import { startWorker, startMock, fixture } from "./harness.mjs";
+import { withWorkerAndMock, fixture } from "./harness.mjs";
 
-let worker, target;
-
-before(async () => {
-  target = await startMock({ status: 201, json: { id: 1 } });
-  worker = await startWorker();
-});
-
-after(async () => {
-  await worker?.stop();
-  await target?.stop();
-});
+const env = withWorkerAndMock({ status: 201, json: { id: 1 } });
 
 /** An http target at the mock's `path` and a token trigger on it; returns the trigger. */
 async function tokenTrigger(name, path) {
-  const created = await worker.call("POST", "/api/v1/targets", {
-    as: "alice", json: { name, kind: "http", url: `${target.url}${path}`, headers: { "X-Key": "s3cret-key" } },
+  const created = await env.worker.call("POST", "/api/v1/targets", {
+    as: "alice", json: { name, kind: "http", url: `${env.target.url}${path}`, headers: { "X-Key": "s3cret-key" } },
   });
   assert.equal(created.status, 201, created.text);
-  const trigger = await worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: name } });
+  const trigger = await env.worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: name } });
   assert.equal(trigger.status, 201, trigger.text);
   return trigger.body;
 }
 
 function fire(name, token, ref = "main") {
-  return worker.call("POST", `/api/v4/projects/${name}/trigger/pipeline`, {
+  return env.worker.call("POST", `/api/v4/projects/${name}/trigger/pipeline`, {
     body: new URLSearchParams({ token, ref, "variables[ENV]": "e2e" }),
   });
 }
 
-const sentTo = (path) => target.received.filter((r) => r.rawPath === path);
+const sentTo = (path) => env.target.received.filter((r) => r.rawPath === path);
 
 test("503, 503, then 201: delivered after 3 attempts that carry the same Idempotency-Key", async () => {
   const trigger = await tokenTrigger("flaky", "/flaky");
-  target.script.push({ status: 503, json: { busy: true } }, { status: 503, json: { busy: true } });
+  env.target.script.push({ status: 503, json: { busy: true } }, { status: 503, json: { busy: true } });
   const answer = await fire("flaky", trigger.token);
   assert.equal(answer.status, 202, answer.text);
   assert.equal(answer.body.state, "pending");
-  const record = await worker.delivery(answer.body.delivery_id);
+  const record = await env.worker.delivery(answer.body.delivery_id);
   assert.equal(record.state, "delivered");
   assert.deepEqual(record.attempts.map((a) => a.status), [503, 503, 201]);
   assert.ok(record.attempts.every((a) => typeof a.duration_ms === "number" && !Number.isNaN(Date.parse(a.at))));
@@ -55,21 +45,21 @@ test("503, 503, then 201: delivered after 3 attempts that carry the same Idempot
 
 test("a target that is always down ends dead after RETRY_MAX_ATTEMPTS", async () => {
   const trigger = await tokenTrigger("down", "/down");
-  target.script.push(...Array(3).fill({ status: 500, json: { down: true } }));
+  env.target.script.push(...Array(3).fill({ status: 500, json: { down: true } }));
   const answer = await fire("down", trigger.token);
   assert.equal(answer.status, 202);
-  const record = await worker.delivery(answer.body.delivery_id, { until: ["dead"] });
+  const record = await env.worker.delivery(answer.body.delivery_id, { until: ["dead"] });
   assert.deepEqual(record.attempts.map((a) => a.status), [500, 500, 500]);
   assert.equal(sentTo("/down").length, 3);
 });
 
 test("a 400 is relayed, recorded failed, and never retried", async () => {
   const trigger = await tokenTrigger("strict", "/strict");
-  target.script.push({ status: 400, json: { message: "bad ref" } });
+  env.target.script.push({ status: 400, json: { message: "bad ref" } });
   const answer = await fire("strict", trigger.token);
   assert.equal(answer.status, 400);
   assert.deepEqual(answer.body, { message: "bad ref" });
-  const page = await worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries`, { as: "alice" });
+  const page = await env.worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries`, { as: "alice" });
   assert.equal(page.body.deliveries[0].state, "failed");
   await new Promise((resolve) => setTimeout(resolve, 1500));
   assert.equal(sentTo("/strict").length, 1, "no retry came");
@@ -77,11 +67,11 @@ test("a 400 is relayed, recorded failed, and never retried", async () => {
 
 test("replay sends the same call again as a new delivery linked to the old one", async () => {
   const trigger = await tokenTrigger("replayed", "/replayed");
-  target.script.push({ status: 400, json: { message: "not yet" } });
+  env.target.script.push({ status: 400, json: { message: "not yet" } });
   await fire("replayed", trigger.token, "release/1");
-  const page = await worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries`, { as: "alice" });
+  const page = await env.worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries`, { as: "alice" });
   const old = page.body.deliveries[0];
-  const replayed = await worker.call("POST", `/api/v1/deliveries/${old.id}/replay`, { as: "alice" });
+  const replayed = await env.worker.call("POST", `/api/v1/deliveries/${old.id}/replay`, { as: "alice" });
   assert.equal(replayed.status, 201, replayed.text);
   assert.equal(replayed.body.state, "delivered");
   assert.equal(replayed.body.replay_of, old.id);
@@ -90,23 +80,23 @@ test("replay sends the same call again as a new delivery linked to the old one",
   assert.equal(second.body, first.body, "the same ref and variables");
   assert.equal(JSON.parse(second.body).ref, "release/1");
   assert.equal(second.headers["idempotency-key"], replayed.body.id);
-  assert.equal((await worker.call("POST", `/api/v1/deliveries/${old.id}/replay`)).status, 401, "admins only");
+  assert.equal((await env.worker.call("POST", `/api/v1/deliveries/${old.id}/replay`)).status, 401, "admins only");
 });
 
 test("a webhook is answered 202 before its target is tried, then delivered by the queue", async () => {
-  await worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "slow", kind: "http", url: `${target.url}/slow` } });
+  await env.worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "slow", kind: "http", url: `${env.target.url}/slow` } });
   const secret = "wh-secret";
-  const hook = await worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: "slow", source: { kind: "github", secrets: [secret] } } });
+  const hook = await env.worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: "slow", source: { kind: "github", secrets: [secret] } } });
   const body = fixture("github/push.json");
   const signature = `sha256=${crypto.createHmac("sha256", secret).update(body).digest("hex")}`;
-  target.script.push({ status: 503, json: {} });
-  const answer = await worker.call("POST", hook.body.hook_url, {
+  env.target.script.push({ status: 503, json: {} });
+  const answer = await env.worker.call("POST", hook.body.hook_url, {
     headers: { "content-type": "application/json", "X-Hub-Signature-256": signature, "X-GitHub-Event": "push", "X-GitHub-Delivery": "q-1" },
     body,
   });
   assert.equal(answer.status, 202, answer.text);
   assert.equal(answer.body.deliveries[0].state, "pending");
-  const [record] = await worker.settled(answer);
+  const [record] = await env.worker.settled(answer);
   assert.deepEqual(record.attempts.map((a) => a.status), [503, 201], "the queue retried the 503");
   assert.equal(JSON.parse(sentTo("/slow")[1].body).payload.after, JSON.parse(body).after, "the payload survived the queue");
 });

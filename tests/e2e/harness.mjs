@@ -1,5 +1,6 @@
 // The end-to-end harness: the built worker in Miniflare (workerd) with real local KV persisted to
 // a temporary folder, and recording mock targets on 127.0.0.1. Test traffic stays on loopback.
+import { before, after } from "node:test";
 import { Miniflare } from "miniflare";
 import http from "node:http";
 import fs from "node:fs";
@@ -115,6 +116,23 @@ export async function startMock(fallback = { status: 201, json: { id: 1, status:
     last: () => received[received.length - 1],
     stop: () => new Promise((resolve) => server.close(resolve)),
   };
+}
+
+/**
+ * Starts a recording mock target (answering `fallback`) and the worker before a file's tests, and
+ * stops both after them. Returns `{worker, target}`, filled in once they are up.
+ */
+export function withWorkerAndMock(fallback) {
+  const env = {};
+  before(async () => {
+    env.target = await startMock(fallback);
+    env.worker = await startWorker();
+  });
+  after(async () => {
+    await env.worker?.stop();
+    await env.target?.stop();
+  });
+  return env;
 }
 
 /** Polls `check` (sync or async) until it returns something truthy, or fails after `timeoutMs`. */

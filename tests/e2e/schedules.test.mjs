@@ -1,24 +1,14 @@
 // Scheduled triggers end to end: the worker's Cron Trigger, run through Miniflare's scheduled
 // call, queues each due schedule once per minute; the queue delivers it to a mock on 127.0.0.1.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker, startMock, waitFor } from "./harness.mjs";
+import { withWorkerAndMock, waitFor } from "./harness.mjs";
 
-let worker, target;
-
-before(async () => {
-  target = await startMock({ status: 201, json: { id: 1 } });
-  worker = await startWorker();
-});
-
-after(async () => {
-  await worker?.stop();
-  await target?.stop();
-});
+const env = withWorkerAndMock({ status: 201, json: { id: 1 } });
 
 test("a nightly schedule fires once in its minute, even when run twice", async () => {
-  await worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "nightly", kind: "http", url: `${target.url}/nightly` } });
-  const created = await worker.call("POST", "/api/v1/triggers", {
+  await env.worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "nightly", kind: "http", url: `${env.target.url}/nightly` } });
+  const created = await env.worker.call("POST", "/api/v1/triggers", {
     as: "alice",
     json: { target: "nightly", source: { kind: "schedule", cron: "30 0 * * *", ref: "main", variables: { NIGHTLY: "1" } } },
   });
@@ -26,13 +16,13 @@ test("a nightly schedule fires once in its minute, even when run twice", async (
   assert.equal(created.body.kind, "schedule");
 
   const due = Date.parse("2026-11-23T00:30:00Z");
-  await worker.scheduled(due);
-  await worker.scheduled(due + 15_000); // the same minute again
-  await worker.scheduled(due + 60_000); // 00:31: not due
-  const [delivery] = (await worker.call("GET", `/api/v1/triggers/${created.body.id}/deliveries`, { as: "alice" })).body.deliveries;
-  await worker.delivery(delivery.id);
+  await env.worker.scheduled(due);
+  await env.worker.scheduled(due + 15_000); // the same minute again
+  await env.worker.scheduled(due + 60_000); // 00:31: not due
+  const [delivery] = (await env.worker.call("GET", `/api/v1/triggers/${created.body.id}/deliveries`, { as: "alice" })).body.deliveries;
+  await env.worker.delivery(delivery.id);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  const sent = target.received.filter((r) => r.rawPath === "/nightly");
+  const sent = env.target.received.filter((r) => r.rawPath === "/nightly");
   assert.equal(sent.length, 1, "once for the minute");
   const call = JSON.parse(sent[0].body);
   assert.equal(call.ref, "main");
@@ -40,12 +30,12 @@ test("a nightly schedule fires once in its minute, even when run twice", async (
   assert.equal(call.variables.HOOKRELAY_EVENT, "schedule");
   assert.equal(call.variables.HOOKRELAY_SCHEDULED_AT, "2026-11-23T00:30:00.000Z");
 
-  await worker.scheduled(due + 86_400_000);
-  await waitFor(() => target.received.filter((r) => r.rawPath === "/nightly").length === 2, { what: "the next night's run" });
+  await env.worker.scheduled(due + 86_400_000);
+  await waitFor(() => env.target.received.filter((r) => r.rawPath === "/nightly").length === 2, { what: "the next night's run" });
 });
 
 test("an invalid cron expression gets 400 naming the field", async () => {
-  const refused = await worker.call("POST", "/api/v1/triggers", {
+  const refused = await env.worker.call("POST", "/api/v1/triggers", {
     as: "alice", json: { target: "nightly", source: { kind: "schedule", cron: "0 25 * * *" } },
   });
   assert.equal(refused.status, 400);
