@@ -4,10 +4,11 @@
 //! refuse replays, and queue a delivery for each matching (trigger, event) pair. The answer (202)
 //! comes as soon as they are queued, well within a provider's timeout; the queue consumer
 //! (`relay::consume`) makes the attempts.
-//! KV cost here for a hook trigger: the trigger, the replay marker and the target (3 reads) and the
-//! marker (1 write); for a registry: the registry, one index listing per pushed repository, and a
-//! read per candidate trigger and per distinct target. Each delivery then costs the consumer a read
-//! (the target) and a write (its record). Never logs the body or a secret.
+//! KV cost here for a hook trigger: the trigger and the replay marker (2 reads) and the marker
+//! (1 write); for a registry: the registry, one index listing per pushed repository, and a read per
+//! candidate trigger. Targets are read here only for a GitLab pipeline or job event (the loop
+//! guard). Each delivery then costs the consumer a read (the target) and a write (its record).
+//! Never logs the body or a secret.
 
 use crate::app::{App, Ctx};
 use crate::error::Error;
@@ -79,39 +80,25 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
             return Ok(Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id})));
         }
     }
-    let targets = targets_of(app, &matching).await?;
-    let mut looped = false;
-    let firings: Vec<(&Trigger, &Target, Event)> = matching
-        .into_iter()
-        .filter_map(|(trigger, event)| {
-            let target = targets.iter().find(|t| t.id == trigger.target)?;
-            let looping =
-                matches!(target.spec, TargetSpec::Gitlab(_)) && LOOP_EVENTS.contains(&event.provider_event.as_str());
-            looped |= looping;
-            (!looping).then_some((trigger, target, event))
-        })
-        .collect();
+    let firings = loop_guard(app, matching).await?;
     if firings.is_empty() {
-        return Ok(not_matched(if looped {
-            "a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"
-        } else {
-            "the trigger's target is gone"
-        }));
+        return Ok(not_matched("a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"));
     }
     let payload = Payload {
         content_type: ctx.request.header("content-type").unwrap_or("application/json").to_string(),
         body: ctx.request.body.clone(),
     };
     let mut deliveries = Vec::new();
-    for (trigger, target, mut event) in firings {
+    for (trigger, mut event) in firings {
         event.delivery_id = delivery_id.clone();
-        let delivery = relay::new_delivery(app, &trigger.id, &target.id, call_for(trigger, &event, payload.clone()));
+        let call = call_for(trigger, &event, payload.clone());
+        let delivery = relay::new_delivery(app, &trigger.id, &trigger.target, call);
         // A queue that refuses fails the whole webhook before the marker is written, so that the
         // provider's redelivery tries again.
         relay::enqueue(app, &delivery, 0).await?;
         deliveries.push(json!({
             "trigger": trigger.id,
-            "target": target.name,
+            "target": trigger.target,
             "ref": delivery.call.ref_name,
             "delivery_id": delivery.id,
             "state": delivery.state,
@@ -158,22 +145,33 @@ fn pair_up<'t>(triggers: &'t [Trigger], events: &[Event], now: u64) -> (Vec<(&'t
     (matching, reasons)
 }
 
-/// The targets of the matching triggers, each read once.
-async fn targets_of<S: Store, O: Outbound>(
+/// Drops the pairs that would loop: a GitLab pipeline or job event forwarded to a GitLab target.
+/// Only then are the targets read (each once); every other webhook costs no target read here, the
+/// queue consumer reads it anyway. A target deleted under a trigger is left to the consumer too.
+async fn loop_guard<'t, S: Store, O: Outbound>(
     app: &App<S, O>,
-    matching: &[(&Trigger, Event)],
-) -> Result<Vec<Target>, Error> {
-    let mut targets: Vec<Target> = Vec::new();
-    for (trigger, _) in matching {
-        if targets.iter().any(|t| t.id == trigger.target) {
-            continue;
-        }
-        // A target deleted under a trigger leaves nothing to fire; its pairs are dropped.
-        if let Some(target) = app.store.get_json::<Target>(&keys::target(&trigger.target)).await? {
-            targets.push(target);
+    matching: Vec<(&'t Trigger, Event)>,
+) -> Result<Vec<(&'t Trigger, Event)>, Error> {
+    if !matching.iter().any(|(_, event)| LOOP_EVENTS.contains(&event.provider_event.as_str())) {
+        return Ok(matching);
+    }
+    let mut gitlab_targets: Vec<(&str, bool)> = Vec::new();
+    let mut firings = Vec::new();
+    for (trigger, event) in matching {
+        let is_gitlab = match gitlab_targets.iter().find(|(id, _)| *id == trigger.target) {
+            Some((_, is_gitlab)) => *is_gitlab,
+            None => {
+                let target = app.store.get_json::<Target>(&keys::target(&trigger.target)).await?;
+                let is_gitlab = target.is_some_and(|t| matches!(t.spec, TargetSpec::Gitlab(_)));
+                gitlab_targets.push((&trigger.target, is_gitlab));
+                is_gitlab
+            }
+        };
+        if !(is_gitlab && LOOP_EVENTS.contains(&event.provider_event.as_str())) {
+            firings.push((trigger, event));
         }
     }
-    Ok(targets)
+    Ok(firings)
 }
 
 fn not_matched(reason: &str) -> Response {
