@@ -31,11 +31,17 @@ pub struct Settings {
     pub retry: RetryPolicy,
     /// `DELIVERY_TTL_SECONDS`: how long delivery records are kept.
     pub delivery_ttl_seconds: u64,
+    /// `ALLOW_HTTP_TARGETS`: local development and tests may send over http and to local addresses.
+    pub allow_local_targets: bool,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { retry: RetryPolicy::default(), delivery_ttl_seconds: DELIVERY_RETENTION_SECONDS }
+        Settings {
+            retry: RetryPolicy::default(),
+            delivery_ttl_seconds: DELIVERY_RETENTION_SECONDS,
+            allow_local_targets: false,
+        }
     }
 }
 
@@ -50,6 +56,8 @@ impl Settings {
             retry: RetryPolicy { base_seconds: base, max_attempts: attempts },
             // KV's shortest TTL is a minute.
             delivery_ttl_seconds: number("DELIVERY_TTL_SECONDS").map_or(defaults.delivery_ttl_seconds, |n| n.max(60)),
+            allow_local_targets: var("ALLOW_HTTP_TARGETS")
+                .is_some_and(|value| matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
         }
     }
 }
@@ -253,6 +261,7 @@ impl<S: Store, O: Outbound> App<S, O> {
             clock: self.clock.as_ref(),
             random: self.random.as_ref(),
             delivery_ttl_seconds: self.settings.delivery_ttl_seconds,
+            allow_local_targets: self.settings.allow_local_targets,
         }
     }
 
@@ -342,7 +351,9 @@ mod tests {
             ("RETRY_BASE_SECONDS", "1"),
             ("RETRY_MAX_ATTEMPTS", "3"),
             ("DELIVERY_TTL_SECONDS", "5"),
+            ("ALLOW_HTTP_TARGETS", "true"),
         ]));
+        assert!(tuned.allow_local_targets);
         assert_eq!(tuned.retry, RetryPolicy { base_seconds: 1, max_attempts: 3 });
         assert_eq!(tuned.delivery_ttl_seconds, 60, "KV's shortest TTL");
         let odd = Settings::from_vars(vars(&[("RETRY_BASE_SECONDS", "soon"), ("RETRY_MAX_ATTEMPTS", "0")]));

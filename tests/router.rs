@@ -500,3 +500,19 @@ fn a_webhook_form_body_that_carries_the_trigger_token_passes_on_without_it() {
     assert_eq!(sent, r#"{"object_kind":"push","token":"[redacted]"}"#);
     assert!(h.app.store.keys().iter().all(|key| !h.app.store.raw(key).unwrap().contains(&token)), "nor is it stored");
 }
+
+#[test]
+fn the_outbound_policy_is_checked_again_before_every_send() {
+    let mut h = harness(14);
+    h.app.settings.allow_local_targets = true;
+    let local = json!({"name": "local", "kind": "http", "url": "http://127.0.0.1:9000/hook"});
+    let (_, token) = h.setup_target_and_trigger(local);
+    h.app.settings.allow_local_targets = false;
+    let answer = h.fire("local", &token, "main");
+    let body: Value = serde_json::from_slice(&answer.body).unwrap();
+    assert_eq!(answer.status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().starts_with("the target's URL must use https"), "{body}");
+    assert!(h.app.outbound.sent.borrow().is_empty(), "nothing was sent");
+    let record = h.admin_json("GET", &h.first_trigger_deliveries(), Value::Null).1["deliveries"][0].clone();
+    assert_eq!(record["state"], "failed", "and it is not retried");
+}

@@ -27,6 +27,7 @@ pub struct Catalog<'a, S: Store> {
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
     pub delivery_ttl_seconds: u64,
+    pub allow_local_targets: bool,
 }
 
 /// A new target: a name and the kind's settings.
@@ -94,7 +95,7 @@ impl<'a, S: Store> Catalog<'a, S> {
     pub async fn create_target(&self, input: Value) -> Result<Target, Error> {
         let input: TargetInput = from_value(&input)?;
         validate_target_name(&input.name)?;
-        input.spec.kind().validate()?;
+        self.validate_spec(&input.spec)?;
         if self.store.get(&keys::target_name(&input.name)).await?.is_some() {
             return Err(Error::Conflict(format!("a target named '{}' exists already", input.name)));
         }
@@ -103,6 +104,15 @@ impl<'a, S: Store> Catalog<'a, S> {
         self.store.put_json(&keys::target(&target.id), &target).await?;
         self.store.put(&keys::target_name(&target.name), &target.id, None).await?;
         Ok(target)
+    }
+
+    /// The kind's own rules, then the outbound policy for each URL it sends to.
+    fn validate_spec(&self, spec: &TargetSpec) -> Result<(), Error> {
+        spec.kind().validate()?;
+        for (field, url) in spec.kind().destinations() {
+            crate::outbound::check_destination(field, url, self.allow_local_targets)?;
+        }
+        Ok(())
     }
 
     /// By id first, then by name (at most two reads).
@@ -144,7 +154,7 @@ impl<'a, S: Store> Catalog<'a, S> {
         merged.insert("updated_at".into(), Value::from(self.clock.now_ms()));
         let updated: Target = from_value(&Value::Object(merged))?;
         validate_target_name(&updated.name)?;
-        updated.spec.kind().validate()?;
+        self.validate_spec(&updated.spec)?;
         if updated.name != target.name {
             if self.store.get(&keys::target_name(&updated.name)).await?.is_some() {
                 return Err(Error::Conflict(format!("a target named '{}' exists already", updated.name)));

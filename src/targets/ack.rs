@@ -73,6 +73,10 @@ impl TargetKind for AckTarget {
         vec![self.url.expose()]
     }
 
+    fn destinations(&self) -> Vec<(&'static str, &str)> {
+        vec![("url", self.url.expose())]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"url": self.shown_url(), "type": self.trigger_type, "registry": self.registry});
         view.as_object().cloned().unwrap_or_default()

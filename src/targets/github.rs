@@ -69,6 +69,10 @@ impl TargetKind for GithubTarget {
         vec![self.token.expose()]
     }
 
+    fn destinations(&self) -> Vec<(&'static str, &str)> {
+        vec![("api_url", &self.api_url)]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({
             "repository": self.repository, "workflow": self.workflow, "event_type": self.event_type,

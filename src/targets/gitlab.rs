@@ -45,6 +45,10 @@ impl TargetKind for GitlabTarget {
         vec![self.token.expose()]
     }
 
+    fn destinations(&self) -> Vec<(&'static str, &str)> {
+        vec![("url", &self.url)]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"url": self.url, "project": self.project, "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()

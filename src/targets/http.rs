@@ -75,6 +75,10 @@ impl TargetKind for HttpTarget {
         self.headers.values().map(Secret::expose).collect()
     }
 
+    fn destinations(&self) -> Vec<(&'static str, &str)> {
+        vec![("url", &self.url)]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let header_names: Vec<&String> = self.headers.keys().collect();
         let view = json!({"url": self.url, "method": self.method, "header_names": header_names,

@@ -49,6 +49,10 @@ impl TargetKind for JenkinsTarget {
         vec![self.api_token.expose()]
     }
 
+    fn destinations(&self) -> Vec<(&'static str, &str)> {
+        vec![("url", &self.url)]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view =
             json!({"url": self.url, "job": self.job, "user": self.user, "api_token_set": self.api_token.is_set()});

@@ -116,6 +116,10 @@ impl TargetKind for KubernetesTarget {
         vec![self.token.expose()]
     }
 
+    fn destinations(&self) -> Vec<(&'static str, &str)> {
+        vec![("api_server", &self.api_server)]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"api_server": self.api_server, "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()

@@ -30,6 +30,8 @@ pub trait TargetKind {
     }
     /// Its credentials, so that a delivery record can scrub them from what the target answered.
     fn secrets(&self) -> Vec<&str>;
+    /// The URLs it sends to, by field, for the outbound policy (`outbound::check_destination`).
+    fn destinations(&self) -> Vec<(&'static str, &str)>;
     /// `build`, given the lookup's answer when there was one.
     fn build_with(&self, call: &Call, _looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
         self.build(call)

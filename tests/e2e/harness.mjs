@@ -32,6 +32,8 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
     },
     bindings: {
       ADMIN_TOKENS: Object.entries(ADMINS).map(([name, token]) => `${name}:${token}`).join(","),
+      // Mock targets listen on http://127.0.0.1 (production allows public https only).
+      ALLOW_HTTP_TARGETS: "1",
       // Short backoff under test: 1 s, 2 s, 4 s...
       RETRY_BASE_SECONDS: "1",
       RETRY_MAX_ATTEMPTS: "3",
