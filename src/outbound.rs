@@ -18,7 +18,9 @@ pub fn check_destination(field: &str, url: &str, allow_local: bool) -> Result<()
     if allow_local {
         return Ok(());
     }
-    let refuse = |why: &str| Err(Error::bad_request(format!("{field} {why} (set ALLOW_HTTP_TARGETS only for local development)")));
+    let refuse = |why: &str| {
+        Err(Error::bad_request(format!("{field} {why} (set ALLOW_HTTP_TARGETS only for local development)")))
+    };
     let Some(rest) = url.get(..8).filter(|scheme| scheme.eq_ignore_ascii_case("https://")).map(|_| &url[8..]) else {
         return refuse("must use https");
     };
