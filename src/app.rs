@@ -210,6 +210,7 @@ impl Ctx {
         if self.request.body.is_empty() {
             return Err(Error::bad_request("the body is empty; send a JSON object"));
         }
+        crate::http::check_json_depth(&self.request.body)?;
         Ok(serde_json::from_slice(&self.request.body)?)
     }
 }

@@ -8,6 +8,8 @@ use crate::time::civil_from_days;
 
 const MINUTE_MS: u64 = 60_000;
 const DAY_MINUTES: u64 = 24 * 60;
+/// An expression longer than this is refused.
+const MAX_CRON_BYTES: usize = 100;
 /// How far `next_after` looks: far enough for a February 29 on any schedule.
 const SEARCH_DAYS: u64 = 8 * 366;
 
@@ -47,6 +49,9 @@ const FIELDS: [Field; 5] = [
 impl Cron {
     /// Parses and checks an expression; the error names the field that is wrong.
     pub fn parse(expression: &str) -> Result<Cron, Error> {
+        if expression.len() > MAX_CRON_BYTES {
+            return Err(Error::bad_request(format!("source.cron is longer than {MAX_CRON_BYTES} bytes")));
+        }
         let parts: Vec<&str> = expression.split_whitespace().collect();
         if parts.len() != 5 {
             return Err(Error::bad_request(format!(
@@ -250,6 +255,8 @@ mod tests {
             assert!(message.contains(&format!("the {field} field")), "{bad}: {message}");
         }
         assert!(Cron::parse("* * * *").unwrap_err().message().contains("5 fields"));
+        let long = format!("{} * * * *", vec!["1"; 60].join(","));
+        assert!(Cron::parse(&long).unwrap_err().message().contains("longer than 100 bytes"));
         assert!(Cron::parse("0 0 30 2 *").unwrap_err().message().contains("never fires"));
         assert!(Cron::parse("0 0 31 4,6 *").is_err());
     }

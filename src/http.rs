@@ -142,6 +142,40 @@ fn percent_encode_into(out: &mut String, input: &str) {
     }
 }
 
+/// JSON nested deeper than this is refused before it is parsed.
+pub const MAX_JSON_DEPTH: usize = 64;
+
+/// Refuses a JSON text nested deeper than `MAX_JSON_DEPTH` (one pass, no allocation), so that
+/// no input reaches the parser's own recursion limit.
+pub fn check_json_depth(body: &[u8]) -> Result<(), crate::error::Error> {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in body {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_JSON_DEPTH {
+                    return Err(crate::error::Error::bad_request(format!(
+                        "the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+                    )));
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 pub fn parse_urlencoded(input: &str) -> Vec<(String, String)> {
     input
         .split('&')
@@ -233,6 +267,17 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_deeper_than_64_levels_is_refused_before_parsing() {
+        let nested = |depth: usize| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        assert_eq!(check_json_depth(nested(64).as_bytes()), Ok(()));
+        let refused = check_json_depth(nested(65).as_bytes()).unwrap_err();
+        assert!(refused.message().contains("deeper than 64"), "{}", refused.message());
+        let in_strings = format!(r#"{{"a":"{}","b":"\"{}"}}"#, "[".repeat(100), "{".repeat(100));
+        assert_eq!(check_json_depth(in_strings.as_bytes()), Ok(()), "brackets inside strings do not count");
+    }
+
     use super::*;
 
     #[test]

@@ -159,6 +159,7 @@ fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
     if body.is_empty() {
         return Ok(Vec::new());
     }
+    crate::http::check_json_depth(body)?;
     let parsed: ApplicationBody = serde_json::from_slice(body).map_err(|err| {
         Error::bad_request(format!("the body must be resource.deployment.spec.template.spec.containers: {err}"))
     })?;

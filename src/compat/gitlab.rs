@@ -92,6 +92,7 @@ pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
 fn management_input(request: &Request) -> Result<TriggerInput, Error> {
     let mut fields: BTreeMap<String, String> = request.query_pairs().into_iter().collect();
     if request.is_json() && !request.body.is_empty() {
+        crate::http::check_json_depth(&request.body)?;
         let body: Value = serde_json::from_slice(&request.body)?;
         for key in ["description", "expires_at"] {
             match body.get(key) {
@@ -165,8 +166,7 @@ impl InvocationParams {
             ref_name: Option<Value>,
             variables: Option<Value>,
         }
-        let parsed: JsonInvocation =
-            serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {err}")))?;
+        let parsed: JsonInvocation = crate::sources::payload::parse_json(body)?;
         let text = |field: &str, value: Option<Value>| -> Result<Option<String>, Error> {
             match value {
                 None | Some(Value::Null) => Ok(None),

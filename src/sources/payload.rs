@@ -57,6 +57,7 @@ pub fn json_body(request: &Request) -> Result<Cow<'_, [u8]>, Error> {
 }
 
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
+    crate::http::check_json_depth(body)?;
     serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {err}")))
 }
 
