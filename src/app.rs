@@ -5,12 +5,14 @@ use crate::auth::{Admin, AdminDirectory};
 use crate::catalog::Catalog;
 use crate::error::{Dialect, Error};
 use crate::http::{percent_decode, Request, Response, MAX_BODY_BYTES};
-use crate::model::delivery::{RetryPolicy, DELIVERY_RETENTION_SECONDS};
+use crate::model::delivery::{delivery_stamp, RetryPolicy, DELIVERY_RETENTION_SECONDS};
+use crate::model::AuditEntry;
 use crate::outbound::Outbound;
 use crate::ports::{Clock, Queue, Random};
 use crate::store::Store;
 use crate::{api, compat};
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 
 /// The service with its ports. The shell builds one per request; tests build one with in-memory ports.
 pub struct App<S: Store, O: Outbound> {
@@ -86,6 +88,7 @@ pub enum Handler {
     DeliveryList,
     DeliveryGet,
     DeliveryReplay,
+    AuditList,
     RegistryList,
     RegistryCreate,
     RegistryGet,
@@ -152,6 +155,7 @@ pub const ROUTES: &[Route] = &[
     route("GET", "/api/v1/triggers/{id}/deliveries", A, N, DeliveryList),
     route("GET", "/api/v1/deliveries/{id}", A, N, DeliveryGet),
     route("POST", "/api/v1/deliveries/{id}/replay", A, N, DeliveryReplay),
+    route("GET", "/api/v1/audit", A, N, AuditList),
     route("GET", "/api/v1/registries", A, N, RegistryList),
     route("POST", "/api/v1/registries", A, N, RegistryCreate),
     route("GET", "/api/v1/registries/{id}", A, N, RegistryGet),
@@ -282,9 +286,41 @@ impl<S: Store, O: Outbound> App<S, O> {
             },
         };
         let ctx = Ctx { request, params, admin };
-        match self.dispatch(route.handler, &ctx).await {
+        let response = match self.dispatch(route.handler, &ctx).await {
             Ok(response) => response,
             Err(error) => error.into_response(route.dialect),
+        };
+        if let Some(admin) = &ctx.admin {
+            if ctx.request.method != "GET" && (200..300).contains(&response.status) {
+                // The mutation happened; a trail that cannot be written must not undo its answer.
+                let _ = self.catalog().record_audit(&self.audit_entry(admin, route, &ctx.params, &response)).await;
+            }
+        }
+        response
+    }
+
+    /// Who changed what, when: the route and its ids, and the id a creation answered with.
+    fn audit_entry(&self, admin: &Admin, route: &Route, params: &Captures, response: &Response) -> AuditEntry {
+        let mut ids: BTreeMap<String, String> =
+            params.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
+        #[derive(serde::Deserialize)]
+        struct Created {
+            id: serde_json::Value,
+        }
+        if let Ok(Created { id }) = serde_json::from_slice::<Created>(&response.body) {
+            let id = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
+            ids.insert("created".into(), id);
+        }
+        let mut random = [0u8; 4];
+        self.random.fill(&mut random);
+        let now = self.clock.now_ms();
+        AuditEntry {
+            id: delivery_stamp(now, random),
+            at: crate::time::format_rfc3339(now),
+            admin: admin.name.clone(),
+            action: format!("{} {}", route.method, route.pattern),
+            status: response.status,
+            ids,
         }
     }
 
@@ -309,6 +345,7 @@ impl<S: Store, O: Outbound> App<S, O> {
             DeliveryList => api::deliveries::list(self, ctx).await,
             DeliveryGet => api::deliveries::get(self, ctx).await,
             DeliveryReplay => api::deliveries::replay(self, ctx).await,
+            AuditList => api::audit::list(self, ctx).await,
             RegistryList => api::registries::list(self, ctx).await,
             RegistryCreate => api::registries::create(self, ctx).await,
             RegistryGet => api::registries::get(self, ctx).await,

@@ -60,6 +60,11 @@ pub mod keys {
     pub fn schedule_fired(trigger_id: &str, minute: u64) -> String {
         format!("schedule-fired:{trigger_id}:{minute}")
     }
+    /// One key per admin mutation; `stamp` sorts newest first.
+    pub fn audit(stamp: &str) -> String {
+        format!("audit:{stamp}")
+    }
+    pub const AUDIT_PREFIX: &str = "audit:";
     pub fn registry(id: &str) -> String {
         format!("registry:{id}")
     }

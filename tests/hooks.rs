@@ -258,7 +258,7 @@ fn secrets_rotate_by_patching_the_source() {
         json!({"source": {"kind": "github", "secrets": [SECRET, "next"]}}),
     );
     assert_eq!((status, patched["source"]["secrets_set"].clone()), (200, json!(2)));
-    assert_eq!(app.store.counts().writes, 1, "a rotation is one write");
+    assert_eq!(app.store.counts().writes, 2, "a rotation is one write, and its audit entry another");
     let (_, token_trigger) = admin(&app, "POST", "/api/v1/triggers", json!({"target": "ci"}));
     let path = format!("/api/v1/triggers/{}", token_trigger["id"].as_str().unwrap());
     let (status, refused) = admin(&app, "PATCH", &path, json!({"source": {"kind": "github", "secrets": ["s"]}}));

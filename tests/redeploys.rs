@@ -148,7 +148,8 @@ fn one_push_fans_out_to_every_image_trigger_of_the_repository_at_constant_kv_cos
     assert_eq!(common::drain(&app), 2, "a delivery per trigger");
     let counts = app.store.counts();
     assert_eq!((counts.reads, counts.writes), (2, 2), "each delivery: its target and its record");
-    let paths: Vec<String> = patches(&app).into_iter().map(|(path, _)| path).collect();
+    let mut paths: Vec<String> = patches(&app).into_iter().map(|(path, _)| path).collect();
+    paths.sort();
     assert_eq!(
         paths,
         vec!["/apis/apps/v1/namespaces/default/deployments/web", "/apis/apps/v1/namespaces/default/deployments/worker"]

@@ -516,3 +516,41 @@ fn the_outbound_policy_is_checked_again_before_every_send() {
     let record = h.admin_json("GET", &h.first_trigger_deliveries(), Value::Null).1["deliveries"][0].clone();
     assert_eq!(record["state"], "failed", "and it is not retried");
 }
+
+#[test]
+fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
+    let h = harness(15);
+    let (target, _) = h.setup_target_and_trigger(gitlab_target());
+    let target_id = target["id"].as_str().unwrap();
+    h.clock.advance(1_000); // entries of one millisecond have no order among themselves
+    assert_eq!(
+        h.admin_json("PATCH", &format!("/api/v1/targets/{target_id}"), json!({"token": "glptt-rotated"})).0,
+        200
+    );
+    assert_eq!(
+        h.admin_json("POST", "/api/v1/targets", json!({"name": "bad"})).0,
+        400,
+        "a refused one is not a mutation"
+    );
+    h.admin_json("GET", "/api/v1/targets", Value::Null);
+    h.clock.advance(1_000);
+    let (status, page) = h.admin_json("GET", "/api/v1/audit?limit=2", Value::Null);
+    assert_eq!(status, 200, "{page}");
+    let actions: Vec<&str> =
+        page["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["PATCH /api/v1/targets/{id}", "POST /api/v1/triggers"], "newest first");
+    assert_eq!(page["entries"][0]["ids"]["id"], target_id);
+    assert_eq!(page["entries"][0]["admin"], "alice");
+    let cursor = page["cursor"].as_str().unwrap();
+    let (_, rest) = h.admin_json("GET", &format!("/api/v1/audit?cursor={cursor}"), Value::Null);
+    let created = &rest["entries"][0];
+    assert_eq!(
+        (created["action"].as_str(), created["ids"]["created"].as_str()),
+        (Some("POST /api/v1/targets"), Some(target_id))
+    );
+    assert_eq!(rest["entries"].as_array().unwrap().len(), 1);
+    for key in h.app.store.keys().iter().filter(|k| k.starts_with("audit:")) {
+        let entry = h.app.store.raw(key).unwrap();
+        assert!(!entry.contains("glptt"), "no secret in {entry}");
+    }
+}

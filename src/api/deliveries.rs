@@ -10,9 +10,6 @@ use crate::store::Store;
 use crate::time::format_rfc3339;
 use serde_json::{json, Value};
 
-const DEFAULT_PAGE: usize = 20;
-const MAX_PAGE: usize = 100;
-
 fn delivery_view(delivery: &Delivery) -> Value {
     let mut view = serde_json::to_value(delivery).unwrap_or_default();
     view["at"] = format_rfc3339(delivery.at).into();
@@ -28,17 +25,8 @@ fn delivery_view(delivery: &Delivery) -> Value {
 pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
-    let query = ctx.request.query_pairs();
-    let field = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, value)| value.as_str());
-    let limit = match field("limit") {
-        None => DEFAULT_PAGE,
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_PAGE).contains(n))
-            .ok_or_else(|| Error::bad_request(format!("limit must be a number from 1 to {MAX_PAGE}")))?,
-    };
-    let (deliveries, cursor) = catalog.deliveries(&trigger.id, field("cursor"), limit).await?;
+    let (limit, cursor) = super::page_params(ctx)?;
+    let (deliveries, cursor) = catalog.deliveries(&trigger.id, cursor.as_deref(), limit).await?;
     let views: Vec<Value> = deliveries.iter().map(delivery_view).collect();
     Ok(Response::json(200, &json!({"deliveries": views, "cursor": cursor})))
 }

@@ -1,6 +1,28 @@
 //! The native admin API (`/api/v1`), JSON in and out. Thin: parse, call the catalog, shape views.
 
+pub mod audit;
 pub mod deliveries;
 pub mod registries;
 pub mod targets;
 pub mod triggers;
+
+use crate::app::Ctx;
+use crate::error::Error;
+
+const DEFAULT_PAGE: usize = 20;
+const MAX_PAGE: usize = 100;
+
+/// A listing's `?limit=` (1 to 100, default 20) and `?cursor=`.
+pub fn page_params(ctx: &Ctx) -> Result<(usize, Option<String>), Error> {
+    let query = ctx.request.query_pairs();
+    let field = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone());
+    let limit = match field("limit") {
+        None => DEFAULT_PAGE,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE).contains(n))
+            .ok_or_else(|| Error::bad_request(format!("limit must be a number from 1 to {MAX_PAGE}")))?,
+    };
+    Ok((limit, field("cursor")))
+}

@@ -2,6 +2,7 @@
 //! invariants (see `store.rs`). Both the native API and the vendor translations call this;
 //! neither touches keys directly. No `worker` import; never logs a secret.
 
+mod audit;
 mod deliveries;
 mod registries;
 

@@ -1,6 +1,7 @@
 //! The one model: targets, triggers and calls, defined once. Vendor-compatible APIs translate
 //! onto these types; they never keep a second copy. No `worker` import.
 
+pub mod audit;
 pub mod call;
 pub mod delivery;
 pub mod event;
@@ -10,6 +11,7 @@ pub mod target;
 pub mod trigger;
 pub mod workload;
 
+pub use audit::AuditEntry;
 pub use call::{Call, Payload};
 pub use delivery::{Delivery, DeliveryState};
 pub use event::{Event, EventKind, Image};

@@ -35,3 +35,12 @@ test("production refuses http, private, loopback and link-local targets, naming 
   const patched = await worker.call("PATCH", "/api/v1/targets/t", { as: "alice", json: { url: "https://192.168.0.10/hook" } });
   assert.equal(patched.status, 400);
 });
+
+test("the audit trail holds the successful mutations only, with who and which ids", async () => {
+  const trail = await worker.call("GET", "/api/v1/audit", { as: "alice" });
+  assert.equal(trail.status, 200, trail.text);
+  assert.deepEqual(trail.body.entries.map((e) => [e.action, e.admin, e.status]), [["POST /api/v1/targets", "alice", 201]]);
+  const target = await worker.call("GET", "/api/v1/targets/t", { as: "alice" });
+  assert.equal(trail.body.entries[0].ids.created, target.body.id);
+  assert.ok(!Number.isNaN(Date.parse(trail.body.entries[0].at)));
+});
