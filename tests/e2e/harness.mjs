@@ -15,6 +15,22 @@ export function fixture(relative) {
   return fs.readFileSync(path.join(ROOT, "tests/fixtures", relative), "utf8");
 }
 
+// With HOOKRELAY_E2E_LOG set (scripts/test.sh sets it), everything the runtime prints goes to that
+// file, and every secret the tests hand the worker goes to `<file>.secrets`, one per line, so that
+// zz-logs.test.mjs can check that no secret was ever logged.
+const LOG = process.env.HOOKRELAY_E2E_LOG;
+
+function rememberSecrets(value, key = "") {
+  if (!LOG || value === null || value === undefined) return;
+  if (typeof value === "string") {
+    if (/token|secret|password/i.test(key) && value.length >= 6) fs.appendFileSync(`${LOG}.secrets`, `${value}\n`);
+  } else if (Array.isArray(value)) {
+    value.forEach((item) => rememberSecrets(item, key));
+  } else if (typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) rememberSecrets(v, /^(headers|secrets)$/.test(key) ? `${key}-secret` : k);
+  }
+}
+
 /** Starts the built worker. `persistTo` lets a test restart it on the same KV state. */
 export async function startWorker({ persistTo, bindings = {} } = {}) {
   const kvDir = persistTo ?? fs.mkdtempSync(path.join(os.tmpdir(), "hookrelay-kv-"));
@@ -41,7 +57,11 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
     },
     host: "127.0.0.1",
     port: 0,
+    handleRuntimeStdio: (stdout, stderr) => {
+      for (const stream of [stdout, stderr]) stream.on("data", (chunk) => LOG && fs.appendFileSync(LOG, chunk));
+    },
   });
+  rememberSecrets(Object.values(ADMINS), "token");
   const url = (await mf.ready).toString().replace(/\/$/, "");
   const worker = {
     url,
@@ -72,6 +92,7 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
       const allHeaders = { ...headers };
       if (as) allHeaders.authorization = `Bearer ${ADMINS[as]}`;
       let payload = body;
+      rememberSecrets(json);
       if (json !== undefined) {
         allHeaders["content-type"] = "application/json";
         payload = JSON.stringify(json);
@@ -80,6 +101,7 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
       const text = await response.text();
       let parsed = null;
       try { parsed = text ? JSON.parse(text) : null; } catch { parsed = text; }
+      if (parsed && typeof parsed === "object") rememberSecrets(parsed.token, "token");
       return { status: response.status, headers: response.headers, body: parsed, text };
     },
   };
