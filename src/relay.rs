@@ -65,7 +65,9 @@ async fn settle<S: Store, O: Outbound>(app: &App<S, O>, delivery: &mut Delivery,
     if let Err(error) = &queued {
         delivery.fail(app.clock.now_ms(), &format!("its retry could not be queued: {}", error.message()));
     }
-    app.catalog().record_delivery(delivery).await?;
+    // The target has answered: a record that cannot be written must not turn that answer into an
+    // error, or the caller (or the queue) would fire the target again.
+    let _ = app.catalog().record_delivery(delivery).await;
     queued
 }
 

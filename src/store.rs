@@ -147,6 +147,8 @@ pub struct MemoryStore {
     entries: RefCell<BTreeMap<String, String>>,
     counts: RefCell<OperationCounts>,
     page_size: usize,
+    /// Fault injection: operations left before every operation fails.
+    fail_after: std::cell::Cell<Option<u32>>,
 }
 
 impl MemoryStore {
@@ -174,27 +176,47 @@ impl MemoryStore {
     pub fn raw(&self, key: &str) -> Option<String> {
         self.entries.borrow().get(key).cloned()
     }
+
+    /// Lets `n` more operations succeed, then fails every one (`None`: never fails).
+    pub fn fail_after(&self, n: Option<u32>) {
+        self.fail_after.set(n);
+    }
+
+    fn operate(&self) -> Result<(), Error> {
+        match self.fail_after.get() {
+            Some(0) => Err(Error::Store("injected failure".into())),
+            Some(n) => {
+                self.fail_after.set(Some(n - 1));
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
 }
 
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, Error> {
+        self.operate()?;
         self.counts.borrow_mut().reads += 1;
         Ok(self.entries.borrow().get(key).cloned())
     }
 
     async fn put(&self, key: &str, value: &str, _ttl_seconds: Option<u64>) -> Result<(), Error> {
+        self.operate()?;
         self.counts.borrow_mut().writes += 1;
         self.entries.borrow_mut().insert(key.to_string(), value.to_string());
         Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.operate()?;
         self.counts.borrow_mut().deletes += 1;
         self.entries.borrow_mut().remove(key);
         Ok(())
     }
 
     async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
+        self.operate()?;
         self.counts.borrow_mut().lists += 1;
         let page_size = self.page_size.min(limit.max(1));
         let entries = self.entries.borrow();

@@ -554,3 +554,67 @@ fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
         assert!(!entry.contains("glptt"), "no secret in {entry}");
     }
 }
+
+// ---- fault injection: KV failing at every step
+
+/// Every trigger's target exists and knows of it (the reverse, an index key without its trigger,
+/// is allowed: readers skip it).
+fn assert_consistent(h: &Harness) {
+    let keys = h.app.store.keys();
+    for key in keys.iter().filter(|k| k.starts_with("trigger:")) {
+        let trigger: Value = serde_json::from_str(&h.app.store.raw(key).unwrap()).unwrap();
+        let (id, target) = (trigger["id"].as_str().unwrap(), trigger["target"].as_str().unwrap());
+        assert!(keys.contains(&format!("target:{target}")), "{id}: its target exists");
+        assert!(keys.contains(&format!("target-trigger:{target}:{id}")), "{id}: its target knows of it");
+    }
+}
+
+#[test]
+fn a_store_failing_at_any_step_gets_a_clear_503_and_leaves_state_consistent() {
+    let operations: Vec<(&str, &str, Value)> = vec![
+        (
+            "POST",
+            "/api/v1/triggers",
+            json!({"target": "web-ci", "source": {"kind": "github", "secrets": ["s"]}, "repository": "a/b"}),
+        ),
+        ("POST", "/api/v1/triggers", json!({"target": "web-ci", "kind": "image", "repository": "ns/app"})),
+        ("POST", "/api/v1/triggers", json!({"target": "web-ci", "source": {"kind": "schedule", "cron": "* * * * *"}})),
+        ("POST", "/api/v1/targets", json!({"name": "other", "kind": "http", "url": "https://x.example"})),
+    ];
+    for (method, path, body) in operations {
+        for fail_at in 0..12 {
+            let h = harness(16);
+            let (target, token) = h.setup_target_and_trigger(gitlab_target());
+            h.app.store.fail_after(Some(fail_at));
+            let (status, answer) = h.admin_json(method, path, body.clone());
+            h.app.store.fail_after(None);
+            if status != 201 {
+                assert_eq!((status, answer["error"].as_str()), (503, Some("store_unavailable")), "{path} at {fail_at}");
+            }
+            assert_consistent(&h);
+            // The rest still works: the token fires, and the target cannot be deleted while triggers point at it.
+            assert_eq!(h.fire("web-ci", &token, "main").status, 200, "{path} at {fail_at}");
+            let target_path = format!("/api/v1/targets/{}", target["id"].as_str().unwrap());
+            assert_eq!(h.admin_json("DELETE", &target_path, Value::Null).0, 409);
+        }
+    }
+}
+
+#[test]
+fn a_store_failing_during_a_token_call_is_a_503_before_firing_and_never_hides_a_fired_target() {
+    for fail_at in 0..3 {
+        let h = harness(17);
+        let (_, token) = h.setup_target_and_trigger(gitlab_target());
+        h.app.store.fail_after(Some(fail_at));
+        let answer = h.fire("web-ci", &token, "main");
+        h.app.store.fail_after(None);
+        let fired = h.app.outbound.sent.borrow().len();
+        if fail_at < 2 {
+            let body: Value = serde_json::from_slice(&answer.body).unwrap();
+            assert_eq!((answer.status, body["error"].as_str()), (503, Some("store_unavailable")), "at {fail_at}");
+            assert_eq!(fired, 0, "the trigger or target could not be read: nothing fired");
+        } else {
+            assert_eq!((answer.status, fired), (200, 1), "the record's write failed: the target's answer stands");
+        }
+    }
+}

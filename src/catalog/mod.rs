@@ -232,11 +232,13 @@ impl<'a, S: Store> Catalog<'a, S> {
             trigger.filter.events = vec![EventKind::ImagePush];
         }
         apply_trigger_input(&mut trigger, input)?;
-        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
+        // Index keys first: if a write fails part way, what is left is an index key without its
+        // trigger, which every reader skips, never a trigger that its target does not know of.
         self.store.put(&keys::target_trigger(&target.id, &trigger.id), "", None).await?;
         if let Some(key) = index_key(&trigger) {
             self.store.put(&key, "", None).await?;
         }
+        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
         Ok((trigger, token))
     }
 
@@ -308,15 +310,15 @@ impl<'a, S: Store> Catalog<'a, S> {
         let old_index = index_key(&trigger);
         apply_trigger_input(&mut trigger, input)?;
         trigger.updated_at = self.clock.now_ms();
-        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
+        // The new index key before the record, the old one after it (see `create_trigger`).
         let new_index = index_key(&trigger);
-        if old_index != new_index {
-            if let Some(key) = new_index {
-                self.store.put(&key, "", None).await?;
-            }
-            if let Some(key) = old_index {
-                self.store.delete(&key).await?;
-            }
+        let moved = new_index != old_index;
+        if let Some(key) = new_index.as_ref().filter(|_| moved) {
+            self.store.put(key, "", None).await?;
+        }
+        self.store.put_json(&keys::trigger(&trigger.id), &trigger).await?;
+        if let Some(key) = old_index.filter(|_| moved) {
+            self.store.delete(&key).await?;
         }
         Ok(trigger)
     }
