@@ -126,7 +126,7 @@ function hookrelayOptions(kvDir, entry = "build/index.js") {
     kvPersist: kvDir,
     queueProducers: { DELIVERIES: "hookrelay-deliveries", DEAD_LETTERS: "hookrelay-dead-letters" },
     queueConsumers: { "hookrelay-deliveries": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 3, retryDelay: 1 } },
-    bindings: { ADMIN_TOKENS: `bench:${ADMIN}`, ALLOW_HTTP_TARGETS: "1" },
+    bindings: { ADMIN_TOKENS: `bench:${ADMIN}`, ALLOW_HTTP_TARGETS: "1", ENCRYPTION_KEY: "bench:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" },
     host: "127.0.0.1",
     port: 0,
   };

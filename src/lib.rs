@@ -22,6 +22,7 @@ pub mod outbound;
 pub mod ports;
 pub mod relay;
 pub mod schedules;
+pub mod sealed;
 pub mod signature;
 pub mod sources;
 pub mod store;

@@ -1,5 +1,6 @@
 //! The native admin API (`/api/v1`), JSON in and out. Thin: parse, call the catalog, shape views.
 
+pub mod admin;
 pub mod audit;
 pub mod deliveries;
 pub mod registries;

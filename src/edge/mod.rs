@@ -9,6 +9,7 @@ use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
 use crate::ports::{Clock, Lane, LocalFuture, Queue, Random};
+use crate::sealed::{Keyring, SealedStore};
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
 use worker::js_sys::{Array, Object, Promise, Reflect, Uint8Array};
@@ -16,10 +17,16 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{event, Context, Env, Headers, MessageBatch, MessageExt};
 
 /// The app with the platform's ports, as `wrangler.toml` binds them.
-fn app(env: &Env) -> worker::Result<App<KvStore, FetchClient>> {
+fn app(env: &Env) -> worker::Result<App<SealedStore<KvStore>, FetchClient>> {
     let admins = env.secret("ADMIN_TOKENS").map(|s| s.to_string()).unwrap_or_default();
+    // A malformed key is refused loudly rather than ignored: nothing would decrypt.
+    let keyring = match env.secret("ENCRYPTION_KEY").map(|key| key.to_string()) {
+        Ok(key) if !key.trim().is_empty() => Some(Keyring::parse(&key).map_err(worker::Error::RustError)?),
+        _ => None,
+    };
+    let kv = KvStore(binding(env, "TRIGGERS").ok_or("no TRIGGERS KV namespace is bound (see wrangler.toml)")?);
     Ok(App {
-        store: KvStore(binding(env, "TRIGGERS").ok_or("no TRIGGERS KV namespace is bound (see wrangler.toml)")?),
+        store: SealedStore { inner: kv, keyring, random: Box::new(CryptoRandom) },
         outbound: FetchClient,
         clock: Box::new(PlatformClock),
         random: Box::new(CryptoRandom),

@@ -10,6 +10,11 @@ import { fileURLToPath } from "node:url";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 export const ADMINS = { alice: "tok-alice-e2e", bob: "tok-bob-e2e" };
+/** ENCRYPTION_KEY values: `<id>:<base64 of 32 bytes>`, newest first. */
+export const E2E_KEYS = {
+  first: "e2e1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+  second: "e2e2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=",
+};
 
 export function fixture(relative) {
   return fs.readFileSync(path.join(ROOT, "tests/fixtures", relative), "utf8");
@@ -48,6 +53,7 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
     },
     bindings: {
       ADMIN_TOKENS: Object.entries(ADMINS).map(([name, token]) => `${name}:${token}`).join(","),
+      ENCRYPTION_KEY: E2E_KEYS.first,
       // Mock targets listen on http://127.0.0.1 (production allows public https only).
       ALLOW_HTTP_TARGETS: "1",
       // Short backoff under test: 1 s, 2 s, 4 s...

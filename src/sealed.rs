@@ -1,0 +1,185 @@
+//! Secrets at rest: a `Store` wrapper that encrypts the records holding credentials (targets,
+//! triggers with their hook secrets, registries) with XChaCha20-Poly1305 under the newest key of
+//! the `ENCRYPTION_KEY` secret, and decrypts them with whichever key sealed them. No `worker`
+//! import. A record reads as `enc:v1:<key id>:<base64(nonce ‖ ciphertext)>`.
+
+use crate::error::Error;
+use crate::ports::Random;
+use crate::signature::{base64_decode, base64_encode};
+use crate::store::{KeyPage, Store};
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+
+/// The key prefixes whose records are sealed.
+pub const SEALED_PREFIXES: [&str; 3] = ["target:", "trigger:", "registry:"];
+const MARK: &str = "enc:v1:";
+
+/// The keys, newest first: `ENCRYPTION_KEY` is `<id>:<base64 of 32 bytes>[,<id>:<key>...]`.
+pub struct Keyring {
+    keys: Vec<(String, XChaCha20Poly1305)>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
+        write!(f, "Keyring({ids:?})")
+    }
+}
+
+impl Keyring {
+    pub fn parse(text: &str) -> Result<Keyring, String> {
+        let mut keys = Vec::new();
+        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (id, encoded) = entry.split_once(':').ok_or("ENCRYPTION_KEY: each key is <id>:<base64>")?;
+            let valid_id =
+                !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+            let bytes = base64_decode(encoded).filter(|bytes| bytes.len() == 32);
+            match (valid_id, bytes) {
+                (true, Some(bytes)) => keys.push((id.to_string(), XChaCha20Poly1305::new(bytes.as_slice().into()))),
+                _ => return Err(format!("ENCRYPTION_KEY: key '{id}' needs a plain id and 32 bytes of base64")),
+            }
+        }
+        if keys.is_empty() {
+            return Err("ENCRYPTION_KEY is empty".into());
+        }
+        Ok(Keyring { keys })
+    }
+
+    /// Seals `plaintext` under the newest key with a fresh 192-bit nonce.
+    pub fn seal(&self, plaintext: &str, nonce: [u8; 24]) -> Result<String, Error> {
+        let (id, cipher) = &self.keys[0];
+        let sealed = cipher
+            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
+            .map_err(|_| Error::Store("could not encrypt a record".into()))?;
+        Ok(format!("{MARK}{id}:{}", base64_encode(&[nonce.as_slice(), &sealed].concat())))
+    }
+
+    /// Opens a sealed record; a record that is not sealed (written before encryption) reads as is.
+    pub fn open(&self, stored: String) -> Result<String, Error> {
+        let Some(rest) = stored.strip_prefix(MARK) else { return Ok(stored) };
+        let corrupt = |why: &str| Error::Store(format!("a sealed record {why}"));
+        let (id, encoded) = rest.split_once(':').ok_or_else(|| corrupt("is malformed"))?;
+        let (_, cipher) = self
+            .keys
+            .iter()
+            .find(|(known, _)| known == id)
+            .ok_or_else(|| corrupt(&format!("needs key '{id}', which ENCRYPTION_KEY no longer holds")))?;
+        let bytes = base64_decode(encoded).filter(|b| b.len() > 24).ok_or_else(|| corrupt("is malformed"))?;
+        let plain =
+            cipher.decrypt(XNonce::from_slice(&bytes[..24]), &bytes[24..]).map_err(|_| corrupt("fails its check"))?;
+        String::from_utf8(plain).map_err(|_| corrupt("is not text"))
+    }
+
+    /// Whether `stored` is sealed under the newest key already.
+    pub fn is_current(&self, stored: &str) -> bool {
+        stored.strip_prefix(MARK).is_some_and(|rest| rest.split(':').next() == Some(self.keys[0].0.as_str()))
+    }
+}
+
+/// The store with sealing: records under `SEALED_PREFIXES` are sealed on write and opened on read.
+/// Without a keyring, such a write is refused: credentials are never stored in the clear.
+pub struct SealedStore<S: Store> {
+    pub inner: S,
+    pub keyring: Option<Keyring>,
+    pub random: Box<dyn Random>,
+}
+
+fn sealed(key: &str) -> bool {
+    SEALED_PREFIXES.iter().any(|prefix| key.starts_with(prefix))
+}
+
+impl<S: Store> Store for SealedStore<S> {
+    async fn get(&self, key: &str) -> Result<Option<String>, Error> {
+        let stored = self.inner.get(key).await?;
+        match (&self.keyring, stored) {
+            (Some(keyring), Some(text)) if sealed(key) => keyring.open(text).map(Some),
+            (None, Some(text)) if sealed(key) && text.starts_with(MARK) => {
+                Err(Error::Store("a sealed record needs ENCRYPTION_KEY, which is not set".into()))
+            }
+            (_, stored) => Ok(stored),
+        }
+    }
+
+    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), Error> {
+        if !sealed(key) {
+            return self.inner.put(key, value, ttl_seconds).await;
+        }
+        let keyring = self.keyring.as_ref().ok_or_else(|| {
+            Error::Store("ENCRYPTION_KEY is not set, and credentials are never stored in the clear".into())
+        })?;
+        let mut nonce = [0u8; 24];
+        self.random.fill(&mut nonce);
+        self.inner.put(key, &keyring.seal(value, nonce)?, ttl_seconds).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.inner.delete(key).await
+    }
+
+    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
+        self.inner.list(prefix, cursor, limit).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{block_on, SequenceRandom};
+    use crate::store::MemoryStore;
+
+    const OLD: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    const NEW: &str = "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
+
+    fn store(keys: Option<&str>) -> SealedStore<MemoryStore> {
+        SealedStore {
+            inner: MemoryStore::new(),
+            keyring: keys.map(|k| Keyring::parse(k).unwrap()),
+            random: Box::new(SequenceRandom::new(1)),
+        }
+    }
+
+    #[test]
+    fn credential_records_are_sealed_and_read_back() {
+        let s = store(Some(OLD));
+        block_on(s.put("target:t1", r#"{"token":"glpat-secret"}"#, None)).unwrap();
+        block_on(s.put("delivery:t1:1", "plain", None)).unwrap();
+        let raw = s.inner.raw("target:t1").unwrap();
+        assert!(raw.starts_with("enc:v1:k1:") && !raw.contains("glpat"), "{raw}");
+        assert_eq!(s.inner.raw("delivery:t1:1").unwrap(), "plain", "only the credential prefixes");
+        assert_eq!(block_on(s.get("target:t1")).unwrap().unwrap(), r#"{"token":"glpat-secret"}"#);
+        block_on(s.put("target:t2", "same", None)).unwrap();
+        block_on(s.put("target:t3", "same", None)).unwrap();
+        assert_ne!(s.inner.raw("target:t2"), s.inner.raw("target:t3"), "a fresh nonce each time");
+    }
+
+    #[test]
+    fn an_old_key_still_opens_and_a_tampered_record_is_an_error_not_a_panic() {
+        let old = store(Some(OLD));
+        block_on(old.put("trigger:a", "hook secret", None)).unwrap();
+        let raw = old.inner.raw("trigger:a").unwrap();
+        let rotated = Keyring::parse(&format!("{NEW},{OLD}")).unwrap();
+        assert!(!rotated.is_current(&raw));
+        assert_eq!(rotated.open(raw.clone()).unwrap(), "hook secret");
+        let resealed = rotated.seal("hook secret", [7; 24]).unwrap();
+        assert!(resealed.starts_with("enc:v1:k2:") && rotated.is_current(&resealed));
+        let without_old = Keyring::parse(NEW).unwrap();
+        assert!(without_old.open(raw.clone()).unwrap_err().message().contains("'k1'"));
+        let mut tampered = raw.into_bytes();
+        let last = tampered.len() - 3;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        assert!(rotated.open(String::from_utf8(tampered).unwrap()).is_err());
+        assert_eq!(rotated.open("{\"plain\":1}".into()).unwrap(), "{\"plain\":1}", "records from before encryption");
+    }
+
+    #[test]
+    fn without_a_key_credentials_are_refused_not_stored_in_the_clear() {
+        let s = store(None);
+        assert!(block_on(s.put("registry:r", "secret", None)).unwrap_err().message().contains("ENCRYPTION_KEY"));
+        assert_eq!(s.inner.raw("registry:r"), None);
+        block_on(s.put("audit:1", "ok", None)).unwrap();
+        for bad in ["", "k1", "k1:short", "bad id:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="] {
+            assert!(Keyring::parse(bad).is_err(), "{bad}");
+        }
+        assert!(!format!("{:?}", Keyring::parse(OLD).unwrap()).contains("AAEC"), "Debug shows ids only");
+    }
+}
