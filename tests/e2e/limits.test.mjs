@@ -68,3 +68,66 @@ test("oversized, malformed and hostile input is refused with a clear 4xx and sto
   assert.equal(await state(worker, [token.id, hook.id]), before, "no stored state changed");
   assert.equal(target.received.length, 0, "nothing was forwarded");
 });
+
+test("wrong types in every field of every API, and every signature wrong in one byte: 4xx, nothing stored", async () => {
+  const { worker, target } = env;
+  await worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "typed", kind: "http", url: `${target.url}/typed` } });
+  const hooks = {};
+  const secrets = { github: "gh-secret-1", gitea: "gitea-secret-1", gitlab: "gitlab-token-1", bitbucket: "bb-secret-1", standard: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" };
+  for (const [kind, secret] of Object.entries(secrets)) {
+    hooks[kind] = (await worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: "typed", source: { kind, secrets: [secret] } } })).body;
+  }
+  const before = await state(worker, Object.values(hooks).map((h) => h.id));
+  const wrong = (value) => (typeof value === "string" ? [12345, { a: 1 }, ["x"]] : typeof value === "boolean" ? ["yes", 1] : Array.isArray(value) ? ["x", 1] : typeof value === "number" ? ["x", [1]] : ["x", 1]);
+  const apis = [
+    ["/api/v1/targets", { name: "n1", kind: "http", url: "https://x.example/hook", method: "POST", headers: { A: "b" }, body_template: "{}", content_type: "application/json" }],
+    ["/api/v1/targets", { name: "n2", kind: "gitlab", url: "https://gitlab.example.com", project: "9", token: "t" }],
+    ["/api/v1/targets", { name: "n3", kind: "kubernetes", api_server: "https://k8s.example.com", token: "t" }],
+    ["/api/v1/triggers", { target: "typed", description: "d", refs: ["main"], expires_at: "2030-01-01T00:00:00Z", enabled: true, variables: { A: "1" } }],
+    ["/api/v1/triggers", { target: "typed", source: { kind: "github", secrets: ["s"] }, events: ["push"], branches: ["main"], tags: ["v*"], repository: "a/b", ref: "main", trigger_type: "all", condition: ".*" }],
+    ["/api/v1/triggers", { target: "typed", source: { kind: "schedule", cron: "* * * * *", ref: "main", variables: { A: "1" } } }],
+    ["/api/v1/registries", { name: "r1", kind: "harbor", secret: "s" }],
+    ["/api/v4/projects/typed/triggers", { description: "d", expires_at: "2030-01-01" }],
+  ];
+  // Types a field accepts on purpose: GitLab's project id may be a number, as GitLab allows.
+  const accepts = { project: "number" };
+  let cases = 0;
+  for (const [route, valid] of apis) {
+    for (const [field, value] of Object.entries(valid)) {
+      for (const bad of wrong(value).filter((v) => typeof v !== accepts[field])) {
+        const answer = await worker.call("POST", route, { as: "alice", json: { ...valid, [field]: bad } });
+        assert.ok(answer.status >= 400 && answer.status < 500, `${route} ${field}=${JSON.stringify(bad)}: ${answer.status} ${answer.text.slice(0, 200)}`);
+        assert.ok(answer.body && typeof answer.body === "object", `${route} ${field}: JSON`);
+        cases++;
+      }
+    }
+  }
+  const body = fixture("github/push.json");
+  const hmac = (key, data) => crypto.createHmac("sha256", key).update(data).digest();
+  const whsecKey = Buffer.from(secrets.standard.slice(6), "base64");
+  const now = Math.floor(Date.now() / 1000).toString();
+  const signed = {
+    github: { "X-Hub-Signature-256": `sha256=${hmac(secrets.github, body).toString("hex")}`, "X-GitHub-Event": "push" },
+    gitea: { "X-Gitea-Signature": hmac(secrets.gitea, body).toString("hex"), "X-Gitea-Event": "push" },
+    gitlab: { "X-Gitlab-Token": secrets.gitlab, "X-Gitlab-Event": "Push Hook" },
+    bitbucket: { "X-Hub-Signature": `sha256=${hmac(secrets.bitbucket, body).toString("hex")}`, "X-Event-Key": "repo:push" },
+    standard: { "webhook-id": "msg_1", "webhook-timestamp": now, "webhook-signature": `v1,${hmac(whsecKey, `msg_1.${now}.${body}`).toString("base64")}` },
+  };
+  const signatureHeader = { github: "X-Hub-Signature-256", gitea: "X-Gitea-Signature", gitlab: "X-Gitlab-Token", bitbucket: "X-Hub-Signature", standard: "webhook-signature" };
+  for (const [kind, headers] of Object.entries(signed)) {
+    const header = signatureHeader[kind];
+    const good = headers[header];
+    for (const position of [good.length - 1, Math.floor(good.length / 2)]) {
+      const c = good[position];
+      const flipped = good.slice(0, position) + (c === "a" ? "b" : "a") + good.slice(position + 1);
+      const answer = await worker.call("POST", hooks[kind].hook_url, {
+        headers: { "content-type": "application/json", ...headers, [header]: flipped, "X-GitHub-Delivery": crypto.randomUUID() }, body,
+      });
+      assert.equal(answer.status, 401, `${kind} signature wrong at ${position}: ${answer.text}`);
+      cases++;
+    }
+  }
+  assert.ok(cases >= 60, `${cases} cases`);
+  assert.equal(await state(worker, Object.values(hooks).map((h) => h.id)), before, "no stored state changed");
+  assert.equal(target.received.filter((r) => r.rawPath === "/typed").length, 0, "nothing was forwarded");
+});
