@@ -35,6 +35,15 @@ fi
 if [ ! -f .dev.vars ]; then
   say "creating .dev.vars from .dev.vars.example"
   cp .dev.vars.example .dev.vars
+else
+  # A .dev.vars from an older checkout gets the variables added since, and keeps its own values.
+  while IFS= read -r line; do
+    case "$line" in ''|'#'*) continue ;; esac
+    if ! grep -q "^${line%%=*}=" .dev.vars; then
+      say "adding ${line%%=*} to .dev.vars"
+      printf '%s\n' "$line" >> .dev.vars
+    fi
+  done < .dev.vars.example
 fi
 mkdir -p "$HOOKRELAY_STATE"
 say "ready"
