@@ -20,10 +20,21 @@ async function worker(key) {
   return started;
 }
 
+/** The raw credential records in local KV, through Miniflare's proxy (retried: on a loaded machine
+ * its first connection can fail). */
 async function sealedRecords(w) {
-  const kv = await w.mf.getKVNamespace("TRIGGERS");
-  const names = (await kv.list()).keys.map((k) => k.name).filter((n) => /^(target|trigger|registry):/.test(n));
-  return Promise.all(names.map(async (name) => [name, await kv.get(name)]));
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const kv = await w.mf.getKVNamespace("TRIGGERS");
+      const names = (await kv.list()).keys.map((k) => k.name).filter((n) => /^(target|trigger|registry):/.test(n));
+      const records = [];
+      for (const name of names) records.push([name, await kv.get(name)]);
+      return records;
+    } catch (err) {
+      if (attempt === 3) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+  }
 }
 
 test("credentials are sealed at rest, an old key still opens them, and rotation re-seals them", async () => {
