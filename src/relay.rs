@@ -28,7 +28,7 @@ enum Message {
 
 /// A new, pending delivery of `call` for `trigger_id` to `target_id`.
 pub fn new_delivery<S: Store, O: Outbound>(app: &App<S, O>, trigger_id: &str, target_id: &str, call: Call) -> Delivery {
-    Delivery::new(trigger_id, target_id, &app.catalog().delivery_stamp(), call, app.clock.now_ms())
+    app.catalog().new_delivery(trigger_id, target_id, call)
 }
 
 /// Attempts `delivery` now, then records it and queues what comes next. The outcome is the

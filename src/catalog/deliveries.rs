@@ -4,7 +4,7 @@
 use super::Catalog;
 use crate::error::Error;
 use crate::model::delivery::{delivery_stamp, stamp_time};
-use crate::model::Delivery;
+use crate::model::{Call, Delivery};
 use crate::store::{keys, Store};
 
 impl<'a, S: Store> Catalog<'a, S> {
@@ -17,11 +17,13 @@ impl<'a, S: Store> Catalog<'a, S> {
         self.store.put(&keys::delivery(trigger, stamp), &text, Some(self.delivery_ttl_seconds)).await
     }
 
-    /// A new delivery stamp: newest first, unique within a millisecond.
-    pub fn delivery_stamp(&self) -> String {
+    /// A new, pending delivery. One clock reading makes both its time and its stamp (newest first,
+    /// unique within a millisecond), so `last_used`, read from the stamp, is the delivery's time.
+    pub fn new_delivery(&self, trigger_id: &str, target_id: &str, call: Call) -> Delivery {
         let mut random = [0u8; 4];
         self.random.fill(&mut random);
-        delivery_stamp(self.clock.now_ms(), random)
+        let now = self.clock.now_ms();
+        Delivery::new(trigger_id, target_id, &delivery_stamp(now, random), call, now)
     }
 
     /// A page of a trigger's deliveries, newest first: at most `limit`, from `cursor` on, and the
