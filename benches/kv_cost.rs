@@ -31,6 +31,7 @@ fn app(queue: &Rc<MemoryQueue>) -> Bench {
         random: Box::new(SequenceRandom::new(1)),
         queue: Box::new(queue.clone()),
         admins: AdminDirectory::parse("alice:tok-a"),
+        limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
     }
 }

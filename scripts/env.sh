@@ -8,6 +8,8 @@ WASM_BINDGEN_VERSION="$(awk '/^name = "wasm-bindgen"$/ {getline; gsub(/version =
 WORKER_BUILD_BIN="$HOOKRELAY_TOOLS/worker-build-$WORKER_BUILD_VERSION/bin/worker-build"
 export WASM_BINDGEN_BIN="$HOOKRELAY_TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION/bin/wasm-bindgen"
 export WASM_OPT_BIN="$HOOKRELAY_ROOT/node_modules/.bin/wasm-opt"
+# Schemathesis, for the API fuzzing test (tests/e2e/schemathesis.test.mjs).
+export SCHEMATHESIS_VENV="$HOOKRELAY_TOOLS/schemathesis-$(awk -F'==' '/^schemathesis==/ {print $2}' "$HOOKRELAY_ROOT/scripts/schemathesis-requirements.txt")"
 export PATH="$HOME/.cargo/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false

@@ -32,6 +32,17 @@ if [ ! -x "$WASM_BINDGEN_BIN" ]; then
   cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$HOOKRELAY_TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION"
 fi
 
+# Schemathesis (API fuzzing in `npm test`), from PyPI, pinned with its dependencies, in a venv in
+# the tool cache. Reinstalled when the pins change.
+want="$(sha256sum scripts/schemathesis-requirements.txt | cut -d' ' -f1)"
+if [ "$(cat "$SCHEMATHESIS_VENV/.hookrelay-requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  say "installing Schemathesis into $SCHEMATHESIS_VENV"
+  rm -rf "$SCHEMATHESIS_VENV"
+  python3 -m venv "$SCHEMATHESIS_VENV"
+  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r scripts/schemathesis-requirements.txt
+  echo "$want" > "$SCHEMATHESIS_VENV/.hookrelay-requirements.sha256"
+fi
+
 if [ ! -f .dev.vars ]; then
   say "creating .dev.vars from .dev.vars.example"
   cp .dev.vars.example .dev.vars

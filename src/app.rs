@@ -8,7 +8,7 @@ use crate::http::{percent_decode, Request, Response, MAX_BODY_BYTES};
 use crate::model::delivery::{delivery_stamp, RetryPolicy, DELIVERY_RETENTION_SECONDS};
 use crate::model::AuditEntry;
 use crate::outbound::Outbound;
-use crate::ports::{Clock, Queue, Random};
+use crate::ports::{Clock, Limiter, Queue, Random};
 use crate::store::Store;
 use crate::{api, compat};
 use serde::de::DeserializeOwned;
@@ -23,6 +23,8 @@ pub struct App<S: Store, O: Outbound> {
     /// The delivery queue and its dead-letter queue.
     pub queue: Box<dyn Queue>,
     pub admins: AdminDirectory,
+    /// Slows down a client that sends too many admin requests (the `ADMIN_RATE_LIMIT` binding).
+    pub limiter: Box<dyn Limiter>,
     pub settings: Settings,
 }
 
@@ -267,6 +269,12 @@ pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, Captures)
     }
 }
 
+/// Who is asking, for the admin rate limit: the address Cloudflare puts in front of every request
+/// (a client cannot set it at the edge).
+fn client_address(request: &Request) -> &str {
+    request.header("cf-connecting-ip").map(str::trim).filter(|ip| !ip.is_empty()).unwrap_or("unknown")
+}
+
 impl<S: Store, O: Outbound> App<S, O> {
     pub fn catalog(&self) -> Catalog<'_, S> {
         Catalog {
@@ -288,10 +296,17 @@ impl<S: Store, O: Outbound> App<S, O> {
         }
         let admin = match route.access {
             Access::Public => None,
-            Access::Admin => match self.admins.authenticate(&request) {
-                Ok(admin) => Some(admin),
-                Err(error) => return error.into_response(route.dialect),
-            },
+            Access::Admin => {
+                // Counted before the token is checked: a client over its limit is refused either
+                // way, so it cannot tell a right guess from a wrong one while it is slowed down.
+                if !self.limiter.allow(client_address(&request)).await {
+                    return Error::RateLimited.into_response(route.dialect);
+                }
+                match self.admins.authenticate(&request) {
+                    Ok(admin) => Some(admin),
+                    Err(error) => return error.into_response(route.dialect),
+                }
+            }
         };
         let ctx = Ctx { request, params, admin };
         let response = match self.dispatch(route.handler, &ctx).await {

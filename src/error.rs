@@ -11,6 +11,8 @@ pub enum Error {
     BadRequest(String),
     /// No admin token, or an unknown one.
     Unauthorized,
+    /// The client sent more admin requests than its limit allows this period.
+    RateLimited,
     /// A webhook's signature or token is missing or wrong; the message names the header.
     BadSignature(String),
     /// Nothing there, or (for trigger tokens) nothing the caller may know about.
@@ -58,6 +60,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::Conflict(_) => 409,
+            Error::RateLimited => 429,
             Error::PayloadTooLarge => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
@@ -73,6 +76,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Conflict(_) => "conflict",
+            Error::RateLimited => "rate_limited",
             Error::PayloadTooLarge => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TargetUnreachable { .. } => "target_unreachable",
@@ -86,6 +90,7 @@ impl Error {
             Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
             Error::UnsupportedMediaType(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
+            Error::RateLimited => "too many admin requests from this client; try again in a minute".into(),
             Error::MethodNotAllowed => "method not allowed on this route".into(),
             Error::PayloadTooLarge => "the request body is larger than 1 MiB".into(),
             Error::TargetUnreachable { target, detail } => {
@@ -113,6 +118,9 @@ impl Error {
         let mut response = Response::json(status, &body);
         if let Error::TargetUnreachable { target, .. } = &self {
             response.headers.push(("x-hookrelay-target".into(), target.clone()));
+        }
+        if let Error::RateLimited = self {
+            response.headers.push(("retry-after".into(), "60".into()));
         }
         response
     }

@@ -35,4 +35,4 @@ pub mod time;
 mod edge;
 
 /// The OpenAPI description served at `/openapi.json`; a test keeps it equal to the route table.
-pub const OPENAPI_JSON: &str = include_str!("openapi.json");
+pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));

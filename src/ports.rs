@@ -71,6 +71,43 @@ impl<T: Queue + ?Sized> Queue for std::rc::Rc<T> {
     }
 }
 
+/// Counts a client's requests to the admin API: `false` once the client is over its limit for the
+/// current period. One call both counts and answers, as the Workers rate-limiting binding does.
+pub trait Limiter {
+    fn allow(&self, client: &str) -> LocalFuture<'_, bool>;
+}
+
+/// No limit: native tests, and a deployment without the binding.
+pub struct Unlimited;
+
+impl Limiter for Unlimited {
+    fn allow(&self, _client: &str) -> LocalFuture<'_, bool> {
+        Box::pin(async { true })
+    }
+}
+
+/// At most `limit` requests per client, for native tests (one period that never ends).
+pub struct MemoryLimiter {
+    pub limit: u32,
+    pub counts: RefCell<std::collections::HashMap<String, u32>>,
+}
+
+impl MemoryLimiter {
+    pub fn new(limit: u32) -> Self {
+        MemoryLimiter { limit, counts: RefCell::default() }
+    }
+}
+
+impl Limiter for MemoryLimiter {
+    fn allow(&self, client: &str) -> LocalFuture<'_, bool> {
+        let mut counts = self.counts.borrow_mut();
+        let count = counts.entry(client.to_string()).or_insert(0);
+        *count += 1;
+        let allowed = *count <= self.limit;
+        Box::pin(async move { allowed })
+    }
+}
+
 pub trait Clock {
     fn now_ms(&self) -> u64;
 }

@@ -23,6 +23,7 @@ fn app() -> App<MemoryStore, ScriptedOutbound> {
         random: Box::new(SequenceRandom::new(42)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
+        limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
     }
 }

@@ -31,6 +31,7 @@ fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
         random: Box::new(SequenceRandom::new(7)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
+        limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
     };
     let cluster =

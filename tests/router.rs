@@ -30,6 +30,7 @@ fn harness(seed: u64) -> Harness {
         random: Box::new(SequenceRandom::new(seed)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a,bob:tok-b"),
+        limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
     };
     Harness { app, clock }
@@ -617,4 +618,59 @@ fn a_store_failing_during_a_token_call_is_a_503_before_firing_and_never_hides_a_
             assert_eq!((answer.status, fired), (200, 1), "the record's write failed: the target's answer stands");
         }
     }
+}
+
+#[test]
+fn every_failed_token_call_costs_one_read_and_gets_the_same_answer() {
+    let h = harness(40);
+    let (target, _) = h.setup_target_and_trigger(gitlab_target());
+    let make = |patch: Value| {
+        let (_, trigger) = h.admin_json("POST", "/api/v1/triggers", json!({"target": target["id"]}));
+        let id = trigger["id"].as_str().unwrap().to_string();
+        if !patch.is_null() {
+            assert_eq!(h.admin_json("PATCH", &format!("/api/v1/triggers/{id}"), patch).0, 200);
+        }
+        (id, trigger["token"].as_str().unwrap().to_string())
+    };
+    let (_, disabled) = make(json!({"enabled": false}));
+    let (_, expired) = make(json!({"expires_at": "2023-01-01T00:00:00Z"}));
+    let (revoked_id, revoked) = make(Value::Null);
+    assert_eq!(h.admin_json("DELETE", &format!("/api/v1/triggers/{revoked_id}"), Value::Null).0, 204);
+    // Same shape as a real token, never issued.
+    let unknown = format!("glptt-{}", "7".repeat(revoked.len() - "glptt-".len()));
+    let mut answers = Vec::new();
+    for token in [&unknown, &revoked, &disabled, &expired] {
+        h.app.store.reset_counts();
+        let response = h.fire("web-ci", token, "main");
+        let counts = h.app.store.counts();
+        assert_eq!((counts.reads, counts.writes, counts.lists), (1, 0, 0), "one read, nothing else");
+        answers.push((response.status, response.body));
+    }
+    assert_eq!(answers[0].0, 404);
+    assert!(answers.iter().all(|answer| *answer == answers[0]), "{answers:?}");
+}
+
+#[test]
+fn admin_requests_over_the_limit_are_refused_before_the_token_is_checked() {
+    let mut h = harness(41);
+    h.app.limiter = Box::new(hookrelay::ports::MemoryLimiter::new(3));
+    let (_, token) = h.setup_target_and_trigger(gitlab_target()); // two admin requests
+    let from = |ip: &str, admin_token: &str| {
+        h.send(
+            Request::new("GET", "/api/v1/targets")
+                .with_header("authorization", &format!("Bearer {admin_token}"))
+                .with_header("cf-connecting-ip", ip),
+        )
+    };
+    assert_eq!(from("unknown", "wrong").status, 401, "the third request is still answered");
+    for admin_token in ["wrong", "tok-a"] {
+        let refused = from("unknown", admin_token);
+        assert_eq!(refused.status, 429, "a right guess looks like a wrong one");
+        assert_eq!(refused.header("retry-after"), Some("60"));
+        let body: Value = serde_json::from_slice(&refused.body).unwrap();
+        assert_eq!(body["error"], "rate_limited");
+    }
+    assert_eq!(from("203.0.113.9", "tok-a").status, 200, "another client is not slowed down");
+    assert_eq!(h.fire("web-ci", &token, "main").status, 200, "trigger calls are not admin requests");
+    assert_eq!(h.send(Request::new("GET", "/healthz")).status, 200);
 }

@@ -8,7 +8,7 @@ use crate::auth::AdminDirectory;
 use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
-use crate::ports::{Clock, Lane, LocalFuture, Queue, Random};
+use crate::ports::{Clock, Lane, Limiter, LocalFuture, Queue, Random};
 use crate::sealed::{Keyring, SealedStore};
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
@@ -32,6 +32,10 @@ fn app(env: &Env) -> worker::Result<App<SealedStore<KvStore>, FetchClient>> {
         random: Box::new(CryptoRandom),
         queue: Box::new(Queues { deliveries: binding(env, "DELIVERIES"), dead_letters: binding(env, "DEAD_LETTERS") }),
         admins: AdminDirectory::parse(&admins),
+        limiter: match binding::<RateLimitBinding>(env, "ADMIN_RATE_LIMIT") {
+            Some(limiter) => Box::new(RateLimit(limiter)),
+            None => Box::new(crate::ports::Unlimited),
+        },
         settings: Settings::from_vars(|name| env.var(name).ok().map(|var| var.to_string())),
     })
 }
@@ -265,6 +269,29 @@ impl Outbound for FetchClient {
             Err(_) => Vec::new(),
         };
         Ok(OutboundResponse { status: answer.status(), headers, body })
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The Workers rate-limiting binding (`[[ratelimits]]` in `wrangler.toml`).
+    type RateLimitBinding;
+    #[wasm_bindgen(method, catch)]
+    fn limit(this: &RateLimitBinding, options: &Object) -> Result<Promise, JsValue>;
+}
+
+struct RateLimit(RateLimitBinding);
+
+impl Limiter for RateLimit {
+    fn allow(&self, client: &str) -> LocalFuture<'_, bool> {
+        let call = self.0.limit(&object(&[("key", JsValue::from_str(client))]));
+        Box::pin(async move {
+            // A limiter that cannot answer lets the request through: the token check still applies.
+            match settle(call).await {
+                Ok(outcome) => Reflect::get(&outcome, &JsValue::from_str("success")).map_or(true, |ok| ok.is_truthy()),
+                Err(_) => true,
+            }
+        })
     }
 }
 

@@ -37,7 +37,7 @@ function rememberSecrets(value, key = "") {
 }
 
 /** Starts the built worker. `persistTo` lets a test restart it on the same KV state. */
-export async function startWorker({ persistTo, bindings = {} } = {}) {
+export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 100_000 } = {}) {
   const kvDir = persistTo ?? fs.mkdtempSync(path.join(os.tmpdir(), "hookrelay-kv-"));
   const mf = new Miniflare({
     scriptPath: path.join(ROOT, "build/index.js"),
@@ -51,6 +51,8 @@ export async function startWorker({ persistTo, bindings = {} } = {}) {
     queueConsumers: {
       "hookrelay-deliveries": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 10, retryDelay: 1 },
     },
+    // As wrangler.toml declares it; most tests send far more admin requests than production allows.
+    ratelimits: { ADMIN_RATE_LIMIT: { simple: { limit: adminRateLimit, period: 60 } } },
     bindings: {
       ADMIN_TOKENS: Object.entries(ADMINS).map(([name, token]) => `${name}:${token}`).join(","),
       ENCRYPTION_KEY: E2E_KEYS.first,
