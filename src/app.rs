@@ -269,6 +269,17 @@ pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, Captures)
     }
 }
 
+/// The methods some route takes at `path`, for a 405's `Allow` header.
+fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut methods = Vec::new();
+    for route in ROUTES.iter().filter(|route| match_pattern(route.pattern, path).is_some()) {
+        if !methods.contains(&route.method) {
+            methods.push(route.method);
+        }
+    }
+    methods
+}
+
 /// Who is asking, for the admin rate limit: the address Cloudflare puts in front of every request
 /// (a client cannot set it at the edge).
 fn client_address(request: &Request) -> &str {
@@ -289,7 +300,13 @@ impl<S: Store, O: Outbound> App<S, O> {
     pub async fn handle(&self, request: Request) -> Response {
         let (route, params) = match find_route(&request.method, &request.path) {
             Ok(found) => found,
-            Err((error, dialect)) => return error.into_response(dialect),
+            Err((error, dialect)) => {
+                let mut response = error.into_response(dialect);
+                if response.status == 405 {
+                    response.headers.push(("allow".into(), allowed_methods(&request.path).join(", ")));
+                }
+                return response;
+            }
         };
         if request.body.len() > MAX_BODY_BYTES {
             return Error::PayloadTooLarge.into_response(route.dialect);
@@ -451,6 +468,8 @@ mod tests {
         assert!(matches!(find_route("GET", "/nope"), Err((Error::NotFound(_), Dialect::Native))));
         assert!(find_route("GET", "/api/v1/targets/").is_err());
         assert!(find_route("GET", "/api/v1/targets/a/b").is_err());
+        assert_eq!(allowed_methods("/api/v1/targets/t1"), ["GET", "PATCH", "DELETE"]);
+        assert_eq!(allowed_methods("/hook/trigger"), ["GET", "POST"]);
     }
 
     #[test]

@@ -86,7 +86,8 @@ async fn into_core_request(mut req: worker::Request) -> worker::Result<http::Req
     // Bodies over the limit are refused by the core before anything is parsed.
     let body = req.bytes().await.unwrap_or_default();
     Ok(http::Request {
-        method: req.method().to_string().to_ascii_uppercase(),
+        // The raw method: `worker::Method` reads an unknown one (QUERY, say) as GET.
+        method: req.inner().method().to_ascii_uppercase(),
         path: path.to_string(),
         query: query.to_string(),
         headers,
@@ -101,8 +102,9 @@ fn into_worker_response(response: http::Response) -> worker::Result<worker::Resp
     }
     let body = (!response.body.is_empty()).then_some(response.body);
     let builder = worker::ResponseBuilder::new().with_status(response.status).with_headers(headers);
+    // `fixed`, not `from_bytes`: that one replaces the core's Content-Type with octet-stream.
     match body {
-        Some(bytes) => builder.from_bytes(bytes),
+        Some(bytes) => Ok(builder.fixed(bytes)),
         None => Ok(builder.empty()),
     }
 }

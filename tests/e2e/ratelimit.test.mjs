@@ -36,7 +36,7 @@ test("a client over the admin limit gets 429 for any token; others and trigger c
 
   const admin = await worker.call("GET", "/api/v1/targets", { as: "alice", headers: { "cf-connecting-ip": "203.0.113.20" } });
   assert.equal(admin.status, 200, "another client is not slowed down");
-  const fired = await worker.call("POST", "/api/v4/projects/7/trigger/pipeline", {
+  const fired = await worker.call("POST", `/api/v4/projects/${target.body.id}/trigger/pipeline`, {
     headers: attacker,
     json: { token: trigger.body.token, ref: "main" },
   });
