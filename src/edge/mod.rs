@@ -97,8 +97,9 @@ fn into_worker_response(response: http::Response) -> worker::Result<worker::Resp
     }
     let body = (!response.body.is_empty()).then_some(response.body);
     let builder = worker::ResponseBuilder::new().with_status(response.status).with_headers(headers);
+    // `fixed`, not `from_bytes`: that one replaces the core's Content-Type with octet-stream.
     match body {
-        Some(bytes) => builder.from_bytes(bytes),
+        Some(bytes) => Ok(builder.fixed(bytes)),
         None => Ok(builder.empty()),
     }
 }
