@@ -1,5 +1,5 @@
 "use strict";
-// hookrelay admin page: vanilla JS, no build step. API data goes into the page by textContent only.
+// hookrelay admin page: vanilla JS, no build step. API data reaches the page by textContent only.
 const $ = (id) => document.getElementById(id);
 const KEY = "hookrelay-admin-token";
 let targets = [], triggers = [], editing = null, shown = null, cursor = null, loaded = [];
@@ -14,6 +14,9 @@ function el(tag, attrs = {}, ...kids) {
   node.append(...kids.filter((k) => k != null));
   return node;
 }
+const button = (text, on, label, cls = "") => el("button", { type: "button", text, on, "aria-label": label || text, class: cls });
+// A <dl> of [term, ...values] rows; falsy rows are left out.
+const dl = (...rows) => el("dl", {}, ...rows.filter(Boolean).flatMap(([t, ...v]) => [el("dt", { text: t }), el("dd", {}, ...v)]));
 
 function alertMsg(text) {
   $("alert").textContent = text;
@@ -22,23 +25,17 @@ function alertMsg(text) {
 }
 const note = (text) => { alertMsg(""); $("note").textContent = text; };
 
-class ApiError extends Error {
-  constructor(status, message) { super(message); this.status = status; }
-}
-
 async function api(method, path, body) {
   const headers = { authorization: `Bearer ${sessionStorage.getItem(KEY) || ""}` };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  let res;
+  if (body) headers["content-type"] = "application/json";
+  let res, data = null;
   try {
-    res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    res = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
   } catch (e) {
-    throw new ApiError(0, `Network error: ${e.message}`);
+    throw new Error(`Network error: ${e.message}`);
   }
-  const text = await res.text();
-  let data = null;
-  try { data = text ? JSON.parse(text) : null; } catch { data = null; }
-  if (!res.ok) throw new ApiError(res.status, (data && data.message) || `${res.status} ${res.statusText}`);
+  try { data = JSON.parse(await res.text()); } catch { /* an empty or non-JSON answer */ }
+  if (!res.ok) throw Object.assign(new Error((data && data.message) || `${res.status} ${res.statusText}`), { status: res.status });
   return data;
 }
 
@@ -49,7 +46,7 @@ async function run(action) {
     await action();
   } catch (e) {
     if (e.status === 401) signedOut();
-    alertMsg(e.message || String(e));
+    alertMsg(e.message);
   }
 }
 
@@ -59,25 +56,22 @@ function signedOut() {
   $("signin").hidden = false;
 }
 
-const ago = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const rtf = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const UNITS = [[60, "second"], [3600, "minute"], [86400, "hour"], [2592000, "day"], [31536000, "month"], [Infinity, "year"]];
+// "3 minutes ago", with the exact time on hover.
 function when(iso) {
-  if (!iso) return el("span", { text: "never" });
+  if (!iso) return "never";
   const at = new Date(iso), secs = (at - Date.now()) / 1000;
-  const units = [[60, "second"], [3600, "minute"], [86400, "hour"], [2592000, "day"], [31536000, "month"], [Infinity, "year"]];
-  let text = "just now";
+  let text = "just now", size = 1;
   if (Math.abs(secs) >= 5) {
-    let size = 1;
-    for (const [limit, unit] of units) {
-      if (Math.abs(secs) < limit) { text = ago.format(Math.round(secs / size), unit); break; }
+    for (const [limit, unit] of UNITS) {
+      if (Math.abs(secs) < limit) { text = rtf.format(Math.round(secs / size), unit); break; }
       size = limit;
     }
   }
-  return el("time", { datetime: iso, title: at.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC"), text });
+  return el("time", { datetime: iso, title: iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"), text });
 }
 
-function copyButton(label, value) {
-  return el("button", { type: "button", text: label, on: () => copy(value()) });
-}
 async function copy(text) {
   try {
     await navigator.clipboard.writeText(text);
@@ -98,27 +92,26 @@ function renderTargets() {
       el("h3", {}, el("span", { text: t.name }), " ", el("span", { class: "badge", text: t.kind })),
       el("p", { class: "facts", text: facts.join(" · ") }),
       el("div", { class: "row" },
-        el("button", { type: "button", text: "Edit", "aria-label": `Edit target ${t.name}`, on: () => openTarget(t) }),
-        el("button", { type: "button", class: "danger", text: "Delete", "aria-label": `Delete target ${t.name}`, on: () => deleteTarget(t) })));
+        button("Edit", () => openTarget(t), `Edit target ${t.name}`),
+        button("Delete", () => deleteTarget(t), `Delete target ${t.name}`, "danger")));
   }));
   $("g-target").replaceChildren(...targets.map((t) => el("option", { value: t.id, text: `${t.name} (${t.kind})` })));
   workloadFields();
 }
 
 function targetFields() {
-  const kind = $("t-kind").value;
-  for (const div of document.querySelectorAll("[data-k]")) div.hidden = !div.dataset.k.split(" ").includes(kind);
+  for (const div of document.querySelectorAll("[data-k]")) div.hidden = !div.dataset.k.split(" ").includes($("t-kind").value);
 }
 
-function headerRow(name = "") {
+function headerRow() {
   const n = $("t-headers").children.length + 1;
   $("t-headers").append(el("div", { class: "pair" },
-    el("label", { for: `h-name${n}`, text: `Header ${n} name` }), el("input", { id: `h-name${n}`, value: name }),
-    el("label", { for: `h-value${n}`, text: `Header ${n} value` }), el("input", { id: `h-value${n}`, type: "password", autocomplete: "off" })));
+    el("label", { for: `h-name${n}`, text: `Header ${n} name` }), el("input", { id: `h-name${n}` }),
+    el("label", { for: `h-value${n}`, text: `Header ${n} value` }), el("input", { id: `h-value${n}`, type: "password", autocomplete: "new-password" })));
 }
 
 function openTarget(t) {
-  editing = t || null;
+  editing = t;
   const form = $("target-form");
   form.reset();
   $("t-headers").replaceChildren();
@@ -130,23 +123,22 @@ function openTarget(t) {
     ? `Headers set: ${t.header_names.join(", ")}. Entering any header replaces them all.` : "";
   if (t) {
     $("t-kind").value = t.kind;
-    for (const input of form.querySelectorAll("[data-f]")) {
-      if (!("secret" in input.dataset) && t[input.dataset.f] != null) input.value = t[input.dataset.f];
-    }
+    // Credentials are never prefilled: the API does not return them.
+    for (const input of form.querySelectorAll("[data-f]:not([data-secret])")) input.value = t[input.dataset.f] ?? "";
   }
   targetFields();
   form.hidden = false;
   $("t-name").focus();
 }
 
+// Only the fields of the chosen kind; on edit, only what changed (an emptied field is sent as null).
 function targetBody() {
-  const body = {};
-  if (!editing) body.kind = $("t-kind").value;
+  const body = editing ? {} : { kind: $("t-kind").value };
   for (const input of $("target-form").querySelectorAll("[data-f]")) {
-    if (input.closest("[hidden]")) continue;
     const field = input.dataset.f, value = input.value.trim();
+    if (input.closest("[hidden]") || (editing && value === (editing[field] ?? ""))) continue;
     if (value) body[field] = value;
-    else if (editing && !("secret" in input.dataset) && editing[field]) body[field] = null;
+    else if (editing && !("secret" in input.dataset)) body[field] = null;
   }
   const headers = {};
   for (const pair of $("t-headers").children) {
@@ -154,17 +146,15 @@ function targetBody() {
     if (name.value.trim()) headers[name.value.trim()] = value.value;
   }
   if (Object.keys(headers).length && $("t-kind").value === "http") body.headers = headers;
-  if (editing) for (const k of Object.keys(body)) if (body[k] === editing[k]) delete body[k];
   return body;
 }
 
 async function saveTarget(event) {
   event.preventDefault();
   await run(async () => {
-    const body = targetBody();
     const saved = editing
-      ? await api("PATCH", `/api/v1/targets/${encodeURIComponent(editing.id)}`, body)
-      : await api("POST", "/api/v1/targets", body);
+      ? await api("PATCH", `/api/v1/targets/${editing.id}`, targetBody())
+      : await api("POST", "/api/v1/targets", targetBody());
     $("target-form").hidden = true;
     await load();
     note(`Target ${saved.name} ${editing ? "saved" : "created"}.`);
@@ -175,21 +165,16 @@ async function saveTarget(event) {
 async function deleteTarget(t) {
   if (!confirm(`Delete target ${t.name}? This cannot be undone.`)) return;
   await run(async () => {
-    await api("DELETE", `/api/v1/targets/${encodeURIComponent(t.id)}`);
+    await api("DELETE", `/api/v1/targets/${t.id}`);
     await load();
     note(`Target ${t.name} deleted.`);
   });
 }
 
 // ---- triggers ----
-function fact(term, ...value) {
-  return [el("dt", { text: term }), el("dd", {}, ...value)];
-}
-
 function renderTriggers() {
   const groups = targets.map((t) => [t, triggers.filter((g) => g.target === t.id)]);
-  const orphans = triggers.filter((g) => !targets.some((t) => t.id === g.target));
-  if (orphans.length) groups.push([{ name: "(unknown target)" }, orphans]);
+  groups.push([{ name: "(unknown)" }, triggers.filter((g) => !targets.some((t) => t.id === g.target))]);
   $("triggers").replaceChildren(...groups.filter(([, list]) => list.length).map(([t, list]) =>
     el("div", { class: "group" }, el("h3", { text: `Target ${t.name}` }), el("ul", { class: "cards" }, ...list.map((g) => triggerItem(g, t))))));
   if (!triggers.length) $("triggers").append(el("p", { text: "No triggers yet." }));
@@ -197,30 +182,27 @@ function renderTriggers() {
 
 function triggerItem(g, t) {
   const hook = g.hook_url && location.origin + g.hook_url;
-  const label = g.description || g.id;
-  const source = g.source ? `${g.source.kind}${g.source.cron ? ` (${g.source.cron})` : ""}` : null;
+  const label = g.description || g.id, token = g.kind === "token", on = g.enabled;
   return el("li", { "data-trigger": g.id },
     el("h4", {}, el("span", { text: g.description || "(no description)" }), " ",
-      el("span", { class: `badge ${g.enabled ? "on" : "off"}`, text: g.enabled ? "enabled" : "disabled" })),
-    el("dl", {},
-      ...fact("Kind", g.kind),
-      ...fact("Owner", g.owner),
-      ...(source ? fact("Source", source) : []),
-      ...(g.kind === "token" ? fact("Token", `${g.token}… (shown once, at creation)`) : []),
-      ...(g.kind === "token" ? fact("Fire at", `${location.origin}/api/v4/projects/${encodeURIComponent(t.name || g.target)}/trigger/pipeline`) : []),
-      ...(hook ? fact("Hook URL", el("code", { text: hook }), " ", copyButton("Copy hook URL", () => hook)) : []),
-      ...fact("Last used", when(g.last_used)),
-      ...(g.expires_at ? fact("Expires", when(g.expires_at)) : []),
-      ...fact("Id", el("code", { text: g.id }))),
+      el("span", { class: `badge ${on ? "on" : "off"}`, text: on ? "enabled" : "disabled" })),
+    dl(["Kind", g.kind],
+      ["Owner", g.owner],
+      g.source && ["Source", g.source.kind + (g.source.cron ? ` (${g.source.cron})` : "")],
+      token && ["Token", `${g.token}… (shown once, at creation)`],
+      token && ["Fire at", `${location.origin}/api/v4/projects/${encodeURIComponent(t.name || g.target)}/trigger/pipeline`],
+      hook && ["Hook URL", el("code", { text: hook }), " ", button("Copy hook URL", () => copy(hook))],
+      ["Last used", when(g.last_used)],
+      g.expires_at && ["Expires", when(g.expires_at)],
+      ["Id", el("code", { text: g.id })]),
     el("div", { class: "row" },
-      el("button", { type: "button", text: "Deliveries", "aria-label": `Deliveries of ${label}`, on: () => openDeliveries(g.id) }),
-      el("button", { type: "button", text: g.enabled ? "Disable" : "Enable", "aria-label": `${g.enabled ? "Disable" : "Enable"} ${label}`, on: () => toggle(g) }),
-      el("button", { type: "button", class: "danger", text: "Revoke", "aria-label": `Revoke ${label}`, on: () => revoke(g) })));
+      button("Deliveries", () => openDeliveries(g.id), `Deliveries of ${label}`),
+      button(on ? "Disable" : "Enable", () => toggle(g), `${on ? "Disable" : "Enable"} ${label}`),
+      button("Revoke", () => revoke(g), `Revoke ${label}`, "danger")));
 }
 
 function triggerFields() {
-  const kind = $("g-kind").value;
-  for (const div of document.querySelectorAll("[data-g]")) div.hidden = div.dataset.g !== kind;
+  for (const div of document.querySelectorAll("[data-g]")) div.hidden = div.dataset.g !== $("g-kind").value;
   workloadFields();
 }
 
@@ -229,21 +211,20 @@ function workloadFields() {
   $("g-workload").hidden = !t || !(t.kind === "kubernetes" || (t.kind === "ack" && t.type === "application"));
 }
 
-const list = (text) => text.split(",").map((s) => s.trim()).filter(Boolean);
+const val = (id) => $(id).value.trim();
+const list = (id) => val(id).split(",").map((s) => s.trim()).filter(Boolean);
 
 async function createTrigger(event) {
   event.preventDefault();
   await run(async () => {
-    const kind = $("g-kind").value;
-    const body = { target: $("g-target").value, kind };
-    if ($("g-desc").value.trim()) body.description = $("g-desc").value.trim();
-    if (kind === "token" && list($("g-refs").value).length) body.refs = list($("g-refs").value);
-    if (kind === "hook") body.source = { kind: $("g-source").value, secrets: $("g-secret").value ? [$("g-secret").value] : [] };
-    if (kind === "schedule") body.source = { kind: "schedule", cron: $("g-cron").value.trim(), ref: $("g-ref").value.trim() || "main" };
-    if (kind === "image") body.repository = $("g-repo").value.trim();
+    const kind = val("g-kind");
+    const body = { target: val("g-target"), kind, description: val("g-desc") || undefined };
+    if (kind === "token" && list("g-refs").length) body.refs = list("g-refs");
+    if (kind === "hook") body.source = { kind: val("g-source"), secrets: $("g-secret").value ? [$("g-secret").value] : [] };
+    if (kind === "schedule") body.source = { kind, cron: val("g-cron"), ref: val("g-ref") || "main" };
+    if (kind === "image") body.repository = val("g-repo");
     if (!$("g-workload").hidden) {
-      body.workload = { namespace: $("w-ns").value.trim(), kind: $("w-kind").value, name: $("w-name").value.trim(), action: $("w-action").value };
-      if ($("w-container").value.trim()) body.workload.container = $("w-container").value.trim();
+      body.workload = { namespace: val("w-ns"), kind: val("w-kind"), name: val("w-name"), action: val("w-action"), container: val("w-container") || undefined };
     }
     const created = await api("POST", "/api/v1/triggers", body);
     $("trigger-form").reset();
@@ -252,7 +233,6 @@ async function createTrigger(event) {
     if (created.kind === "token") {
       $("token-value").value = created.token;
       $("token-once").hidden = false;
-      $("token-value").focus();
       $("token-value").select();
     }
     note(`Trigger ${created.id} created.`);
@@ -278,11 +258,12 @@ async function revoke(g) {
 }
 
 // ---- deliveries ----
-function openDeliveries(id) {
+async function openDeliveries(id) {
   shown = id;
-  history.replaceState(null, "", `#trigger=${encodeURIComponent(id)}`);
+  history.replaceState(null, "", `#trigger=${id}`);
   $("deliveries").hidden = false;
-  loadDeliveries(true).then(() => $("deliveries-h").scrollIntoView());
+  await loadDeliveries(true);
+  $("deliveries-h").scrollIntoView();
 }
 
 function closeDeliveries() {
@@ -295,14 +276,15 @@ async function loadDeliveries(fresh) {
   await run(async () => {
     const g = triggers.find((x) => x.id === shown);
     $("deliveries-h").textContent = `Deliveries of ${g ? g.description || g.id : shown}`;
-    const page = await api("GET", `/api/v1/triggers/${encodeURIComponent(shown)}/deliveries?limit=20${!fresh && cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+    const more = !fresh && cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const page = await api("GET", `/api/v1/triggers/${encodeURIComponent(shown)}/deliveries?limit=20${more}`);
     loaded = fresh ? page.deliveries : loaded.concat(page.deliveries);
     cursor = page.cursor;
     renderDeliveries();
   });
 }
 
-// The API has no state filter: deliveries are filtered here, among those loaded.
+// The API has no state filter: the loaded deliveries are filtered here.
 function renderDeliveries() {
   const state = $("d-state").value;
   const items = loaded.filter((d) => !state || d.state === state);
@@ -313,25 +295,24 @@ function renderDeliveries() {
 }
 
 function deliveryItem(d) {
-  const last = d.attempts[d.attempts.length - 1];
+  const last = d.attempts[d.attempts.length - 1], n = d.attempts.length;
   return el("li", { "data-delivery": d.id, "data-state": d.state },
     el("h4", {}, el("span", { class: `badge ${d.state}`, text: d.state }), " ", when(d.at)),
-    el("dl", {},
-      ...fact("Target status", last ? String(last.status ?? "no answer") : "not tried yet"),
-      ...fact("Duration", last ? `${last.duration_ms} ms` : "–"),
-      ...fact("Ref", d.call && d.call.ref ? d.call.ref : "–"),
-      ...(d.replay_of ? fact("Replay of", el("code", { text: d.replay_of })) : [])),
+    dl(["Target status", last ? String(last.status ?? "no answer") : "not tried yet"],
+      ["Duration", last ? `${last.duration_ms} ms` : "–"],
+      ["Ref", (d.call && d.call.ref) || "–"],
+      d.replay_of && ["Replay of", el("code", { text: d.replay_of })]),
     el("details", {},
-      el("summary", { text: `${d.attempts.length} attempt${d.attempts.length === 1 ? "" : "s"}` }),
+      el("summary", { text: `${n} attempt${n === 1 ? "" : "s"}` }),
       el("ol", {}, ...d.attempts.map((a) => el("li", {},
         el("p", {}, when(a.at), ` · status ${a.status ?? "none"} · ${a.duration_ms} ms`),
         el("pre", { text: a.excerpt || "(empty answer)" }))))),
-    el("button", { type: "button", text: "Replay", "aria-label": `Replay delivery ${d.id}`, on: () => replay(d) }));
+    button("Replay", () => replay(d), `Replay delivery ${d.id}`));
 }
 
 async function replay(d) {
   await run(async () => {
-    const again = await api("POST", `/api/v1/deliveries/${encodeURIComponent(d.id)}/replay`);
+    const again = await api("POST", `/api/v1/deliveries/${d.id}/replay`);
     await load();
     await loadDeliveries(true);
     note(`Replayed: the new delivery is ${again.state}.`);
@@ -349,32 +330,33 @@ async function start() {
   $("signin").hidden = true;
   $("app").hidden = $("signout").hidden = false;
   await load();
-  const hash = /^#trigger=(.+)$/.exec(location.hash);
-  if (hash) openDeliveries(decodeURIComponent(hash[1]));
+  const hash = /^#trigger=(\w+)$/.exec(location.hash);
+  if (hash) await openDeliveries(hash[1]);
 }
 
-$("signin").addEventListener("submit", async (event) => {
+const on = (id, handler, type = "click") => $(id).addEventListener(type, handler);
+on("signin", (event) => {
   event.preventDefault();
-  sessionStorage.setItem(KEY, $("signin-token").value.trim());
+  sessionStorage.setItem(KEY, val("signin-token"));
   $("signin-token").value = "";
-  await run(start);
-});
-$("signout").addEventListener("click", () => { signedOut(); closeDeliveries(); note("Signed out."); });
-$("target-new").addEventListener("click", () => openTarget(null));
-$("target-cancel").addEventListener("click", () => { $("target-form").hidden = true; editing = null; });
-$("t-kind").addEventListener("change", targetFields);
-$("t-header-add").addEventListener("click", () => headerRow());
-$("target-form").addEventListener("submit", saveTarget);
-$("trigger-new").addEventListener("click", () => { $("trigger-form").hidden = false; triggerFields(); $("g-target").focus(); });
-$("trigger-cancel").addEventListener("click", () => { $("trigger-form").hidden = true; });
-$("g-kind").addEventListener("change", triggerFields);
-$("g-target").addEventListener("change", workloadFields);
-$("trigger-form").addEventListener("submit", createTrigger);
-$("token-copy").addEventListener("click", () => copy($("token-value").value));
-$("token-done").addEventListener("click", () => { $("token-value").value = ""; $("token-once").hidden = true; });
-$("d-state").addEventListener("change", renderDeliveries);
-$("d-refresh").addEventListener("click", () => Promise.all([run(load), loadDeliveries(true)]));
-$("d-more").addEventListener("click", () => loadDeliveries(false));
-$("d-close").addEventListener("click", closeDeliveries);
+  run(start);
+}, "submit");
+on("signout", () => { signedOut(); closeDeliveries(); note("Signed out."); });
+on("target-new", () => openTarget(null));
+on("target-cancel", () => { $("target-form").hidden = true; editing = null; });
+on("t-kind", targetFields, "change");
+on("t-header-add", headerRow);
+on("target-form", saveTarget, "submit");
+on("trigger-new", () => { $("trigger-form").hidden = false; triggerFields(); $("g-target").focus(); });
+on("trigger-cancel", () => { $("trigger-form").hidden = true; });
+on("g-kind", triggerFields, "change");
+on("g-target", workloadFields, "change");
+on("trigger-form", createTrigger, "submit");
+on("token-copy", () => copy($("token-value").value));
+on("token-done", () => { $("token-value").value = ""; $("token-once").hidden = true; });
+on("d-state", renderDeliveries, "change");
+on("d-refresh", () => Promise.all([run(load), loadDeliveries(true)]));
+on("d-more", () => loadDeliveries(false));
+on("d-close", closeDeliveries);
 
 if (sessionStorage.getItem(KEY)) run(start); else signedOut();
