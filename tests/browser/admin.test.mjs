@@ -276,6 +276,40 @@ test("an API error is shown as the API's message", async () => {
   await shot("10-api-error");
 });
 
+test("every kind of target can be created through its form, and deleted", async () => {
+  const mock = env.target.url;
+  const kinds = {
+    github: { "Repository (owner/repo)": "octo/app", "Workflow file (workflow_dispatch)": "deploy.yml", "API URL (empty: GitHub.com)": mock, Token: "ghp-browser-secret" },
+    jenkins: { URL: mock, "Job (folders with /)": "team/web", User: "bot", "API token": "jenkins-browser-secret" },
+    kubernetes: { "API server": mock, Token: "sa-browser-secret" },
+    ack: { "ACK trigger URL (with its token)": `${mock}/hook/trigger?token=ack-browser-secret` },
+    http: { URL: `${mock}/deploy`, "Header 1 name": "X-Key", "Header 1 value": "hdr-browser-secret" },
+  };
+  for (const [kind, fields] of Object.entries(kinds)) {
+    await page.getByRole("button", { name: "New target" }).click();
+    await page.locator("#t-kind").selectOption(kind);
+    await page.getByLabel("Target name").fill(`any-${kind}`);
+    for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
+    await page.getByRole("button", { name: "Create target" }).click();
+    await note().getByText(`Target any-${kind} created.`).waitFor();
+  }
+  const views = Object.fromEntries((await env.worker.call("GET", "/api/v1/targets", { as: "alice" })).body.map((t) => [t.kind, t]));
+  assert.equal(views.github.workflow, "deploy.yml");
+  assert.equal(views.github.token_set, true);
+  assert.equal(views.jenkins.api_token_set, true);
+  assert.equal(views.jenkins.job, "team/web");
+  assert.equal(views.kubernetes.token_set, true);
+  assert.equal(views.ack.url, `${mock}/hook/trigger?***`);
+  assert.deepEqual(views.http.header_names, ["X-Key"]);
+  assert.ok(!/browser-secret/.test(await page.content()), "no credential is on the page");
+  await shot("11-every-kind");
+  for (const kind of Object.keys(kinds)) {
+    await page.getByRole("button", { name: `Delete target any-${kind}` }).click();
+    await note().getByText(`Target any-${kind} deleted.`).waitFor();
+  }
+  assert.equal(await page.locator("#targets li").count(), 0);
+});
+
 test("no CSP violation or script error happened", () => {
   assert.deepEqual(problems, []);
 });
