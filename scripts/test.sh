@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: native cargo tests, the worker build, then end-to-end tests against the built worker.
+# Every test: native cargo tests, the worker build, end-to-end tests against the built worker, then
+# the admin page in a real browser.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$HOOKRELAY_ROOT"
@@ -14,3 +15,11 @@ HOOKRELAY_E2E_LOG="$(mktemp)"
 export HOOKRELAY_E2E_LOG
 trap 'rm -f "$HOOKRELAY_E2E_LOG" "$HOOKRELAY_E2E_LOG.secrets"' EXIT
 node --test --test-concurrency=1 tests/e2e/
+echo "== browser test of the admin page (playwright-core driving Debian's chromium)"
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "[test] installing chromium with apt-get"
+  $SUDO apt-get update -qq
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+node --test --test-concurrency=1 tests/browser/

@@ -1,1 +1,362 @@
 "use strict";
+// hookrelay admin page: vanilla JS, no build step. API data reaches the page by textContent only.
+const $ = (id) => document.getElementById(id);
+const KEY = "hookrelay-admin-token";
+let targets = [], triggers = [], editing = null, shown = null, cursor = null, loaded = [];
+
+function el(tag, attrs = {}, ...kids) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "on") node.addEventListener("click", v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v);
+  }
+  node.append(...kids.filter((k) => k != null));
+  return node;
+}
+const button = (text, on, label, cls = "") => el("button", { type: "button", text, on, "aria-label": label || text, class: cls });
+// A <dl> of [term, ...values] rows; falsy rows are left out.
+const dl = (...rows) => el("dl", {}, ...rows.filter(Boolean).flatMap(([t, ...v]) => [el("dt", { text: t }), el("dd", {}, ...v)]));
+
+function alertMsg(text) {
+  $("alert").textContent = text;
+  $("alert").hidden = !text;
+  if (text) $("note").textContent = "";
+}
+const note = (text) => { alertMsg(""); $("note").textContent = text; };
+
+async function api(method, path, body) {
+  const headers = { authorization: `Bearer ${sessionStorage.getItem(KEY) || ""}` };
+  if (body) headers["content-type"] = "application/json";
+  let res, data = null;
+  try {
+    res = await fetch(path, { method, headers, body: body && JSON.stringify(body) });
+  } catch (e) {
+    throw new Error(`Network error: ${e.message}`);
+  }
+  try { data = JSON.parse(await res.text()); } catch { /* an empty or non-JSON answer */ }
+  if (!res.ok) throw Object.assign(new Error((data && data.message) || `${res.status} ${res.statusText}`), { status: res.status });
+  return data;
+}
+
+// Runs an action, showing any failure in the alert (and clearing an older one); a 401 signs out.
+async function run(action) {
+  alertMsg("");
+  try {
+    await action();
+  } catch (e) {
+    if (e.status === 401) signedOut();
+    alertMsg(e.message);
+  }
+}
+
+function signedOut() {
+  sessionStorage.removeItem(KEY);
+  $("app").hidden = $("signout").hidden = true;
+  $("signin").hidden = false;
+}
+
+const rtf = new Intl.RelativeTimeFormat("en", { numeric: "auto" });
+const UNITS = [[60, "second"], [3600, "minute"], [86400, "hour"], [2592000, "day"], [31536000, "month"], [Infinity, "year"]];
+// "3 minutes ago", with the exact time on hover.
+function when(iso) {
+  if (!iso) return "never";
+  const at = new Date(iso), secs = (at - Date.now()) / 1000;
+  let text = "just now", size = 1;
+  if (Math.abs(secs) >= 5) {
+    for (const [limit, unit] of UNITS) {
+      if (Math.abs(secs) < limit) { text = rtf.format(Math.round(secs / size), unit); break; }
+      size = limit;
+    }
+  }
+  return el("time", { datetime: iso, title: iso.replace("T", " ").replace(/\.\d+Z$|Z$/, " UTC"), text });
+}
+
+async function copy(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    note("Copied.");
+  } catch {
+    alertMsg("Copying is not available here: select the text and copy it by hand.");
+  }
+}
+
+// ---- targets ----
+const SUMMARY = ["url", "project", "repository", "workflow", "event_type", "job", "user", "api_server", "type", "method"];
+function renderTargets() {
+  $("targets").replaceChildren(...targets.map((t) => {
+    const facts = SUMMARY.filter((k) => t[k]).map((k) => `${k}: ${t[k]}`);
+    if (t.token_set || t.api_token_set) facts.push("credential set");
+    if (t.header_names && t.header_names.length) facts.push(`headers: ${t.header_names.join(", ")}`);
+    return el("li", {},
+      el("h3", {}, el("span", { text: t.name }), " ", el("span", { class: "badge", text: t.kind })),
+      el("p", { class: "facts", text: facts.join(" · ") }),
+      el("div", { class: "row" },
+        button("Edit", () => openTarget(t), `Edit target ${t.name}`),
+        button("Delete", () => deleteTarget(t), `Delete target ${t.name}`, "danger")));
+  }));
+  $("g-target").replaceChildren(...targets.map((t) => el("option", { value: t.id, text: `${t.name} (${t.kind})` })));
+  workloadFields();
+}
+
+function targetFields() {
+  for (const div of document.querySelectorAll("[data-k]")) div.hidden = !div.dataset.k.split(" ").includes($("t-kind").value);
+}
+
+function headerRow() {
+  const n = $("t-headers").children.length + 1;
+  $("t-headers").append(el("div", { class: "pair" },
+    el("label", { for: `h-name${n}`, text: `Header ${n} name` }), el("input", { id: `h-name${n}` }),
+    el("label", { for: `h-value${n}`, text: `Header ${n} value` }), el("input", { id: `h-value${n}`, type: "password", autocomplete: "new-password" })));
+}
+
+function openTarget(t) {
+  editing = t;
+  const form = $("target-form");
+  form.reset();
+  $("t-headers").replaceChildren();
+  headerRow();
+  $("t-kind").disabled = !!t;
+  $("target-form-h").textContent = t ? `Edit target ${t.name}` : "New target";
+  $("target-save").textContent = t ? "Save target" : "Create target";
+  $("t-headers-set").textContent = t && t.header_names && t.header_names.length
+    ? `Headers set: ${t.header_names.join(", ")}. Entering any header replaces them all.` : "";
+  if (t) {
+    $("t-kind").value = t.kind;
+    // Credentials are never prefilled: the API does not return them.
+    for (const input of form.querySelectorAll("[data-f]:not([data-secret])")) input.value = t[input.dataset.f] ?? "";
+  }
+  targetFields();
+  form.hidden = false;
+  $("t-name").focus();
+}
+
+// Only the fields of the chosen kind; on edit, only what changed (an emptied field is sent as null).
+function targetBody() {
+  const body = editing ? {} : { kind: $("t-kind").value };
+  for (const input of $("target-form").querySelectorAll("[data-f]")) {
+    const field = input.dataset.f, value = input.value.trim();
+    if (input.closest("[hidden]") || (editing && value === (editing[field] ?? ""))) continue;
+    if (value) body[field] = value;
+    else if (editing && !("secret" in input.dataset)) body[field] = null;
+  }
+  const headers = {};
+  for (const pair of $("t-headers").children) {
+    const [name, value] = pair.querySelectorAll("input");
+    if (name.value.trim()) headers[name.value.trim()] = value.value;
+  }
+  if (Object.keys(headers).length && $("t-kind").value === "http") body.headers = headers;
+  return body;
+}
+
+async function saveTarget(event) {
+  event.preventDefault();
+  await run(async () => {
+    const saved = editing
+      ? await api("PATCH", `/api/v1/targets/${editing.id}`, targetBody())
+      : await api("POST", "/api/v1/targets", targetBody());
+    $("target-form").hidden = true;
+    await load();
+    note(`Target ${saved.name} ${editing ? "saved" : "created"}.`);
+    editing = null;
+  });
+}
+
+async function deleteTarget(t) {
+  if (!confirm(`Delete target ${t.name}? This cannot be undone.`)) return;
+  await run(async () => {
+    await api("DELETE", `/api/v1/targets/${t.id}`);
+    await load();
+    note(`Target ${t.name} deleted.`);
+  });
+}
+
+// ---- triggers ----
+function renderTriggers() {
+  const groups = targets.map((t) => [t, triggers.filter((g) => g.target === t.id)]);
+  groups.push([{ name: "(unknown)" }, triggers.filter((g) => !targets.some((t) => t.id === g.target))]);
+  $("triggers").replaceChildren(...groups.filter(([, list]) => list.length).map(([t, list]) =>
+    el("div", { class: "group" }, el("h3", { text: `Target ${t.name}` }), el("ul", { class: "cards" }, ...list.map((g) => triggerItem(g, t))))));
+  if (!triggers.length) $("triggers").append(el("p", { text: "No triggers yet." }));
+}
+
+function triggerItem(g, t) {
+  const hook = g.hook_url && location.origin + g.hook_url;
+  const label = g.description || g.id, token = g.kind === "token", on = g.enabled;
+  return el("li", { "data-trigger": g.id },
+    el("h4", {}, el("span", { text: g.description || "(no description)" }), " ",
+      el("span", { class: `badge ${on ? "on" : "off"}`, text: on ? "enabled" : "disabled" })),
+    dl(["Kind", g.kind],
+      ["Owner", g.owner],
+      g.source && ["Source", g.source.kind + (g.source.cron ? ` (${g.source.cron})` : "")],
+      token && ["Token", `${g.token}… (shown once, at creation)`],
+      token && ["Fire at", `${location.origin}/api/v4/projects/${encodeURIComponent(t.name || g.target)}/trigger/pipeline`],
+      hook && ["Hook URL", el("code", { text: hook }), " ", button("Copy hook URL", () => copy(hook))],
+      ["Last used", when(g.last_used)],
+      g.expires_at && ["Expires", when(g.expires_at)],
+      ["Id", el("code", { text: g.id })]),
+    el("div", { class: "row" },
+      button("Deliveries", () => openDeliveries(g.id), `Deliveries of ${label}`),
+      button(on ? "Disable" : "Enable", () => toggle(g), `${on ? "Disable" : "Enable"} ${label}`),
+      button("Revoke", () => revoke(g), `Revoke ${label}`, "danger")));
+}
+
+function triggerFields() {
+  for (const div of document.querySelectorAll("[data-g]")) div.hidden = div.dataset.g !== $("g-kind").value;
+  workloadFields();
+}
+
+function workloadFields() {
+  const t = targets.find((x) => x.id === $("g-target").value);
+  $("g-workload").hidden = !t || !(t.kind === "kubernetes" || (t.kind === "ack" && t.type === "application"));
+}
+
+const val = (id) => $(id).value.trim();
+const list = (id) => val(id).split(",").map((s) => s.trim()).filter(Boolean);
+
+async function createTrigger(event) {
+  event.preventDefault();
+  await run(async () => {
+    const kind = val("g-kind");
+    const body = { target: val("g-target"), kind, description: val("g-desc") || undefined };
+    if (kind === "token" && list("g-refs").length) body.refs = list("g-refs");
+    if (kind === "hook") body.source = { kind: val("g-source"), secrets: $("g-secret").value ? [$("g-secret").value] : [] };
+    if (kind === "schedule") body.source = { kind, cron: val("g-cron"), ref: val("g-ref") || "main" };
+    if (kind === "image") body.repository = val("g-repo");
+    if (!$("g-workload").hidden) {
+      body.workload = { namespace: val("w-ns"), kind: val("w-kind"), name: val("w-name"), action: val("w-action"), container: val("w-container") || undefined };
+    }
+    const created = await api("POST", "/api/v1/triggers", body);
+    $("trigger-form").reset();
+    $("trigger-form").hidden = true;
+    await load();
+    if (created.kind === "token") {
+      $("token-value").value = created.token;
+      $("token-once").hidden = false;
+      $("token-value").select();
+    }
+    note(`Trigger ${created.id} created.`);
+  });
+}
+
+async function toggle(g) {
+  await run(async () => {
+    await api("PATCH", `/api/v1/triggers/${g.id}`, { enabled: !g.enabled });
+    await load();
+    note(`Trigger ${g.description || g.id} ${g.enabled ? "disabled" : "enabled"}.`);
+  });
+}
+
+async function revoke(g) {
+  if (!confirm(`Revoke trigger "${g.description || g.id}"? Its token stops working at once; this cannot be undone.`)) return;
+  await run(async () => {
+    await api("DELETE", `/api/v1/triggers/${g.id}`);
+    if (shown === g.id) closeDeliveries();
+    await load();
+    note(`Trigger ${g.description || g.id} revoked.`);
+  });
+}
+
+// ---- deliveries ----
+async function openDeliveries(id) {
+  shown = id;
+  history.replaceState(null, "", `#trigger=${id}`);
+  $("deliveries").hidden = false;
+  await loadDeliveries(true);
+  $("deliveries-h").scrollIntoView();
+}
+
+function closeDeliveries() {
+  shown = null;
+  history.replaceState(null, "", location.pathname);
+  $("deliveries").hidden = true;
+}
+
+async function loadDeliveries(fresh) {
+  await run(async () => {
+    const g = triggers.find((x) => x.id === shown);
+    $("deliveries-h").textContent = `Deliveries of ${g ? g.description || g.id : shown}`;
+    const more = !fresh && cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const page = await api("GET", `/api/v1/triggers/${encodeURIComponent(shown)}/deliveries?limit=20${more}`);
+    loaded = fresh ? page.deliveries : loaded.concat(page.deliveries);
+    cursor = page.cursor;
+    renderDeliveries();
+  });
+}
+
+// The API has no state filter: the loaded deliveries are filtered here.
+function renderDeliveries() {
+  const state = $("d-state").value;
+  const items = loaded.filter((d) => !state || d.state === state);
+  $("d-list").replaceChildren(...items.map(deliveryItem));
+  $("d-empty").hidden = items.length > 0;
+  $("d-empty").textContent = loaded.length ? `No ${state} deliveries among the ${loaded.length} loaded.` : "No deliveries.";
+  $("d-more").hidden = !cursor;
+}
+
+function deliveryItem(d) {
+  const last = d.attempts[d.attempts.length - 1], n = d.attempts.length;
+  return el("li", { "data-delivery": d.id, "data-state": d.state },
+    el("h4", {}, el("span", { class: `badge ${d.state}`, text: d.state }), " ", when(d.at)),
+    dl(["Target status", last ? String(last.status ?? "no answer") : "not tried yet"],
+      ["Duration", last ? `${last.duration_ms} ms` : "–"],
+      ["Ref", (d.call && d.call.ref) || "–"],
+      d.replay_of && ["Replay of", el("code", { text: d.replay_of })]),
+    el("details", {},
+      el("summary", { text: `${n} attempt${n === 1 ? "" : "s"}` }),
+      el("ol", {}, ...d.attempts.map((a) => el("li", {},
+        el("p", {}, when(a.at), ` · status ${a.status ?? "none"} · ${a.duration_ms} ms`),
+        el("pre", { text: a.excerpt || "(empty answer)" }))))),
+    button("Replay", () => replay(d), `Replay delivery ${d.id}`));
+}
+
+async function replay(d) {
+  await run(async () => {
+    const again = await api("POST", `/api/v1/deliveries/${d.id}/replay`);
+    await load();
+    await loadDeliveries(true);
+    note(`Replayed: the new delivery is ${again.state}.`);
+  });
+}
+
+// ---- start ----
+async function load() {
+  [targets, triggers] = await Promise.all([api("GET", "/api/v1/targets"), api("GET", "/api/v1/triggers")]);
+  renderTargets();
+  renderTriggers();
+}
+
+async function start() {
+  $("signin").hidden = true;
+  $("app").hidden = $("signout").hidden = false;
+  await load();
+  const hash = /^#trigger=(\w+)$/.exec(location.hash);
+  if (hash) await openDeliveries(hash[1]);
+}
+
+const on = (id, handler, type = "click") => $(id).addEventListener(type, handler);
+on("signin", (event) => {
+  event.preventDefault();
+  sessionStorage.setItem(KEY, val("signin-token"));
+  $("signin-token").value = "";
+  run(start);
+}, "submit");
+on("signout", () => { signedOut(); closeDeliveries(); note("Signed out."); });
+on("target-new", () => openTarget(null));
+on("target-cancel", () => { $("target-form").hidden = true; editing = null; });
+on("t-kind", targetFields, "change");
+on("t-header-add", headerRow);
+on("target-form", saveTarget, "submit");
+on("trigger-new", () => { $("trigger-form").hidden = false; triggerFields(); $("g-target").focus(); });
+on("trigger-cancel", () => { $("trigger-form").hidden = true; });
+on("g-kind", triggerFields, "change");
+on("g-target", workloadFields, "change");
+on("trigger-form", createTrigger, "submit");
+on("token-copy", () => copy($("token-value").value));
+on("token-done", () => { $("token-value").value = ""; $("token-once").hidden = true; });
+on("d-state", renderDeliveries, "change");
+on("d-refresh", () => Promise.all([run(load), loadDeliveries(true)]));
+on("d-more", () => loadDeliveries(false));
+on("d-close", closeDeliveries);
+
+if (sessionStorage.getItem(KEY)) run(start); else signedOut();

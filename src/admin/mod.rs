@@ -53,4 +53,16 @@ mod tests {
         }
         assert!(!html.contains("<script>") && !html.contains(" style=\""), "no inline script or style");
     }
+
+    #[test]
+    fn the_script_and_style_load_nothing_and_never_parse_html() {
+        let script = String::from_utf8(serve(Asset::Script).body).unwrap();
+        let style = String::from_utf8(serve(Asset::Style).body).unwrap();
+        for remote in ["http://", "https://", "@import", "url("] {
+            assert!(!script.contains(remote) && !style.contains(remote), "nothing from elsewhere: {remote}");
+        }
+        for sink in ["innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("] {
+            assert!(!script.contains(sink), "API data reaches the page as text only: {sink}");
+        }
+    }
 }

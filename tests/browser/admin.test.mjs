@@ -1,0 +1,315 @@
+// The admin page in a real browser (Debian's chromium through playwright-core), against the built
+// worker in Miniflare and a recording mock target on 127.0.0.1 (the e2e harness). The steps run in
+// order and share one page: sign in, create a target and a trigger, fire it, watch the deliveries,
+// replay a failed one, revoke the trigger. Each step leaves a screenshot at 1280 and at 375 px wide
+// in tests/artifacts/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+import { ADMINS, ROOT, waitFor, withWorkerAndMock } from "../e2e/harness.mjs";
+
+const env = withWorkerAndMock({ status: 201, json: { id: 7, status: "created" } });
+const ARTIFACTS = path.join(ROOT, "tests/artifacts");
+const WIDE = { width: 1280, height: 900 };
+const NARROW = { width: 375, height: 800 };
+const DESCRIPTION = "browser <b>deploys</b>";
+let browser, context, page;
+const problems = []; // CSP violations, script errors and failed page loads, checked at the end
+const dialogs = [];
+let answerDialog = true;
+const state = {};
+
+before(async () => {
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+      "--no-first-run", "--disable-component-update", "--disable-sync"],
+  });
+  context = await browser.newContext({ viewport: WIDE });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: env.worker.url });
+  page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  page.on("console", (message) => {
+    // The API's own 4xx answers are logged as failed loads; anything else (a CSP refusal) is a problem.
+    if (message.type() === "error" && !/^Failed to load resource/.test(message.text())) problems.push(message.text());
+  });
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("dialog", async (dialog) => {
+    dialogs.push(dialog.message());
+    await (answerDialog ? dialog.accept() : dialog.dismiss());
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Screenshots at 1280 px, then at 375 px, where nothing may scroll sideways. */
+async function shot(name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `admin-${name}.png`), fullPage: true });
+  await page.setViewportSize(NARROW);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  await page.screenshot({ path: path.join(ARTIFACTS, `admin-${name}-375.png`), fullPage: true });
+  await page.setViewportSize(WIDE);
+  assert.equal(overflow, 0, `${name}: no horizontal scroll at 375 px`);
+}
+
+const alert = () => page.getByRole("alert");
+const note = () => page.getByRole("status");
+const triggerCard = () => page.locator("#triggers li[data-trigger]");
+
+function fire(token) {
+  return fetch(`${env.worker.url}/api/v4/projects/web-ci/trigger/pipeline`, {
+    method: "POST",
+    body: new URLSearchParams({ token, ref: "main" }),
+  });
+}
+
+test("1. a wrong admin token is refused with the API's message", async () => {
+  const served = await page.goto(`${env.worker.url}/admin`);
+  assert.equal(served.status(), 200);
+  assert.match(served.headers()["content-security-policy"], /script-src 'self'/);
+  await page.getByLabel("Admin token").fill("not-an-admin-token");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await assert.doesNotReject(alert().getByText("a valid admin token is required").waitFor());
+  assert.ok(await page.getByLabel("Admin token").isVisible(), "still on the sign-in form");
+  assert.ok(await page.locator("#app").isHidden(), "nothing behind the sign-in is shown");
+  assert.equal(await page.evaluate(() => sessionStorage.length), 0, "a refused token is not kept");
+  await shot("01-wrong-token");
+});
+
+test("2. the right token signs in and is kept in sessionStorage", async () => {
+  // By keyboard: Enter in the field submits the form.
+  await page.getByLabel("Admin token").fill(ADMINS.alice);
+  await page.getByLabel("Admin token").press("Enter");
+  await page.getByRole("heading", { name: "Targets" }).waitFor();
+  assert.ok(await alert().isHidden(), "the old error is gone");
+  const kept = await page.evaluate(() => Object.values({ ...sessionStorage }));
+  assert.deepEqual(kept, [ADMINS.alice]);
+  assert.equal(await page.getByRole("button", { name: "Sign out" }).isVisible(), true);
+  const unlabelled = await page.evaluate(() =>
+    [...document.querySelectorAll("input, select, textarea")].filter((e) => !e.labels.length).map((e) => e.id));
+  assert.deepEqual(unlabelled, [], "every input has a <label for>");
+  await shot("02-signed-in");
+});
+
+test("3. a gitlab target is created through the form, which shows only that kind's fields", async () => {
+  await page.getByRole("button", { name: "New target" }).click();
+  const kind = page.locator("#t-kind");
+  await kind.selectOption("jenkins");
+  assert.ok(await page.getByLabel("Job (folders with /)").isVisible());
+  assert.ok(await page.getByLabel("Project id or path").isHidden());
+  assert.equal(await page.getByLabel("API token").getAttribute("type"), "password");
+  await kind.selectOption("gitlab");
+  assert.ok(await page.getByLabel("Project id or path").isVisible());
+  for (const other of ["Job (folders with /)", "API server", "Method", "Repository (owner/repo)"]) {
+    assert.ok(await page.getByLabel(other).isHidden(), `${other} is not a gitlab field`);
+  }
+  assert.equal(await page.getByLabel("Token", { exact: true }).getAttribute("type"), "password");
+  await page.getByLabel("Target name").fill("web-ci");
+  await page.getByLabel("URL", { exact: true }).fill(env.target.url);
+  await page.getByLabel("Project id or path").fill("9");
+  await page.getByLabel("Token", { exact: true }).fill("glptt-browser-secret");
+  await shot("03-target-form");
+  await page.getByRole("button", { name: "Create target" }).click();
+  await note().getByText("Target web-ci created.").waitFor();
+  const card = page.locator("#targets li", { hasText: "web-ci" });
+  assert.match(await card.innerText(), /gitlab[\s\S]*project: 9[\s\S]*credential set/);
+  assert.ok(!(await page.content()).includes("glptt-browser-secret"), "the credential is not on the page");
+
+  // Edit: the credential is not prefilled, the rest is; a change is saved.
+  await page.getByRole("button", { name: "Edit target web-ci" }).click();
+  assert.equal(await page.getByLabel("Token", { exact: true }).inputValue(), "");
+  assert.equal(await page.getByLabel("Project id or path").inputValue(), "9");
+  assert.ok(await kind.isDisabled(), "the kind of a target is fixed");
+  await page.getByLabel("Project id or path").fill("group/app");
+  await page.getByRole("button", { name: "Save target" }).click();
+  await note().getByText("Target web-ci saved.").waitFor();
+  const saved = await env.worker.call("GET", "/api/v1/targets/web-ci", { as: "alice" });
+  assert.equal(saved.body.project, "group/app");
+  assert.equal(saved.body.token_set, true, "an untouched credential is kept");
+  state.targetId = saved.body.id;
+  await shot("03-target-created");
+});
+
+test("4. a token trigger shows its token once, with a copy button", async () => {
+  await page.getByRole("button", { name: "New trigger" }).click();
+  await page.getByLabel("Target", { exact: true }).selectOption({ label: "web-ci (gitlab)" });
+  await page.getByLabel("Description").fill(DESCRIPTION);
+  await page.getByRole("button", { name: "Create trigger" }).click();
+  const once = page.locator("#token-once");
+  await once.waitFor();
+  assert.match(await once.innerText(), /will not be shown again/);
+  const token = await page.getByLabel("New trigger token").inputValue();
+  assert.match(token, /^hrtt_[0-9a-f]{48}$/);
+  state.token = token;
+  await page.getByRole("button", { name: "Copy token" }).click();
+  await note().getByText("Copied.").waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token, "the copy button copies the token");
+  await shot("04-token-once");
+  await page.getByRole("button", { name: "I have copied it" }).click();
+  assert.ok(await once.isHidden());
+  assert.ok(!(await page.content()).includes(token), "the token is gone from the page");
+
+  const card = triggerCard();
+  assert.equal(await card.count(), 1);
+  state.triggerId = await card.getAttribute("data-trigger");
+  const text = await card.innerText();
+  assert.ok(text.includes(DESCRIPTION), "the description is shown as text");
+  assert.equal(await page.locator("#triggers b").count(), 0, "API data is never parsed as HTML");
+  assert.match(text, /Kind\s+token/);
+  assert.match(text, /Owner\s+alice/);
+  assert.match(text, /Last used\s+never/);
+  assert.match(text, /enabled/);
+  assert.match(await page.locator("#triggers .group h3").innerText(), /web-ci/, "grouped under its target");
+  await shot("04-trigger-listed");
+});
+
+test("5. firing the trigger with its token reaches the mock target", async () => {
+  const answer = await fire(state.token);
+  assert.equal(answer.status, 201, await answer.text());
+  const sent = env.target.last();
+  assert.equal(sent.rawPath, "/api/v4/projects/group%2Fapp/trigger/pipeline");
+  assert.match(sent.body, /token=glptt-browser-secret/);
+  await shot("05-fired");
+});
+
+test("6. after a reload, last_used and the delivered delivery are shown", async () => {
+  await page.reload();
+  const used = triggerCard().locator("dt:text-is('Last used') + dd time");
+  await used.waitFor();
+  assert.match(await used.innerText(), /^(just now|\d+ seconds? ago|now)$/);
+  const trigger = await env.worker.call("GET", `/api/v1/triggers/${state.triggerId}`, { as: "alice" });
+  const exact = trigger.body.last_used;
+  assert.ok(exact, "the API has last_used");
+  assert.equal(await used.getAttribute("title"), exact.replace("T", " ").replace(/\.\d+Z$/, " UTC"), "the exact time on hover");
+  await page.getByRole("button", { name: `Deliveries of ${DESCRIPTION}` }).click();
+  const delivered = page.locator("#d-list > li[data-state=delivered]");
+  await delivered.waitFor();
+  assert.equal(await page.locator("#d-list > li").count(), 1);
+  const text = await delivered.innerText();
+  assert.match(text, /delivered/);
+  assert.match(text, /Target status\s+201/);
+  assert.match(text, /Duration\s+\d+ ms/);
+  await delivered.locator("summary").click();
+  assert.match(await delivered.locator("details pre").innerText(), /"status":"created"/, "the answer's excerpt");
+  await shot("06-delivered");
+});
+
+test("7. while the target fails, the delivery shows pending, and the state filter finds it", async () => {
+  env.target.script.push(...Array(3).fill({ status: 503, json: { message: "busy" } }));
+  const answer = await fire(state.token);
+  assert.equal(answer.status, 202);
+  state.failing = (await answer.json()).delivery_id;
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await page.locator(`#d-list > li[data-delivery="${state.failing}"]`).waitFor();
+  await page.getByLabel("State").selectOption("pending");
+  const shown = page.locator("#d-list > li");
+  assert.equal(await shown.count(), 1, "only the pending delivery");
+  assert.equal(await shown.getAttribute("data-state"), "pending");
+  assert.match(await shown.innerText(), /Target status\s+503/);
+  await shot("07-pending");
+  // The queue retries it (1 s, then 2 s) until it runs out of attempts.
+  await env.worker.delivery(state.failing, { until: ["dead"] });
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await waitFor(async () => (await shown.count()) === 0, { what: "the filter to leave no pending delivery" });
+  await page.getByLabel("State").selectOption("dead");
+  await shown.first().waitFor();
+  assert.equal(await shown.count(), 1);
+  assert.equal(await shown.getAttribute("data-delivery"), state.failing);
+  await shown.locator("summary").click();
+  assert.equal(await shown.locator("details li").count(), 3, "its three attempts");
+  await shot("07-dead");
+});
+
+test("8. after the mock recovers, replaying the failed delivery delivers it", async () => {
+  assert.equal(env.target.script.length, 0, "the mock answers 201 again");
+  await page.getByRole("button", { name: `Replay delivery ${state.failing}` }).click();
+  await note().getByText("Replayed: the new delivery is delivered.").waitFor();
+  await page.getByLabel("State").selectOption("delivered");
+  const replayed = page.locator("#d-list > li", { hasText: "Replay of" });
+  await replayed.waitFor();
+  assert.match(await replayed.innerText(), new RegExp(`Replay of\\s+${state.failing}`));
+  assert.equal(await replayed.getAttribute("data-state"), "delivered");
+  assert.equal(await page.locator("#d-list > li").count(), 2, "the first delivery and the replay");
+  assert.equal(env.target.last().headers["idempotency-key"], await replayed.getAttribute("data-delivery"));
+  await shot("08-replayed");
+});
+
+test("9. revoking asks first, then the token gets 404", async () => {
+  const revoke = page.getByRole("button", { name: `Revoke ${DESCRIPTION}` });
+  answerDialog = false;
+  await revoke.click();
+  await waitFor(() => dialogs.length === 1, { what: "the confirmation" });
+  assert.match(dialogs.at(-1), /^Revoke trigger/);
+  assert.equal(await triggerCard().count(), 1, "cancelled: still there");
+  assert.equal((await fire(state.token)).status, 201);
+  answerDialog = true;
+  await revoke.click();
+  await waitFor(() => dialogs.length === 2, { what: "the second confirmation" });
+  await note().getByText(/revoked/).waitFor();
+  assert.equal(await triggerCard().count(), 0);
+  assert.ok(await page.locator("#deliveries").isHidden(), "its deliveries are closed");
+  const answer = await fire(state.token);
+  assert.equal(answer.status, 404);
+  assert.deepEqual(await answer.json(), { message: "404 Not Found" });
+  await shot("09-revoked");
+
+  // The target has no triggers left, so it can be deleted from the page too.
+  await page.getByRole("button", { name: "Delete target web-ci" }).click();
+  await waitFor(() => dialogs.length === 3, { what: "the delete confirmation" });
+  assert.match(dialogs.at(-1), /^Delete target web-ci/);
+  await note().getByText("Target web-ci deleted.").waitFor();
+  assert.equal((await env.worker.call("GET", "/api/v1/targets/web-ci", { as: "alice" })).status, 404);
+});
+
+test("an API error is shown as the API's message", async () => {
+  await page.getByRole("button", { name: "New target" }).click();
+  await page.locator("#t-kind").selectOption("http");
+  await page.getByLabel("Target name").fill("bad-url");
+  await page.getByLabel("URL", { exact: true }).fill("ftp://example.com/x");
+  await page.getByRole("button", { name: "Create target" }).click();
+  await alert().getByText("url must use http or https").waitFor();
+  await shot("10-api-error");
+});
+
+test("every kind of target can be created through its form, and deleted", async () => {
+  const mock = env.target.url;
+  const kinds = {
+    github: { "Repository (owner/repo)": "octo/app", "Workflow file (workflow_dispatch)": "deploy.yml", "API URL (empty: GitHub.com)": mock, Token: "ghp-browser-secret" },
+    jenkins: { URL: mock, "Job (folders with /)": "team/web", User: "bot", "API token": "jenkins-browser-secret" },
+    kubernetes: { "API server": mock, Token: "sa-browser-secret" },
+    ack: { "ACK trigger URL (with its token)": `${mock}/hook/trigger?token=ack-browser-secret` },
+    http: { URL: `${mock}/deploy`, "Header 1 name": "X-Key", "Header 1 value": "hdr-browser-secret" },
+  };
+  for (const [kind, fields] of Object.entries(kinds)) {
+    await page.getByRole("button", { name: "New target" }).click();
+    await page.locator("#t-kind").selectOption(kind);
+    await page.getByLabel("Target name").fill(`any-${kind}`);
+    for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
+    await page.getByRole("button", { name: "Create target" }).click();
+    await note().getByText(`Target any-${kind} created.`).waitFor();
+  }
+  const views = Object.fromEntries((await env.worker.call("GET", "/api/v1/targets", { as: "alice" })).body.map((t) => [t.kind, t]));
+  assert.equal(views.github.workflow, "deploy.yml");
+  assert.equal(views.github.token_set, true);
+  assert.equal(views.jenkins.api_token_set, true);
+  assert.equal(views.jenkins.job, "team/web");
+  assert.equal(views.kubernetes.token_set, true);
+  assert.equal(views.ack.url, `${mock}/hook/trigger?***`);
+  assert.deepEqual(views.http.header_names, ["X-Key"]);
+  assert.ok(!/browser-secret/.test(await page.content()), "no credential is on the page");
+  await shot("11-every-kind");
+  for (const kind of Object.keys(kinds)) {
+    await page.getByRole("button", { name: `Delete target any-${kind}` }).click();
+    await note().getByText(`Target any-${kind} deleted.`).waitFor();
+  }
+  assert.equal(await page.locator("#targets li").count(), 0);
+});
+
+test("no CSP violation or script error happened", () => {
+  assert.deepEqual(problems, []);
+});
