@@ -9,12 +9,11 @@ echo "== native tests (cargo test)"
 cargo test --quiet
 echo "== build"
 bash scripts/build.sh
-echo "== end-to-end tests (node --test, Miniflare, real local KV)"
-# The runtime's output of the whole run, and the secrets the tests used, for tests/e2e/zz-logs.test.mjs.
+# The runtime's output of the whole run (browser and end-to-end), and the secrets the tests used,
+# for tests/e2e/zz-logs.test.mjs, which runs last.
 HOOKRELAY_E2E_LOG="$(mktemp)"
 export HOOKRELAY_E2E_LOG
 trap 'rm -f "$HOOKRELAY_E2E_LOG" "$HOOKRELAY_E2E_LOG.secrets"' EXIT
-node --test --test-concurrency=1 tests/e2e/
 echo "== browser test of the admin page (playwright-core driving Debian's chromium)"
 if [ ! -x /usr/bin/chromium ]; then
   SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
@@ -23,3 +22,5 @@ if [ ! -x /usr/bin/chromium ]; then
   $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 node --test --test-concurrency=1 tests/browser/
+echo "== end-to-end tests (node --test, Miniflare, real local KV)"
+node --test --test-concurrency=1 tests/e2e/

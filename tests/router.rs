@@ -674,3 +674,32 @@ fn admin_requests_over_the_limit_are_refused_before_the_token_is_checked() {
     assert_eq!(h.fire("web-ci", &token, "main").status, 200, "trigger calls are not admin requests");
     assert_eq!(h.send(Request::new("GET", "/healthz")).status, 200);
 }
+
+#[test]
+fn deliveries_can_be_listed_by_state() {
+    let h = harness(42);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    for status in [201, 400, 201, 400, 400] {
+        h.app.outbound.answer(status, "{}");
+        h.fire("web-ci", &token, "main");
+        h.clock.advance(1_000);
+    }
+    let path = h.first_trigger_deliveries();
+    let states = |query: &str| {
+        let (status, page) = h.admin_json("GET", &format!("{path}{query}"), Value::Null);
+        assert_eq!(status, 200, "{page}");
+        let states: Vec<String> =
+            page["deliveries"].as_array().unwrap().iter().map(|d| d["state"].as_str().unwrap().to_string()).collect();
+        (states, page["cursor"].clone())
+    };
+    assert_eq!(states("?state=failed").0, ["failed"; 3]);
+    assert_eq!(states("?state=delivered").0, ["delivered"; 2]);
+    assert!(states("?state=dead").0.is_empty());
+    // A page reads `limit` records and keeps those in the state; its cursor goes on past them.
+    let (newest_two, cursor) = states("?state=delivered&limit=2");
+    assert!(newest_two.is_empty(), "the two newest are failed");
+    let cursor = cursor.as_str().expect("older deliveries remain").to_string();
+    assert_eq!(states(&format!("?state=delivered&limit=2&cursor={cursor}")).0, ["delivered"]);
+    let (status, error) = h.admin_json("GET", &format!("{path}?state=lost"), Value::Null);
+    assert_eq!((status, error["error"].as_str()), (400, Some("bad_request")));
+}

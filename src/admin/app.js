@@ -277,20 +277,20 @@ async function loadDeliveries(fresh) {
     const g = triggers.find((x) => x.id === shown);
     $("deliveries-h").textContent = `Deliveries of ${g ? g.description || g.id : shown}`;
     const more = !fresh && cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
-    const page = await api("GET", `/api/v1/triggers/${encodeURIComponent(shown)}/deliveries?limit=20${more}`);
+    const state = $("d-state").value ? `&state=${$("d-state").value}` : "";
+    const page = await api("GET", `/api/v1/triggers/${encodeURIComponent(shown)}/deliveries?limit=20${state}${more}`);
     loaded = fresh ? page.deliveries : loaded.concat(page.deliveries);
     cursor = page.cursor;
     renderDeliveries();
   });
 }
 
-// The API has no state filter: the loaded deliveries are filtered here.
+// The API filters by state (?state=); a page may come back short while older ones remain.
 function renderDeliveries() {
   const state = $("d-state").value;
-  const items = loaded.filter((d) => !state || d.state === state);
-  $("d-list").replaceChildren(...items.map(deliveryItem));
-  $("d-empty").hidden = items.length > 0;
-  $("d-empty").textContent = loaded.length ? `No ${state} deliveries among the ${loaded.length} loaded.` : "No deliveries.";
+  $("d-list").replaceChildren(...loaded.map(deliveryItem));
+  $("d-empty").hidden = loaded.length > 0;
+  $("d-empty").textContent = `No ${state ? `${state} ` : ""}deliveries${cursor ? " among the newest; load older ones to see more" : ""}.`;
   $("d-more").hidden = !cursor;
 }
 
@@ -354,7 +354,7 @@ on("g-target", workloadFields, "change");
 on("trigger-form", createTrigger, "submit");
 on("token-copy", () => copy($("token-value").value));
 on("token-done", () => { $("token-value").value = ""; $("token-once").hidden = true; });
-on("d-state", renderDeliveries, "change");
+on("d-state", () => loadDeliveries(true), "change");
 on("d-refresh", () => Promise.all([run(load), loadDeliveries(true)]));
 on("d-more", () => loadDeliveries(false));
 on("d-close", closeDeliveries);

@@ -22,11 +22,23 @@ fn delivery_view(delivery: &Delivery) -> Value {
 }
 
 /// Newest first, `?limit=` (at most 100) per page; `?cursor=` continues where `cursor` said.
+/// `?state=` keeps the page's deliveries in that state: a page reads `limit` records, so it may
+/// hold fewer (none, even) while `cursor` says that older ones remain.
 pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+    let wanted = match ctx.request.query_pairs().into_iter().find(|(key, _)| key == "state") {
+        None => None,
+        Some((_, state)) => Some(
+            serde_json::from_value::<DeliveryState>(Value::String(state))
+                .map_err(|_| Error::bad_request("state must be one of pending, delivered, failed, dead"))?,
+        ),
+    };
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     let (limit, cursor) = super::page_params(ctx)?;
-    let (deliveries, cursor) = catalog.deliveries(&trigger.id, cursor.as_deref(), limit).await?;
+    let (mut deliveries, cursor) = catalog.deliveries(&trigger.id, cursor.as_deref(), limit).await?;
+    if let Some(wanted) = wanted {
+        deliveries.retain(|delivery| delivery.state == wanted);
+    }
     let views: Vec<Value> = deliveries.iter().map(delivery_view).collect();
     Ok(Response::json(200, &json!({"deliveries": views, "cursor": cursor})))
 }

@@ -36,6 +36,11 @@ function rememberSecrets(value, key = "") {
   }
 }
 
+/** Secrets a test hands the worker some other way (typed into the admin page, say), for zz-logs. */
+export function rememberSecret(...values) {
+  for (const value of values) rememberSecrets(value, "secret");
+}
+
 /** Starts the built worker. `persistTo` lets a test restart it on the same KV state. */
 export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 100_000 } = {}) {
   const kvDir = persistTo ?? fs.mkdtempSync(path.join(os.tmpdir(), "hookrelay-kv-"));
