@@ -101,8 +101,6 @@ use crate::error::Error;
 use crate::model::{Event, EventKind};
 use serde::{Deserialize, Serialize};
 
-/// Regex programs larger than this are refused, so a condition cannot cost unbounded memory.
-const REGEX_SIZE_LIMIT: usize = 64 * 1024;
 const MAX_PATTERNS: usize = 100;
 
 /// The filters a hook trigger may set, all optional, checked the same way for every provider.
@@ -118,7 +116,7 @@ pub struct EventFilter {
     pub branches: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// A regex (regex-lite syntax) that must match somewhere in the branch or tag name; with a
+    /// A regex (`crate::regex` syntax) that must match somewhere in the branch or tag name; with a
     /// `trigger_type`, an SWR tag condition instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
@@ -155,15 +153,12 @@ pub fn tag_condition_matches(kind: TagConditionType, condition: &str, tag: &str)
     }
 }
 
-/// Compiles a regex within the size limit; the error names the field.
-pub fn compile_regex(field: &str, pattern: &str) -> Result<regex_lite::Regex, Error> {
+/// Compiles a regex (see `crate::regex` for the syntax and the size limit); the error names the field.
+pub fn compile_regex(field: &str, pattern: &str) -> Result<crate::regex::Regex, Error> {
     if pattern.len() > crate::model::MAX_NAME_BYTES {
         return Err(Error::bad_request(format!("{field} is longer than 255 bytes")));
     }
-    regex_lite::RegexBuilder::new(pattern)
-        .size_limit(REGEX_SIZE_LIMIT)
-        .build()
-        .map_err(|err| Error::bad_request(format!("{field} is not a valid regex: {err}")))
+    crate::regex::Regex::new(pattern).map_err(|err| Error::bad_request(format!("{field} is not a valid regex: {err}")))
 }
 
 impl EventFilter {

@@ -65,3 +65,67 @@ proptest! {
         let _ = hookrelay::template::render(&template, &Call::default(), json);
     }
 }
+
+/// Patterns in the syntax both engines share, built from a small alphabet so that matches happen.
+fn pattern() -> impl Strategy<Value = String> {
+    let atom = prop_oneof![
+        Just("a".to_string()),
+        Just("b".to_string()),
+        Just("-".to_string()),
+        Just(".".to_string()),
+        Just(r"\d".to_string()),
+        Just(r"\W".to_string()),
+        Just("[ab]".to_string()),
+        Just("[^a]".to_string()),
+        Just("[a-c1]".to_string()),
+        Just(r"[\w-]".to_string()),
+        Just(r"\.".to_string()),
+        Just("^".to_string()),
+        Just("$".to_string()),
+        Just(r"\b".to_string()),
+        Just(r"\B".to_string()),
+    ];
+    let quantifier = prop_oneof![
+        4 => Just(""),
+        1 => Just("*"),
+        1 => Just("+"),
+        1 => Just("?"),
+        1 => Just("{2}"),
+        1 => Just("{1,3}"),
+        1 => Just("{0,}"),
+        1 => Just("*?"),
+    ];
+    let piece = (atom, quantifier).prop_map(|(atom, q)| format!("{atom}{q}"));
+    let leaf = proptest::collection::vec(piece, 0..4).prop_map(|pieces| pieces.concat());
+    leaf.prop_recursive(3, 24, 3, |inner| {
+        let quantifier = prop_oneof![Just(""), Just("*"), Just("+"), Just("?"), Just("{1,2}")];
+        prop_oneof![
+            (proptest::collection::vec(inner.clone(), 1..3), quantifier)
+                .prop_map(|(alternatives, q)| format!("(?:{}){q}", alternatives.join("|"))),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("{a}({b})")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// src/regex.rs replaced regex-lite: on the syntax they share, they accept the same patterns
+    /// and match the same texts.
+    #[test]
+    fn the_condition_regex_agrees_with_regex_lite(pattern in pattern(), text in "[ab1\\-._ \n]{0,10}") {
+        let ours = hookrelay::regex::Regex::new(&pattern);
+        let reference = regex_lite::Regex::new(&pattern);
+        prop_assert_eq!(ours.is_ok(), reference.is_ok(), "{:?}: ours {:?}", pattern, ours.as_ref().err());
+        if let (Ok(ours), Ok(reference)) = (ours, reference) {
+            prop_assert_eq!(ours.is_match(&text), reference.is_match(&text), "{:?} on {:?}", pattern, text);
+        }
+    }
+
+    #[test]
+    fn any_pattern_compiles_or_is_refused_without_panicking(pattern in "\\PC{0,40}", text in "\\PC{0,40}") {
+        if let Ok(regex) = hookrelay::regex::Regex::new(&pattern) {
+            let _ = regex.is_match(&text);
+        }
+    }
+}
