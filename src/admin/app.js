@@ -192,6 +192,7 @@ function triggerItem(g, t) {
       token && ["Token", `${g.token}… (shown once, at creation)`],
       token && ["Fire at", `${location.origin}/api/v4/projects/${encodeURIComponent(t.name || g.target)}/trigger/pipeline`],
       hook && ["Hook URL", el("code", { text: hook }), " ", button("Copy hook URL", () => copy(hook))],
+      !token && filters(g) && ["Fires on", filters(g)],
       ["Last used", when(g.last_used)],
       g.expires_at && ["Expires", when(g.expires_at)],
       ["Id", el("code", { text: g.id })]),
@@ -199,6 +200,13 @@ function triggerItem(g, t) {
       button("Deliveries", () => openDeliveries(g.id), `Deliveries of ${label}`),
       button(on ? "Disable" : "Enable", () => toggle(g), `${on ? "Disable" : "Enable"} ${label}`),
       button("Revoke", () => revoke(g), `Revoke ${label}`, "danger")));
+}
+
+// What a hook or image trigger lets through, in words: "repository group/app · branches main".
+function filters(g) {
+  const parts = [["repository", g.repository], ["events", g.events], ["branches", g.branches], ["tags", g.tags],
+    ["condition", g.condition], ["trigger type", g.trigger_type]];
+  return parts.filter(([, v]) => v && v.length).map(([k, v]) => `${k} ${[].concat(v).join(", ")}`).join(" · ");
 }
 
 function triggerFields() {
@@ -220,7 +228,11 @@ async function createTrigger(event) {
     const kind = val("g-kind");
     const body = { target: val("g-target"), kind, description: val("g-desc") || undefined };
     if (kind === "token" && list("g-refs").length) body.refs = list("g-refs");
-    if (kind === "hook") body.source = { kind: val("g-source"), secrets: $("g-secret").value ? [$("g-secret").value] : [] };
+    if (kind === "hook") {
+      body.source = { kind: val("g-source"), secrets: $("g-secret").value ? [$("g-secret").value] : [] };
+      Object.assign(body, { repository: val("f-repo") || undefined, branches: list("f-branches"), tags: list("f-tags"),
+        events: list("f-events"), condition: val("f-condition") || undefined });
+    }
     if (kind === "schedule") body.source = { kind, cron: val("g-cron"), ref: val("g-ref") || "main" };
     if (kind === "image") body.repository = val("g-repo");
     if (!$("g-workload").hidden) {

@@ -5,10 +5,11 @@
 // in tests/artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { ADMINS, ROOT, rememberSecret, waitFor, withWorkerAndMock } from "../e2e/harness.mjs";
+import { ADMINS, ROOT, fixture, rememberSecret, waitFor, withWorkerAndMock } from "../e2e/harness.mjs";
 
 const env = withWorkerAndMock({ status: 201, json: { id: 7, status: "created" } });
 const ARTIFACTS = path.join(ROOT, "tests/artifacts");
@@ -317,6 +318,52 @@ test("every kind of target can be created through its form, and deleted", async 
     await note().getByText(`Target any-${kind} deleted.`).waitFor();
   }
   assert.equal(await page.locator("#targets li").count(), 0);
+});
+
+test("a hook trigger is created with its filters through the form, and its hook URL fires it", async () => {
+  const created = await env.worker.call("POST", "/api/v1/targets", {
+    as: "alice", json: { name: "hooks-ci", kind: "gitlab", url: env.target.url, project: "9", token: "glptt-hooks-browser" },
+  });
+  assert.equal(created.status, 201);
+  rememberSecret("glptt-hooks-browser", "hook-browser-secret");
+  await page.reload();
+  await page.getByRole("button", { name: "New trigger" }).click();
+  await page.getByLabel("Target", { exact: true }).selectOption({ label: "hooks-ci (gitlab)" });
+  await page.getByLabel("Fired by").selectOption("hook");
+  assert.ok(await page.getByLabel("Cron (5 fields, UTC)").isHidden(), "only the hook trigger's fields");
+  await page.getByLabel("Description").fill("pushes to master");
+  await page.getByLabel("Provider").selectOption("github");
+  await page.getByLabel("Webhook secret (write-only)").fill("hook-browser-secret");
+  await page.getByLabel("Repository (exact, e.g. group/app)").fill("Codertocat/Hello-World");
+  await page.getByLabel("Branches (globs, comma-separated)").fill("master, release/*");
+  await page.getByLabel(/^Events/).fill("push");
+  await page.getByRole("button", { name: "Create trigger" }).click();
+  const card = page.locator("#triggers li[data-trigger]", { hasText: "pushes to master" });
+  await card.waitFor();
+  const text = await card.innerText();
+  assert.match(text, /Fires on\s+repository Codertocat\/Hello-World · events push · branches master, release\/\*/);
+  assert.ok(!(await page.content()).includes("hook-browser-secret"), "the secret is not on the page");
+  const hookUrl = await card.locator("code").first().innerText();
+  assert.match(hookUrl, new RegExp(`^${env.worker.url}/hooks/[0-9a-f]+$`));
+  await shot("11-hook-trigger");
+
+  const body = fixture("github/push.json");
+  const signature = crypto.createHmac("sha256", "hook-browser-secret").update(body).digest("hex");
+  const answer = await fetch(hookUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "browser-push-1",
+      "x-hub-signature-256": `sha256=${signature}` },
+    body,
+  });
+  assert.equal(answer.status, 202);
+  const matched = await answer.json();
+  assert.equal(matched.matched, true, JSON.stringify(matched));
+  await env.worker.settled({ body: matched });
+  await card.getByRole("button", { name: "Deliveries of pushes to master" }).click();
+  const delivered = page.locator("#d-list > li[data-state=delivered]");
+  await delivered.waitFor();
+  assert.match(await delivered.innerText(), /Ref\s+master/);
+  await shot("12-hook-delivered");
 });
 
 test("no CSP violation or script error happened", () => {
