@@ -2,7 +2,7 @@
 // hookrelay admin page: vanilla JS, no build step. API data reaches the page by textContent only.
 const $ = (id) => document.getElementById(id);
 const KEY = "hookrelay-admin-token";
-let targets = [], triggers = [], editing = null, shown = null, cursor = null, loaded = [];
+let targets = [], triggers = [], editing = null, editingTrigger = null, shown = null, cursor = null, loaded = [];
 
 function el(tag, attrs = {}, ...kids) {
   const node = document.createElement(tag);
@@ -178,6 +178,7 @@ function renderTriggers() {
   $("triggers").replaceChildren(...groups.filter(([, list]) => list.length).map(([t, list]) =>
     el("div", { class: "group" }, el("h3", { text: `Target ${t.name}` }), el("ul", { class: "cards" }, ...list.map((g) => triggerItem(g, t))))));
   if (!triggers.length) $("triggers").append(el("p", { text: "No triggers yet." }));
+  if (shown) deliveriesHeading();
 }
 
 function triggerItem(g, t) {
@@ -198,6 +199,7 @@ function triggerItem(g, t) {
       ["Id", el("code", { text: g.id })]),
     el("div", { class: "row" },
       button("Deliveries", () => openDeliveries(g.id), `Deliveries of ${label}`),
+      button("Edit", () => openTrigger(g), `Edit trigger ${label}`),
       button(on ? "Disable" : "Enable", () => toggle(g), `${on ? "Disable" : "Enable"} ${label}`),
       button("Revoke", () => revoke(g), `Revoke ${label}`, "danger")));
 }
@@ -222,32 +224,65 @@ function workloadFields() {
 const val = (id) => $(id).value.trim();
 const list = (id) => val(id).split(",").map((s) => s.trim()).filter(Boolean);
 
-async function createTrigger(event) {
+// Opens the trigger form: empty for a new trigger, or filled in from `g` (its secret never is).
+function openTrigger(g) {
+  editingTrigger = g;
+  const form = $("trigger-form");
+  form.reset();
+  $("g-target").disabled = $("g-kind").disabled = $("g-source").disabled = !!g;
+  $("trigger-form-h").textContent = g ? `Edit trigger ${g.description || g.id}` : "New trigger";
+  $("trigger-save").textContent = g ? "Save trigger" : "Create trigger";
+  if (g) {
+    const values = {
+      "g-target": g.target, "g-kind": g.kind, "g-desc": g.description, "g-refs": (g.refs || []).join(", "),
+      "g-source": g.source && g.source.kind, "g-cron": g.source && g.source.cron, "g-ref": g.ref, "g-repo": g.repository,
+      "f-repo": g.repository, "f-branches": (g.branches || []).join(", "), "f-tags": (g.tags || []).join(", "),
+      "f-events": (g.events || []).join(", "), "f-condition": g.condition,
+    };
+    for (const [id, value] of Object.entries(values)) if (value != null) $(id).value = value;
+    const w = g.workload || {};
+    for (const [id, key] of [["w-ns", "namespace"], ["w-kind", "kind"], ["w-name", "name"], ["w-container", "container"], ["w-action", "action"]]) {
+      if (w[key]) $(id).value = w[key];
+    }
+  }
+  triggerFields();
+  form.hidden = false;
+  $(g ? "g-desc" : "g-target").focus();
+}
+
+// The fields of the chosen kind. On edit, an emptied filter is cleared, and an empty secret keeps the old one.
+function triggerBody() {
+  const kind = val("g-kind"), edit = !!editingTrigger, none = edit ? null : undefined;
+  const body = edit ? { description: val("g-desc") } : { target: val("g-target"), kind, description: val("g-desc") || undefined };
+  if (kind === "token" && (edit || list("g-refs").length)) body.refs = list("g-refs");
+  if (kind === "hook") {
+    if (!edit || $("g-secret").value) body.source = { kind: val("g-source"), secrets: $("g-secret").value ? [$("g-secret").value] : [] };
+    Object.assign(body, { repository: val("f-repo") || none, branches: list("f-branches"), tags: list("f-tags"),
+      events: list("f-events"), condition: val("f-condition") || none });
+  }
+  if (kind === "schedule") body.source = { kind, cron: val("g-cron"), ref: val("g-ref") || "main" };
+  if (kind === "image") body.repository = val("g-repo");
+  if (!$("g-workload").hidden) {
+    body.workload = { namespace: val("w-ns"), kind: val("w-kind"), name: val("w-name"), action: val("w-action"), container: val("w-container") || undefined };
+  }
+  return body;
+}
+
+async function saveTrigger(event) {
   event.preventDefault();
   await run(async () => {
-    const kind = val("g-kind");
-    const body = { target: val("g-target"), kind, description: val("g-desc") || undefined };
-    if (kind === "token" && list("g-refs").length) body.refs = list("g-refs");
-    if (kind === "hook") {
-      body.source = { kind: val("g-source"), secrets: $("g-secret").value ? [$("g-secret").value] : [] };
-      Object.assign(body, { repository: val("f-repo") || undefined, branches: list("f-branches"), tags: list("f-tags"),
-        events: list("f-events"), condition: val("f-condition") || undefined });
-    }
-    if (kind === "schedule") body.source = { kind, cron: val("g-cron"), ref: val("g-ref") || "main" };
-    if (kind === "image") body.repository = val("g-repo");
-    if (!$("g-workload").hidden) {
-      body.workload = { namespace: val("w-ns"), kind: val("w-kind"), name: val("w-name"), action: val("w-action"), container: val("w-container") || undefined };
-    }
-    const created = await api("POST", "/api/v1/triggers", body);
+    const g = editingTrigger;
+    const saved = g ? await api("PATCH", `/api/v1/triggers/${g.id}`, triggerBody()) : await api("POST", "/api/v1/triggers", triggerBody());
     $("trigger-form").reset();
     $("trigger-form").hidden = true;
+    editingTrigger = null;
     await load();
-    if (created.kind === "token") {
-      $("token-value").value = created.token;
+    if (!g && saved.kind === "token") {
+      $("token-value").value = saved.token;
       $("token-once").hidden = false;
       $("token-value").select();
     }
-    note(`Trigger ${created.id} created.`);
+    note(`Trigger ${saved.description || saved.id} ${g ? "saved" : "created"}.`);
   });
 }
 
@@ -278,6 +313,11 @@ async function openDeliveries(id) {
   $("deliveries-h").scrollIntoView();
 }
 
+function deliveriesHeading() {
+  const g = triggers.find((x) => x.id === shown);
+  $("deliveries-h").textContent = `Deliveries of ${g ? g.description || g.id : shown}`;
+}
+
 function closeDeliveries() {
   shown = null;
   history.replaceState(null, "", location.pathname);
@@ -286,8 +326,7 @@ function closeDeliveries() {
 
 async function loadDeliveries(fresh) {
   await run(async () => {
-    const g = triggers.find((x) => x.id === shown);
-    $("deliveries-h").textContent = `Deliveries of ${g ? g.description || g.id : shown}`;
+    deliveriesHeading();
     const more = !fresh && cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
     const state = $("d-state").value ? `&state=${$("d-state").value}` : "";
     const page = await api("GET", `/api/v1/triggers/${encodeURIComponent(shown)}/deliveries?limit=20${state}${more}`);
@@ -359,11 +398,11 @@ on("target-cancel", () => { $("target-form").hidden = true; editing = null; });
 on("t-kind", targetFields, "change");
 on("t-header-add", headerRow);
 on("target-form", saveTarget, "submit");
-on("trigger-new", () => { $("trigger-form").hidden = false; triggerFields(); $("g-target").focus(); });
-on("trigger-cancel", () => { $("trigger-form").hidden = true; });
+on("trigger-new", () => openTrigger(null));
+on("trigger-cancel", () => { $("trigger-form").hidden = true; editingTrigger = null; });
 on("g-kind", triggerFields, "change");
 on("g-target", workloadFields, "change");
-on("trigger-form", createTrigger, "submit");
+on("trigger-form", saveTrigger, "submit");
 on("token-copy", () => copy($("token-value").value));
 on("token-done", () => { $("token-value").value = ""; $("token-once").hidden = true; });
 on("d-state", () => loadDeliveries(true), "change");

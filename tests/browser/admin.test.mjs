@@ -333,7 +333,7 @@ test("a hook trigger is created with its filters through the form, and its hook 
   assert.ok(await page.getByLabel("Cron (5 fields, UTC)").isHidden(), "only the hook trigger's fields");
   await page.getByLabel("Description").fill("pushes to master");
   await page.getByLabel("Provider").selectOption("github");
-  await page.getByLabel("Webhook secret (write-only)").fill("hook-browser-secret");
+  await page.getByLabel(/^Webhook secret/).fill("hook-browser-secret");
   await page.getByLabel("Repository (exact, e.g. group/app)").fill("Codertocat/Hello-World");
   await page.getByLabel("Branches (globs, comma-separated)").fill("master, release/*");
   await page.getByLabel(/^Events/).fill("push");
@@ -364,6 +364,30 @@ test("a hook trigger is created with its filters through the form, and its hook 
   await delivered.waitFor();
   assert.match(await delivered.innerText(), /Ref\s+master/);
   await shot("12-hook-delivered");
+
+  // Edited in the same form: the secret is not shown and, left empty, kept; the new filter applies.
+  await card.getByRole("button", { name: "Edit trigger pushes to master" }).click();
+  assert.equal(await page.getByLabel(/^Webhook secret/).inputValue(), "", "the secret is never filled in");
+  assert.equal(await page.getByLabel("Branches (globs, comma-separated)").inputValue(), "master, release/*");
+  assert.ok(await page.getByLabel("Fired by").isDisabled(), "the kind cannot change");
+  await page.getByLabel("Branches (globs, comma-separated)").fill("main");
+  await page.getByLabel("Description").fill("pushes to main");
+  await page.getByRole("button", { name: "Save trigger" }).click();
+  await note().getByText("Trigger pushes to main saved.").waitFor();
+  const edited = page.locator("#triggers li[data-trigger]", { hasText: "pushes to main" });
+  assert.match(await edited.innerText(), /branches main(?!,)/);
+  assert.equal(await page.locator("#deliveries-h").innerText(), "Deliveries of pushes to main");
+  const again = await fetch(hookUrl, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": "browser-push-2",
+      "x-hub-signature-256": `sha256=${signature}` },
+    body,
+  });
+  assert.equal(again.status, 202, "the kept secret still verifies");
+  const filtered = await again.json();
+  assert.equal(filtered.matched, false);
+  assert.match(filtered.reason, /branch/);
+  await shot("13-hook-edited");
 });
 
 test("no CSP violation or script error happened", () => {
