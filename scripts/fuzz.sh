@@ -12,5 +12,5 @@ FUZZ_ROOT="$HOOKRELAY_TOOLS/cargo-fuzz"
 export PATH="$FUZZ_ROOT/bin:$PATH"
 for target in providers forms cron template regex; do
   echo "== fuzz $target (${FUZZ_SECONDS:-60} s)"
-  cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048
+  cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -timeout=10
 done

@@ -84,6 +84,18 @@ fn pattern() -> impl Strategy<Value = String> {
         Just("$".to_string()),
         Just(r"\b".to_string()),
         Just(r"\B".to_string()),
+        Just(r"\<".to_string()),
+        Just(r"\>".to_string()),
+        Just(r"\b{start-half}".to_string()),
+        Just("[]a]".to_string()),
+        Just("[-b]".to_string()),
+        Just("[[:alpha:]1]".to_string()),
+        Just("(?i)a".to_string()),
+        Just("(?i:B)".to_string()),
+        Just("(?s:.)".to_string()),
+        Just("(?m:^)".to_string()),
+        Just("(?:)".to_string()),
+        Just(r"\x41".to_string()),
     ];
     let quantifier = prop_oneof![
         4 => Just(""),
@@ -94,6 +106,9 @@ fn pattern() -> impl Strategy<Value = String> {
         1 => Just("{1,3}"),
         1 => Just("{0,}"),
         1 => Just("*?"),
+        1 => Just("**"),
+        1 => Just("{2}{0,2}"),
+        1 => Just("{ 1 , 2 }"),
     ];
     let piece = (atom, quantifier).prop_map(|(atom, q)| format!("{atom}{q}"));
     let leaf = proptest::collection::vec(piece, 0..4).prop_map(|pieces| pieces.concat());
@@ -119,6 +134,22 @@ proptest! {
         prop_assert_eq!(ours.is_ok(), reference.is_ok(), "{:?}: ours {:?}", pattern, ours.as_ref().err());
         if let (Ok(ours), Ok(reference)) = (ours, reference) {
             prop_assert_eq!(ours.is_match(&text), reference.is_match(&text), "{:?} on {:?}", pattern, text);
+        }
+    }
+
+    /// Random strings of metacharacters: whatever regex-lite accepts, this engine accepts too
+    /// (except programs too large, and the verbose flag `x`, which conditions have no use for) and
+    /// matches alike.
+    #[test]
+    fn what_regex_lite_accepts_is_accepted_and_matched_alike(
+        pattern in "[ab.^$|()\\[\\]{}*+?,:<>=!PdwsbBiAzx1 -]{0,14}",
+        text in "[ab1\\- \n]{0,8}",
+    ) {
+        if let Ok(reference) = regex_lite::Regex::new(&pattern) {
+            match hookrelay::regex::Regex::new(&pattern) {
+                Ok(ours) => prop_assert_eq!(ours.is_match(&text), reference.is_match(&text), "{:?} on {:?}", pattern, text),
+                Err(err) => prop_assert!(err.contains("too large") || err.contains("flag x"), "{:?} refused: {}", pattern, err),
+            }
         }
     }
 
