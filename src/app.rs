@@ -281,9 +281,17 @@ fn allowed_methods(path: &str) -> Vec<&'static str> {
 }
 
 /// Who is asking, for the admin rate limit: the address Cloudflare puts in front of every request
-/// (a client cannot set it at the edge).
-fn client_address(request: &Request) -> &str {
-    request.header("cf-connecting-ip").map(str::trim).filter(|ip| !ip.is_empty()).unwrap_or("unknown")
+/// (a client cannot set it at the edge). An IPv6 client is its /64, which it could otherwise
+/// rotate through.
+fn client_address(request: &Request) -> String {
+    let address = request.header("cf-connecting-ip").map(str::trim).filter(|ip| !ip.is_empty()).unwrap_or("unknown");
+    match address.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => address.to_string(),
+    }
 }
 
 impl<S: Store, O: Outbound> App<S, O> {
@@ -316,7 +324,7 @@ impl<S: Store, O: Outbound> App<S, O> {
             Access::Admin => {
                 // Counted before the token is checked: a client over its limit is refused either
                 // way, so it cannot tell a right guess from a wrong one while it is slowed down.
-                if !self.limiter.allow(client_address(&request)).await {
+                if !self.limiter.allow(&client_address(&request)).await {
                     return Error::RateLimited.into_response(route.dialect);
                 }
                 match self.admins.authenticate(&request) {
@@ -470,6 +478,18 @@ mod tests {
         assert!(find_route("GET", "/api/v1/targets/a/b").is_err());
         assert_eq!(allowed_methods("/api/v1/targets/t1"), ["GET", "PATCH", "DELETE"]);
         assert_eq!(allowed_methods("/hook/trigger"), ["GET", "POST"]);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_64() {
+        let from = |ip: &str| client_address(&Request::new("GET", "/").with_header("cf-connecting-ip", ip));
+        assert_eq!(from("2001:db8:1:2:aaaa::1"), from("2001:db8:1:2:bbbb::2"));
+        assert_eq!(from("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_ne!(from("2001:db8:1:3::1"), from("2001:db8:1:2::1"));
+        assert_eq!(from("203.0.113.9"), "203.0.113.9");
+        assert_eq!(from("::ffff:203.0.113.9"), "::ffff:203.0.113.9");
+        assert_eq!(Request::new("GET", "/").header("cf-connecting-ip"), None);
+        assert_eq!(client_address(&Request::new("GET", "/")), "unknown");
     }
 
     #[test]

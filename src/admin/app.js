@@ -52,6 +52,10 @@ async function run(action) {
 
 function signedOut() {
   sessionStorage.removeItem(KEY);
+  // Nothing of the last session stays in the tab: not a new token, not a typed credential.
+  $("token-value").value = "";
+  $("token-once").hidden = true;
+  for (const form of ["target-form", "trigger-form"]) { $(form).reset(); $(form).hidden = true; }
   $("app").hidden = $("signout").hidden = true;
   $("signin").hidden = false;
 }
@@ -155,6 +159,7 @@ async function saveTarget(event) {
     const saved = editing
       ? await api("PATCH", `/api/v1/targets/${editing.id}`, targetBody())
       : await api("POST", "/api/v1/targets", targetBody());
+    $("target-form").reset(); // typed credentials do not linger in the hidden form
     $("target-form").hidden = true;
     await load();
     note(`Target ${saved.name} ${editing ? "saved" : "created"}.`);

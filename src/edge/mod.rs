@@ -288,9 +288,12 @@ impl Limiter for RateLimit {
     fn allow(&self, client: &str) -> LocalFuture<'_, bool> {
         let call = self.0.limit(&object(&[("key", JsValue::from_str(client))]));
         Box::pin(async move {
-            // A limiter that cannot answer lets the request through: the token check still applies.
+            // Only a plain "no" refuses: a limiter that cannot answer lets the request through,
+            // and the token check still applies.
             match settle(call).await {
-                Ok(outcome) => Reflect::get(&outcome, &JsValue::from_str("success")).map_or(true, |ok| ok.is_truthy()),
+                Ok(outcome) => {
+                    Reflect::get(&outcome, &JsValue::from_str("success")).map_or(true, |ok| ok.as_bool() != Some(false))
+                }
                 Err(_) => true,
             }
         })

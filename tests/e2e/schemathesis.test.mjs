@@ -60,5 +60,8 @@ test("Schemathesis finds no 5xx and no answer that contradicts /openapi.json", {
   );
   const output = `${run.stdout}\n${run.stderr}`;
   assert.equal(run.status, 0, `Schemathesis reported problems:\n${output.slice(-20_000)}`);
-  assert.match(output, /passed/i, "Schemathesis ran operations");
+  // Every operation of the description was tested.
+  const total = Number(/Selected:\s+\d+\/(\d+)/.exec(output)?.[1] ?? 0);
+  const tested = Number(/Tested:\s+(\d+)/.exec(output)?.[1] ?? 0);
+  assert.ok(total > 40 && tested === total, `Schemathesis tested ${tested} of ${total} operations`);
 });
