@@ -231,9 +231,8 @@ impl EventFilter {
         match (self.trigger_type, &self.condition) {
             (Some(kind), condition) => {
                 if !tag_condition_matches(kind, condition.as_deref().unwrap_or(""), event.short_ref()) {
-                    return Err(
-                        format!("tag '{}' does not meet the {kind:?} condition", event.short_ref()).to_lowercase()
-                    );
+                    let kind = format!("{kind:?}").to_ascii_lowercase();
+                    return Err(format!("tag '{}' does not meet the {kind} condition", event.short_ref()));
                 }
             }
             (None, Some(condition)) => {
@@ -329,6 +328,12 @@ mod tag_condition_tests {
 
     fn filter(kind: TagConditionType, condition: &str) -> EventFilter {
         EventFilter { trigger_type: Some(kind), condition: Some(condition.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn a_refused_tag_is_named_as_it_is() {
+        let reason = filter(TagConditionType::Tag, "v1").check(&image("V2-RC")).unwrap_err();
+        assert_eq!(reason, "tag 'V2-RC' does not meet the tag condition");
     }
 
     #[test]
