@@ -125,7 +125,7 @@ fn pattern() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
-    /// src/regex.rs replaced regex-lite: on the syntax they share, they accept the same patterns
+    /// src/regex/ replaced regex-lite: on the syntax they share, they accept the same patterns
     /// and match the same texts.
     #[test]
     fn the_condition_regex_agrees_with_regex_lite(pattern in pattern(), text in "[ab1\\-._ \n]{0,10}") {
