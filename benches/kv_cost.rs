@@ -2,11 +2,12 @@
 //! token call, a git webhook (the edge, then the queue consumer), a registry push fanned out to two
 //! image triggers, and a scheduled tick. `cargo bench --bench kv_cost` prints one JSON line each.
 
-use hookrelay::app::{App, Settings};
+use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::Request;
 use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, Lane, MemoryQueue, SequenceRandom};
+use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
 use hookrelay::store::{MemoryStore, OperationCounts};
 use hookrelay::{relay, schedules};

@@ -25,6 +25,7 @@ pub mod regex;
 pub mod relay;
 pub mod schedules;
 pub mod sealed;
+pub mod settings;
 pub mod signature;
 pub mod sources;
 pub mod store;

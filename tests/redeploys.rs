@@ -4,11 +4,12 @@
 mod common;
 use common::fixture;
 
-use hookrelay::app::{App, Settings};
+use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::{Request, Response};
 use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::settings::Settings;
 use hookrelay::store::MemoryStore;
 use serde_json::{json, Value};
 use std::rc::Rc;

@@ -4,12 +4,13 @@
 mod common;
 use common::{fixture, source};
 
-use hookrelay::app::{App, Settings};
+use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::Request;
 use hookrelay::model::{Event, EventKind};
 use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
 use hookrelay::sources::{self, HookCall};
 use hookrelay::store::MemoryStore;

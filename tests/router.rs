@@ -3,12 +3,13 @@
 
 mod common;
 
-use hookrelay::app::{App, Settings};
+use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
 use hookrelay::http::{Request, Response};
 use hookrelay::model::delivery::RetryPolicy;
 use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
+use hookrelay::settings::Settings;
 use hookrelay::store::MemoryStore;
 use hookrelay::{relay, schedules};
 use serde_json::{json, Value};

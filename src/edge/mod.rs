@@ -3,13 +3,14 @@
 //! ports on KV, `Fetch`, Queues, the platform clock and `crypto.getRandomValues`. It decides
 //! nothing and never logs a secret.
 
-use crate::app::{App, Settings};
+use crate::app::App;
 use crate::auth::AdminDirectory;
 use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
 use crate::ports::{Clock, Lane, Limiter, LocalFuture, Queue, Random};
 use crate::sealed::{Keyring, SealedStore};
+use crate::settings::Settings;
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
 use worker::js_sys::{Array, Object, Promise, Reflect, Uint8Array};
