@@ -48,6 +48,11 @@ impl Request {
         parse_urlencoded(&self.query)
     }
 
+    /// The first value of the query field `name`, decoded.
+    pub fn query_field(&self, name: &str) -> Option<String> {
+        self.query_pairs().into_iter().find(|(key, _)| key == name).map(|(_, value)| value)
+    }
+
     /// Fields of a urlencoded or multipart form body; an empty list for any other body.
     pub fn form_pairs(&self) -> Result<Vec<(String, String)>, Error> {
         match self.media_type().as_str() {

@@ -25,13 +25,12 @@ fn delivery_view(delivery: &Delivery) -> Value {
 /// `?state=` keeps the page's deliveries in that state: a page reads `limit` records, so it may
 /// hold fewer (none, even) while `cursor` says that older ones remain.
 pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
-    let wanted = match ctx.request.query_pairs().into_iter().find(|(key, _)| key == "state") {
-        None => None,
-        Some((_, state)) => Some(
-            serde_json::from_value::<DeliveryState>(Value::String(state))
-                .map_err(|_| Error::bad_request("state must be one of pending, delivered, failed, dead"))?,
-        ),
-    };
+    let wanted = ctx
+        .request
+        .query_field("state")
+        .map(|state| serde_json::from_value::<DeliveryState>(Value::String(state)))
+        .transpose()
+        .map_err(|_| Error::bad_request("state must be one of pending, delivered, failed, dead"))?;
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     let (limit, cursor) = super::page_params(ctx)?;

@@ -55,7 +55,7 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_
 
 pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
-    let target_filter = ctx.request.query_pairs().into_iter().find(|(key, _)| key == "target").map(|(_, v)| v);
+    let target_filter = ctx.request.query_field("target");
     let target = match target_filter {
         Some(id_or_name) => Some(catalog.find_target(&id_or_name).await?),
         None => None,

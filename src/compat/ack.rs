@@ -174,7 +174,7 @@ fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
 
 /// `GET|POST /hook/trigger?token=...`: no admin token; an unknown token answers 404.
 pub async fn invoke<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
-    let token = ctx.request.query_pairs().into_iter().find(|(key, _)| key == "token").map(|(_, v)| v);
+    let token = ctx.request.query_field("token");
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad_request("token is missing"))?;
     let call = TokenCall {
         project: None,

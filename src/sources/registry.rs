@@ -41,7 +41,7 @@ pub fn verify_optional_secret(call: &HookCall) -> Result<(), Error> {
         let v = v.trim();
         v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")).unwrap_or(v).to_string()
     });
-    let from_query = call.request.query_pairs().into_iter().find(|(k, _)| k == "secret").map(|(_, v)| v);
+    let from_query = call.request.query_field("secret");
     let presented = from_header
         .or(from_query)
         .ok_or_else(|| Error::BadSignature("Authorization (or the secret query field) is missing".into()))?;
