@@ -4,6 +4,8 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$HOOKRELAY_ROOT"
+echo "== static checks of the test files (node --test tests/static)"
+node --test tests/static/
 bash scripts/setup.sh
 echo "== native tests (cargo test)"
 cargo test --quiet

@@ -3,7 +3,7 @@
 // order and share one page: sign in, create a target and a trigger, fire it, watch the deliveries,
 // replay a failed one, revoke the trigger. Each step leaves a screenshot at 1280 and at 375 px wide
 // in tests/artifacts/.
-import { test, before, after } from "node:test";
+import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -11,7 +11,8 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import { ADMINS, ROOT, fixture, rememberSecret, waitFor, withWorkerAndMock } from "../e2e/harness.mjs";
 
-const env = withWorkerAndMock({ status: 201, json: { id: 7, status: "created" } });
+// The browser starts in the harness's own hook, once the worker is up (see withWorkerAndMock).
+const env = withWorkerAndMock({ status: 201, json: { id: 7, status: "created" } }, { then: startBrowser });
 const ARTIFACTS = path.join(ROOT, "tests/artifacts");
 const WIDE = { width: 1280, height: 900 };
 const NARROW = { width: 375, height: 800 };
@@ -27,7 +28,7 @@ const state = {};
 rememberSecret("glptt-browser-secret", "ghp-browser-secret", "jenkins-browser-secret", "sa-browser-secret",
   "ack-browser-secret", "hdr-browser-secret");
 
-before(async () => {
+async function startBrowser() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -47,7 +48,7 @@ before(async () => {
     dialogs.push(dialog.message());
     await (answerDialog ? dialog.accept() : dialog.dismiss());
   });
-});
+}
 
 after(async () => {
   await browser?.close();

@@ -54,7 +54,7 @@ export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 1
     // As wrangler.toml declares them; Miniflare's local Queues, consumed by the same worker at once.
     queueProducers: { DELIVERIES: "hookrelay-deliveries", DEAD_LETTERS: "hookrelay-dead-letters" },
     queueConsumers: {
-      "hookrelay-deliveries": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 10, retryDelay: 1 },
+      "hookrelay-deliveries": { maxBatchSize: 10, maxBatchTimeout: 0, maxRetries: 100, retryDelay: 1 },
     },
     // As wrangler.toml declares it; most tests send far more admin requests than production allows.
     ratelimits: { ADMIN_RATE_LIMIT: { simple: { limit: adminRateLimit, period: 60 } } },
@@ -158,18 +158,34 @@ export async function startMock(fallback = { status: 201, json: { id: 1, status:
 /**
  * Starts a recording mock target (answering `fallback`) and the worker before a file's tests, and
  * stops both after them. Returns `{worker, target}`, filled in once they are up.
+ *
+ * On Node 20, a file's root-level `before` hooks run concurrently, not in order: a second `before`
+ * in the same file can run while the worker is still starting. So a file that needs more set-up
+ * passes it as `then`, which runs in this one hook once both are up; and reading `worker` or
+ * `target` before they are up throws, naming the cause, instead of failing later on `undefined`.
+ * tests/static/hooks.test.mjs checks that no test file has two root-level `before` hooks.
  */
-export function withWorkerAndMock(fallback) {
+export function withWorkerAndMock(fallback, { then } = {}) {
   const env = {};
+  let ready = false;
   before(async () => {
     env.target = await startMock(fallback);
     env.worker = await startWorker();
+    ready = true;
+    if (then) await then(env);
   });
   after(async () => {
     await env.worker?.stop();
     await env.target?.stop();
   });
-  return env;
+  return new Proxy(env, {
+    get(held, name) {
+      if ((name === "worker" || name === "target") && !ready) {
+        throw new Error(`env.${name} was read before withWorkerAndMock's before hook finished: pass set-up as its \`then\` option, not as another root-level before hook (they run concurrently on Node 20)`);
+      }
+      return held[name];
+    },
+  });
 }
 
 /** Polls `check` (sync or async) until it returns something truthy, or fails after `timeoutMs`. */
