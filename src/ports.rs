@@ -29,6 +29,9 @@ pub struct Queued {
     pub lane: Lane,
     pub body: String,
     pub delay_seconds: u32,
+    /// How many times this message has been handed to the consumer so far, plus one: the
+    /// platform's `message.attempts` on its next handover.
+    pub handover: u32,
 }
 
 /// Keeps what is sent, for native tests to inspect and consume.
@@ -47,6 +50,13 @@ impl MemoryQueue {
         taken
     }
 
+    /// Puts a taken message back for another handover after `delay_seconds`, as the platform does
+    /// on `message.retry({delaySeconds})` or when a consumer invocation fails.
+    pub fn redeliver(&self, message: Queued, delay_seconds: u32) {
+        let handover = message.handover + 1;
+        self.sent.borrow_mut().push(Queued { delay_seconds, handover, ..message });
+    }
+
     pub fn waiting(&self, lane: Lane) -> Vec<Queued> {
         self.sent.borrow().iter().filter(|message| message.lane == lane).cloned().collect()
     }
@@ -57,7 +67,7 @@ impl Queue for MemoryQueue {
         let result = match self.broken.borrow().clone() {
             Some(reason) => Err(reason),
             None => {
-                self.sent.borrow_mut().push(Queued { lane, body, delay_seconds });
+                self.sent.borrow_mut().push(Queued { lane, body, delay_seconds, handover: 1 });
                 Ok(())
             }
         };

@@ -9,7 +9,7 @@
 use crate::app::App;
 use crate::error::Error;
 use crate::model::delivery::Next;
-use crate::model::{Call, Delivery, Target};
+use crate::model::{Call, Delivery, DeliveryState, Target};
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse};
 use crate::ports::Lane;
 use crate::store::{keys, Store};
@@ -95,34 +95,108 @@ async fn send<S: Store, O: Outbound>(
     app.queue.send(lane, body, delay).await.map_err(Error::Queue)
 }
 
-/// Handles one message from the deliveries queue: the delivery's next attempt. `Err` only when
-/// the platform should redeliver the message (storage or the queue failed).
-pub async fn consume<S: Store, O: Outbound>(app: &App<S, O>, body: &str) -> Result<(), Error> {
-    let mut delivery = match serde_json::from_str::<Message>(body) {
-        Ok(Message::Inline(delivery)) => *delivery,
+/// What the queue does with a message once the consumer has handled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Done with: delivered, failed, dead, or nothing left to deliver.
+    Ack,
+    /// Deliver this same message again after `delay_seconds` (`message.retry({delaySeconds})`).
+    Retry { delay_seconds: u32 },
+}
+
+/// Handles one message from the deliveries queue: the delivery's next attempt.
+///
+/// `delivered` is how many times the platform has handed over this very message (its `attempts`,
+/// 1 the first time). A retry is this same message delivered again, never a new one, so however
+/// often the platform redelivers it (an invocation that failed after the attempt, say), each
+/// (delivery, attempt number) is attempted at most once and the attempts stay bounded by
+/// `RETRY_MAX_ATTEMPTS`: the attempt number is the message's own attempts plus `delivered`, or one
+/// more than the record already holds, whichever is larger.
+pub async fn consume<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delivered: u32) -> Settlement {
+    match consume_once(app, body, delivered).await {
+        Ok(settlement) => settlement,
+        // Storage failed: the same message comes back, as a later attempt number.
+        Err(_) => Settlement::Retry { delay_seconds: app.settings.retry.delay_seconds(delivered, 0) },
+    }
+}
+
+async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delivered: u32) -> Result<Settlement, Error> {
+    let carried = match serde_json::from_str::<Message>(body) {
+        Ok(Message::Inline(delivery)) => Some(*delivery),
         Ok(Message::Stored { stored }) => match app.catalog().find_delivery(&stored).await {
-            Ok(delivery) => delivery,
+            Ok(delivery) => Some(delivery),
             // Its record expired: there is nothing left to deliver.
-            Err(Error::NotFound(_)) => return Ok(()),
+            Err(Error::NotFound(_)) => None,
             Err(other) => return Err(other),
         },
         // Not ours (or from an older version): dropping it is all that can be done.
-        Err(_) => return Ok(()),
+        Err(_) => None,
     };
+    let Some(carried) = carried else { return Ok(Settlement::Ack) };
+    let queued_attempts = carried.attempts.len() as u32;
+    let mut delivery = latest_record(app, carried, delivered).await?;
+    if delivery.state != DeliveryState::Pending {
+        // A redelivered message whose delivery was settled already.
+        return Ok(Settlement::Ack);
+    }
+    let number = (queued_attempts + delivered.max(1)).max(delivery.attempts.len() as u32 + 1);
     let now = app.clock.now_ms();
+    if number > app.settings.retry.max_attempts {
+        // Only after an invocation died mid-attempt: that attempt counted, and it was the last.
+        delivery.state = DeliveryState::Dead;
+        settle(app, &mut delivery, Next::Dead).await?;
+        return Ok(Settlement::Ack);
+    }
     if !delivery.attempts.is_empty() {
         // A retry, maybe an hour later: the trigger must still be there and enabled.
         let live = app.catalog().find_trigger(&delivery.trigger).await.ok().filter(|t| t.enabled && !t.is_expired(now));
         if live.is_none() {
             delivery.fail(now, "the trigger was deleted, disabled or expired before this retry");
-            return app.catalog().record_delivery(&delivery).await;
+            app.catalog().record_delivery(&delivery).await?;
+            return Ok(Settlement::Ack);
         }
     }
     let Some(target) = app.store.get_json::<Target>(&keys::target(&delivery.target)).await? else {
         delivery.fail(now, "the target was deleted");
-        return app.catalog().record_delivery(&delivery).await;
+        app.catalog().record_delivery(&delivery).await?;
+        return Ok(Settlement::Ack);
     };
-    try_now(app, &target, &mut delivery).await.map(|_| ())
+    let started = app.clock.now_ms();
+    let outcome = attempt(app, &target, &delivery.call_at(started)).await;
+    let duration = app.clock.now_ms().saturating_sub(started);
+    let secrets = target.spec.kind().secrets();
+    match delivery.note_attempt(number, started, duration, &outcome, &secrets, &app.settings.retry) {
+        Next::Retry => {
+            let _ = app.catalog().record_delivery(&delivery).await;
+            Ok(Settlement::Retry { delay_seconds: retry_delay(app, number) })
+        }
+        next => {
+            // Never `Err` from here on: the target has answered, and an `Err` would attempt it again.
+            let _ = settle(app, &mut delivery, next).await;
+            Ok(Settlement::Ack)
+        }
+    }
+}
+
+/// The delivery as its record has it when the record knows more than the message: a message
+/// handed over again carries the delivery as it was first queued, the record every attempt since.
+/// A first handover of a delivery never attempted costs no read: it has no record yet.
+async fn latest_record<S: Store, O: Outbound>(app: &App<S, O>, carried: Delivery, delivered: u32) -> Result<Delivery, Error> {
+    if delivered <= 1 && carried.attempts.is_empty() {
+        return Ok(carried);
+    }
+    match app.catalog().find_delivery(&carried.id).await {
+        Ok(recorded) if recorded.attempts.len() >= carried.attempts.len() => Ok(recorded),
+        Ok(_) | Err(Error::NotFound(_)) => Ok(carried),
+        Err(other) => Err(other),
+    }
+}
+
+/// The wait before the attempt after `attempt`, with jitter.
+fn retry_delay<S: Store, O: Outbound>(app: &App<S, O>, attempt: u32) -> u32 {
+    let mut random = [0u8; 4];
+    app.random.fill(&mut random);
+    app.settings.retry.delay_seconds(attempt, u32::from_le_bytes(random))
 }
 
 /// Sends a delivery again as a new delivery, linked to the old one, and tries it at once.

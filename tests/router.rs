@@ -305,9 +305,11 @@ fn a_busy_target_is_retried_with_backoff_until_it_takes_the_call() {
     assert!((24..=30).contains(&queued[0].delay_seconds), "30 s less jitter: {queued:?}");
     h.app.outbound.answer(503, "busy");
     let message = common::queue().take(Lane::Deliveries).remove(0);
-    block_on(relay::consume(&h.app, &message.body)).unwrap();
-    let queued = common::queue().waiting(Lane::Deliveries);
-    assert!((48..=60).contains(&queued[0].delay_seconds), "then a minute: {queued:?}");
+    let settled = block_on(relay::consume(&h.app, &message.body, message.handover));
+    let relay::Settlement::Retry { delay_seconds } = settled else { panic!("a retry, not {settled:?}") };
+    assert!((48..=60).contains(&delay_seconds), "then a minute: {delay_seconds}");
+    assert!(common::queue().waiting(Lane::Deliveries).is_empty(), "the same message comes back, no new one");
+    common::queue().redeliver(message, delay_seconds);
     h.app.outbound.answer(201, r#"{"id":7}"#);
     assert_eq!(common::drain(&h.app), 1);
 
@@ -335,6 +337,55 @@ fn a_target_that_stays_down_ends_dead_in_the_dead_letter_queue() {
     assert_eq!(dead.len(), 1);
     let kept: Value = serde_json::from_str(&dead[0].body).unwrap();
     assert_eq!((kept["id"].clone(), kept["state"].clone()), (record["id"].clone(), json!("dead")));
+}
+
+#[test]
+fn a_message_handed_back_again_and_again_never_multiplies_attempts() {
+    // The red-team's 438 attempts: a consumer invocation that failed after its attempt had the
+    // platform hand the message back, and each handover queued one more retry. Here every message
+    // comes back after every handover, whatever the consumer said, as if every invocation failed.
+    let mut h = harness(15);
+    h.app.settings.retry = RetryPolicy { base_seconds: 1, max_attempts: 3 };
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    for _ in 0..50 {
+        h.app.outbound.fail("no such host");
+    }
+    let body: Value = serde_json::from_slice(&h.fire("web-ci", &token, "main").body).unwrap();
+    for _round in 0..20 {
+        let messages = common::queue().take(Lane::Deliveries);
+        assert!(messages.len() <= 1, "one delivery is one message: {}", messages.len());
+        for message in messages {
+            block_on(relay::consume(&h.app, &message.body, message.handover));
+            common::queue().redeliver(message, 0);
+        }
+    }
+    assert_eq!(h.app.outbound.sent.borrow().len(), 3, "exactly RETRY_MAX_ATTEMPTS attempts");
+    let record = delivery(&h, body["delivery_id"].as_str().unwrap());
+    assert_eq!((record["state"].clone(), record["attempts"].as_array().unwrap().len()), (json!("dead"), 3));
+    assert_eq!(common::queue().take(Lane::DeadLetters).len(), 1, "one dead letter");
+}
+
+#[test]
+fn a_handover_the_record_missed_still_counts_towards_the_attempts() {
+    // An invocation that died between its attempt and its record: the next handover is the next
+    // attempt number, so the attempts stay bounded even when no record tells how many were made.
+    let mut h = harness(16);
+    h.app.settings.retry = RetryPolicy { base_seconds: 1, max_attempts: 3 };
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    for _ in 0..10 {
+        h.app.outbound.fail("no such host");
+    }
+    h.fire("web-ci", &token, "main");
+    let message = common::queue().take(Lane::Deliveries).remove(0);
+    // Attempt 1 was made inline; handover 1 (attempt 2) died unrecorded; handover 2 is attempt 3.
+    let settled = block_on(relay::consume(&h.app, &message.body, 2));
+    assert_eq!(settled, relay::Settlement::Ack, "attempt 3 is the last");
+    assert_eq!(h.app.outbound.sent.borrow().len(), 2);
+    let record = delivery(&h, &serde_json::from_str::<Value>(&message.body).unwrap()["id"].as_str().unwrap());
+    assert_eq!(record["state"], "dead");
+    let later = block_on(relay::consume(&h.app, &message.body, 3));
+    assert_eq!(later, relay::Settlement::Ack);
+    assert_eq!(h.app.outbound.sent.borrow().len(), 2, "nothing past RETRY_MAX_ATTEMPTS");
 }
 
 #[test]

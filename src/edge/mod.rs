@@ -15,7 +15,7 @@ use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
 use wasm_bindgen::prelude::*;
 use worker::js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
-use worker::{event, Context, Env, Headers, MessageBatch, MessageExt};
+use worker::{event, Context, Env, Headers};
 
 /// The app with the platform's ports, as `wrangler.toml` binds them.
 fn app(env: &Env) -> worker::Result<App<SealedStore<KvStore>, FetchClient>> {
@@ -56,23 +56,52 @@ async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::Schedu
     }
 }
 
-/// The deliveries queue's consumer. A message the core could not settle (storage or the queue
-/// failed) is retried by the platform; everything else is acknowledged. Never returns `Err`:
-/// the macro would turn it into a panic.
-#[event(queue)]
-async fn queue(batch: MessageBatch<String>, env: Env, _ctx: Context) -> worker::Result<()> {
+/// The deliveries queue's consumer. Each message is acknowledged or handed back for its next
+/// attempt with `message.retry({delaySeconds})`, as the core settles it: a retry is the same
+/// message again, never a new one, so a redelivery cannot multiply attempts.
+///
+/// Exported by hand rather than with `#[event(queue)]`: `worker` 0.8's message type hides the
+/// platform's `attempts` count, which the core needs to number the attempt (worker-build's shim
+/// finds the handler by its export name, as it does for the macro's).
+#[wasm_bindgen(js_name = queue, wasm_bindgen_futures = worker::wasm_bindgen_futures)]
+pub async fn queue_handler(batch: QueueBatch, env: Env, _ctx: JsValue) -> Result<JsValue, JsValue> {
     let Ok(app) = app(&env) else {
         batch.retry_all();
-        return Ok(());
+        return Ok(JsValue::UNDEFINED);
     };
-    for message in batch.raw_iter() {
+    for message in batch.messages().iter() {
+        let message: QueueMessage = message.unchecked_into();
         let body = message.body().as_string().unwrap_or_default();
-        match crate::relay::consume(&app, &body).await {
-            Ok(()) => message.ack(),
-            Err(_) => message.retry(),
+        let handover = message.attempts().as_f64().map_or(1, |n| n.max(1.0) as u32);
+        match crate::relay::consume(&app, &body, handover).await {
+            crate::relay::Settlement::Ack => message.ack(),
+            crate::relay::Settlement::Retry { delay_seconds } => {
+                message.retry(&object(&[("delaySeconds", JsValue::from(delay_seconds))]))
+            }
         }
     }
-    Ok(())
+    Ok(JsValue::UNDEFINED)
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// A batch of queue messages, as the platform hands it to `queue`.
+    pub type QueueBatch;
+    #[wasm_bindgen(method, getter)]
+    fn messages(this: &QueueBatch) -> Array;
+    #[wasm_bindgen(method, js_name = retryAll)]
+    fn retry_all(this: &QueueBatch);
+    /// One message of a batch, called directly for its `attempts` (which `worker` 0.8 does not
+    /// expose) and a `retry` with options that needs no serde-wasm-bindgen.
+    type QueueMessage;
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &QueueMessage) -> JsValue;
+    #[wasm_bindgen(method, getter)]
+    fn attempts(this: &QueueMessage) -> JsValue;
+    #[wasm_bindgen(method)]
+    fn ack(this: &QueueMessage);
+    #[wasm_bindgen(method)]
+    fn retry(this: &QueueMessage, options: &Object);
 }
 
 async fn into_core_request(mut req: worker::Request) -> worker::Result<http::Request> {

@@ -151,6 +151,21 @@ impl Delivery {
         secrets: &[&str],
         policy: &RetryPolicy,
     ) -> Next {
+        let number = self.attempts.len() as u32 + 1;
+        self.note_attempt(number, at, duration_ms, outcome, secrets, policy)
+    }
+
+    /// `note` for attempt `number`, which may be more than the attempts recorded (a record that
+    /// missed an attempt of an invocation that died): the policy counts attempts made, not noted.
+    pub fn note_attempt(
+        &mut self,
+        number: u32,
+        at: u64,
+        duration_ms: u64,
+        outcome: &Result<OutboundResponse, Error>,
+        secrets: &[&str],
+        policy: &RetryPolicy,
+    ) -> Next {
         let (status, text) = match outcome {
             Ok(answer) => (Some(answer.status), excerpt(&answer.body)),
             Err(error) => (None, error.message()),
@@ -159,7 +174,7 @@ impl Delivery {
         let (state, next) = match outcome {
             Ok(answer) if (200..300).contains(&answer.status) => (DeliveryState::Delivered, Next::Done),
             _ if !RetryPolicy::retryable(outcome) => (DeliveryState::Failed, Next::Done),
-            _ if self.attempts.len() as u32 >= policy.max_attempts => (DeliveryState::Dead, Next::Dead),
+            _ if number.max(self.attempts.len() as u32) >= policy.max_attempts => (DeliveryState::Dead, Next::Dead),
             _ => (DeliveryState::Pending, Next::Retry),
         };
         self.state = state;

@@ -41,7 +41,10 @@ pub fn drain<S: hookrelay::store::Store, O: hookrelay::outbound::Outbound>(app: 
             return consumed;
         }
         for message in messages {
-            hookrelay::ports::block_on(hookrelay::relay::consume(app, &message.body)).expect("consumed");
+            let settled = hookrelay::ports::block_on(hookrelay::relay::consume(app, &message.body, message.handover));
+            if let hookrelay::relay::Settlement::Retry { delay_seconds } = settled {
+                queue().redeliver(message, delay_seconds);
+            }
             consumed += 1;
         }
     }

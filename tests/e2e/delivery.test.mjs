@@ -4,14 +4,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
+import net from "node:net";
 import { withWorkerAndMock, fixture } from "./harness.mjs";
 
 const env = withWorkerAndMock({ status: 201, json: { id: 1 } });
 
-/** An http target at the mock's `path` and a token trigger on it; returns the trigger. */
-async function tokenTrigger(name, path) {
+/** An http target at `${base}${path}` (the mock's by default) and a token trigger on it. */
+async function tokenTrigger(name, path, base = env.target.url) {
   const created = await env.worker.call("POST", "/api/v1/targets", {
-    as: "alice", json: { name, kind: "http", url: `${env.target.url}${path}`, headers: { "X-Key": "s3cret-key" } },
+    as: "alice", json: { name, kind: "http", url: `${base}${path}`, headers: { "X-Key": "s3cret-key" } },
   });
   assert.equal(created.status, 201, created.text);
   const trigger = await env.worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: name } });
@@ -99,4 +100,43 @@ test("a webhook is answered 202 before its target is tried, then delivered by th
   const [record] = await env.worker.settled(answer);
   assert.deepEqual(record.attempts.map((a) => a.status), [503, 201], "the queue retried the 503");
   assert.equal(JSON.parse(sentTo("/slow")[1].body).payload.after, JSON.parse(body).after, "the payload survived the queue");
+});
+
+/**
+ * Fires `name` once at a target that never answers, waits for the delivery to end dead, then
+ * watches a few seconds more: exactly RETRY_MAX_ATTEMPTS attempts, one delivery, nothing after.
+ */
+async function diesAfterThreeAttempts(name, trigger) {
+  const answer = await fire(name, trigger.token);
+  assert.equal(answer.status, 202, answer.text);
+  const record = await env.worker.delivery(answer.body.delivery_id, { until: ["dead"], timeoutMs: 30_000 });
+  assert.equal(record.attempts.length, 3, JSON.stringify(record.attempts));
+  assert.ok(record.attempts.every((a) => a.status === null), "no answer came back");
+  await new Promise((resolve) => setTimeout(resolve, 5_000));
+  const later = await env.worker.call("GET", `/api/v1/deliveries/${answer.body.delivery_id}`, { as: "alice" });
+  assert.deepEqual(later.body, record, "nothing was attempted after it died");
+  const listed = await env.worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries`, { as: "alice" });
+  assert.equal(listed.body.deliveries.length, 1, "one delivery");
+}
+
+test("a target that drops every connection is attempted exactly RETRY_MAX_ATTEMPTS times, then dead", async () => {
+  let connections = 0;
+  const dropper = net.createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  await new Promise((resolve) => dropper.listen(0, "127.0.0.1", resolve));
+  try {
+    const trigger = await tokenTrigger("dropper", "/hook", `http://127.0.0.1:${dropper.address().port}`);
+    await diesAfterThreeAttempts("dropper", trigger);
+    assert.equal(connections, 3, "three connections, one per attempt");
+  } finally {
+    await new Promise((resolve) => dropper.close(resolve));
+  }
+});
+
+test("a target whose host name does not resolve is attempted exactly RETRY_MAX_ATTEMPTS times, then dead", async () => {
+  // `.invalid` never resolves (RFC 2606).
+  const trigger = await tokenTrigger("nowhere", "/hook", "http://hookrelay-e2e.invalid");
+  await diesAfterThreeAttempts("nowhere", trigger);
 });
