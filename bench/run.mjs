@@ -396,7 +396,7 @@ async function main() {
     ...size.page.map((p) => [`\`${p.file}\``, fmt(p.raw), fmt(p.gzipped)]),
     ["all three, gzipped together", fmt(size.pageTotal.raw), fmt(size.pageTotal.gzipped)],
   ]);
-  out.push(`Budget: 358,400 bytes (350 KiB) of gzipped wasm, the admin page included; used ${pct(size.rows[0].gzipped / 358400)}, of which the page's assets are about ${fmt(size.pageTotal.gzipped)}.`, "",
+  out.push(`Budget: 524,288 bytes (512 KiB) of gzipped wasm, an upper bound and not a target (Workers allow 3 MB compressed on the free plan), the admin page included; used ${pct(size.rows[0].gzipped / 524288)}, of which the page's assets are about ${fmt(size.pageTotal.gzipped)}.`, "",
     `Share of code by crate (twiggy, in the linked module before wasm-bindgen and wasm-opt: ${fmt(size.code)} bytes of code). Generic code is counted where it is defined: serde_json's decoders for hookrelay's types count as serde_json.`, "");
   table(["crate", "code bytes", "share"], size.shares.map((s) => [s.crate, fmt(s.bytes), pct(s.share)]));
 

@@ -116,7 +116,7 @@ pub struct EventFilter {
     pub branches: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
-    /// A regex (`crate::regex` syntax) that must match somewhere in the branch or tag name; with a
+    /// A regex (regex-lite's syntax) that must match somewhere in the branch or tag name; with a
     /// `trigger_type`, an SWR tag condition instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
@@ -153,12 +153,28 @@ pub fn tag_condition_matches(kind: TagConditionType, condition: &str, tag: &str)
     }
 }
 
-/// Compiles a regex (see `crate::regex` for the syntax and the size limit); the error names the field.
-pub fn compile_regex(field: &str, pattern: &str) -> Result<crate::regex::Regex, Error> {
+/// The most a condition may compile to, in regex-lite's own measure (bytes, approximately):
+/// generous for a real tag pattern, while `(a{1,100}){1,100}` is refused.
+const REGEX_SIZE_LIMIT: usize = 64 * 1024;
+/// How deeply a condition may nest groups and repetitions.
+const REGEX_NEST_LIMIT: u32 = 32;
+
+/// Compiles a condition with regex-lite, bounded in size and nesting (its matching is linear in the
+/// text whatever the pattern); the error names the field.
+pub fn compile_regex(field: &str, pattern: &str) -> Result<regex_lite::Regex, Error> {
     if pattern.len() > crate::model::MAX_NAME_BYTES {
         return Err(Error::bad_request(format!("{field} is longer than 255 bytes")));
     }
-    crate::regex::Regex::new(pattern).map_err(|err| Error::bad_request(format!("{field} is not a valid regex: {err}")))
+    regex_lite::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .nest_limit(REGEX_NEST_LIMIT)
+        .build()
+        .map_err(|err| Error::bad_request(format!("{field} is not a valid regex: {}", first_line(&err.to_string()))))
+}
+
+/// regex-lite's errors quote the pattern over several lines; the first one says what is wrong.
+fn first_line(text: &str) -> &str {
+    text.lines().find(|line| !line.trim().is_empty()).unwrap_or(text)
 }
 
 impl EventFilter {
@@ -310,6 +326,24 @@ mod filter_tests {
         assert!(bad.validate().unwrap_err().message().starts_with("condition"));
         let huge = EventFilter { condition: Some("(a{1,100}){1,100}".into()), ..Default::default() };
         assert!(huge.validate().is_err());
+    }
+
+    #[test]
+    fn a_refused_regex_says_why_in_one_line() {
+        for (pattern, why) in [
+            ("(", "without closing"),
+            ("(a{1000}){1000}", "size limit"),
+            ("a{99999}", "size limit"),
+            ("(?=a)", "look-around"),
+            (r"\p{L}", "Unicode character classes"),
+        ] {
+            let message = compile_regex("condition", pattern).unwrap_err().message();
+            assert!(message.starts_with("condition is not a valid regex: "), "{pattern}: {message}");
+            assert!(message.contains(why) && !message.contains('\n'), "{pattern}: {message}");
+        }
+        let nested = format!("{}a{}", "(".repeat(40), ")".repeat(40));
+        assert!(compile_regex("condition", &nested).is_err(), "nesting is bounded");
+        assert!(compile_regex("condition", r"^v\d+\.\d+(-rc\d+)?$").is_ok());
     }
 }
 

@@ -21,7 +21,6 @@ pub mod http;
 pub mod model;
 pub mod outbound;
 pub mod ports;
-pub mod regex;
 pub mod relay;
 pub mod schedules;
 pub mod sealed;
