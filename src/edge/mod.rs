@@ -63,7 +63,7 @@ async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::Schedu
 /// Exported by hand rather than with `#[event(queue)]`: `worker` 0.8's message type hides the
 /// platform's `attempts` count, which the core needs to number the attempt (worker-build's shim
 /// finds the handler by its export name, as it does for the macro's).
-#[wasm_bindgen(js_name = queue, wasm_bindgen_futures = worker::wasm_bindgen_futures)]
+#[wasm_bindgen(js_name = queue, wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
 pub async fn queue_handler(batch: QueueBatch, env: Env, _ctx: JsValue) -> Result<JsValue, JsValue> {
     let Ok(app) = app(&env) else {
         batch.retry_all();
