@@ -212,6 +212,10 @@ fn match_pattern(pattern: &'static str, path: &str) -> Option<Captures> {
     }
 }
 
+/// The longest path parameter that can name anything: ids, names, refs and repositories are at
+/// most 255 bytes (`model::MAX_NAME_BYTES`).
+const MAX_PATH_PARAM_BYTES: usize = crate::model::MAX_NAME_BYTES;
+
 /// Path parameters captured by a route, by name.
 pub type Captures = Vec<(&'static str, String)>;
 
@@ -279,6 +283,11 @@ impl<S: Store, O: Outbound> App<S, O> {
                 return response;
             }
         };
+        // A path segment names something stored under it; one longer than any name can be names
+        // nothing, so it is unknown here, before it could make a key longer than KV takes.
+        if params.iter().any(|(_, value)| value.len() > MAX_PATH_PARAM_BYTES) {
+            return Error::not_found("no such resource").into_response(route.dialect);
+        }
         if request.body.len() > MAX_BODY_BYTES {
             return Error::PayloadTooLarge.into_response(route.dialect);
         }

@@ -84,6 +84,8 @@ pub mod keys {
 
 /// The most keys KV returns in one listing.
 pub const MAX_LIST_PAGE: usize = 1000;
+/// KV's longest key, in bytes.
+pub const MAX_KEY_BYTES: usize = 512;
 
 /// One page of a key listing.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -182,6 +184,14 @@ impl MemoryStore {
         self.fail_after.set(n);
     }
 
+    /// Fails as KV does for a key over its limit, so that native tests see what production would.
+    fn check_key(key: &str) -> Result<(), Error> {
+        if key.len() > MAX_KEY_BYTES {
+            return Err(Error::Store(format!("414 key length {} exceeds the limit of {MAX_KEY_BYTES}", key.len())));
+        }
+        Ok(())
+    }
+
     fn operate(&self) -> Result<(), Error> {
         match self.fail_after.get() {
             Some(0) => Err(Error::Store("injected failure".into())),
@@ -197,12 +207,14 @@ impl MemoryStore {
 impl Store for MemoryStore {
     async fn get(&self, key: &str) -> Result<Option<String>, Error> {
         self.operate()?;
+        Self::check_key(key)?;
         self.counts.borrow_mut().reads += 1;
         Ok(self.entries.borrow().get(key).cloned())
     }
 
     async fn put(&self, key: &str, value: &str, _ttl_seconds: Option<u64>) -> Result<(), Error> {
         self.operate()?;
+        Self::check_key(key)?;
         self.counts.borrow_mut().writes += 1;
         self.entries.borrow_mut().insert(key.to_string(), value.to_string());
         Ok(())
@@ -210,6 +222,7 @@ impl Store for MemoryStore {
 
     async fn delete(&self, key: &str) -> Result<(), Error> {
         self.operate()?;
+        Self::check_key(key)?;
         self.counts.borrow_mut().deletes += 1;
         self.entries.borrow_mut().remove(key);
         Ok(())

@@ -755,3 +755,38 @@ fn deliveries_can_be_listed_by_state() {
     let (status, error) = h.admin_json("GET", &format!("{path}?state=lost"), Value::Null);
     assert_eq!((status, error["error"].as_str()), (400, Some("bad_request")));
 }
+
+#[test]
+fn an_id_longer_than_any_name_is_unknown_on_every_route_before_any_store_call() {
+    // `DELETE /api/v1/triggers/` + 600 × `a` used to reach KV, which refused the key (414) and
+    // the caller got 503 with KV's own message.
+    let h = harness(17);
+    let long = "a".repeat(600);
+    for route in hookrelay::app::ROUTES.iter().filter(|route| route.pattern.contains('{')) {
+        let path: String = route
+            .pattern
+            .split('/')
+            .map(|segment| if segment.starts_with('{') { long.as_str() } else { segment })
+            .collect::<Vec<_>>()
+            .join("/");
+        h.app.store.reset_counts();
+        let request = Request::new(route.method, &path)
+            .with_header("authorization", "Bearer tok-a")
+            .with_header("x-auth-token", "tok-a")
+            .with_body("application/json", "{}");
+        let answer = h.send(request);
+        assert_eq!(answer.status, 404, "{} {}: {}", route.method, route.pattern, String::from_utf8_lossy(&answer.body));
+        let counts = h.app.store.counts();
+        assert_eq!((counts.reads, counts.writes, counts.lists, counts.deletes), (0, 0, 0, 0), "{}", route.pattern);
+    }
+}
+
+#[test]
+fn the_memory_store_refuses_keys_longer_than_kv_takes() {
+    let store = MemoryStore::new();
+    let long = "k".repeat(513);
+    assert!(block_on(hookrelay::store::Store::get(&store, &long)).is_err());
+    assert!(block_on(hookrelay::store::Store::put(&store, &long, "v", None)).is_err());
+    assert!(block_on(hookrelay::store::Store::get(&store, &"k".repeat(512))).is_ok());
+}
+
