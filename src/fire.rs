@@ -54,6 +54,8 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
             trigger.refs.join(", ")
         )));
     }
+    // Before anything is stored or sent: a token grants no image beyond its trigger's own.
+    let containers = trigger.admit_caller_images(call.containers)?;
     // The trigger's own variables first, so that the caller's win on a clash.
     let mut variables = trigger.variables.clone();
     variables.extend(call.variables);
@@ -69,7 +71,7 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
         ref_name: call.ref_name,
         variables,
         payload,
-        containers: call.containers,
+        containers,
         workload: trigger.workload.clone(),
         ..Call::default()
     };

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod call;
 pub mod delivery;
 pub mod event;
+pub mod image_reference;
 pub mod registry;
 pub mod source;
 pub mod target;
