@@ -300,8 +300,11 @@ fn an_ack_application_token_sets_no_other_container_and_no_image_from_another_re
         (json!([{"name": "app", "image": "evil.example/backdoor:latest"}]), "image repository"),
         (json!([{"name": "app", "image": "evil.example/shop/web:v9"}]), "image repository"),
         (json!([{"name": "app", "image": "shop/web:v9"}]), "image repository"),
-        (json!([{"name": "app", "image": "registry.example.com/shop/web:v9"},
-            {"name": "sidecar", "image": "registry.example.com/shop/web:v9"}]), "containers[].name 'sidecar'"),
+        (
+            json!([{"name": "app", "image": "registry.example.com/shop/web:v9"},
+            {"name": "sidecar", "image": "registry.example.com/shop/web:v9"}]),
+            "containers[].name 'sidecar'",
+        ),
     ] {
         let (status, err) = send(&app, ack_application_call(&url, containers.clone()));
         assert_eq!(status, 400, "{containers}");

@@ -43,7 +43,9 @@ impl ImageReference {
         }
         // Docker's rule: the first component is a registry only if it looks like a host.
         let (registry, path) = match name.split_once('/') {
-            Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" || first != first.to_lowercase() => {
+            Some((first, rest))
+                if first.contains(['.', ':']) || first == "localhost" || first != first.to_lowercase() =>
+            {
                 (first.to_ascii_lowercase(), rest)
             }
             _ => (DOCKER_HUB.to_string(), name),
@@ -52,13 +54,16 @@ impl ImageReference {
             return Err(invalid("the registry must be a host name with an optional port"));
         }
         if path.is_empty() || !path.split('/').all(is_path_component) {
-            return Err(invalid("the repository path is lower-case letters and digits separated by '.', '_', '__', '-' or '/'"));
+            return Err(invalid(
+                "the repository path is lower-case letters and digits separated by '.', '_', '__', '-' or '/'",
+            ));
         }
         if path.len() == 64 && path.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid("a 64-digit hex string is an image id, not a repository"));
         }
         let registry = if registry == "index.docker.io" { DOCKER_HUB.to_string() } else { registry };
-        let repository = if registry == DOCKER_HUB && !path.contains('/') { format!("library/{path}") } else { path.to_string() };
+        let repository =
+            if registry == DOCKER_HUB && !path.contains('/') { format!("library/{path}") } else { path.to_string() };
         Ok(ImageReference { registry, repository, tag: tag.map(str::to_string), digest })
     }
 
@@ -92,9 +97,9 @@ fn is_tag(tag: &str) -> bool {
 /// `algorithm:hex`, the algorithm letters and digits with `+._-` between, the hex at least 32 digits.
 fn is_digest(digest: &str) -> bool {
     let Some((algorithm, hex)) = digest.split_once(':') else { return false };
-    let algorithm_ok = algorithm
-        .split(['+', '.', '_', '-'])
-        .all(|part| part.starts_with(|c: char| c.is_ascii_alphabetic()) && part.bytes().all(|b| b.is_ascii_alphanumeric()));
+    let algorithm_ok = algorithm.split(['+', '.', '_', '-']).all(|part| {
+        part.starts_with(|c: char| c.is_ascii_alphabetic()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
     algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
@@ -204,7 +209,9 @@ mod tests {
     #[test]
     fn the_same_repository_is_compared_canonically_and_without_tags() {
         let parse = |text| ImageReference::parse("image", text).unwrap();
-        assert!(parse("nginx:1").same_repository(&parse("docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef")));
+        assert!(
+            parse("nginx:1").same_repository(&parse("docker.io/library/nginx@sha256:0123456789abcdef0123456789abcdef"))
+        );
         assert!(parse("REG.example/ns/app:v1").same_repository(&parse("reg.example/ns/app")));
         assert!(!parse("reg.example/ns/app").same_repository(&parse("reg.example:443/ns/app")));
         assert!(!parse("reg.example/ns/app").same_repository(&parse("reg.example/ns/app-evil")));

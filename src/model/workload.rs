@@ -119,7 +119,9 @@ impl Workload {
         if let Some(repository) = &self.image_repository {
             let parsed = ImageReference::parse("workload.image_repository", repository)?;
             if parsed.tag.is_some() || parsed.digest.is_some() {
-                return Err(Error::bad_request("workload.image_repository names a repository, without a tag or digest"));
+                return Err(Error::bad_request(
+                    "workload.image_repository names a repository, without a tag or digest",
+                ));
             }
         }
         Ok(())
@@ -207,7 +209,10 @@ mod tests {
             (images(&[("app", "registry.example.com/shop/web-evil:v9")]), "containers[].image must come from"),
             (images(&[("app", "registry.example.com:444/shop/web:v9")]), "containers[].image must come from"),
             (images(&[("app", "shop/web:v9")]), "containers[].image must come from"),
-            (images(&[("app", "registry.example.com/shop/web:v9"), ("app", "registry.example.com/shop/web:v8")]), "twice"),
+            (
+                images(&[("app", "registry.example.com/shop/web:v9"), ("app", "registry.example.com/shop/web:v8")]),
+                "twice",
+            ),
         ] {
             let err = workload.admit_caller_images(attempt).unwrap_err();
             assert!(err.message().contains(why), "{}", err.message());
@@ -229,7 +234,10 @@ mod tests {
             let err = workload.admit_caller_images(attempt()).unwrap_err();
             assert!(err.message().contains("takes no container images"), "{}", err.message());
         }
-        let restart = Workload { action: WorkloadAction::Restart, ..set_image(Some("app"), Some("registry.example.com/shop/web")) };
+        let restart = Workload {
+            action: WorkloadAction::Restart,
+            ..set_image(Some("app"), Some("registry.example.com/shop/web"))
+        };
         assert!(restart.admit_caller_images(attempt()).unwrap_err().message().contains("restarts"));
     }
 
