@@ -494,13 +494,49 @@ fn a_retry_that_cannot_be_queued_is_answered_503_and_recorded_failed() {
 fn a_webhook_form_body_that_carries_the_trigger_token_passes_on_without_it() {
     let h = harness(13);
     let (_, token) = h.setup_target_and_trigger(gitlab_target());
-    let body = format!(r#"{{"object_kind":"push","token":"{token}"}}"#);
-    let request = Request::new("POST", &format!("/api/v4/projects/web-ci/ref/main/trigger/pipeline?token={token}"))
-        .with_body("application/json", body);
+    let webhook = "/api/v4/projects/web-ci/ref/main/trigger/pipeline";
+    let push: Value = serde_json::from_slice(&common::fixture("gitlab/push.json")).unwrap();
+    let mut with_token = push.clone();
+    with_token["token"] = token.clone().into();
+    let body = with_token.to_string();
+    // Issue 14, F9: the token's first letter JSON-escaped escaped the literal replacement.
+    let escaped = body.replace(&format!("\"{token}\""), &format!("\"\\u0068{}\"", &token[1..]));
+    assert_ne!(escaped, body);
+    for (query, body) in [(String::new(), escaped), (format!("?token={token}"), body)] {
+        let request = Request::new("POST", &format!("{webhook}{query}")).with_body("application/json", body);
+        assert_eq!(h.send(request).status, 200);
+        let sent: Value = serde_json::from_slice(&h.app.outbound.last().unwrap().body).unwrap();
+        assert_eq!(sent, push, "the payload less its token field");
+    }
+    assert_token_nowhere(&h, &token);
+}
+
+/// Issue 14, F9: `%68rtt_...` in a form escaped the literal replacement.
+#[test]
+fn a_webhook_form_with_a_percent_encoded_token_passes_on_without_it() {
+    let h = harness(13);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let body = format!("object_kind=push&token=%68{}&note=a%2Bb", &token[1..]);
+    let request = Request::new("POST", "/api/v4/projects/web-ci/ref/main/trigger/pipeline")
+        .with_body("application/x-www-form-urlencoded", body);
     assert_eq!(h.send(request).status, 200);
-    let sent = String::from_utf8(h.app.outbound.last().unwrap().body).unwrap();
-    assert_eq!(sent, r#"{"object_kind":"push","token":"[redacted]"}"#);
-    assert!(h.app.store.keys().iter().all(|key| !h.app.store.raw(key).unwrap().contains(&token)), "nor is it stored");
+    let sent = h.app.outbound.last().unwrap();
+    assert_eq!(String::from_utf8(sent.body).unwrap(), "object_kind=push&note=a%2Bb");
+    assert_token_nowhere(&h, &token);
+}
+
+/// Neither the target nor any stored record saw the token's secret part, in any encoding.
+fn assert_token_nowhere(h: &Harness, token: &str) {
+    let secret = token.strip_prefix("hrtt_").unwrap();
+    for request in h.app.outbound.sent.borrow().iter() {
+        assert!(!String::from_utf8_lossy(&request.body).contains(secret), "forwarded: {request:?}");
+        assert!(!request.url.contains(secret));
+    }
+    let records: Vec<String> = h.app.store.keys().into_iter().filter(|k| k.starts_with("delivery:")).collect();
+    assert!(!records.is_empty(), "the deliveries were recorded");
+    for key in h.app.store.keys() {
+        assert!(!h.app.store.raw(&key).unwrap().contains(secret), "stored in {key}");
+    }
 }
 
 #[test]
