@@ -59,7 +59,8 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
     // The trigger's own variables first, so that the caller's win on a clash.
     let mut variables = trigger.variables.clone();
     variables.extend(call.variables);
-    // A payload that carries hookrelay's token (a webhook-form body) passes on without it.
+    // The vendor form already dropped the token field it read (`gitlab::payload_without_token`);
+    // this second line catches the token's literal text anywhere else in the payload.
     let payload = call.payload.map(|mut payload| {
         let text = String::from_utf8_lossy(&payload.body);
         if text.contains(call.token.expose()) {
