@@ -225,6 +225,13 @@ fn the_swr_api_answers_as_swr_does() {
     let (_, all) = admin(&app, "GET", "/api/v1/triggers", Value::Null);
     let repositories: Vec<&str> = all.as_array().unwrap().iter().map(|t| t["repository"].as_str().unwrap()).collect();
     assert_eq!(repositories, vec!["harbor/alpine", "group/team/api"]);
+    // Names and repositories that a path could never address are refused.
+    let (status, err) = admin(&app, "POST", SWR_TRIGGERS, swr_trigger("..", "web", "all", ".*"));
+    assert_eq!((status, err["message"].as_str()), (400, Some("name must not be '.' or '..'")));
+    let dotted = "/v2/manage/namespaces/group/repos/team$../triggers";
+    let (status, err) = admin(&app, "POST", dotted, swr_trigger("web", "api", "all", ".*"));
+    assert_eq!(status, 400);
+    assert!(err["message"].as_str().unwrap().starts_with("repository"), "{err}");
     assert_eq!(admin(&app, "DELETE", &format!("{SWR_TRIGGERS}/web"), Value::Null).0, 204);
     assert_eq!(admin(&app, "GET", &format!("{SWR_TRIGGERS}/web"), Value::Null).0, 404);
 }

@@ -555,6 +555,25 @@ fn the_outbound_policy_is_checked_again_before_every_send() {
     assert_eq!(record["state"], "failed", "and it is not retried");
 }
 
+/// Issue 14: `.` and `..` are dot segments that URL parsers drop, so no path could name them.
+#[test]
+fn targets_named_dot_or_dot_dot_are_refused_on_create_and_rename() {
+    let h = harness(16);
+    for name in [".", ".."] {
+        let mut target = gitlab_target();
+        target["name"] = name.into();
+        let (status, err) = h.admin_json("POST", "/api/v1/targets", target);
+        assert_eq!(status, 400, "{name}");
+        assert_eq!(err["message"], "name must not be '.' or '..'");
+    }
+    let (status, target) = h.admin_json("POST", "/api/v1/targets", gitlab_target());
+    assert_eq!(status, 201);
+    let path = format!("/api/v1/targets/{}", target["id"].as_str().unwrap());
+    assert_eq!(h.admin_json("PATCH", &path, json!({"name": ".."})).0, 400);
+    assert_eq!(h.admin_json("PATCH", &path, json!({"name": "..web"})).0, 200, "dots inside a name are fine");
+    assert_eq!(h.admin_json("GET", "/api/v1/targets/..web", Value::Null).0, 200);
+}
+
 #[test]
 fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
     let h = harness(15);

@@ -74,7 +74,7 @@ fn trigger_input(body: &Map<String, Value>, repository: String) -> Result<Trigge
         _ => TagConditionType::Regular,
     };
     let name = text(body, "name", true)?.unwrap_or_default();
-    crate::model::validate_name("name", name)?;
+    crate::model::validate_path_name("name", name)?;
     let workload = Workload {
         namespace: text(body, "cluster_ns", true)?.unwrap_or_default().to_string(),
         kind: if app_type == "statefulsets" { WorkloadKind::Statefulsets } else { WorkloadKind::Deployments },

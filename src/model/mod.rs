@@ -65,6 +65,17 @@ where
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// A name that an API path addresses (a target's, an SWR trigger's): `validate_name`, and never
+/// `.` or `..`, which URL parsers (WHATWG, so the runtime's too) remove from a path as dot segments,
+/// also when written `%2e`, so that no request could ever name it.
+pub fn validate_path_name(field: &str, value: &str) -> Result<(), crate::error::Error> {
+    validate_name(field, value)?;
+    if value == "." || value == ".." {
+        return Err(crate::error::Error::bad_request(format!("{field} must not be '.' or '..'")));
+    }
+    Ok(())
+}
+
 /// A name or description fits in this many bytes.
 pub const MAX_NAME_BYTES: usize = 255;
 
