@@ -596,7 +596,7 @@ fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
     let actions: Vec<&str> =
         page["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["PATCH /api/v1/targets/{id}", "POST /api/v1/triggers"], "newest first");
-    assert_eq!(page["entries"][0]["ids"]["id"], target_id);
+    assert_eq!(page["entries"][0]["ids"], json!({"id": target_id}), "a PATCH created nothing");
     assert_eq!(page["entries"][0]["admin"], "alice");
     let cursor = page["cursor"].as_str().unwrap();
     let (_, rest) = h.admin_json("GET", &format!("/api/v1/audit?cursor={cursor}"), Value::Null);
@@ -610,6 +610,33 @@ fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
         let entry = h.app.store.raw(key).unwrap();
         assert!(!entry.contains("glptt"), "no secret in {entry}");
     }
+}
+
+/// Issue 14: PATCH and PUT answers carry the id they changed, and were recorded as `created`.
+#[test]
+fn updates_are_audited_with_the_ids_they_changed_and_creations_with_the_new_id() {
+    let h = harness(17);
+    h.setup_target_and_trigger(gitlab_target());
+    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    let trigger_id = triggers[0]["id"].as_str().unwrap().to_string();
+    h.clock.advance(1_000);
+    let native = format!("/api/v1/triggers/{trigger_id}");
+    assert_eq!(h.admin_json("PATCH", &native, json!({"description": "nightly"})).0, 200);
+    h.clock.advance(1_000);
+    let gitlab = format!("/api/v4/projects/web-ci/triggers/{trigger_id}");
+    assert_eq!(h.admin_json("PUT", &gitlab, json!({"description": "nightly"})).0, 200);
+    h.clock.advance(1_000);
+    let (_, page) = h.admin_json("GET", "/api/v1/audit?limit=4", Value::Null);
+    let entries: Vec<(&str, Value)> =
+        page["entries"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap(), e["ids"].clone())).collect();
+    assert_eq!(
+        entries[..3],
+        [
+            ("PUT /api/v4/projects/{id}/triggers/{trigger_id}", json!({"id": "web-ci", "trigger_id": trigger_id})),
+            ("PATCH /api/v1/triggers/{id}", json!({"id": trigger_id})),
+            ("POST /api/v1/triggers", json!({"created": trigger_id})),
+        ]
+    );
 }
 
 // ---- fault injection: KV failing at every step
