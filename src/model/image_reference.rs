@@ -41,10 +41,13 @@ impl ImageReference {
         if name.len() > MAX_NAME_BYTES {
             return Err(invalid("the name is longer than 255 bytes"));
         }
-        // Docker's rule: the first component is a registry only if it looks like a host.
+        // Docker's rule: the first component is a registry only if it looks like a host. (ASCII
+        // upper case only: any other letter is invalid either way, and Unicode tables cost wasm.)
         let (registry, path) = match name.split_once('/') {
             Some((first, rest))
-                if first.contains(['.', ':']) || first == "localhost" || first != first.to_lowercase() =>
+                if first.contains(['.', ':'])
+                    || first == "localhost"
+                    || first.bytes().any(|b| b.is_ascii_uppercase()) =>
             {
                 (first.to_ascii_lowercase(), rest)
             }
