@@ -327,7 +327,11 @@ impl<S: Store, O: Outbound> App<S, O> {
         struct Created {
             id: serde_json::Value,
         }
-        if let Ok(Created { id }) = serde_json::from_slice::<Created>(&response.body) {
+        // Every admin POST creates (a target, trigger, registry, vendor trigger or hook, or a replay's
+        // delivery), whether it answers 201 or, as ACK and ServiceStage do, 200. A PATCH or PUT
+        // answers with the id it changed, which its path already holds.
+        let creates = route.method == "POST";
+        if let (true, Ok(Created { id })) = (creates, serde_json::from_slice::<Created>(&response.body)) {
             let id = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
             ids.insert("created".into(), id);
         }

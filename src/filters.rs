@@ -190,6 +190,10 @@ impl EventFilter {
         }
         if let Some(repository) = &self.repository {
             crate::model::validate_name("repository", repository)?;
+            // SWR's API addresses it in its path (`$` for `/`), where a dot segment cannot be named.
+            if repository.split('/').any(|segment| segment == "." || segment == "..") {
+                return Err(Error::bad_request("repository must not have a '.' or '..' segment"));
+            }
         }
         match (self.trigger_type, self.condition.as_deref()) {
             (Some(TagConditionType::Tag), condition)

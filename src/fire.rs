@@ -54,10 +54,13 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
             trigger.refs.join(", ")
         )));
     }
+    // Before anything is stored or sent: a token grants no image beyond its trigger's own.
+    let containers = trigger.admit_caller_images(call.containers)?;
     // The trigger's own variables first, so that the caller's win on a clash.
     let mut variables = trigger.variables.clone();
     variables.extend(call.variables);
-    // A payload that carries hookrelay's token (a webhook-form body) passes on without it.
+    // The vendor form already dropped the token field it read (`gitlab::payload_without_token`);
+    // this second line catches the token's literal text anywhere else in the payload.
     let payload = call.payload.map(|mut payload| {
         let text = String::from_utf8_lossy(&payload.body);
         if text.contains(call.token.expose()) {
@@ -69,7 +72,7 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
         ref_name: call.ref_name,
         variables,
         payload,
-        containers: call.containers,
+        containers,
         workload: trigger.workload.clone(),
         ..Call::default()
     };

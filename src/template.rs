@@ -1,7 +1,8 @@
 //! Body templates for `http` targets: `{{ref}}`, `{{branch}}`, `{{tag}}`, `{{repository}}`,
 //! `{{commit}}`, `{{image}}`, `{{digest}}`, `{{delivery_id}}` and `{{variables.NAME}}` are
-//! filled in from the call, JSON-escaped when the body is JSON. One pass, no recursion: a value
-//! that itself contains `{{...}}` is never expanded. No `worker` import.
+//! filled in from the call, escaped for the body's media type (`Escaping`): JSON-escaped in JSON,
+//! percent-encoded in forms, as they are elsewhere. One pass, no recursion: a value that itself
+//! contains `{{...}}` is never expanded. No `worker` import.
 
 use crate::error::Error;
 use crate::model::Call;
@@ -70,19 +71,53 @@ fn value(call: &Call, name: &str) -> String {
     }
 }
 
-/// Fills in `template` for `call`; with `json`, each value is escaped as a JSON string's contents.
-pub fn render(template: &str, call: &Call, json: bool) -> Result<String, Error> {
+/// How a value is written into a template, decided by the body's media type alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Escaping {
+    /// As a JSON string's contents: a value cannot close its string and add fields.
+    Json,
+    /// Percent-encoded as a form value: a value cannot add a `&name=value` pair.
+    Form,
+    /// As it is (text/plain and every other type): the template's author owns that syntax.
+    Raw,
+}
+
+impl Escaping {
+    /// Media types compare case-insensitively and without their parameters (RFC 9110 8.3.1);
+    /// any JSON subtype (`json`, `+json` suffixes, `x-ndjson`) is JSON: escaping too often only
+    /// costs a backslash, escaping too rarely lets a value rewrite the body.
+    pub fn for_media_type(content_type: &str) -> Escaping {
+        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        if essence.ends_with("json") {
+            Escaping::Json
+        } else if essence == "application/x-www-form-urlencoded" {
+            Escaping::Form
+        } else {
+            Escaping::Raw
+        }
+    }
+
+    fn write(self, out: &mut String, value: &str) {
+        match self {
+            Escaping::Json => {
+                let quoted = serde_json::to_string(value).unwrap_or_default();
+                out.push_str(&quoted[1..quoted.len() - 1]);
+            }
+            // The crate's one encoder (everything but RFC 3986 unreserved characters), which
+            // `http::encode_form` uses too; `form_urlencoded::byte_serialize` cost 1.3 KB of wasm.
+            Escaping::Form => out.push_str(&crate::http::percent_encode(value)),
+            Escaping::Raw => out.push_str(value),
+        }
+    }
+}
+
+/// Fills in `template` for `call`, each value written as `escaping` says.
+pub fn render(template: &str, call: &Call, escaping: Escaping) -> Result<String, Error> {
     let mut out = String::with_capacity(template.len());
     let mut last = 0;
     for (start, end, name) in placeholders(template)? {
         out.push_str(&template[last..start]);
-        let value = value(call, name);
-        if json {
-            let quoted = serde_json::to_string(&value).unwrap_or_default();
-            out.push_str(&quoted[1..quoted.len() - 1]);
-        } else {
-            out.push_str(&value);
-        }
+        escaping.write(&mut out, &value(call, name));
         last = end;
     }
     out.push_str(&template[last..]);
@@ -112,7 +147,7 @@ mod tests {
     #[test]
     fn fills_every_placeholder_and_escapes_for_json() {
         let template = r#"{"branch":"{{branch}}","tag":"{{ tag }}","repo":"{{repository}}","sha":"{{commit}}","id":"{{delivery_id}}","note":"{{variables.NOTE}}","none":"{{variables.MISSING}}"}"#;
-        let body = render(template, &push_call(), true).unwrap();
+        let body = render(template, &push_call(), Escaping::Json).unwrap();
         let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(
             parsed,
@@ -120,9 +155,44 @@ mod tests {
                 "note": "say \"hi\"\n", "none": ""})
         );
         assert_eq!(
-            render("ref={{ref}}&note={{variables.NOTE}}", &push_call(), false).unwrap(),
+            render("ref={{ref}}&note={{variables.NOTE}}", &push_call(), Escaping::Raw).unwrap(),
             "ref=main&note=say \"hi\"\n"
         );
+    }
+
+    #[test]
+    fn escaping_follows_the_media_type_whatever_its_case_parameters_or_suffix() {
+        for (content_type, escaping) in [
+            ("application/json", Escaping::Json),
+            ("application/JSON", Escaping::Json),
+            ("APPLICATION/JSON", Escaping::Json),
+            ("application/json; charset=utf-8", Escaping::Json),
+            (" Application/Json ;charset=UTF-8", Escaping::Json),
+            ("application/vnd.foo+json", Escaping::Json),
+            ("application/vnd.foo+JSON; version=2", Escaping::Json),
+            ("text/json", Escaping::Json),
+            ("application/x-www-form-urlencoded", Escaping::Form),
+            ("application/X-WWW-Form-URLEncoded", Escaping::Form),
+            ("application/x-www-form-urlencoded; charset=utf-8", Escaping::Form),
+            ("text/plain", Escaping::Raw),
+            ("text/plain; charset=json", Escaping::Raw),
+            ("application/xml", Escaping::Raw),
+            ("multipart/form-data; boundary=x", Escaping::Raw),
+        ] {
+            assert_eq!(Escaping::for_media_type(content_type), escaping, "{content_type}");
+        }
+    }
+
+    #[test]
+    fn form_values_are_percent_encoded_and_cannot_add_a_pair() {
+        let mut call = push_call();
+        call.ref_name = "main&deploy_all=true".into();
+        let body = render("ref={{ref}}&note={{variables.NOTE}}", &call, Escaping::Form).unwrap();
+        assert_eq!(body, "ref=main%26deploy_all%3Dtrue&note=say%20%22hi%22%0A");
+        let pairs = crate::http::parse_urlencoded(&body);
+        let names: Vec<&str> = pairs.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(names, ["ref", "note"]);
+        assert_eq!(pairs[0].1, "main&deploy_all=true");
     }
 
     #[test]
@@ -132,7 +202,7 @@ mod tests {
             image: Some(Image { repository: "ns/app".into(), tag: "v2".into(), digest: "sha256:d".into() }),
             ..Call::default()
         };
-        let body = render("{{image}} {{tag}} {{digest}} {{repository}} [{{branch}}]", &call, false).unwrap();
+        let body = render("{{image}} {{tag}} {{digest}} {{repository}} [{{branch}}]", &call, Escaping::Raw).unwrap();
         assert_eq!(body, "ns/app:v2 v2 sha256:d ns/app []");
     }
 
@@ -149,6 +219,6 @@ mod tests {
     fn values_are_never_expanded_again() {
         let mut call = push_call();
         call.variables.insert("X".into(), "{{commit}}".into());
-        assert_eq!(render("{{variables.X}}", &call, false).unwrap(), "{{commit}}");
+        assert_eq!(render("{{variables.X}}", &call, Escaping::Raw).unwrap(), "{{commit}}");
     }
 }

@@ -61,8 +61,10 @@ proptest! {
     }
 
     #[test]
-    fn templates_render_or_refuse_without_panicking(template in "[ -~]{0,80}", json in any::<bool>()) {
-        let _ = hookrelay::template::render(&template, &Call::default(), json);
+    fn templates_render_or_refuse_without_panicking(template in "[ -~]{0,80}", escaping in 0..3usize) {
+        use hookrelay::template::Escaping;
+        let escaping = [Escaping::Json, Escaping::Form, Escaping::Raw][escaping];
+        let _ = hookrelay::template::render(&template, &Call::default(), escaping);
     }
 }
 

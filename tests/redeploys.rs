@@ -225,6 +225,13 @@ fn the_swr_api_answers_as_swr_does() {
     let (_, all) = admin(&app, "GET", "/api/v1/triggers", Value::Null);
     let repositories: Vec<&str> = all.as_array().unwrap().iter().map(|t| t["repository"].as_str().unwrap()).collect();
     assert_eq!(repositories, vec!["harbor/alpine", "group/team/api"]);
+    // Names and repositories that a path could never address are refused.
+    let (status, err) = admin(&app, "POST", SWR_TRIGGERS, swr_trigger("..", "web", "all", ".*"));
+    assert_eq!((status, err["message"].as_str()), (400, Some("name must not be '.' or '..'")));
+    let dotted = "/v2/manage/namespaces/group/repos/team$../triggers";
+    let (status, err) = admin(&app, "POST", dotted, swr_trigger("web", "api", "all", ".*"));
+    assert_eq!(status, 400);
+    assert!(err["message"].as_str().unwrap().starts_with("repository"), "{err}");
     assert_eq!(admin(&app, "DELETE", &format!("{SWR_TRIGGERS}/web"), Value::Null).0, 204);
     assert_eq!(admin(&app, "GET", &format!("{SWR_TRIGGERS}/web"), Value::Null).0, 404);
 }
@@ -252,22 +259,95 @@ fn an_ack_deployment_trigger_restarts_on_its_token_and_a_bad_token_is_404() {
     assert_eq!(send(&app, Request::new("GET", &format!("/hook/trigger?token={token}"))).0, 404);
 }
 
+/// An ACK application trigger for container `app`, whose images come from `shop/web` on
+/// registry.example.com; its invocation URL.
+fn ack_application_trigger(app: &TestApp) -> String {
+    let create = json!({"project_id": "default/web", "action": "redeploy", "type": "application",
+        "container": "app", "image_repository": "registry.example.com/shop/web"});
+    let (status, created) = admin(app, "POST", "/clusters/prod/triggers", create);
+    assert_eq!(status, 200, "{created}");
+    assert_eq!((created["container"].as_str(), created["type"].as_str()), (Some("app"), Some("application")));
+    format!("/hook/trigger?token={}", created["token"].as_str().unwrap())
+}
+
+/// The body of ACK's application trigger call: these containers' new images.
+fn ack_application_call(url: &str, containers: Value) -> Request {
+    let body = json!({"resource": {"deployment": {"metadata": {"name": "web"}, "spec": {"template": {"spec": {
+        "containers": containers}}}}}});
+    Request::new("POST", url).with_body("application/json", body.to_string())
+}
+
+fn assert_nothing_sent_or_stored(app: &TestApp) {
+    assert!(app.outbound.sent.borrow().is_empty(), "nothing was sent");
+    assert!(app.store.keys().iter().all(|k| !k.starts_with("delivery:")), "no delivery was stored");
+}
+
 #[test]
 fn an_ack_application_trigger_sets_the_sent_image_then_restarts() {
     let app = app();
-    let create = json!({"project_id": "default/web", "action": "redeploy", "type": "application"});
-    let (status, created) = admin(&app, "POST", "/clusters/prod/triggers", create);
-    assert_eq!(status, 200, "{created}");
-    let body = json!({"resource": {"deployment": {"metadata": {"name": "web"}, "spec": {"template": {"spec": {
-        "containers": [{"name": "app", "image": "registry.example.com/shop/web:v9"}]}}}}}});
-    let url = format!("/hook/trigger?token={}", created["token"].as_str().unwrap());
-    let (status, _) = send(&app, Request::new("POST", &url).with_body("application/json", body.to_string()));
+    let url = ack_application_trigger(&app);
+    let containers = json!([{"name": "app", "image": "registry.example.com/shop/web:v9"}]);
+    let (status, _) = send(&app, ack_application_call(&url, containers));
     assert_eq!(status, 200);
     let template = patches(&app)[0].1["spec"]["template"].clone();
     assert_eq!(template["spec"]["containers"], json!([{"name": "app", "image": "registry.example.com/shop/web:v9"}]));
     assert!(template["metadata"]["annotations"]["kubectl.kubernetes.io/restartedAt"].is_string());
     let (_, typed) = admin(&app, "GET", "/triggers/prod?Namespace=default&Name=web&Type=deployment", Value::Null);
     assert_eq!(typed, json!([]), "Type filters");
+}
+
+/// Issue 14, F8: the red team set container `sidecar` to `evil.example/backdoor:latest` through a
+/// trigger made for container `app`.
+#[test]
+fn an_ack_application_token_sets_no_other_container_and_no_image_from_another_repository() {
+    let app = app();
+    let url = ack_application_trigger(&app);
+    for (containers, why) in [
+        (json!([{"name": "sidecar", "image": "evil.example/backdoor:latest"}]), "containers[].name 'sidecar'"),
+        (json!([{"name": "app", "image": "evil.example/backdoor:latest"}]), "image repository"),
+        (json!([{"name": "app", "image": "evil.example/shop/web:v9"}]), "image repository"),
+        (json!([{"name": "app", "image": "shop/web:v9"}]), "image repository"),
+        (
+            json!([{"name": "app", "image": "registry.example.com/shop/web:v9"},
+            {"name": "sidecar", "image": "registry.example.com/shop/web:v9"}]),
+            "containers[].name 'sidecar'",
+        ),
+    ] {
+        let (status, err) = send(&app, ack_application_call(&url, containers.clone()));
+        assert_eq!(status, 400, "{containers}");
+        assert!(err["message"].as_str().unwrap().contains(why), "{containers}: {err}");
+        assert_nothing_sent_or_stored(&app);
+    }
+}
+
+#[test]
+fn only_an_ack_application_trigger_with_a_container_and_repository_takes_caller_images() {
+    let app = app();
+    let attack = json!([{"name": "app", "image": "evil.example/backdoor:latest"}]);
+    // An application trigger made by ACK's own create body names neither.
+    let bare = json!({"project_id": "default/web", "action": "redeploy", "type": "application"});
+    // A native set-image token trigger for container `app`, fired through ACK's route.
+    let native = json!({"target": "prod", "workload": {"namespace": "default", "name": "web", "container": "app",
+        "action": "set-image", "image_repository": "evil.example/backdoor"}});
+    let deployment = json!({"project_id": "default/web", "action": "redeploy"});
+    let mut tokens = Vec::new();
+    for (path, create) in
+        [("/clusters/prod/triggers", bare), ("/api/v1/triggers", native), ("/clusters/prod/triggers", deployment)]
+    {
+        let (status, created) = admin(&app, "POST", path, create);
+        assert!(status == 200 || status == 201, "{created}");
+        tokens.push(created["token"].as_str().unwrap().to_string());
+    }
+    for token in tokens {
+        let (status, err) = send(&app, ack_application_call(&format!("/hook/trigger?token={token}"), attack.clone()));
+        assert_eq!(status, 400, "{err}");
+        assert!(err["message"].as_str().unwrap().contains("container images"), "{err}");
+        assert_nothing_sent_or_stored(&app);
+    }
+    let with_deployment = json!({"project_id": "default/web", "action": "redeploy", "container": "app"});
+    let (status, err) = admin(&app, "POST", "/clusters/prod/triggers", with_deployment);
+    assert_eq!(status, 400);
+    assert!(err["message"].as_str().unwrap().contains("application triggers"), "{err}");
 }
 
 #[test]

@@ -545,13 +545,49 @@ fn a_retry_that_cannot_be_queued_is_answered_503_and_recorded_failed() {
 fn a_webhook_form_body_that_carries_the_trigger_token_passes_on_without_it() {
     let h = harness(13);
     let (_, token) = h.setup_target_and_trigger(gitlab_target());
-    let body = format!(r#"{{"object_kind":"push","token":"{token}"}}"#);
-    let request = Request::new("POST", &format!("/api/v4/projects/web-ci/ref/main/trigger/pipeline?token={token}"))
-        .with_body("application/json", body);
+    let webhook = "/api/v4/projects/web-ci/ref/main/trigger/pipeline";
+    let push: Value = serde_json::from_slice(&common::fixture("gitlab/push.json")).unwrap();
+    let mut with_token = push.clone();
+    with_token["token"] = token.clone().into();
+    let body = with_token.to_string();
+    // Issue 14, F9: the token's first letter JSON-escaped escaped the literal replacement.
+    let escaped = body.replace(&format!("\"{token}\""), &format!("\"\\u0068{}\"", &token[1..]));
+    assert_ne!(escaped, body);
+    for (query, body) in [(String::new(), escaped), (format!("?token={token}"), body)] {
+        let request = Request::new("POST", &format!("{webhook}{query}")).with_body("application/json", body);
+        assert_eq!(h.send(request).status, 200);
+        let sent: Value = serde_json::from_slice(&h.app.outbound.last().unwrap().body).unwrap();
+        assert_eq!(sent, push, "the payload less its token field");
+    }
+    assert_token_nowhere(&h, &token);
+}
+
+/// Issue 14, F9: `%68rtt_...` in a form escaped the literal replacement.
+#[test]
+fn a_webhook_form_with_a_percent_encoded_token_passes_on_without_it() {
+    let h = harness(13);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let body = format!("object_kind=push&token=%68{}&note=a%2Bb", &token[1..]);
+    let request = Request::new("POST", "/api/v4/projects/web-ci/ref/main/trigger/pipeline")
+        .with_body("application/x-www-form-urlencoded", body);
     assert_eq!(h.send(request).status, 200);
-    let sent = String::from_utf8(h.app.outbound.last().unwrap().body).unwrap();
-    assert_eq!(sent, r#"{"object_kind":"push","token":"[redacted]"}"#);
-    assert!(h.app.store.keys().iter().all(|key| !h.app.store.raw(key).unwrap().contains(&token)), "nor is it stored");
+    let sent = h.app.outbound.last().unwrap();
+    assert_eq!(String::from_utf8(sent.body).unwrap(), "object_kind=push&note=a%2Bb");
+    assert_token_nowhere(&h, &token);
+}
+
+/// Neither the target nor any stored record saw the token's secret part, in any encoding.
+fn assert_token_nowhere(h: &Harness, token: &str) {
+    let secret = token.strip_prefix("hrtt_").unwrap();
+    for request in h.app.outbound.sent.borrow().iter() {
+        assert!(!String::from_utf8_lossy(&request.body).contains(secret), "forwarded: {request:?}");
+        assert!(!request.url.contains(secret));
+    }
+    let records: Vec<String> = h.app.store.keys().into_iter().filter(|k| k.starts_with("delivery:")).collect();
+    assert!(!records.is_empty(), "the deliveries were recorded");
+    for key in h.app.store.keys() {
+        assert!(!h.app.store.raw(&key).unwrap().contains(secret), "stored in {key}");
+    }
 }
 
 #[test]
@@ -568,6 +604,25 @@ fn the_outbound_policy_is_checked_again_before_every_send() {
     assert!(h.app.outbound.sent.borrow().is_empty(), "nothing was sent");
     let record = h.admin_json("GET", &h.first_trigger_deliveries(), Value::Null).1["deliveries"][0].clone();
     assert_eq!(record["state"], "failed", "and it is not retried");
+}
+
+/// Issue 14: `.` and `..` are dot segments that URL parsers drop, so no path could name them.
+#[test]
+fn targets_named_dot_or_dot_dot_are_refused_on_create_and_rename() {
+    let h = harness(16);
+    for name in [".", ".."] {
+        let mut target = gitlab_target();
+        target["name"] = name.into();
+        let (status, err) = h.admin_json("POST", "/api/v1/targets", target);
+        assert_eq!(status, 400, "{name}");
+        assert_eq!(err["message"], "name must not be '.' or '..'");
+    }
+    let (status, target) = h.admin_json("POST", "/api/v1/targets", gitlab_target());
+    assert_eq!(status, 201);
+    let path = format!("/api/v1/targets/{}", target["id"].as_str().unwrap());
+    assert_eq!(h.admin_json("PATCH", &path, json!({"name": ".."})).0, 400);
+    assert_eq!(h.admin_json("PATCH", &path, json!({"name": "..web"})).0, 200, "dots inside a name are fine");
+    assert_eq!(h.admin_json("GET", "/api/v1/targets/..web", Value::Null).0, 200);
 }
 
 #[test]
@@ -592,7 +647,7 @@ fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
     let actions: Vec<&str> =
         page["entries"].as_array().unwrap().iter().map(|e| e["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["PATCH /api/v1/targets/{id}", "POST /api/v1/triggers"], "newest first");
-    assert_eq!(page["entries"][0]["ids"]["id"], target_id);
+    assert_eq!(page["entries"][0]["ids"], json!({"id": target_id}), "a PATCH created nothing");
     assert_eq!(page["entries"][0]["admin"], "alice");
     let cursor = page["cursor"].as_str().unwrap();
     let (_, rest) = h.admin_json("GET", &format!("/api/v1/audit?cursor={cursor}"), Value::Null);
@@ -606,6 +661,33 @@ fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
         let entry = h.app.store.raw(key).unwrap();
         assert!(!entry.contains("glptt"), "no secret in {entry}");
     }
+}
+
+/// Issue 14: PATCH and PUT answers carry the id they changed, and were recorded as `created`.
+#[test]
+fn updates_are_audited_with_the_ids_they_changed_and_creations_with_the_new_id() {
+    let h = harness(17);
+    h.setup_target_and_trigger(gitlab_target());
+    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    let trigger_id = triggers[0]["id"].as_str().unwrap().to_string();
+    h.clock.advance(1_000);
+    let native = format!("/api/v1/triggers/{trigger_id}");
+    assert_eq!(h.admin_json("PATCH", &native, json!({"description": "nightly"})).0, 200);
+    h.clock.advance(1_000);
+    let gitlab = format!("/api/v4/projects/web-ci/triggers/{trigger_id}");
+    assert_eq!(h.admin_json("PUT", &gitlab, json!({"description": "nightly"})).0, 200);
+    h.clock.advance(1_000);
+    let (_, page) = h.admin_json("GET", "/api/v1/audit?limit=4", Value::Null);
+    let entries: Vec<(&str, Value)> =
+        page["entries"].as_array().unwrap().iter().map(|e| (e["action"].as_str().unwrap(), e["ids"].clone())).collect();
+    assert_eq!(
+        entries[..3],
+        [
+            ("PUT /api/v4/projects/{id}/triggers/{trigger_id}", json!({"id": "web-ci", "trigger_id": trigger_id})),
+            ("PATCH /api/v1/triggers/{id}", json!({"id": trigger_id})),
+            ("POST /api/v1/triggers", json!({"created": trigger_id})),
+        ]
+    );
 }
 
 // ---- fault injection: KV failing at every step

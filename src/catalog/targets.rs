@@ -3,7 +3,7 @@
 
 use super::Catalog;
 use crate::error::Error;
-use crate::model::{validate_name, Target};
+use crate::model::{validate_path_name, Target};
 use crate::store::{keys, Store};
 use crate::targets::TargetSpec;
 use serde::Deserialize;
@@ -106,7 +106,7 @@ impl<'a, S: Store> Catalog<'a, S> {
 }
 
 fn validate_target_name(name: &str) -> Result<(), Error> {
-    validate_name("name", name)?;
+    validate_path_name("name", name)?;
     // Names and ids share one namespace in paths; a name that looks like an id would shadow one.
     if name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(Error::bad_request("name must not look like a target id (32 hex digits)"));

@@ -3,8 +3,10 @@
 //! a `deployment` trigger restarts the Deployment; an `application` trigger sets the images that
 //! its caller sends, then restarts. Invoked with `GET|POST /hook/trigger?token=...`.
 //!
-//! One deviation: tokens are stored only as hashes, so the full token is in the create answer
-//! (an extra `token` field) and describe shows its first characters.
+//! Deviations: tokens are stored only as hashes, so the full token is in the create answer
+//! (an extra `token` field) and describe shows its first characters. An application trigger sets
+//! a caller's image only on its own `container` and only from its own `image_repository` (two
+//! extra create fields); without them it takes no image (`Trigger::admit_caller_images`).
 
 use crate::app::{App, Ctx};
 use crate::auth::TriggerToken;
@@ -13,6 +15,7 @@ use crate::error::Error;
 use crate::fire::{fire_by_token, TokenCall};
 use crate::http::Response;
 use crate::model::call::ContainerImage;
+use crate::model::image_reference::ImageReference;
 use crate::model::workload::{validate_k8s_name, WorkloadAction, WorkloadKind, WorkloadManifest};
 use crate::model::{Target, Trigger, TriggerKind, Workload};
 use crate::outbound::Outbound;
@@ -33,6 +36,12 @@ struct CreateInput {
     action: Option<String>,
     #[serde(rename = "type", default)]
     trigger_type: Option<String>,
+    /// hookrelay's: the container whose image an application trigger's caller may set.
+    #[serde(default)]
+    container: Option<String>,
+    /// hookrelay's: the repository (`registry/namespace/name`) those images must come from.
+    #[serde(default)]
+    image_repository: Option<String>,
 }
 
 /// `namespace/name`, each a Kubernetes name.
@@ -55,7 +64,7 @@ fn trigger_type(trigger: &Trigger) -> &str {
 fn trigger_view(trigger: &Trigger, cluster_id: &str) -> Value {
     let (namespace, name) =
         trigger.workload.as_ref().map(|w| (w.namespace.as_str(), w.name.as_str())).unwrap_or_default();
-    json!({
+    let mut view = json!({
         "id": trigger.id,
         "name": name,
         "cluster_id": cluster_id,
@@ -63,7 +72,17 @@ fn trigger_view(trigger: &Trigger, cluster_id: &str) -> Value {
         "type": trigger_type(trigger),
         "action": "redeploy",
         "token": trigger.token_start,
-    })
+    });
+    let workload = trigger.workload.as_ref();
+    for (field, value) in [
+        ("container", workload.and_then(|w| w.container.as_ref())),
+        ("image_repository", workload.and_then(|w| w.image_repository.as_ref())),
+    ] {
+        if let Some(value) = value {
+            view[field] = value.clone().into();
+        }
+    }
+    view
 }
 
 /// `POST /triggers` and `POST /clusters/{cluster_id}/triggers`.
@@ -84,9 +103,21 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     if !TYPES.contains(&trigger_type.as_str()) {
         return Err(Error::bad_request("type must be deployment or application"));
     }
+    let application = trigger_type == "application";
+    if !application && (input.container.is_some() || input.image_repository.is_some()) {
+        return Err(Error::bad_request("container and image_repository are for application triggers"));
+    }
     let target = cluster(app, &cluster_id).await?;
-    let action = if trigger_type == "application" { WorkloadAction::SetImage } else { WorkloadAction::Restart };
-    let workload = Workload { namespace, kind: WorkloadKind::Deployments, name, container: None, action };
+    let action = if application { WorkloadAction::SetImage } else { WorkloadAction::Restart };
+    let workload = Workload {
+        namespace,
+        kind: WorkloadKind::Deployments,
+        name,
+        container: input.container,
+        action,
+        image_repository: input.image_repository,
+    };
+    workload.validate_as(["project_id", "project_id", "container"])?;
     let trigger_input = TriggerInput {
         kind: Some(TriggerKind::Token),
         description: Some(format!("ACK {trigger_type} trigger for {}/{}", workload.namespace, workload.name)),
@@ -166,7 +197,8 @@ fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
     let mut containers = Vec::new();
     for container in parsed.resource.deployment.into_containers() {
         validate_k8s_name("containers[].name", &container.name)?;
-        crate::model::validate_name("containers[].image", &container.image)?;
+        // Syntax only, before any KV read; what the trigger admits is decided once it is known.
+        ImageReference::parse("containers[].image", &container.image)?;
         containers.push(ContainerImage { name: container.name, image: container.image });
     }
     Ok(containers)
@@ -197,6 +229,11 @@ mod tests {
         for bad in ["redeploy", "default/", "/app", "a/b/c", "Default/App"] {
             assert!(project(bad).unwrap_err().message().contains("project_id"), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_model_knows_application_triggers_by_this_modules_origin() {
+        assert_eq!(format!("{ORIGIN}application"), crate::model::trigger::ACK_APPLICATION_ORIGIN);
     }
 
     #[test]

@@ -217,12 +217,11 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
         Some(path_ref) => path_ref.to_string(),
         None => params.ref_name.filter(|r| !r.is_empty()).ok_or_else(|| Error::bad_request("ref is missing"))?,
     };
-    // The webhook form passes the body on as the trigger payload.
+    // The webhook form passes the body on as the trigger payload, less the token.
     let payload = match path_ref {
         Some(_) if !request.body.is_empty() => {
             utf8(&request.body)?;
-            let content_type = request.header("content-type").unwrap_or("application/octet-stream").to_string();
-            Some(Payload { content_type, body: request.body.clone() })
+            Some(payload_without_token(request, &token)?)
         }
         _ => None,
     };
@@ -234,6 +233,59 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
         payload,
         containers: Vec::new(),
     })
+}
+
+/// The webhook form's body as it is stored and forwarded: without the `token` field where it is
+/// read (a JSON body's top-level field, a form field or a multipart part), and without the token's
+/// text in any decoded value. Replacing the raw body's text alone missed `\u0068rtt_...` in JSON
+/// and `%68rtt_...` in a form. A body that holds neither passes on byte for byte; a multipart one
+/// that does passes on as its remaining fields, urlencoded.
+fn payload_without_token(request: &Request, token: &str) -> Result<Payload, Error> {
+    let content_type = request.header("content-type").unwrap_or("application/octet-stream").to_string();
+    let unchanged = || Payload { content_type: content_type.clone(), body: request.body.clone() };
+    if request.is_json() {
+        let mut value: Value = crate::sources::payload::parse_json(&request.body)?;
+        let had_field = value.as_object_mut().and_then(|fields| fields.remove("token")).is_some();
+        if !(scrub_json(&mut value, token) || had_field) {
+            return Ok(unchanged());
+        }
+        return Ok(Payload { content_type, body: value.to_string().into_bytes() });
+    }
+    let fields = request.form_pairs()?;
+    let kept: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(key, _)| key != "token")
+        .map(|(key, value)| (scrub_text(key, token), scrub_text(value, token)))
+        .collect();
+    if kept == fields {
+        return Ok(unchanged());
+    }
+    let form = "application/x-www-form-urlencoded".to_string();
+    Ok(Payload { content_type: form, body: crate::http::encode_form(&kept).into_bytes() })
+}
+
+fn scrub_text(text: &str, token: &str) -> String {
+    crate::model::delivery::redact(text, &[token])
+}
+
+/// Replaces the token's text in every decoded string and key; whether anything changed.
+fn scrub_json(value: &mut Value, token: &str) -> bool {
+    match value {
+        Value::String(text) if text.contains(token) => {
+            *text = scrub_text(text, token);
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |changed, item| scrub_json(item, token) | changed),
+        Value::Object(fields) => {
+            let mut changed = false;
+            for (key, mut item) in std::mem::take(fields) {
+                changed |= scrub_json(&mut item, token) | key.contains(token);
+                fields.insert(scrub_text(&key, token), item);
+            }
+            changed
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -295,6 +347,28 @@ mod tests {
         let kept = call.payload.unwrap();
         assert_eq!(kept.body, payload.as_bytes());
         assert_eq!(kept.content_type, "application/json");
+    }
+
+    #[test]
+    fn the_webhook_payload_loses_the_token_wherever_it_was_read_and_however_encoded() {
+        let webhook = |content_type: &str, body: &str| {
+            let request = Request::new("POST", "/p?token=hrtt_0123456789").with_body(content_type, body);
+            parse_invocation(&request, "9", Some("main")).unwrap().payload.unwrap()
+        };
+        let json = webhook(
+            "application/json",
+            r#"{"token":"\u0068rtt_0123456789","note":"was hrtt_0123456789","list":["hrtt_0123456789"]}"#,
+        );
+        assert_eq!(json.body, br#"{"list":["[redacted]"],"note":"was [redacted]"}"#);
+        let multipart = "--b\r\nContent-Disposition: form-data; name=\"token\"\r\n\r\nhrtt_0123456789\r\n--b\r\nContent-Disposition: form-data; name=\"env\"\r\n\r\nprod\r\n--b--\r\n";
+        let form = webhook("multipart/form-data; boundary=b", multipart);
+        assert_eq!(
+            (form.content_type.as_str(), form.body.as_slice()),
+            ("application/x-www-form-urlencoded", &b"env=prod"[..])
+        );
+        let untouched = r#"{"b":1,"a":2}"#;
+        assert_eq!(webhook("application/json", untouched).body, untouched.as_bytes(), "passed on byte for byte");
+        assert_eq!(webhook("text/plain", "plain").body, b"plain");
     }
 
     #[test]

@@ -74,13 +74,14 @@ fn trigger_input(body: &Map<String, Value>, repository: String) -> Result<Trigge
         _ => TagConditionType::Regular,
     };
     let name = text(body, "name", true)?.unwrap_or_default();
-    crate::model::validate_name("name", name)?;
+    crate::model::validate_path_name("name", name)?;
     let workload = Workload {
         namespace: text(body, "cluster_ns", true)?.unwrap_or_default().to_string(),
         kind: if app_type == "statefulsets" { WorkloadKind::Statefulsets } else { WorkloadKind::Deployments },
         name: text(body, "application", true)?.unwrap_or_default().to_string(),
         container: text(body, "container", false)?.filter(|c| !c.is_empty()).map(str::to_string),
         action: WorkloadAction::SetImage,
+        image_repository: None,
     };
     workload.validate_as(["cluster_ns", "application", "container"])?;
     Ok(TriggerInput {
@@ -129,6 +130,7 @@ fn trigger_fields(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Va
         name: String::new(),
         container: None,
         action: WorkloadAction::SetImage,
+        image_repository: None,
     });
     let view = json!({
         "action": "update",

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod call;
 pub mod delivery;
 pub mod event;
+pub mod image_reference;
 pub mod registry;
 pub mod source;
 pub mod target;
@@ -62,6 +63,17 @@ where
     T: Deserialize<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// A name that an API path addresses (a target's, an SWR trigger's): `validate_name`, and never
+/// `.` or `..`, which URL parsers (WHATWG, so the runtime's too) remove from a path as dot segments,
+/// also when written `%2e`, so that no request could ever name it.
+pub fn validate_path_name(field: &str, value: &str) -> Result<(), crate::error::Error> {
+    validate_name(field, value)?;
+    if value == "." || value == ".." {
+        return Err(crate::error::Error::bad_request(format!("{field} must not be '.' or '..'")));
+    }
+    Ok(())
 }
 
 /// A name or description fits in this many bytes.

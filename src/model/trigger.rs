@@ -1,6 +1,8 @@
 //! A trigger: who may fire a target, and under which conditions.
 
+use super::call::ContainerImage;
 use super::Source;
+use crate::error::Error;
 use crate::filters::{glob_match, EventFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -58,6 +60,9 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
+/// The origin of the triggers that ACK's API creates with `type: application`.
+pub const ACK_APPLICATION_ORIGIN: &str = "ack:application";
+
 /// How a trigger is fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -101,6 +106,21 @@ impl Trigger {
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expires_at.is_some_and(|at| at <= now_ms)
+    }
+
+    /// The container images a token caller sends (ACK's application form), admitted only by an ACK
+    /// application trigger's own set-image workload (`Workload::admit_caller_images`); every other
+    /// trigger refuses them, so that a token never grants more than its trigger was made for.
+    pub fn admit_caller_images(&self, containers: Vec<ContainerImage>) -> Result<Vec<ContainerImage>, Error> {
+        if containers.is_empty() {
+            return Ok(containers);
+        }
+        match &self.workload {
+            Some(workload) if self.origin.as_deref() == Some(ACK_APPLICATION_ORIGIN) => {
+                workload.admit_caller_images(containers)
+            }
+            _ => Err(Error::bad_request("only an ACK application trigger takes container images")),
+        }
     }
 
     /// Whether the ref may be fired. A full `refs/heads/x` or `refs/tags/x` is matched by its short name too.

@@ -23,7 +23,8 @@ pub struct HttpTarget {
     /// The body to send instead of the call's description, with placeholders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_template: Option<String>,
-    /// The template's Content-Type; default `application/json`. Values are JSON-escaped when it is JSON.
+    /// The template's Content-Type; default `application/json`. Values are JSON-escaped when it is
+    /// JSON and percent-encoded when it is a form (`template::Escaping`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
 }
@@ -94,8 +95,8 @@ impl TargetKind for HttpTarget {
         let body = match (&self.body_template, self.method.as_str()) {
             (_, "GET") => Vec::new(),
             (Some(template), _) => {
-                let json = content_type.split(';').next().unwrap_or("").trim().ends_with("json");
-                crate::template::render(template, call, json)?.into_bytes()
+                let escaping = crate::template::Escaping::for_media_type(&content_type);
+                crate::template::render(template, call, escaping)?.into_bytes()
             }
             (None, _) => self.description(call)?,
         };
@@ -175,6 +176,35 @@ mod tests {
         );
         target.body_template = Some("{{token}}".into());
         assert!(target.validate().unwrap_err().message().starts_with("body_template"));
+    }
+
+    /// The red team's two injections (issue 14, F7): a value closing its JSON string in an upper-case
+    /// `application/JSON` body, and a ref adding a form pair.
+    #[test]
+    fn template_values_cannot_inject_fields_whatever_the_content_type_spelling() {
+        let mut target = hook();
+        target.body_template = Some(r#"{"env":"{{variables.ENV}}"}"#.into());
+        let mut injecting = call(None);
+        injecting.variables.insert("ENV".into(), r#"x","admin":true,"y":""#.into());
+        for content_type in ["application/JSON", "application/json; charset=utf-8", "application/vnd.deploy+JSON"] {
+            target.content_type = Some(content_type.into());
+            let request = target.build(&injecting).unwrap();
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            assert_eq!(body, json!({"env": r#"x","admin":true,"y":""#}), "{content_type}");
+            assert_eq!(request.header("content-type"), Some(content_type), "sent as configured");
+        }
+        target.body_template = Some("ref={{ref}}&env=prod".into());
+        injecting.ref_name = "main&deploy_all=true".into();
+        for content_type in ["application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded; charset=UTF-8"] {
+            target.content_type = Some(content_type.into());
+            let body = String::from_utf8(target.build(&injecting).unwrap().body).unwrap();
+            let pairs = crate::http::parse_urlencoded(&body);
+            assert_eq!(
+                pairs,
+                vec![("ref".into(), "main&deploy_all=true".into()), ("env".into(), "prod".into())],
+                "{content_type}: {body}"
+            );
+        }
     }
 
     #[test]

@@ -170,6 +170,7 @@ mod tests {
                 name: "web".into(),
                 container: container.map(str::to_string),
                 action,
+                image_repository: None,
             }),
             image: Some(Image { repository: "library/app".into(), tag: "v2".into(), digest: "sha256:abc".into() }),
             now_ms: 1_452_160_438_235,

@@ -145,6 +145,32 @@ test("an ACK trigger invoked through /hook/trigger?token= PATCHes restartedAt", 
   assert.equal((await worker.call("GET", `/hook/trigger?token=${created.body.token}`)).status, 404);
 });
 
+test("an ACK application token sets only its own container, from its own repository (issue 14, F8)", async () => {
+  const created = await worker.call("POST", "/clusters/prod/triggers", { as: "alice", json: {
+    project_id: "default/web", action: "redeploy", type: "application",
+    container: "app", image_repository: "registry.example.com/shop/web",
+  } });
+  assert.equal(created.status, 200, created.text);
+  const invoke = (containers) => worker.call("POST", `/hook/trigger?token=${created.body.token}`, { json: {
+    resource: { deployment: { metadata: { name: "web" }, spec: { template: { spec: { containers } } } } },
+  } });
+  const before = apiServer.received.length;
+  for (const attack of [
+    [{ name: "sidecar", image: "evil.example/backdoor:latest" }],
+    [{ name: "app", image: "evil.example/shop/web:v9" }],
+  ]) {
+    const refused = await invoke(attack);
+    assert.equal(refused.status, 400, refused.text);
+  }
+  assert.equal(apiServer.received.length, before, "nothing reached the API server");
+  const answer = await invoke([{ name: "app", image: "registry.example.com/shop/web:v9" }]);
+  assert.equal(answer.status, 200, answer.text);
+  const [sent] = apiServer.received.slice(before);
+  assert.equal(sent.method, "PATCH");
+  assert.deepEqual(JSON.parse(sent.body).spec.template.spec.containers,
+    [{ name: "app", image: "registry.example.com/shop/web:v9" }]);
+});
+
 test("an image trigger on an ack target POSTs the application body to the ACK trigger URL", async () => {
   const target = await worker.call("POST", "/api/v1/targets", { as: "alice", json: {
     name: "ack-web", kind: "ack", type: "application", registry: "registry.example.com",
