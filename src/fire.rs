@@ -105,7 +105,7 @@ pub async fn find_by_token<S: Store>(store: &S, token: &TriggerToken, now_ms: u6
     let stored_hash = found.as_ref().and_then(|trigger| trigger.token_hash.as_deref()).unwrap_or(&stand_in);
     let genuine = constant_time_eq(stored_hash.as_bytes(), presented.as_bytes());
     match found {
-        Some(trigger) if genuine && !trigger.is_expired(now_ms) && trigger.enabled => Ok(trigger),
+        Some(trigger) if genuine && trigger.is_live(now_ms) => Ok(trigger),
         _ => Err(Error::not_found("unknown, revoked, expired or disabled trigger token")),
     }
 }

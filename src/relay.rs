@@ -149,7 +149,7 @@ async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delive
     }
     if !delivery.attempts.is_empty() {
         // A retry, maybe an hour later: the trigger must still be there and enabled.
-        let live = app.catalog().find_trigger(&delivery.trigger).await.ok().filter(|t| t.enabled && !t.is_expired(now));
+        let live = app.catalog().find_trigger(&delivery.trigger).await.ok().filter(|t| t.is_live(now));
         if live.is_none() {
             delivery.fail(now, "the trigger was deleted, disabled or expired before this retry");
             app.catalog().record_delivery(&delivery).await?;
@@ -204,8 +204,8 @@ pub async fn replay<S: Store, O: Outbound>(app: &App<S, O>, id: &str) -> Result<
     let catalog = app.catalog();
     let old = catalog.find_delivery(id).await?;
     let trigger = catalog.find_trigger(&old.trigger).await.map_err(|_| Error::not_found("its trigger was deleted"))?;
-    if !trigger.enabled {
-        return Err(Error::Conflict("its trigger is disabled; enable it to replay".into()));
+    if !trigger.is_live(app.clock.now_ms()) {
+        return Err(Error::Conflict("its trigger is disabled or expired; enable or extend it to replay".into()));
     }
     let target: Target = app
         .store

@@ -33,7 +33,7 @@ pub async fn run<S: Store, O: Outbound>(app: &App<S, O>, at_ms: u64) -> Result<V
         }
         app.store.put(&marker, "1", Some(MARKER_TTL_SECONDS)).await?;
         let Ok(trigger) = app.catalog().find_trigger(trigger_id).await else { continue };
-        if !trigger.enabled || trigger.is_expired(at_ms) {
+        if !trigger.is_live(at_ms) {
             continue;
         }
         let delivery = relay::new_delivery(app, &trigger.id, &trigger.target, scheduled_call(&trigger, minute));

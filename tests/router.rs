@@ -420,6 +420,51 @@ fn a_retry_stops_when_its_trigger_is_deleted() {
     assert_eq!(record["state"], "failed");
 }
 
+/// Makes the trigger behind `delivery_id` not live: disabled, or expired by the clock.
+fn make_not_live(h: &Harness, delivery_id: &str, how: &str) {
+    let trigger = delivery_id.split('-').next().unwrap();
+    let patch = match how {
+        "disabled" => json!({"enabled": false}),
+        _ => json!({"expires_at": "2023-11-15T00:00:00Z"}),
+    };
+    let (status, body) = h.admin_json("PATCH", &format!("/api/v1/triggers/{trigger}"), patch);
+    assert_eq!(status, 200, "{body}");
+    h.clock.advance(2 * 60 * 60 * 1000);
+}
+
+#[test]
+fn a_retry_stops_when_its_trigger_is_disabled_or_expired() {
+    for (seed, how) in [(18, "disabled"), (19, "expired")] {
+        let h = harness(seed);
+        let (_, token) = h.setup_target_and_trigger(gitlab_target());
+        h.app.outbound.answer(502, "{}");
+        let body: Value = serde_json::from_slice(&h.fire("web-ci", &token, "main").body).unwrap();
+        let id = body["delivery_id"].as_str().unwrap().to_string();
+        make_not_live(&h, &id, how);
+        common::drain(&h.app);
+        assert_eq!(h.app.outbound.sent.borrow().len(), 1, "no retry once the trigger is {how}");
+        let record = delivery(&h, &id);
+        assert_eq!(record["state"], "failed", "{how}: {record}");
+        common::queue().take(Lane::Deliveries);
+    }
+}
+
+#[test]
+fn a_replay_is_refused_while_its_trigger_is_disabled_or_expired() {
+    for (seed, how) in [(20, "disabled"), (21, "expired")] {
+        let h = harness(seed);
+        let (_, token) = h.setup_target_and_trigger(gitlab_target());
+        h.app.outbound.answer(400, "{}");
+        assert_eq!(h.fire("web-ci", &token, "main").status, 400);
+        let path = h.first_trigger_deliveries();
+        let old = h.admin_json("GET", &path, Value::Null).1["deliveries"][0]["id"].as_str().unwrap().to_string();
+        make_not_live(&h, &old, how);
+        let (status, body) = h.admin_json("POST", &format!("/api/v1/deliveries/{old}/replay"), Value::Null);
+        assert_eq!(status, 409, "{how}: {body}");
+        assert_eq!(h.app.outbound.sent.borrow().len(), 1, "nothing forwarded for a {how} trigger");
+    }
+}
+
 #[test]
 fn a_replay_is_a_new_delivery_of_the_same_call_linked_to_the_old() {
     let h = harness(8);

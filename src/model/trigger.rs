@@ -108,6 +108,12 @@ impl Trigger {
         self.expires_at.is_some_and(|at| at <= now_ms)
     }
 
+    /// Whether it may fire now: enabled and not expired. Every path that fires, retries or replays
+    /// asks this one question.
+    pub fn is_live(&self, now_ms: u64) -> bool {
+        self.enabled && !self.is_expired(now_ms)
+    }
+
     /// The container images a token caller sends (ACK's application form), admitted only by an ACK
     /// application trigger's own set-image workload (`Workload::admit_caller_images`); every other
     /// trigger refuses them, so that a token never grants more than its trigger was made for.
