@@ -520,6 +520,27 @@ fn the_outbound_policy_is_checked_again_before_every_send() {
 }
 
 #[test]
+fn the_url_sent_is_the_serialization_of_the_url_checked() {
+    let h = harness(30);
+    let written = json!({"name": "hook", "kind": "http", "url": "HTTPS://Deploy.Example.COM:443/a/../hook?x=1"});
+    let (_, token) = h.setup_target_and_trigger(written);
+    assert_eq!(h.fire("hook", &token, "main").status, 200);
+    assert_eq!(h.app.outbound.last().unwrap().url, "https://deploy.example.com/hook?x=1");
+    // Stored while local targets were allowed: `127.1` is sent as the address fetch would use,
+    // and refused as that address once they are not.
+    let mut h = harness(31);
+    h.app.settings.allow_local_targets = true;
+    let (_, token) = h.setup_target_and_trigger(json!({"name": "local", "kind": "http", "url": "https://0x7f.1:9000/x"}));
+    h.fire("local", &token, "main");
+    assert_eq!(h.app.outbound.last().unwrap().url, "https://127.0.0.1:9000/x");
+    h.app.settings.allow_local_targets = false;
+    let refused = h.fire("local", &token, "main");
+    assert_eq!(refused.status, 400, "refused before sending");
+    assert!(String::from_utf8_lossy(&refused.body).contains("private, loopback"));
+    assert_eq!(h.app.outbound.sent.borrow().len(), 1);
+}
+
+#[test]
 fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
     let h = harness(15);
     let (target, _) = h.setup_target_and_trigger(gitlab_target());

@@ -77,26 +77,13 @@ impl TargetSpec {
 /// The user agent every outbound request carries.
 pub const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
 
-/// A target URL: `http` or `https`, a host, no embedded credentials, no whitespace.
+/// A target URL: `http` or `https`, a host, no embedded credentials (parsed as fetch parses it,
+/// see `outbound::parse_target_url`), and, as written, no whitespace and at most 2 KiB.
 pub fn validate_url(field: &str, url: &str) -> Result<(), Error> {
-    let bad = |why: &str| Err(Error::bad_request(format!("{field} {why}")));
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return bad("must be an absolute http or https URL");
-    };
-    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
-        return bad("must use http or https");
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.is_empty() {
-        return bad("has no host");
-    }
-    if authority.contains('@') {
-        return bad("must not embed credentials; use the target's token or headers");
-    }
     if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("is too long or contains whitespace");
+        return Err(Error::bad_request(format!("{field} is too long or contains whitespace")));
     }
-    Ok(())
+    crate::outbound::parse_target_url(field, url).map(|_| ())
 }
 
 /// `https://host/base/` and `https://host/base` mean the same base.
