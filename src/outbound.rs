@@ -71,9 +71,9 @@ pub fn check_destination(field: &str, text: &str, allow_local: bool) -> Result<D
         None => Some("has no host"),
     };
     match why {
-        Some(why) => Err(Error::bad_request(format!(
-            "{field} {why} (set ALLOW_HTTP_TARGETS only for local development)"
-        ))),
+        Some(why) => {
+            Err(Error::bad_request(format!("{field} {why} (set ALLOW_HTTP_TARGETS only for local development)")))
+        }
         None => Ok(Destination(url)),
     }
 }
@@ -90,8 +90,18 @@ const INTERNAL_ADDRESS: &str = "must not point at a private, loopback or link-lo
 /// Name suffixes that resolve only inside a network (RFC 6761, 6762, 8375, ICANN's `.internal`,
 /// Kubernetes' `.svc`), or never publicly (names that ICANN keeps undelegated for that reason).
 const INTERNAL_SUFFIXES: [&str; 12] = [
-    "localhost", "local", "internal", "svc", "cluster.local", "localdomain", "arpa", "lan", "home", "corp",
-    "intranet", "private",
+    "localhost",
+    "local",
+    "internal",
+    "svc",
+    "cluster.local",
+    "localdomain",
+    "arpa",
+    "lan",
+    "home",
+    "corp",
+    "intranet",
+    "private",
 ];
 
 /// Why a (lower-case, IDNA-mapped) host name is refused, if it is.

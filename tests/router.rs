@@ -410,6 +410,26 @@ fn an_answer_that_echoes_the_targets_credential_is_recorded_redacted() {
     assert_eq!(record["attempts"][0]["excerpt"], r#"{"message":"token [redacted] is invalid"}"#);
 }
 
+#[test]
+fn a_token_caller_never_reads_the_targets_credentials_in_its_answer() {
+    let h = harness(32);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(400, r#"{"message":"token glptt-real is invalid","url":"?token=glptt%2Dreal"}"#);
+    let answer = h.fire("web-ci", &token, "main");
+    let body = String::from_utf8(answer.body).unwrap();
+    assert_eq!((answer.status, body.contains("glptt")), (400, false), "{body}");
+    assert!(body.contains("[redacted]"), "{body}");
+
+    let echo = json!({"name": "echo", "kind": "http", "url": "https://echo.example.com/",
+        "headers": {"X-Key": "xk-s3cret/value"}});
+    let (_, token) = h.setup_target_and_trigger(echo);
+    h.app.outbound.answer(200, r#"{"headers":{"x-key":"xk-s3cret\/value"},"raw":"xk-s3cret/value"}"#);
+    let answer = h.fire("echo", &token, "main");
+    let body = String::from_utf8(answer.body).unwrap();
+    assert_eq!(h.app.outbound.last().unwrap().header("x-key"), Some("xk-s3cret/value"), "the target got it");
+    assert_eq!((answer.status, body.contains("s3cret")), (200, false), "{body}");
+}
+
 // ---- scheduled triggers
 
 #[test]
@@ -530,7 +550,8 @@ fn the_url_sent_is_the_serialization_of_the_url_checked() {
     // and refused as that address once they are not.
     let mut h = harness(31);
     h.app.settings.allow_local_targets = true;
-    let (_, token) = h.setup_target_and_trigger(json!({"name": "local", "kind": "http", "url": "https://0x7f.1:9000/x"}));
+    let (_, token) =
+        h.setup_target_and_trigger(json!({"name": "local", "kind": "http", "url": "https://0x7f.1:9000/x"}));
     h.fire("local", &token, "main");
     assert_eq!(h.app.outbound.last().unwrap().url, "https://127.0.0.1:9000/x");
     h.app.settings.allow_local_targets = false;
