@@ -86,6 +86,48 @@ pub fn validate_url(field: &str, url: &str) -> Result<(), Error> {
     crate::outbound::parse_target_url(field, url).map(|_| ())
 }
 
+/// A base URL that API paths are appended to: a target URL with no query or fragment, which
+/// the appended path would land in.
+pub fn validate_base_url(field: &str, url: &str) -> Result<(), Error> {
+    validate_url(field, url)?;
+    if url.contains(['?', '#']) {
+        return Err(Error::bad_request(format!("{field} must not have a query or fragment (it is the API's base)")));
+    }
+    Ok(())
+}
+
+/// A URL as views show it: its query, which may hold a credential (Render's `?key=`), hidden.
+pub fn shown_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?***"),
+        None => url.to_string(),
+    }
+}
+
+/// A URL's query, whole and value by value, as credentials to scrub from answers.
+pub fn query_secrets(url: &str) -> Vec<&str> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    let query = query.split('#').next().unwrap_or_default();
+    let values = query.split('&').filter_map(|pair| pair.split_once('=').map(|(_, value)| value));
+    std::iter::once(query).chain(values).filter(|part| !part.is_empty()).collect()
+}
+
+/// What a path segment leaves unescaped: RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `text` as one URL path segment. `.` and `..` must be refused before: URL parsers resolve them
+/// (even as `%2e%2e`), so they would climb out of the API path.
+pub fn path_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, PATH_SEGMENT).to_string()
+}
+
+pub fn is_dot_segment(text: &str) -> bool {
+    matches!(text, "." | "..")
+}
+
 /// `https://host/base/` and `https://host/base` mean the same base.
 pub fn join_url(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
@@ -111,6 +153,16 @@ mod tests {
         for bad in ["gitlab.example.com", "ftp://x", "https://", "https://user:pw@host", "https://a b"] {
             assert!(validate_url("url", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_urls_query_is_hidden_in_views_and_scrubbed_as_a_credential() {
+        let url = "https://api.render.com/deploy/srv-1?key=rnd_abc&x=1#top";
+        assert_eq!(shown_url(url), "https://api.render.com/deploy/srv-1?***");
+        assert_eq!(query_secrets(url), ["key=rnd_abc&x=1", "rnd_abc", "1"]);
+        assert!(query_secrets("https://h/p").is_empty());
+        assert!(validate_base_url("url", "https://gitlab.example.com/").is_ok());
+        assert!(validate_base_url("url", url).unwrap_err().message().starts_with("url must not have a query"));
     }
 
     #[test]
