@@ -153,6 +153,9 @@ async fn attempt<S: Store, O: Outbound>(
     call: &Call,
 ) -> Result<OutboundResponse, Error> {
     let kind = target.spec.kind();
+    // A target stored before a rule was added, or whose credential was dropped when its URL moved,
+    // is refused here rather than sent half-made: never retried.
+    kind.validate().map_err(|error| Error::bad_request(format!("the target's {}", error.message())))?;
     let unreachable = |detail| Error::TargetUnreachable { target: target.name.clone(), detail };
     let send = |mut request: OutboundRequest| {
         request.headers.push(("idempotency-key".into(), call.delivery.clone()));

@@ -205,6 +205,48 @@ fn patching_a_target_keeps_credentials_not_named() {
 }
 
 #[test]
+fn retargeting_to_another_origin_drops_the_credentials_not_supplied_again() {
+    let h = harness(33);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let (status, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://attacker.example"}));
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!((&patched["credentials_dropped"], &patched["token_set"]), (&json!(["token"]), &json!(false)));
+    let refused = h.fire("web-ci", &token, "main");
+    let body: Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!((refused.status, body["message"].as_str()), (400, Some("the target's token is missing")));
+    assert!(h.app.outbound.sent.borrow().is_empty(), "nothing went to the new host");
+
+    // Supplied again with the move, or moved within the same origin: kept.
+    let (_, patched) =
+        h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example", "token": "glptt-new"}));
+    assert_eq!((&patched["credentials_dropped"], &patched["token_set"]), (&json!([]), &json!(true)));
+    let (_, patched) =
+        h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "HTTPS://CI.example:443/gitlab/"}));
+    assert_eq!(patched["credentials_dropped"], json!([]));
+    assert_eq!(h.fire("web-ci", &token, "main").status, 200);
+    let sent = h.app.outbound.last().unwrap();
+    assert!(
+        sent.url.starts_with("https://ci.example/gitlab/api/v4/")
+            && String::from_utf8_lossy(&sent.body).contains("token=glptt-new")
+    );
+
+    // Another port, or another kind that sends the old token to a new field, is a move too.
+    let (_, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example:8443"}));
+    assert_eq!(patched["credentials_dropped"], json!(["token"]));
+    h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example:8443", "token": "glptt-3"}));
+    let to_github =
+        json!({"kind": "github", "repository": "o/r", "workflow": "w.yml", "api_url": "https://api.evil.example"});
+    let (status, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", to_github);
+    assert_eq!((status, &patched["credentials_dropped"]), (200, &json!(["token"])), "{patched}");
+
+    let headers =
+        json!({"name": "echo", "kind": "http", "url": "https://echo.example.com/", "headers": {"X-Key": "xk-1"}});
+    h.setup_target_and_trigger(headers);
+    let (_, patched) = h.admin_json("PATCH", "/api/v1/targets/echo", json!({"url": "https://other.example.com/"}));
+    assert_eq!((&patched["credentials_dropped"], &patched["header_names"]), (&json!(["headers"]), &json!([])));
+}
+
+#[test]
 fn a_token_triggers_own_variables_are_sent_and_the_callers_win() {
     let h = harness(11);
     let (status, target) = h.admin_json("POST", "/api/v1/targets", gitlab_target());

@@ -71,6 +71,11 @@ impl TargetKind for AckTarget {
         vec![("url", self.url.expose())]
     }
 
+    /// Its one credential is the URL itself, which a move supplies anew.
+    fn drop_credentials(&mut self, _supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"url": shown_url(self.url.expose()), "type": self.trigger_type, "registry": self.registry});
         view.as_object().cloned().unwrap_or_default()

@@ -89,6 +89,10 @@ impl TargetKind for GithubTarget {
         vec![("api_url", &self.api_url)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.token, "token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({
             "repository": self.repository, "workflow": self.workflow, "event_type": self.event_type,

@@ -54,6 +54,10 @@ impl TargetKind for GitlabTarget {
         vec![("url", &self.url)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.token, "token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"url": shown_url(&self.url), "project": self.project, "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()

@@ -80,6 +80,15 @@ impl TargetKind for HttpTarget {
         vec![("url", &self.url)]
     }
 
+    /// The header values. The URL's query moves with the URL: the new one was just supplied.
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        if supplied("headers") || self.headers.is_empty() {
+            return Vec::new();
+        }
+        self.headers.clear();
+        vec!["headers"]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let header_names: Vec<&String> = self.headers.keys().collect();
         let view = json!({"url": shown_url(&self.url), "url_query_set": self.url.contains('?'),

@@ -53,6 +53,10 @@ impl TargetKind for JenkinsTarget {
         vec![("url", &self.url)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.api_token, "api_token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"url": shown_url(&self.url), "job": self.job, "user": self.user, "api_token_set": self.api_token.is_set()});
         view.as_object().cloned().unwrap_or_default()

@@ -120,6 +120,10 @@ impl TargetKind for KubernetesTarget {
         vec![("api_server", &self.api_server)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.token, "token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({"api_server": shown_url(&self.api_server), "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()

@@ -32,6 +32,9 @@ pub trait TargetKind {
     fn secrets(&self) -> Vec<&str>;
     /// The URLs it sends to, by field, for the outbound policy (`outbound::check_destination`).
     fn destinations(&self) -> Vec<(&'static str, &str)>;
+    /// Clears the credentials whose field `supplied` does not name (the URL moved to another
+    /// origin, and they were meant for the old one). Returns the fields cleared.
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str>;
     /// `build`, given the lookup's answer when there was one.
     fn build_with(&self, call: &Call, _looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
         self.build(call)
@@ -52,6 +55,17 @@ pub enum TargetSpec {
 
 impl TargetSpec {
     pub fn kind(&self) -> &dyn TargetKind {
+        match self {
+            TargetSpec::Ack(target) => target,
+            TargetSpec::Github(target) => target,
+            TargetSpec::Gitlab(target) => target,
+            TargetSpec::Http(target) => target,
+            TargetSpec::Jenkins(target) => target,
+            TargetSpec::Kubernetes(target) => target,
+        }
+    }
+
+    pub fn kind_mut(&mut self) -> &mut dyn TargetKind {
         match self {
             TargetSpec::Ack(target) => target,
             TargetSpec::Github(target) => target,
@@ -126,6 +140,19 @@ pub fn path_segment(text: &str) -> String {
 
 pub fn is_dot_segment(text: &str) -> bool {
     matches!(text, "." | "..")
+}
+
+/// Clears `secret` unless the request supplied `field` again; says whether it cleared one.
+pub fn drop_secret(
+    secret: &mut crate::model::Secret,
+    field: &'static str,
+    supplied: &dyn Fn(&str) -> bool,
+) -> Vec<&'static str> {
+    if supplied(field) || !secret.is_set() {
+        return Vec::new();
+    }
+    *secret = crate::model::Secret::default();
+    vec![field]
 }
 
 /// `https://host/base/` and `https://host/base` mean the same base.
