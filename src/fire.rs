@@ -1,8 +1,9 @@
 //! Firing a trigger by its token: the hot path that every token invocation form shares
 //! (GitLab's form, query, JSON, webhook and v3 forms, ACK's `/hook/trigger`). Two KV reads
 //! (trigger, target) and one write (the delivery record); never a listing. Never logs the token.
-//! The target is tried at once and its answer relayed; if it cannot take the call now (no answer,
-//! 5xx, 408, 429), the delivery is queued for retry and the caller gets 202 with its id.
+//! The target is tried at once and its answer relayed, scrubbed of the target's credentials; if it
+//! cannot take the call now (no answer, 5xx, 408, 429), the delivery is queued for retry and the
+//! caller gets 202 with its id.
 
 use crate::app::App;
 use crate::auth::{constant_time_eq, TriggerToken};
@@ -10,7 +11,7 @@ use crate::error::Error;
 use crate::http::Response;
 use crate::model::call::validate_ref;
 use crate::model::call::ContainerImage;
-use crate::model::delivery::redact;
+use crate::model::delivery::{redact, redact_bytes};
 use crate::model::{Call, DeliveryState, Payload, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::relay;
@@ -85,11 +86,14 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
         return Ok(response);
     }
     let answer = outcome?;
-    let content_type = answer.header("content-type").unwrap_or("application/json").to_string();
+    // The caller holds a trigger token, not the target's credentials: an answer that echoes them
+    // (an error page quoting the request, an echo service) must not hand them over.
+    let secrets = target.spec.kind().secrets();
+    let content_type = redact(answer.header("content-type").unwrap_or("application/json"), &secrets);
     Ok(Response {
         status: answer.status,
         headers: vec![("content-type".into(), content_type), ("x-hookrelay-trigger".into(), trigger.id)],
-        body: answer.body,
+        body: redact_bytes(&answer.body, &secrets),
     })
 }
 

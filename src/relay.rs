@@ -227,19 +227,20 @@ async fn attempt<S: Store, O: Outbound>(
     call: &Call,
 ) -> Result<OutboundResponse, Error> {
     let kind = target.spec.kind();
+    // A target stored before a rule was added, or whose credential was dropped when its URL moved,
+    // is refused here rather than sent half-made: never retried.
+    kind.validate().map_err(|error| Error::bad_request(format!("the target's {}", error.message())))?;
     let unreachable = |detail| Error::TargetUnreachable { target: target.name.clone(), detail };
     let send = |mut request: OutboundRequest| {
         request.headers.push(("idempotency-key".into(), call.delivery.clone()));
         app.outbound.send(request)
     };
-    // Checked again here, for targets stored before the policy changed: never retried.
-    let allowed = |request: &OutboundRequest| {
-        crate::outbound::check_destination("the target's URL", &request.url, app.settings.allow_local_targets)
-    };
+    // Checked again here, for targets stored before the policy changed (a refusal is never
+    // retried), and sent as checked: the URL fetch receives is the checked URL's serialization.
+    let checked = |request| crate::outbound::checked_request(request, app.settings.allow_local_targets);
     let looked_up = match kind.lookup(call)? {
         Some(request) => {
-            allowed(&request)?;
-            let answer = send(request).await.map_err(unreachable)?;
+            let answer = send(checked(request)?).await.map_err(unreachable)?;
             if !(200..300).contains(&answer.status) {
                 // The lookup's own failure (a 404 for a missing workload) is the answer.
                 return Ok(answer);
@@ -249,6 +250,5 @@ async fn attempt<S: Store, O: Outbound>(
         None => None,
     };
     let request = kind.build_with(call, looked_up.as_ref())?;
-    allowed(&request)?;
-    send(request).await.map_err(unreachable)
+    send(checked(request)?).await.map_err(unreachable)
 }

@@ -347,6 +347,10 @@ fn servicestage_errors_use_its_shape() {
     assert!(body["error_msg"].as_str().unwrap().contains("secret"));
     let (status, body) = admin(&app, "POST", SS, json!({"secret": "s", "url": "https://e.example", "type": "svn"}));
     assert_eq!((status, body["error_code"].clone()), (400, json!("SVCSTG.REPO.0400")));
+    for hidden in ["https://0x7f.1/", "https://[::ffff:a9fe:a9fe]/", "https://metadata.google.internal/"] {
+        let (status, body) = admin(&app, "POST", SS, json!({"secret": "s", "url": hidden}));
+        assert_eq!((status, body["error_code"].clone()), (400, json!("SVCSTG.REPO.0400")), "{hidden}");
+    }
     let unauthenticated = send(&app, Request::new("GET", SS));
     assert_eq!((unauthenticated.0, unauthenticated.1["error_code"].clone()), (401, json!("SVCSTG.REPO.0401")));
     assert!(app.store.keys().is_empty(), "nothing half-made is left behind");

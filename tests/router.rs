@@ -205,6 +205,48 @@ fn patching_a_target_keeps_credentials_not_named() {
 }
 
 #[test]
+fn retargeting_to_another_origin_drops_the_credentials_not_supplied_again() {
+    let h = harness(33);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let (status, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://attacker.example"}));
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!((&patched["credentials_dropped"], &patched["token_set"]), (&json!(["token"]), &json!(false)));
+    let refused = h.fire("web-ci", &token, "main");
+    let body: Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!((refused.status, body["message"].as_str()), (400, Some("the target's token is missing")));
+    assert!(h.app.outbound.sent.borrow().is_empty(), "nothing went to the new host");
+
+    // Supplied again with the move, or moved within the same origin: kept.
+    let (_, patched) =
+        h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example", "token": "glptt-new"}));
+    assert_eq!((&patched["credentials_dropped"], &patched["token_set"]), (&json!([]), &json!(true)));
+    let (_, patched) =
+        h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "HTTPS://CI.example:443/gitlab/"}));
+    assert_eq!(patched["credentials_dropped"], json!([]));
+    assert_eq!(h.fire("web-ci", &token, "main").status, 200);
+    let sent = h.app.outbound.last().unwrap();
+    assert!(
+        sent.url.starts_with("https://ci.example/gitlab/api/v4/")
+            && String::from_utf8_lossy(&sent.body).contains("token=glptt-new")
+    );
+
+    // Another port, or another kind that sends the old token to a new field, is a move too.
+    let (_, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example:8443"}));
+    assert_eq!(patched["credentials_dropped"], json!(["token"]));
+    h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example:8443", "token": "glptt-3"}));
+    let to_github =
+        json!({"kind": "github", "repository": "o/r", "workflow": "w.yml", "api_url": "https://api.evil.example"});
+    let (status, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", to_github);
+    assert_eq!((status, &patched["credentials_dropped"]), (200, &json!(["token"])), "{patched}");
+
+    let headers =
+        json!({"name": "echo", "kind": "http", "url": "https://echo.example.com/", "headers": {"X-Key": "xk-1"}});
+    h.setup_target_and_trigger(headers);
+    let (_, patched) = h.admin_json("PATCH", "/api/v1/targets/echo", json!({"url": "https://other.example.com/"}));
+    assert_eq!((&patched["credentials_dropped"], &patched["header_names"]), (&json!(["headers"]), &json!([])));
+}
+
+#[test]
 fn a_token_triggers_own_variables_are_sent_and_the_callers_win() {
     let h = harness(11);
     let (status, target) = h.admin_json("POST", "/api/v1/targets", gitlab_target());
@@ -506,6 +548,26 @@ fn an_answer_that_echoes_the_targets_credential_is_recorded_redacted() {
     assert_eq!(record["attempts"][0]["excerpt"], r#"{"message":"token [redacted] is invalid"}"#);
 }
 
+#[test]
+fn a_token_caller_never_reads_the_targets_credentials_in_its_answer() {
+    let h = harness(32);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(400, r#"{"message":"token glptt-real is invalid","url":"?token=glptt%2Dreal"}"#);
+    let answer = h.fire("web-ci", &token, "main");
+    let body = String::from_utf8(answer.body).unwrap();
+    assert_eq!((answer.status, body.contains("glptt")), (400, false), "{body}");
+    assert!(body.contains("[redacted]"), "{body}");
+
+    let echo = json!({"name": "echo", "kind": "http", "url": "https://echo.example.com/",
+        "headers": {"X-Key": "xk-s3cret/value"}});
+    let (_, token) = h.setup_target_and_trigger(echo);
+    h.app.outbound.answer(200, r#"{"headers":{"x-key":"xk-s3cret\/value"},"raw":"xk-s3cret/value"}"#);
+    let answer = h.fire("echo", &token, "main");
+    let body = String::from_utf8(answer.body).unwrap();
+    assert_eq!(h.app.outbound.last().unwrap().header("x-key"), Some("xk-s3cret/value"), "the target got it");
+    assert_eq!((answer.status, body.contains("s3cret")), (200, false), "{body}");
+}
+
 // ---- scheduled triggers
 
 #[test]
@@ -668,6 +730,28 @@ fn targets_named_dot_or_dot_dot_are_refused_on_create_and_rename() {
     assert_eq!(h.admin_json("PATCH", &path, json!({"name": ".."})).0, 400);
     assert_eq!(h.admin_json("PATCH", &path, json!({"name": "..web"})).0, 200, "dots inside a name are fine");
     assert_eq!(h.admin_json("GET", "/api/v1/targets/..web", Value::Null).0, 200);
+}
+
+#[test]
+fn the_url_sent_is_the_serialization_of_the_url_checked() {
+    let h = harness(30);
+    let written = json!({"name": "hook", "kind": "http", "url": "HTTPS://Deploy.Example.COM:443/a/../hook?x=1"});
+    let (_, token) = h.setup_target_and_trigger(written);
+    assert_eq!(h.fire("hook", &token, "main").status, 200);
+    assert_eq!(h.app.outbound.last().unwrap().url, "https://deploy.example.com/hook?x=1");
+    // Stored while local targets were allowed: `127.1` is sent as the address fetch would use,
+    // and refused as that address once they are not.
+    let mut h = harness(31);
+    h.app.settings.allow_local_targets = true;
+    let (_, token) =
+        h.setup_target_and_trigger(json!({"name": "local", "kind": "http", "url": "https://0x7f.1:9000/x"}));
+    h.fire("local", &token, "main");
+    assert_eq!(h.app.outbound.last().unwrap().url, "https://127.0.0.1:9000/x");
+    h.app.settings.allow_local_targets = false;
+    let refused = h.fire("local", &token, "main");
+    assert_eq!(refused.status, 400, "refused before sending");
+    assert!(String::from_utf8_lossy(&refused.body).contains("private, loopback"));
+    assert_eq!(h.app.outbound.sent.borrow().len(), 1);
 }
 
 #[test]

@@ -162,7 +162,9 @@ async function saveTarget(event) {
     $("target-form").reset(); // typed credentials do not linger in the hidden form
     $("target-form").hidden = true;
     await load();
-    note(`Target ${saved.name} ${editing ? "saved" : "created"}.`);
+    const dropped = saved.credentials_dropped?.length
+      ? ` Its URL moved to another host, so these were dropped; enter them again: ${saved.credentials_dropped.join(", ")}.` : "";
+    note(`Target ${saved.name} ${editing ? "saved" : "created"}.${dropped}`);
     editing = null;
   });
 }

@@ -27,8 +27,11 @@ pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     let patch: Map<String, Value> = ctx.json_body()?;
     let catalog = app.catalog();
     let target = catalog.find_target(ctx.param("id")).await?;
-    let target = catalog.update_target(target, patch).await?;
-    Ok(Response::json(200, &target.public_view()))
+    let (target, dropped) = catalog.update_target(target, patch).await?;
+    let mut view = target.public_view();
+    // The credentials that a move to another origin dropped: they must be supplied again.
+    view["credentials_dropped"] = Value::from(dropped);
+    Ok(Response::json(200, &view))
 }
 
 pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {

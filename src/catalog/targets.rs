@@ -65,8 +65,15 @@ impl<'a, S: Store> Catalog<'a, S> {
         Ok(targets)
     }
 
-    /// Applies a JSON merge of top-level fields. Credentials not named in the patch are kept.
-    pub async fn update_target(&self, target: Target, patch: Map<String, Value>) -> Result<Target, Error> {
+    /// Applies a JSON merge of top-level fields. Credentials not named in the patch are kept while
+    /// every URL keeps its origin; once one moves (scheme, host or port), they are dropped, so that
+    /// an admin cannot send a write-only credential to a host of their choosing. Returns the
+    /// target and the credential fields dropped.
+    pub async fn update_target(
+        &self,
+        target: Target,
+        patch: Map<String, Value>,
+    ) -> Result<(Target, Vec<&'static str>), Error> {
         for fixed in ["id", "created_at", "updated_at"] {
             if patch.contains_key(fixed) {
                 return Err(Error::bad_request(format!("{fixed} cannot be changed")));
@@ -76,11 +83,16 @@ impl<'a, S: Store> Catalog<'a, S> {
             Ok(Value::Object(fields)) => fields,
             _ => return Err(Error::Store("target record is not an object".into())),
         };
+        let supplied: Vec<String> = patch.keys().cloned().collect();
         merged.extend(patch);
         merged.insert("updated_at".into(), Value::from(self.clock.now_ms()));
-        let updated: Target = from_value(&Value::Object(merged))?;
+        let mut updated: Target = from_value(&Value::Object(merged))?;
         validate_target_name(&updated.name)?;
         self.validate_spec(&updated.spec)?;
+        let mut dropped = Vec::new();
+        if moved(&target.spec, &updated.spec) {
+            dropped = updated.spec.kind_mut().drop_credentials(&|field| supplied.iter().any(|s| s == field));
+        }
         if updated.name != target.name {
             if self.store.get(&keys::target_name(&updated.name)).await?.is_some() {
                 return Err(Error::Conflict(format!("a target named '{}' exists already", updated.name)));
@@ -91,7 +103,7 @@ impl<'a, S: Store> Catalog<'a, S> {
         if updated.name != target.name {
             self.store.delete(&keys::target_name(&target.name)).await?;
         }
-        Ok(updated)
+        Ok((updated, dropped))
     }
 
     /// Refused while triggers still point at the target, so that deleting loses nothing by surprise.
@@ -103,6 +115,16 @@ impl<'a, S: Store> Catalog<'a, S> {
         self.store.delete(&keys::target(&target.id)).await?;
         self.store.delete(&keys::target_name(&target.name)).await
     }
+}
+
+/// Whether any URL the target sends to has a new origin (scheme, host, port), or is new.
+fn moved(before: &TargetSpec, after: &TargetSpec) -> bool {
+    let origin = |url: &str| crate::outbound::parse_target_url("url", url).ok().map(|url| url.origin());
+    let old = before.kind().destinations();
+    after.kind().destinations().iter().any(|(field, url)| {
+        let previous = old.iter().find(|(old_field, _)| old_field == field).and_then(|(_, old_url)| origin(old_url));
+        previous.is_none() || previous != origin(url)
+    })
 }
 
 fn validate_target_name(name: &str) -> Result<(), Error> {

@@ -204,12 +204,56 @@ impl Delivery {
     }
 }
 
-/// `text` with every secret (of four characters or more) replaced by `[redacted]`.
+/// `text` with every secret (of four characters or more) replaced by `[redacted]`, as written,
+/// percent-encoded (an echoed URL or form) or JSON-escaped (an echoed JSON string, `/` escaped
+/// or not).
 pub fn redact(text: &str, secrets: &[&str]) -> String {
-    secrets
+    let scrubbed = redact_bytes(text.as_bytes(), secrets);
+    // Whole UTF-8 secrets replaced by UTF-8 text leave UTF-8.
+    String::from_utf8(scrubbed).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
+/// What a URL or form leaves unescaped (RFC 3986's unreserved characters); some escape them too.
+const URL_ESCAPED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `redact` for a body that need not be text (a target's answer relayed to a token caller).
+pub fn redact_bytes(body: &[u8], secrets: &[&str]) -> Vec<u8> {
+    let mut spellings: Vec<String> = secrets
         .iter()
         .filter(|secret| secret.len() >= 4)
-        .fold(text.to_string(), |text, secret| text.replace(secret, REDACTED))
+        .flat_map(|secret| {
+            let encode = |set| percent_encoding::utf8_percent_encode(secret, set).to_string();
+            let (encoded, all_encoded) = (encode(URL_ESCAPED), encode(percent_encoding::NON_ALPHANUMERIC));
+            let quoted = serde_json::to_string(secret).unwrap_or_default();
+            let escaped = quoted.get(1..quoted.len().saturating_sub(1)).unwrap_or_default().to_string();
+            // Some serializers (PHP's) escape `/` too.
+            let slashes = escaped.replace('/', "\\/");
+            [secret.to_string(), encoded, all_encoded, escaped, slashes]
+        })
+        .collect();
+    // Longest first, so that a secret inside another does not leave the rest of the other.
+    spellings.sort_by_key(|spelling| std::cmp::Reverse(spelling.len()));
+    spellings.into_iter().fold(body.to_vec(), |body, secret| replace_all(&body, secret.as_bytes(), REDACTED.as_bytes()))
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut rest = haystack;
+    // Jumping to each candidate first byte keeps a large answer's scrub linear.
+    while let Some(at) = rest.iter().position(|&byte| Some(&byte) == needle.first()) {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at..];
+        if rest.starts_with(needle) {
+            out.extend_from_slice(with);
+            rest = &rest[needle.len()..];
+        } else {
+            out.push(rest[0]);
+            rest = &rest[1..];
+        }
+    }
+    out.extend_from_slice(rest);
+    out
 }
 
 /// The start of a target's answer, cut at a character boundary.
@@ -308,6 +352,11 @@ mod tests {
         let echo = answer(401, "bad token glpat-SECRET1 for https://h/?token=glpat-SECRET1 and key sk-2");
         d.note(2, 1, &echo, &["glpat-SECRET1", "sk-2", ""], &policy);
         assert_eq!(d.attempts[1].excerpt, "bad token [redacted] for https://h/?token=[redacted] and key [redacted]");
+        let encoded = answer(400, r#"{"url":"https://h/?k=a%2Fb%3D","header":"a\/b=\"c\""}"#);
+        d.note(3, 1, &encoded, &["a/b=", "a/b=\"c\""], &policy);
+        assert_eq!(d.attempts[2].excerpt, r#"{"url":"https://h/?k=[redacted]","header":"[redacted]"}"#);
+        let bytes = redact_bytes(b"\xff glptt-x.y glptt%2Dx%2Ey glptt-x.y\xfe", &["glptt-x.y"]);
+        assert_eq!(bytes, b"\xff [redacted] [redacted] [redacted]\xfe", "not only text");
         let text = serde_json::to_string(&d).unwrap();
         assert!(!text.contains("SECRET1"), "{text}");
     }

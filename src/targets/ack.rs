@@ -2,7 +2,7 @@
 //! A `deployment` trigger is a bare POST (ACK redeploys); an `application` trigger's POST carries
 //! the deployment's container and the pushed image. The URL's token is a credential: write-only.
 
-use super::{validate_url, TargetKind, USER_AGENT};
+use super::{query_secrets, shown_url, validate_url, TargetKind, USER_AGENT};
 use crate::error::Error;
 use crate::model::{Call, Secret};
 use crate::outbound::OutboundRequest;
@@ -33,14 +33,6 @@ pub enum AckTriggerType {
 }
 
 impl AckTarget {
-    /// The URL with its query hidden, for views.
-    fn shown_url(&self) -> String {
-        match self.url.expose().split_once('?') {
-            Some((base, _)) => format!("{base}?***"),
-            None => self.url.expose().to_string(),
-        }
-    }
-
     /// The body of an application trigger: which container of which deployment gets which image.
     fn application_body(&self, call: &Call) -> Result<Value, Error> {
         let workload = call.workload.as_ref().filter(|w| w.container.is_some()).ok_or_else(|| {
@@ -69,16 +61,23 @@ impl TargetKind for AckTarget {
         Ok(())
     }
 
+    /// The URL, and its query's token on its own (an answer may quote only that).
     fn secrets(&self) -> Vec<&str> {
-        vec![self.url.expose()]
+        let url = self.url.expose();
+        std::iter::once(url).chain(query_secrets(url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
         vec![("url", self.url.expose())]
     }
 
+    /// Its one credential is the URL itself, which a move supplies anew.
+    fn drop_credentials(&mut self, _supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        Vec::new()
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
-        let view = json!({"url": self.shown_url(), "type": self.trigger_type, "registry": self.registry});
+        let view = json!({"url": shown_url(self.url.expose()), "type": self.trigger_type, "registry": self.registry});
         view.as_object().cloned().unwrap_or_default()
     }
 

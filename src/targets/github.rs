@@ -3,9 +3,10 @@
 //! with `event_type`, a repository_dispatch (`POST /repos/{owner}/{repo}/dispatches` with
 //! `{event_type, client_payload}`). GitHub answers 204 on success. The token is write-only.
 
-use super::{join_url, validate_url, TargetKind, USER_AGENT};
+use super::{
+    is_dot_segment, join_url, path_segment, query_secrets, shown_url, validate_base_url, TargetKind, USER_AGENT,
+};
 use crate::error::Error;
-use crate::http::percent_encode;
 use crate::model::{Call, Secret};
 use crate::outbound::OutboundRequest;
 use serde::{Deserialize, Serialize};
@@ -42,18 +43,33 @@ fn default_api_url() -> String {
     "https://api.github.com".into()
 }
 
+/// `owner/name` as GitHub allows them: an owner of letters, digits and `-` (`_` on GitHub
+/// Enterprise), a name of letters, digits, `-`, `_` and `.`, and neither `.` nor `..`, which would
+/// climb out of the API path.
+fn validate_repository(repository: &str) -> Result<(), Error> {
+    let allowed = |part: &str, extra: &[u8], max: usize| {
+        !part.is_empty()
+            && part.len() <= max
+            && !is_dot_segment(part)
+            && part.bytes().all(|b| b.is_ascii_alphanumeric() || extra.contains(&b))
+    };
+    match repository.split_once('/') {
+        Some((owner, name)) if allowed(owner, b"-_", 39) && allowed(name, b"-_.", 100) => Ok(()),
+        _ => Err(Error::bad_request("repository must be owner/repo")),
+    }
+}
+
 impl TargetKind for GithubTarget {
     fn validate(&self) -> Result<(), Error> {
-        validate_url("api_url", &self.api_url)?;
-        let parts: Vec<&str> = self.repository.split('/').collect();
-        let segment = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-        if parts.len() != 2 || !parts.iter().all(|p| segment(p)) {
-            return Err(Error::bad_request("repository must be owner/repo"));
-        }
+        validate_base_url("api_url", &self.api_url)?;
+        validate_repository(&self.repository)?;
         if !self.token.is_set() {
             return Err(Error::bad_request("token is missing"));
         }
         match (&self.workflow, &self.event_type) {
+            (Some(workflow), None) if is_dot_segment(workflow) || workflow.contains('/') => {
+                Err(Error::bad_request("workflow must be a workflow file name or id"))
+            }
             (Some(workflow), None) => crate::model::validate_name("workflow", workflow),
             (None, Some(event_type)) if event_type.len() <= 100 => {
                 crate::model::validate_name("event_type", event_type)
@@ -66,35 +82,39 @@ impl TargetKind for GithubTarget {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        vec![self.token.expose()]
+        std::iter::once(self.token.expose()).chain(query_secrets(&self.api_url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
         vec![("api_url", &self.api_url)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.token, "token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let view = json!({
             "repository": self.repository, "workflow": self.workflow, "event_type": self.event_type,
-            "ref": self.default_ref, "api_url": self.api_url, "token_set": self.token.is_set(),
+            "ref": self.default_ref, "api_url": shown_url(&self.api_url), "token_set": self.token.is_set(),
         });
         view.as_object().cloned().unwrap_or_default()
     }
 
     fn build(&self, call: &Call) -> Result<OutboundRequest, Error> {
         let ref_name = if call.ref_name.is_empty() { self.default_ref.as_str() } else { call.ref_name.as_str() };
+        let repository = self.repository.split('/').map(path_segment).collect::<Vec<_>>().join("/");
         let (path, body) = match &self.workflow {
             Some(workflow) => {
                 // A workflow accepts only the inputs it declares; hookrelay's own variables go to
                 // repository_dispatch, whose client_payload takes anything.
                 let inputs: BTreeMap<&String, &String> =
                     call.variables.iter().filter(|(key, _)| !key.starts_with("HOOKRELAY_")).collect();
-                let path =
-                    format!("/repos/{}/actions/workflows/{}/dispatches", self.repository, percent_encode(workflow));
+                let path = format!("/repos/{repository}/actions/workflows/{}/dispatches", path_segment(workflow));
                 (path, json!({"ref": ref_name, "inputs": inputs}))
             }
             None => {
-                let path = format!("/repos/{}/dispatches", self.repository);
+                let path = format!("/repos/{repository}/dispatches");
                 let payload = json!({"ref": ref_name, "variables": call.variables, "delivery_id": call.delivery});
                 (path, json!({"event_type": self.event_type, "client_payload": payload}))
             }
@@ -179,5 +199,32 @@ mod tests {
         bad.repository = "octo".into();
         assert!(bad.validate().unwrap_err().message().starts_with("repository"));
         assert!(!Value::Object(target(json!({"workflow": "a"})).public_fields()).to_string().contains("ghp_secret"));
+    }
+
+    #[test]
+    fn the_repository_and_workflow_cannot_climb_out_of_the_api_path() {
+        for repository in
+            ["../..", "octo/..", "../app", "./app", "octo/.", "octo/app/x", "octo", "octo/a b", "o%2F/x", "/app"]
+        {
+            let mut bad = target(json!({"workflow": "a.yml"}));
+            bad.repository = repository.into();
+            assert!(bad.validate().unwrap_err().message().starts_with("repository"), "{repository}");
+        }
+        for workflow in ["..", ".", "../../user", "%2e%2e"] {
+            let bad = target(json!({"workflow": workflow}));
+            let refused = bad.validate().is_err() || !bad.build(&call()).unwrap().url.contains("/..");
+            assert!(refused, "{workflow}");
+        }
+        let ok = target(json!({"workflow": "deploy prod.yml"}));
+        ok.validate().unwrap();
+        assert!(ok
+            .build(&call())
+            .unwrap()
+            .url
+            .ends_with("/repos/octo/app/actions/workflows/deploy%20prod.yml/dispatches"));
+        let mut dotted = target(json!({"event_type": "deploy"}));
+        dotted.repository = "my-org/site.github.io".into();
+        dotted.validate().unwrap();
+        assert!(dotted.build(&call()).unwrap().url.ends_with("/repos/my-org/site.github.io/dispatches"));
     }
 }

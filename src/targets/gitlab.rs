@@ -1,7 +1,9 @@
 //! The `gitlab` target: GitLab's pipeline trigger API (`POST /projects/:id/trigger/pipeline`).
 //! A call with a payload uses GitLab's webhook form, so the pipeline sees it as `TRIGGER_PAYLOAD`.
 
-use super::{join_url, string_or_number, validate_url, TargetKind, USER_AGENT};
+use super::{
+    is_dot_segment, join_url, query_secrets, shown_url, string_or_number, validate_base_url, TargetKind, USER_AGENT,
+};
 use crate::error::Error;
 use crate::http::{encode_form, percent_encode};
 use crate::model::{Call, Secret};
@@ -33,8 +35,11 @@ impl GitlabTarget {
 
 impl TargetKind for GitlabTarget {
     fn validate(&self) -> Result<(), Error> {
-        validate_url("url", &self.url)?;
+        validate_base_url("url", &self.url)?;
         crate::model::validate_name("project", &self.project)?;
+        if is_dot_segment(&self.project) {
+            return Err(Error::bad_request("project must be a project id or path"));
+        }
         if !self.token.is_set() {
             return Err(Error::bad_request("token is missing"));
         }
@@ -42,15 +47,19 @@ impl TargetKind for GitlabTarget {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        vec![self.token.expose()]
+        std::iter::once(self.token.expose()).chain(query_secrets(&self.url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
         vec![("url", &self.url)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.token, "token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
-        let view = json!({"url": self.url, "project": self.project, "token_set": self.token.is_set()});
+        let view = json!({"url": shown_url(&self.url), "project": self.project, "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()
     }
 
@@ -142,6 +151,14 @@ mod tests {
         let view = Value::Object(target().public_fields()).to_string();
         assert!(!view.contains("glptt-real"));
         assert!(view.contains("\"token_set\":true"));
+    }
+
+    #[test]
+    fn the_project_cannot_climb_out_of_the_api_path() {
+        for project in [".", ".."] {
+            let bad = GitlabTarget { project: project.into(), ..target() };
+            assert!(bad.validate().unwrap_err().message().starts_with("project"), "{project}");
+        }
     }
 
     #[test]

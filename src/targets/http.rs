@@ -2,7 +2,7 @@
 //! `body_template`, that template filled in (see `template.rs`): one target kind serves Render,
 //! Vercel, Netlify, Buildkite and CircleCI hooks.
 
-use super::{validate_url, TargetKind, USER_AGENT};
+use super::{query_secrets, shown_url, validate_url, TargetKind, USER_AGENT};
 use crate::error::Error;
 use crate::model::{Call, Secret};
 use crate::outbound::OutboundRequest;
@@ -72,17 +72,28 @@ impl TargetKind for HttpTarget {
         Ok(())
     }
 
+    /// The header values, and the URL's query (Render's `?key=`).
     fn secrets(&self) -> Vec<&str> {
-        self.headers.values().map(Secret::expose).collect()
+        self.headers.values().map(Secret::expose).chain(query_secrets(&self.url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
         vec![("url", &self.url)]
     }
 
+    /// The header values. The URL's query moves with the URL: the new one was just supplied.
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        if supplied("headers") || self.headers.is_empty() {
+            return Vec::new();
+        }
+        self.headers.clear();
+        vec!["headers"]
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
         let header_names: Vec<&String> = self.headers.keys().collect();
-        let view = json!({"url": self.url, "method": self.method, "header_names": header_names,
+        let view = json!({"url": shown_url(&self.url), "url_query_set": self.url.contains('?'),
+            "method": self.method, "header_names": header_names,
             "body_template": self.body_template, "content_type": self.content_type});
         view.as_object().cloned().unwrap_or_default()
     }
@@ -212,6 +223,19 @@ mod tests {
         let view = Value::Object(hook().public_fields()).to_string();
         assert!(!view.contains("s3cret"));
         assert!(view.contains("X-Key"));
+    }
+
+    #[test]
+    fn the_urls_query_is_write_only_and_scrubbed() {
+        let mut target = hook();
+        target.url = "https://api.render.com/deploy/srv-1?key=rnd_s3cret".into();
+        let view = Value::Object(target.public_fields());
+        assert_eq!(
+            (view["url"].as_str(), view["url_query_set"].as_bool()),
+            (Some("https://api.render.com/deploy/srv-1?***"), Some(true))
+        );
+        assert!(target.secrets().contains(&"rnd_s3cret"));
+        assert_eq!(target.build(&call(None)).unwrap().url, "https://api.render.com/deploy/srv-1?key=rnd_s3cret");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! folders is written `a/b` and sent as `/job/a/job/b`. Jenkins answers 201 with `Location`.
 //! An API token needs no CSRF crumb. The token is write-only.
 
-use super::{join_url, validate_url, TargetKind, USER_AGENT};
+use super::{join_url, query_secrets, shown_url, validate_base_url, TargetKind, USER_AGENT};
 use crate::error::Error;
 use crate::http::{encode_form, percent_encode};
 use crate::model::{Call, Secret};
@@ -30,7 +30,7 @@ impl JenkinsTarget {
 
 impl TargetKind for JenkinsTarget {
     fn validate(&self) -> Result<(), Error> {
-        validate_url("url", &self.url)?;
+        validate_base_url("url", &self.url)?;
         crate::model::validate_name("job", &self.job)?;
         if self.job.split('/').any(|part| part.trim().is_empty() || part == "." || part == "..") {
             return Err(Error::bad_request("job must be a name, or folders and a name separated by '/'"));
@@ -46,16 +46,19 @@ impl TargetKind for JenkinsTarget {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        vec![self.api_token.expose()]
+        std::iter::once(self.api_token.expose()).chain(query_secrets(&self.url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
         vec![("url", &self.url)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.api_token, "api_token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
-        let view =
-            json!({"url": self.url, "job": self.job, "user": self.user, "api_token_set": self.api_token.is_set()});
+        let view = json!({"url": shown_url(&self.url), "job": self.job, "user": self.user, "api_token_set": self.api_token.is_set()});
         view.as_object().cloned().unwrap_or_default()
     }
 

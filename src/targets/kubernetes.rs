@@ -3,7 +3,7 @@
 //! - set-image: reads the workload (GET), then PATCHes the named container, or every container
 //!   running the pushed image's repository, to the new tag, keeping each image's registry host.
 
-use super::{join_url, validate_url, TargetKind, USER_AGENT};
+use super::{join_url, query_secrets, shown_url, validate_base_url, TargetKind, USER_AGENT};
 use crate::error::Error;
 use crate::model::call::ContainerImage;
 use crate::model::workload::{WorkloadAction, WorkloadManifest};
@@ -105,7 +105,7 @@ fn restart_patch(call: &Call, containers: &[ContainerImage]) -> Value {
 
 impl TargetKind for KubernetesTarget {
     fn validate(&self) -> Result<(), Error> {
-        validate_url("api_server", &self.api_server)?;
+        validate_base_url("api_server", &self.api_server)?;
         if !self.token.is_set() {
             return Err(Error::bad_request("token is missing"));
         }
@@ -113,15 +113,19 @@ impl TargetKind for KubernetesTarget {
     }
 
     fn secrets(&self) -> Vec<&str> {
-        vec![self.token.expose()]
+        std::iter::once(self.token.expose()).chain(query_secrets(&self.api_server)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
         vec![("api_server", &self.api_server)]
     }
 
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str> {
+        super::drop_secret(&mut self.token, "token", supplied)
+    }
+
     fn public_fields(&self) -> Map<String, Value> {
-        let view = json!({"api_server": self.api_server, "token_set": self.token.is_set()});
+        let view = json!({"api_server": shown_url(&self.api_server), "token_set": self.token.is_set()});
         view.as_object().cloned().unwrap_or_default()
     }
 

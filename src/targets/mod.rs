@@ -32,6 +32,9 @@ pub trait TargetKind {
     fn secrets(&self) -> Vec<&str>;
     /// The URLs it sends to, by field, for the outbound policy (`outbound::check_destination`).
     fn destinations(&self) -> Vec<(&'static str, &str)>;
+    /// Clears the credentials whose field `supplied` does not name (the URL moved to another
+    /// origin, and they were meant for the old one). Returns the fields cleared.
+    fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str>;
     /// `build`, given the lookup's answer when there was one.
     fn build_with(&self, call: &Call, _looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
         self.build(call)
@@ -62,6 +65,17 @@ impl TargetSpec {
         }
     }
 
+    pub fn kind_mut(&mut self) -> &mut dyn TargetKind {
+        match self {
+            TargetSpec::Ack(target) => target,
+            TargetSpec::Github(target) => target,
+            TargetSpec::Gitlab(target) => target,
+            TargetSpec::Http(target) => target,
+            TargetSpec::Jenkins(target) => target,
+            TargetSpec::Kubernetes(target) => target,
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             TargetSpec::Ack(_) => "ack",
@@ -77,26 +91,68 @@ impl TargetSpec {
 /// The user agent every outbound request carries.
 pub const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
 
-/// A target URL: `http` or `https`, a host, no embedded credentials, no whitespace.
+/// A target URL: `http` or `https`, a host, no embedded credentials (parsed as fetch parses it,
+/// see `outbound::parse_target_url`), and, as written, no whitespace and at most 2 KiB.
 pub fn validate_url(field: &str, url: &str) -> Result<(), Error> {
-    let bad = |why: &str| Err(Error::bad_request(format!("{field} {why}")));
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return bad("must be an absolute http or https URL");
-    };
-    if !scheme.eq_ignore_ascii_case("https") && !scheme.eq_ignore_ascii_case("http") {
-        return bad("must use http or https");
-    }
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if authority.is_empty() {
-        return bad("has no host");
-    }
-    if authority.contains('@') {
-        return bad("must not embed credentials; use the target's token or headers");
-    }
     if url.len() > 2048 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return bad("is too long or contains whitespace");
+        return Err(Error::bad_request(format!("{field} is too long or contains whitespace")));
+    }
+    crate::outbound::parse_target_url(field, url).map(|_| ())
+}
+
+/// A base URL that API paths are appended to: a target URL with no query or fragment, which
+/// the appended path would land in.
+pub fn validate_base_url(field: &str, url: &str) -> Result<(), Error> {
+    validate_url(field, url)?;
+    if url.contains(['?', '#']) {
+        return Err(Error::bad_request(format!("{field} must not have a query or fragment (it is the API's base)")));
     }
     Ok(())
+}
+
+/// A URL as views show it: its query, which may hold a credential (Render's `?key=`), hidden.
+pub fn shown_url(url: &str) -> String {
+    match url.split_once('?') {
+        Some((base, _)) => format!("{base}?***"),
+        None => url.to_string(),
+    }
+}
+
+/// A URL's query, whole and value by value, as credentials to scrub from answers.
+pub fn query_secrets(url: &str) -> Vec<&str> {
+    let Some((_, query)) = url.split_once('?') else {
+        return Vec::new();
+    };
+    let query = query.split('#').next().unwrap_or_default();
+    let values = query.split('&').filter_map(|pair| pair.split_once('=').map(|(_, value)| value));
+    std::iter::once(query).chain(values).filter(|part| !part.is_empty()).collect()
+}
+
+/// What a path segment leaves unescaped: RFC 3986's unreserved characters.
+const PATH_SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `text` as one URL path segment. `.` and `..` must be refused before: URL parsers resolve them
+/// (even as `%2e%2e`), so they would climb out of the API path.
+pub fn path_segment(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, PATH_SEGMENT).to_string()
+}
+
+pub fn is_dot_segment(text: &str) -> bool {
+    matches!(text, "." | "..")
+}
+
+/// Clears `secret` unless the request supplied `field` again; says whether it cleared one.
+pub fn drop_secret(
+    secret: &mut crate::model::Secret,
+    field: &'static str,
+    supplied: &dyn Fn(&str) -> bool,
+) -> Vec<&'static str> {
+    if supplied(field) || !secret.is_set() {
+        return Vec::new();
+    }
+    *secret = crate::model::Secret::default();
+    vec![field]
 }
 
 /// `https://host/base/` and `https://host/base` mean the same base.
@@ -124,6 +180,16 @@ mod tests {
         for bad in ["gitlab.example.com", "ftp://x", "https://", "https://user:pw@host", "https://a b"] {
             assert!(validate_url("url", bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_urls_query_is_hidden_in_views_and_scrubbed_as_a_credential() {
+        let url = "https://api.render.com/deploy/srv-1?key=rnd_abc&x=1#top";
+        assert_eq!(shown_url(url), "https://api.render.com/deploy/srv-1?***");
+        assert_eq!(query_secrets(url), ["key=rnd_abc&x=1", "rnd_abc", "1"]);
+        assert!(query_secrets("https://h/p").is_empty());
+        assert!(validate_base_url("url", "https://gitlab.example.com/").is_ok());
+        assert!(validate_base_url("url", url).unwrap_err().message().starts_with("url must not have a query"));
     }
 
     #[test]

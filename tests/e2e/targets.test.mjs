@@ -69,3 +69,42 @@ test("http: a body template is filled in, JSON-escaped", async () => {
   assert.deepEqual([body.branch, body.note], ["main", 'say "hi"']);
   assert.equal(body.id, sent.headers["idempotency-key"]);
 });
+
+test("a token caller's answer is scrubbed of the target's credentials", async () => {
+  mock.script.push({ status: 200, json: { echoed: { "x-key": "xk-e2e-echoed", url: "/hook?key=rk-e2e-query" } } });
+  const { answer, sent } = await fire({
+    name: "echo", kind: "http", url: `${mock.url}/hook?key=rk-e2e-query`, headers: { "X-Key": "xk-e2e-echoed" },
+  });
+  assert.equal(sent.headers["x-key"], "xk-e2e-echoed", "the target gets it");
+  assert.equal(answer.status, 200);
+  assert.ok(!answer.text.includes("xk-e2e-echoed") && !answer.text.includes("rk-e2e-query"), answer.text);
+  const view = await worker.call("GET", "/api/v1/targets/echo", { as: "alice" });
+  assert.equal(view.body.url, `${mock.url}/hook?***`);
+});
+
+test("moving a target to another host drops its token unless the move supplies it again", async () => {
+  const other = await startMock({ status: 201, json: { id: 2 } });
+  try {
+    const target = { name: "moved", kind: "gitlab", url: mock.url, project: "9", token: "glptt-e2e-moved" };
+    assert.equal((await worker.call("POST", "/api/v1/targets", { as: "alice", json: target })).status, 201);
+    const trigger = await worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: "moved" } });
+    const fireNow = () => worker.call("POST", "/api/v4/projects/moved/trigger/pipeline", {
+      body: new URLSearchParams({ token: trigger.body.token, ref: "main" }),
+    });
+    const patched = await worker.call("PATCH", "/api/v1/targets/moved", { as: "alice", json: { url: other.url } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.deepEqual([patched.body.credentials_dropped, patched.body.token_set], [["token"], false]);
+    const refused = await fireNow();
+    assert.equal(refused.status, 400, refused.text);
+    assert.match(refused.body.message, /token is missing/);
+    assert.equal(other.received.length, 0, "the new host received nothing, and no token");
+
+    const supplied = { url: other.url, token: "glptt-e2e-new" };
+    const again = await worker.call("PATCH", "/api/v1/targets/moved", { as: "alice", json: supplied });
+    assert.deepEqual(again.body.credentials_dropped, []);
+    assert.equal((await fireNow()).status, 201);
+    assert.equal(new URLSearchParams(other.last().body).get("token"), "glptt-e2e-new");
+  } finally {
+    await other.stop();
+  }
+});
