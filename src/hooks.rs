@@ -4,9 +4,9 @@
 //! refuse replays, and queue a delivery for each matching (trigger, event) pair. The answer (202)
 //! comes as soon as they are queued, well within a provider's timeout; the queue consumer
 //! (`relay::consume`) makes the attempts.
-//! KV cost here for a hook trigger: the trigger and the replay marker (2 reads) and the marker
-//! (1 write); for a registry: the registry, one index listing per pushed repository, and a read per
-//! candidate trigger. Targets are read here only for a GitLab pipeline or job event (the loop
+//! KV cost here for a hook trigger: the trigger and one read per replay id (at most two: see
+//! `sources::replay`), and a write per replay id; for a registry: the registry, one index listing
+//! per pushed repository, and a read per candidate trigger. Targets are read here only for a GitLab pipeline or job event (the loop
 //! guard). Each delivery then costs the consumer a read (the target) and a write (its record).
 //! Never logs the body or a secret.
 
@@ -16,7 +16,7 @@ use crate::http::Response;
 use crate::model::{Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::relay;
-use crate::sources::{self, HookCall};
+use crate::sources::{self, replay, HookCall, ReplayId};
 use crate::store::{keys, Store};
 use crate::targets::TargetSpec;
 use serde_json::json;
@@ -73,9 +73,10 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
             if reasons.is_empty() { "no image trigger for this repository".into() } else { reasons.join("; ") };
         return Ok(not_matched(&reason));
     }
-    let delivery_id = sources::delivery_id(&ctx.request);
-    let seen_key = delivery_id.as_ref().map(|id| keys::delivery_seen(&endpoint.id, id));
-    if let Some(key) = &seen_key {
+    let replay_ids = provider.replay_ids(&call);
+    let delivery_id = replay::delivery_label(&replay_ids);
+    let seen_keys: Vec<String> = replay_ids.iter().map(|id| seen_key(&endpoint.id, id)).collect();
+    for key in &seen_keys {
         if app.store.get(key).await?.is_some() {
             return Ok(Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id})));
         }
@@ -93,7 +94,7 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
         event.delivery_id = delivery_id.clone();
         let call = call_for(trigger, &event, payload.clone());
         let delivery = relay::new_delivery(app, &trigger.id, &trigger.target, call);
-        // A queue that refuses fails the whole webhook before the marker is written, so that the
+        // A queue that refuses fails the whole webhook before the markers are written, so that the
         // provider's redelivery tries again.
         relay::enqueue(app, &delivery, 0).await?;
         deliveries.push(json!({
@@ -104,10 +105,16 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
             "state": delivery.state,
         }));
     }
-    if let Some(key) = &seen_key {
+    for key in &seen_keys {
         app.store.put(key, "1", Some(DELIVERY_MEMORY_SECONDS)).await?;
     }
     Ok(Response::json(202, &json!({"matched": true, "delivery_id": delivery_id, "deliveries": deliveries})))
+}
+
+/// The marker of one replay id at one endpoint: a replay is a repeat at the same hook URL.
+fn seen_key(scope_id: &str, id: &ReplayId) -> String {
+    let (kind, digest) = id.marker();
+    keys::delivery_seen(scope_id, kind, &digest)
 }
 
 /// The image triggers of every repository pushed in `events`.

@@ -221,3 +221,25 @@ fn image_condition_input_is_validated() {
         assert_eq!(admin(&app, "POST", "/api/v1/triggers", body).0, 400, "{trigger_type} {condition}");
     }
 }
+
+#[test]
+fn registries_replay_on_the_bodys_hash_except_quay_whose_pushes_repeat_their_body() {
+    for (kind, file) in [
+        ("dockerhub", "dockerhub/push.json"),
+        ("acr", "dockerhub/push.json"),
+        ("harbor", "harbor/push_artifact.json"),
+        ("distribution", "distribution/push-envelope.json"),
+        ("quay", "quay/repo_push.json"),
+    ] {
+        let body = fixture(file);
+        let request = Request::new("POST", "/hooks/x")
+            .with_body("application/json", body.clone())
+            .with_header("Idempotency-Key", "k-1")
+            .with_header("X-Request-Id", "r-1");
+        let src = source(kind, &[]);
+        let ids =
+            sources::provider(kind).unwrap().replay_ids(&HookCall { request: &request, source: &src, now_ms: NOW_MS });
+        let expected = if kind == "quay" { vec![] } else { vec![sources::ReplayId::content(&[&body])] };
+        assert_eq!(ids, expected, "{kind}");
+    }
+}

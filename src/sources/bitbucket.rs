@@ -80,6 +80,11 @@ struct Actor {
 }
 
 impl Provider for Bitbucket {
+    /// Cloud's id header; Server sends `X-Request-Id`, too generic to trust as the provider's.
+    fn id_headers(&self) -> &'static [&'static str] {
+        &["x-request-uuid"]
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_sha256_body(call, "X-Hub-Signature")
     }
