@@ -131,6 +131,33 @@ pub fn require_secrets(source: &Source) -> Result<(), Error> {
     Ok(())
 }
 
+/// The most events one webhook may carry. Each costs filter work and, for a registry endpoint, the
+/// index listing of its repository: so at most 100 repositories are listed per webhook, too.
+pub const MAX_EVENTS: usize = 100;
+
+/// Refuses a webhook that carries more than [`MAX_EVENTS`] events (413) or a repository, tag, ref,
+/// digest, commit or sender over 255 bytes (400, naming the field). Nothing is stored before it.
+pub fn check_events(events: &[Event]) -> Result<(), Error> {
+    check_count(events.len())?;
+    events.iter().try_for_each(Event::check_sizes)
+}
+
+/// For a parser about to copy `shared` (its repository, sender) into `count` events: checked
+/// first, so that parsing never allocates more than the body and [`MAX_EVENTS`] small events.
+pub fn check_fan_out(count: usize, shared: &Event) -> Result<(), Error> {
+    check_count(count)?;
+    shared.check_sizes()
+}
+
+fn check_count(count: usize) -> Result<(), Error> {
+    if count > MAX_EVENTS {
+        return Err(Error::TooMuchWork(format!(
+            "a webhook carries at most {MAX_EVENTS} events (tags, refs or images); this one has {count}"
+        )));
+    }
+    Ok(())
+}
+
 /// The header's value, or a 401 that names it.
 pub fn required_header<'r>(request: &'r Request, name: &str) -> Result<&'r str, Error> {
     request

@@ -28,6 +28,8 @@ impl UnsignedRegistry for Quay {
                 ..Default::default()
             }]);
         }
+        let shared = Event { repository: payload.repository.clone(), ..Default::default() };
+        super::check_fan_out(payload.updated_tags.len(), &shared)?;
         let events = payload
             .updated_tags
             .into_iter()
