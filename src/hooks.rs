@@ -8,6 +8,9 @@
 //! `sources::replay`), and a write per replay id; for a registry: the registry, one index listing
 //! per pushed repository, and a read per candidate trigger. Targets are read here only for a GitLab pipeline or job event (the loop
 //! guard). Each delivery then costs the consumer a read (the target) and a write (its record).
+//! Bounded per webhook, whoever sends it: at most 100 events (so at most 100 index listings) and
+//! 1,000 deliveries, or nothing is queued; an answer lists at most 100 deliveries and 5 reasons,
+//! quoting at most 64 bytes of any value it repeats.
 //! Never logs the body or a secret.
 
 use crate::app::{App, Ctx};

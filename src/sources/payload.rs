@@ -64,11 +64,9 @@ pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
         let message = err.to_string();
         match crate::model::quoted(&message) {
             std::borrow::Cow::Borrowed(_) => Error::bad_request(format!("malformed JSON: {message}")),
-            short => Error::bad_request(format!(
-                "malformed JSON: {short} (line {}, column {})",
-                err.line(),
-                err.column()
-            )),
+            short => {
+                Error::bad_request(format!("malformed JSON: {short} (line {}, column {})", err.line(), err.column()))
+            }
         }
     })
 }
