@@ -23,6 +23,9 @@ pub enum Error {
     Conflict(String),
     /// The body is larger than the limit.
     PayloadTooLarge,
+    /// A webhook asks for more work than one call may cause (events, deliveries); the message
+    /// names the bound.
+    TooMuchWork(String),
     /// The body's Content-Type is not one the route reads.
     UnsupportedMediaType(String),
     /// The target could not be reached at all (DNS, connection, TLS).
@@ -61,7 +64,7 @@ impl Error {
             Error::MethodNotAllowed => 405,
             Error::Conflict(_) => 409,
             Error::RateLimited => 429,
-            Error::PayloadTooLarge => 413,
+            Error::PayloadTooLarge | Error::TooMuchWork(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
             Error::Store(_) | Error::Queue(_) => 503,
@@ -77,7 +80,7 @@ impl Error {
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Conflict(_) => "conflict",
             Error::RateLimited => "rate_limited",
-            Error::PayloadTooLarge => "payload_too_large",
+            Error::PayloadTooLarge | Error::TooMuchWork(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TargetUnreachable { .. } => "target_unreachable",
             Error::Store(_) => "store_unavailable",
@@ -88,7 +91,7 @@ impl Error {
     pub fn message(&self) -> String {
         match self {
             Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
-            Error::UnsupportedMediaType(m) => m.clone(),
+            Error::UnsupportedMediaType(m) | Error::TooMuchWork(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
             Error::RateLimited => "too many admin requests from this client; try again in a minute".into(),
             Error::MethodNotAllowed => "method not allowed on this route".into(),

@@ -1,16 +1,20 @@
 //! Filters written once and shared: glob patterns over refs. No `worker` import.
 
 /// Matches `text` against a glob: `*` is any run of characters but `/`, `**` any run at all,
-/// `?` one character but `/`. Everything else is literal. Dynamic programming over
-/// (pattern, text) positions, so time is bounded by their product and no input recurses.
+/// `?` one character but `/`. Everything else is literal. Nothing recurses: see [`glob_steps`].
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    #[derive(Clone, Copy, PartialEq)]
-    enum Token {
-        Literal(char),
-        One,
-        Star,
-        DoubleStar,
-    }
+    glob_steps(pattern, text).0
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Token {
+    Literal(char),
+    One,
+    Star,
+    DoubleStar,
+}
+
+fn tokens(pattern: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -24,24 +28,109 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
             other => Token::Literal(other),
         });
     }
+    tokens
+}
+
+/// The match, and its steps (word operations). The table "tokens from i on match text[j..]" is
+/// kept one token at a time as a bit set over text positions (reversed: bit r is position n - r),
+/// so each token costs a few operations per 64 positions: for a 255-byte pattern and a 255-byte
+/// tag (the bounds of `validate_glob` and `Event::check_sizes`), at most 255 × 5 steps.
+fn glob_steps(pattern: &str, text: &str) -> (bool, usize) {
     let text: Vec<char> = text.chars().collect();
-    // matches[j]: the tokens from i on match text[j..]; filled from the last token backwards.
-    let mut matches = vec![false; text.len() + 1];
-    matches[text.len()] = true;
-    for &token in tokens.iter().rev() {
-        let mut next = vec![false; text.len() + 1];
-        for j in (0..=text.len()).rev() {
-            let here = text.get(j).copied();
-            next[j] = match token {
-                Token::Literal(c) => here == Some(c) && matches[j + 1],
-                Token::One => here.is_some_and(|c| c != '/') && matches[j + 1],
-                Token::Star => matches[j] || (here.is_some_and(|c| c != '/') && next[j + 1]),
-                Token::DoubleStar => matches[j] || (here.is_some() && next[j + 1]),
-            };
+    let n = text.len();
+    let words = (n + 2).div_ceil(64); // bits 0..=n, and one for the carry out of bit n
+    let bit = |r: usize, set: &mut Vec<u64>| set[r / 64] |= 1 << (r % 64);
+    let (mut not_slash, mut literals) = (vec![0u64; words], std::collections::BTreeMap::new());
+    let tokens = tokens(pattern);
+    for token in &tokens {
+        if let Token::Literal(c) = token {
+            literals.entry(*c).or_insert_with(|| vec![0u64; words]);
         }
-        matches = next;
     }
-    matches[0]
+    for (j, c) in text.iter().enumerate() {
+        if *c != '/' {
+            bit(n - j, &mut not_slash);
+        }
+        if let Some(set) = literals.get_mut(c) {
+            bit(n - j, set);
+        }
+    }
+    let mut matches = vec![0u64; words];
+    bit(0, &mut matches);
+    let mut steps = 0;
+    for token in tokens.iter().rev() {
+        steps += words;
+        match token {
+            Token::Literal(c) => shift_up_and(&mut matches, &literals[c]),
+            Token::One => shift_up_and(&mut matches, &not_slash),
+            Token::Star => star(&mut matches, &not_slash),
+            Token::DoubleStar => double_star(&mut matches),
+        }
+        keep_bits(&mut matches, n);
+        // No position matches the rest of the pattern: no earlier token can change that.
+        if matches.iter().all(|w| *w == 0) {
+            return (false, steps);
+        }
+    }
+    (matches[n / 64] >> (n % 64) & 1 == 1, steps)
+}
+
+/// Bit r moves to bit r + 1 (a character consumed: position j - 1 from position j), kept where
+/// `mask` allows that character.
+fn shift_up_and(set: &mut [u64], mask: &[u64]) {
+    let mut carry = 0;
+    for (word, mask) in set.iter_mut().zip(mask) {
+        let shifted = (*word << 1) | carry;
+        carry = *word >> 63;
+        *word = shifted & mask;
+    }
+}
+
+/// `**`: position r matches if any r' <= r does (any characters may be consumed).
+fn double_star(set: &mut [u64]) {
+    let mut seen = false;
+    for word in set.iter_mut() {
+        if seen {
+            *word = u64::MAX;
+        } else if *word != 0 {
+            seen = true;
+            *word = !((*word & word.wrapping_neg()) - 1); // from the lowest set bit up
+        }
+    }
+}
+
+/// `*`: R[r] = M[r] | (not_slash[r] & R[r - 1]), a carry chain: adding a = M | p and b = M, where
+/// p = not_slash & !M, carries exactly that into bit r + 1 (generate M, propagate p).
+fn star(set: &mut [u64], not_slash: &[u64]) {
+    let mut carry_in = false;
+    let mut previous_carries = 0u64;
+    for i in 0..set.len() {
+        let m = set[i];
+        let a = m | (not_slash[i] & !m);
+        let (sum, over1) = a.overflowing_add(m);
+        let (sum, over2) = sum.overflowing_add(carry_in as u64);
+        let carries = sum ^ a ^ m; // the carry into each bit of this word
+        carry_in = over1 || over2;
+        // The carry into bit r + 1 is R[r]: this word's bit 0 ends the previous word's R.
+        if i > 0 {
+            set[i - 1] = (previous_carries >> 1) | ((carries & 1) << 63);
+        }
+        previous_carries = carries;
+    }
+    let last = set.len() - 1;
+    set[last] = (previous_carries >> 1) | ((carry_in as u64) << 63);
+}
+
+/// Clears the bits above n (past the first text position).
+fn keep_bits(set: &mut [u64], n: usize) {
+    for (i, word) in set.iter_mut().enumerate() {
+        let low = i * 64;
+        if low > n {
+            *word = 0;
+        } else if n - low < 63 {
+            *word &= (1u64 << (n - low + 1)) - 1;
+        }
+    }
 }
 
 /// A glob is at most 255 bytes and not empty.
@@ -51,7 +140,64 @@ pub fn validate_glob(field: &str, pattern: &str) -> Result<(), crate::error::Err
 
 #[cfg(test)]
 mod tests {
-    use super::glob_match;
+    use super::{glob_match, tokens, Token};
+
+    /// The plain table over (token, position), the reference the bit sets are checked against.
+    fn glob_table(pattern: &str, text: &str) -> bool {
+        let text: Vec<char> = text.chars().collect();
+        let mut matches = vec![false; text.len() + 1];
+        matches[text.len()] = true;
+        for token in tokens(pattern).into_iter().rev() {
+            let mut next = vec![false; text.len() + 1];
+            for j in (0..=text.len()).rev() {
+                let here = text.get(j).copied();
+                next[j] = match token {
+                    Token::Literal(c) => here == Some(c) && matches[j + 1],
+                    Token::One => here.is_some_and(|c| c != '/') && matches[j + 1],
+                    Token::Star => matches[j] || (here.is_some_and(|c| c != '/') && next[j + 1]),
+                    Token::DoubleStar => matches[j] || (here.is_some() && next[j + 1]),
+                };
+            }
+            matches = next;
+        }
+        matches[0]
+    }
+
+    /// Every string over `alphabet` up to `max` characters.
+    fn strings(alphabet: &[char], max: usize) -> Vec<String> {
+        let mut all = vec![String::new()];
+        let mut last = vec![String::new()];
+        for _ in 0..max {
+            last = last.iter().flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}"))).collect();
+            all.extend(last.iter().cloned());
+        }
+        all
+    }
+
+    #[test]
+    fn the_bit_sets_agree_with_the_table_on_every_small_pattern_and_text() {
+        let patterns = strings(&['a', '/', '*', '?'], 5);
+        let texts = strings(&['a', 'b', '/'], 5);
+        for pattern in &patterns {
+            for text in &texts {
+                assert_eq!(glob_match(pattern, text), glob_table(pattern, text), "{pattern:?} on {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_bit_sets_agree_with_the_table_across_word_boundaries() {
+        for n in [62, 63, 64, 65, 127, 128, 200, 255] {
+            let text: String = (0..n).map(|i| if i % 17 == 16 { '/' } else { 'a' }).collect();
+            for pattern in ["**", "*", "a*", "*a", "**/a*", "a**a", "?*", "*?a", "**?", "a/**", "b*", "*/*"] {
+                assert_eq!(glob_match(pattern, &text), glob_table(pattern, &text), "{pattern:?} on {n}");
+            }
+            let slashless = "a".repeat(n);
+            for pattern in ["*", "*a", "a*a*a", "?**?", "*b"] {
+                assert_eq!(glob_match(pattern, &slashless), glob_table(pattern, &slashless), "{pattern:?} on {n}");
+            }
+        }
+    }
 
     #[test]
     fn literal_patterns_match_exactly() {
@@ -95,10 +241,25 @@ mod tests {
         let text = "a".repeat(200);
         assert!(!glob_match(&format!("{}b", "*a".repeat(50)), &text));
     }
+
+    #[test]
+    fn the_worst_255_byte_pattern_on_a_255_byte_tag_takes_a_few_steps_per_token() {
+        // Read from its end, every position keeps matching `*a*a...` until the leading `b`: the
+        // whole table is filled (the old table took 255 × 256 steps, 0.3 ms, here; backtracking
+        // matchers take exponential time on such input).
+        let tag = "a".repeat(255);
+        let pattern = format!("b{}", "*a".repeat(127));
+        assert_eq!(pattern.len(), 255);
+        let (matched, steps) = super::glob_steps(&pattern, &tag);
+        assert!(!matched);
+        assert_eq!(steps, 255 * 5, "a few operations per token and 64 positions (256 and a carry: 5 words)");
+        let (matched, steps) = super::glob_steps(&format!("{}?", "*a".repeat(127)), &tag);
+        assert!(matched && steps <= 255 * 5, "{steps}");
+    }
 }
 
 use crate::error::Error;
-use crate::model::{Event, EventKind};
+use crate::model::{quoted, Event, EventKind};
 use serde::{Deserialize, Serialize};
 
 const MAX_PATTERNS: usize = 100;
@@ -229,11 +390,11 @@ impl EventFilter {
             return Err(format!("event '{}' is not one of the trigger's events", kind.as_str()));
         }
         if event.deleted {
-            return Err(format!("{} was deleted", event.git_ref));
+            return Err(format!("{} was deleted", quoted(&event.git_ref)));
         }
         if let Some(repository) = &self.repository {
             if !repository.eq_ignore_ascii_case(&event.repository) {
-                return Err(format!("repository '{}' is not '{repository}'", event.repository));
+                return Err(format!("repository '{}' is not '{repository}'", quoted(&event.repository)));
             }
         }
         // As in GitHub Actions: once branches or tags are listed, a ref must match the list of its kind.
@@ -245,20 +406,20 @@ impl EventFilter {
                 _ => (event.git_ref.as_str(), &self.branches, "ref"),
             };
             if !patterns.iter().any(|pattern| glob_match(pattern, name)) {
-                return Err(format!("{what} '{name}' matches none of the trigger's {what} patterns"));
+                return Err(format!("{what} '{}' matches none of the trigger's {what} patterns", quoted(name)));
             }
         }
         match (self.trigger_type, &self.condition) {
             (Some(kind), condition) => {
                 if !tag_condition_matches(kind, condition.as_deref().unwrap_or(""), event.short_ref()) {
                     let kind = format!("{kind:?}").to_ascii_lowercase();
-                    return Err(format!("tag '{}' does not meet the {kind} condition", event.short_ref()));
+                    return Err(format!("tag '{}' does not meet the {kind} condition", quoted(event.short_ref())));
                 }
             }
             (None, Some(condition)) => {
                 let regex = compile_regex("condition", condition).map_err(|err| err.message())?;
                 if !regex.is_match(event.short_ref()) {
-                    return Err(format!("ref '{}' does not match the condition", event.short_ref()));
+                    return Err(format!("ref '{}' does not match the condition", quoted(event.short_ref())));
                 }
             }
             (None, None) => {}
@@ -372,6 +533,20 @@ mod tag_condition_tests {
     fn a_refused_tag_is_named_as_it_is() {
         let reason = filter(TagConditionType::Tag, "v1").check(&image("V2-RC")).unwrap_err();
         assert_eq!(reason, "tag 'V2-RC' does not meet the tag condition");
+    }
+
+    #[test]
+    fn a_reason_quotes_at_most_64_bytes_of_a_long_tag() {
+        let long = "t".repeat(255);
+        let reasons = [
+            filter(TagConditionType::Tag, "v1").check(&image(&long)).unwrap_err(),
+            EventFilter { tags: vec!["v*".into()], ..Default::default() }.check(&image(&long)).unwrap_err(),
+            EventFilter { condition: Some("^v".into()), ..Default::default() }.check(&image(&long)).unwrap_err(),
+        ];
+        for reason in reasons {
+            assert!(reason.contains(&format!("'{}…'", "t".repeat(64))), "{reason}");
+            assert!(reason.len() < 130, "{reason}");
+        }
     }
 
     #[test]

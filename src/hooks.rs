@@ -4,19 +4,22 @@
 //! refuse replays, and queue a delivery for each matching (trigger, event) pair. The answer (202)
 //! comes as soon as they are queued, well within a provider's timeout; the queue consumer
 //! (`relay::consume`) makes the attempts.
-//! KV cost here for a hook trigger: the trigger and the replay marker (2 reads) and the marker
-//! (1 write); for a registry: the registry, one index listing per pushed repository, and a read per
-//! candidate trigger. Targets are read here only for a GitLab pipeline or job event (the loop
+//! KV cost here for a hook trigger: the trigger and one read per replay id (at most two: see
+//! `sources::replay`), and a write per replay id; for a registry: the registry, one index listing
+//! per pushed repository, and a read per candidate trigger. Targets are read here only for a GitLab pipeline or job event (the loop
 //! guard). Each delivery then costs the consumer a read (the target) and a write (its record).
+//! Bounded per webhook, whoever sends it: at most 100 events (so at most 100 index listings) and
+//! 1,000 deliveries, or nothing is queued; an answer lists at most 100 deliveries and 5 reasons,
+//! quoting at most 64 bytes of any value it repeats.
 //! Never logs the body or a secret.
 
 use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
+use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::relay;
-use crate::sources::{self, HookCall};
+use crate::sources::{self, replay, HookCall, ReplayId};
 use crate::store::{keys, Store};
 use crate::targets::TargetSpec;
 use serde_json::json;
@@ -24,6 +27,14 @@ use std::collections::BTreeMap;
 
 /// A delivery id is remembered this long (providers redeliver for up to a few days).
 const DELIVERY_MEMORY_SECONDS: u64 = 3 * 24 * 60 * 60;
+
+/// The most deliveries (matching trigger and event pairs) one webhook may cause.
+pub const MAX_DELIVERIES: usize = 1000;
+
+/// The most deliveries a 202 answer lists (the rest are counted), and reasons a `matched: false`
+/// gives: an answer never grows with the webhook.
+const MAX_LISTED: usize = 100;
+const MAX_REASONS: usize = 5;
 
 /// GitLab's pipeline events must never trigger GitLab pipelines, or a pipeline would trigger itself.
 const LOOP_EVENTS: [&str; 2] = ["Pipeline Hook", "Job Hook"];
@@ -60,6 +71,7 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
     let call = HookCall { request: &ctx.request, source: &endpoint.source, now_ms: now };
     provider.verify(&call)?;
     let events = provider.parse(&call)?;
+    sources::check_events(&events)?;
     if events.iter().any(|event| event.kind() == EventKind::Ping) {
         return Ok(Response::json(200, &json!({"ok": true, "event": "ping"})));
     }
@@ -67,15 +79,14 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
         Some(trigger) => vec![trigger],
         None => image_triggers(app, &events).await?,
     };
-    let (matching, reasons) = pair_up(&candidates, &events, now);
+    let (matching, reasons) = pair_up(&candidates, &events, now)?;
     if matching.is_empty() {
-        let reason =
-            if reasons.is_empty() { "no image trigger for this repository".into() } else { reasons.join("; ") };
-        return Ok(not_matched(&reason));
+        return Ok(not_matched(&reasons.summary()));
     }
-    let delivery_id = sources::delivery_id(&ctx.request);
-    let seen_key = delivery_id.as_ref().map(|id| keys::delivery_seen(&endpoint.id, id));
-    if let Some(key) = &seen_key {
+    let replay_ids = provider.replay_ids(&call);
+    let delivery_id = replay::delivery_label(&replay_ids);
+    let seen_keys: Vec<String> = replay_ids.iter().map(|id| seen_key(&endpoint.id, id)).collect();
+    for key in &seen_keys {
         if app.store.get(key).await?.is_some() {
             return Ok(Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id})));
         }
@@ -84,52 +95,80 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
     if firings.is_empty() {
         return Ok(not_matched("a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"));
     }
+    let (listed, total) = queue_all(app, ctx, firings, &delivery_id).await?;
+    for key in &seen_keys {
+        app.store.put(key, "1", Some(DELIVERY_MEMORY_SECONDS)).await?;
+    }
+    let mut answer = json!({"matched": true, "delivery_id": delivery_id, "deliveries": listed});
+    if total > listed.len() {
+        answer["not_listed"] = json!(total - listed.len());
+    }
+    Ok(Response::json(202, &answer))
+}
+
+/// Queues a delivery of the webhook's payload for each firing (trigger, event). Returns what the
+/// answer lists: the first [`MAX_LISTED`] deliveries (refs quoted short), and how many in all.
+async fn queue_all<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    ctx: &Ctx,
+    firings: Vec<(&Trigger, Event)>,
+    delivery_id: &Option<String>,
+) -> Result<(Vec<serde_json::Value>, usize), Error> {
     let payload = Payload {
         content_type: ctx.request.header("content-type").unwrap_or("application/json").to_string(),
         body: ctx.request.body.clone(),
     };
-    let mut deliveries = Vec::new();
+    let (mut listed, total) = (Vec::new(), firings.len());
     for (trigger, mut event) in firings {
         event.delivery_id = delivery_id.clone();
         let call = call_for(trigger, &event, payload.clone());
         let delivery = relay::new_delivery(app, &trigger.id, &trigger.target, call);
-        // A queue that refuses fails the whole webhook before the marker is written, so that the
+        // A queue that refuses fails the whole webhook before the markers are written, so that the
         // provider's redelivery tries again.
         relay::enqueue(app, &delivery, 0).await?;
-        deliveries.push(json!({
-            "trigger": trigger.id,
-            "target": trigger.target,
-            "ref": delivery.call.ref_name,
-            "delivery_id": delivery.id,
-            "state": delivery.state,
-        }));
+        if listed.len() < MAX_LISTED {
+            listed.push(json!({
+                "trigger": trigger.id,
+                "target": trigger.target,
+                "ref": quoted(&delivery.call.ref_name),
+                "delivery_id": delivery.id,
+                "state": delivery.state,
+            }));
+        }
     }
-    if let Some(key) = &seen_key {
-        app.store.put(key, "1", Some(DELIVERY_MEMORY_SECONDS)).await?;
-    }
-    Ok(Response::json(202, &json!({"matched": true, "delivery_id": delivery_id, "deliveries": deliveries})))
+    Ok((listed, total))
+}
+
+/// The marker of one replay id at one endpoint: a replay is a repeat at the same hook URL.
+fn seen_key(scope_id: &str, id: &ReplayId) -> String {
+    let (kind, digest) = id.marker();
+    keys::delivery_seen(scope_id, kind, &digest)
 }
 
 /// The image triggers of every repository pushed in `events`.
 async fn image_triggers<S: Store, O: Outbound>(app: &App<S, O>, events: &[Event]) -> Result<Vec<Trigger>, Error> {
-    let mut repositories: Vec<&str> = events
+    // Lower case, as the index is: `App` and `app` are one listing, and their triggers fire once.
+    let mut repositories: Vec<String> = events
         .iter()
         .filter(|event| event.kind() == EventKind::ImagePush)
-        .filter_map(|event| event.image.as_ref().map(|image| image.repository.as_str()))
+        .filter_map(|event| event.image.as_ref().map(|image| image.repository.to_ascii_lowercase()))
         .collect();
     repositories.sort_unstable();
     repositories.dedup();
     let mut triggers = Vec::new();
     for repository in repositories {
-        triggers.extend(app.catalog().image_triggers(repository).await?);
+        triggers.extend(app.catalog().image_triggers(&repository).await?);
     }
     Ok(triggers)
 }
 
-/// Every (trigger, event) pair that should fire, and the reasons the others should not.
-fn pair_up<'t>(triggers: &'t [Trigger], events: &[Event], now: u64) -> (Vec<(&'t Trigger, Event)>, Vec<String>) {
+type Pairs<'t> = Vec<(&'t Trigger, Event)>;
+
+/// Every (trigger, event) pair that should fire, and the reasons the others should not. More than
+/// [`MAX_DELIVERIES`] pairs is a 413 before anything is queued: nothing is dropped silently.
+fn pair_up<'t>(triggers: &'t [Trigger], events: &[Event], now: u64) -> Result<(Pairs<'t>, Reasons), Error> {
     let mut matching = Vec::new();
-    let mut reasons = Vec::new();
+    let mut reasons = Reasons::default();
     for trigger in triggers {
         if !trigger.enabled || trigger.is_expired(now) {
             reasons.push(format!("trigger {} is disabled or expired", trigger.id));
@@ -137,12 +176,43 @@ fn pair_up<'t>(triggers: &'t [Trigger], events: &[Event], now: u64) -> (Vec<(&'t
         }
         for event in events {
             match trigger.filter.check(event) {
+                Ok(()) if matching.len() == MAX_DELIVERIES => {
+                    return Err(Error::TooMuchWork(format!(
+                        "a webhook may cause at most {MAX_DELIVERIES} deliveries (matching trigger and event pairs); \
+                         this one would cause more, so none was queued"
+                    )))
+                }
                 Ok(()) => matching.push((trigger, event.clone())),
                 Err(reason) => reasons.push(reason),
             }
         }
     }
-    (matching, reasons)
+    Ok((matching, reasons))
+}
+
+/// Why nothing matched, as the answer says it: the first few reasons and a count of the rest.
+#[derive(Default)]
+struct Reasons {
+    shown: Vec<String>,
+    more: usize,
+}
+
+impl Reasons {
+    fn push(&mut self, reason: String) {
+        if self.shown.len() < MAX_REASONS {
+            self.shown.push(reason);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn summary(&self) -> String {
+        match (self.shown.is_empty(), self.more) {
+            (true, _) => "no image trigger for this repository".into(),
+            (false, 0) => self.shown.join("; "),
+            (false, more) => format!("{}; and {more} more", self.shown.join("; ")),
+        }
+    }
 }
 
 /// Drops the pairs that would loop: a GitLab pipeline or job event forwarded to a GitLab target.

@@ -11,7 +11,8 @@
 //!   how one registry endpoint finds the triggers a push fans out to.
 //! - `registry:{id}` a registry endpoint (its provider and secret); ids start with `reg_`.
 //! - `delivery:{trigger_id}:{newest-first stamp}` one record per firing, kept 7 days.
-//! - `delivery-seen:{scope_id}:{delivery_id}` a handled webhook delivery, kept 3 days.
+//! - `delivery-seen:{scope_id}:{kind}:{sha256 hex}` one per replay id of a handled webhook
+//!   (`kind`: signed, id or content; see `sources::replay`), kept 3 days.
 
 use crate::error::Error;
 use serde::{de::DeserializeOwned, Serialize};
@@ -76,9 +77,10 @@ pub mod keys {
     pub fn delivery_prefix(trigger_id: &str) -> String {
         format!("delivery:{trigger_id}:")
     }
-    /// Marks a webhook delivery as handled, for replay protection (written with a TTL).
-    pub fn delivery_seen(trigger_id: &str, delivery_id: &str) -> String {
-        format!("delivery-seen:{trigger_id}:{delivery_id}")
+    /// Marks one replay id of a handled webhook, for replay protection (written with a TTL).
+    /// `digest` is a hash, never a header value, so the key's length is fixed.
+    pub fn delivery_seen(scope_id: &str, kind: &str, digest: &str) -> String {
+        format!("delivery-seen:{scope_id}:{kind}:{digest}")
     }
 }
 

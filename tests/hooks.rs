@@ -17,10 +17,14 @@ use serde_json::{json, Value};
 const SECRET: &str = "hook-secret";
 
 fn app() -> App<MemoryStore, ScriptedOutbound> {
+    app_at(1_700_000_000_000)
+}
+
+fn app_at(now_ms: u64) -> App<MemoryStore, ScriptedOutbound> {
     App {
         store: MemoryStore::new(),
         outbound: ScriptedOutbound::new(),
-        clock: Box::new(FixedClock::new(1_700_000_000_000)),
+        clock: Box::new(FixedClock::new(now_ms)),
         random: Box::new(SequenceRandom::new(42)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
@@ -117,8 +121,129 @@ fn a_duplicate_delivery_is_forwarded_once() {
     let url = github_hook(&app, "http", json!({}));
     assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "same-id")).0, 202);
     let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "same-id"));
-    assert_eq!((status, body["duplicate"].clone()), (200, json!(true)));
-    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "other-id")).0, 202);
+    assert_eq!((status, body), (200, json!({"duplicate": true, "delivery_id": "same-id"})));
+    let other_push = github_delivery(&url, "github/push-tag-created-ghes.json", "push", "other-id");
+    assert_eq!(send(&app, other_push).0, 202, "another real push passes");
+    assert_eq!(app.outbound.sent.borrow().len(), 2);
+}
+
+#[test]
+fn a_replayed_github_push_is_a_duplicate_with_a_new_delivery_id_or_none() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-1")).0, 202);
+    let renamed = github_delivery(&url, "github/push.json", "push", "d-2");
+    assert_eq!(send(&app, renamed).1["duplicate"], true, "a new X-GitHub-Delivery");
+    let mut anonymous = github_delivery(&url, "github/push.json", "push", "-");
+    anonymous.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("x-github-delivery"));
+    assert_eq!(send(&app, anonymous).1["duplicate"], true, "no X-GitHub-Delivery");
+    let generic = github_delivery(&url, "github/push.json", "push", "d-3").with_header("Idempotency-Key", "k-1");
+    assert_eq!(send(&app, generic).1["duplicate"], true, "a generic id header changes nothing");
+    assert_eq!(app.outbound.sent.borrow().len(), 1, "forwarded once");
+}
+
+#[test]
+fn a_repeated_github_delivery_id_is_a_duplicate_even_over_another_body() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-1")).0, 202);
+    let reused = github_delivery(&url, "github/push-tag-created-ghes.json", "push", "d-1");
+    assert_eq!(send(&app, reused).1["duplicate"], true);
+    assert_eq!(app.outbound.sent.borrow().len(), 1);
+}
+
+#[test]
+fn a_webhook_without_a_provider_id_is_named_by_its_content_hash() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    let mut anonymous = github_delivery(&url, "github/push.json", "push", "-");
+    anonymous.headers.retain(|(name, _)| !name.eq_ignore_ascii_case("x-github-delivery"));
+    let (status, body) = send(&app, anonymous);
+    assert_eq!(status, 202, "{body}");
+    let id = body["delivery_id"].as_str().unwrap().to_string();
+    assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+    let sent: Value = serde_json::from_slice(&app.outbound.last().unwrap().body).unwrap();
+    assert_eq!(sent["variables"]["HOOKRELAY_DELIVERY"], id.as_str());
+}
+
+#[test]
+fn a_duplicate_answer_never_echoes_a_long_delivery_header() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    let long_id = "x".repeat(10_000);
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", &long_id)).0, 202);
+    let answer = block_on(app.handle(github_delivery(&url, "github/push.json", "push", &long_id)));
+    assert_eq!(answer.status, 200);
+    assert!(answer.body.len() < 100, "{}", String::from_utf8_lossy(&answer.body));
+    let markers: Vec<String> = app.store.keys().into_iter().filter(|k| k.starts_with("delivery-seen:")).collect();
+    assert_eq!(markers.len(), 2, "the provider's id and the content, hashed: {markers:?}");
+    assert!(markers.iter().all(|key| key.len() < 140 && !key.contains("xxxx")), "{markers:?}");
+}
+
+/// A trigger of `source` (Standard Webhooks, Gitee, ...) on an http target; returns the hook URL.
+fn hook_of(app: &App<MemoryStore, ScriptedOutbound>, source: Value, extra: Value) -> String {
+    admin(app, "POST", "/api/v1/targets", json!({"name": "ci", "kind": "http", "url": "https://deploy.example.com"}));
+    let mut trigger = json!({"target": "ci", "source": source});
+    trigger.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    let (status, created) = admin(app, "POST", "/api/v1/triggers", trigger);
+    assert_eq!(status, 201, "{created}");
+    created["hook_url"].as_str().unwrap().to_string()
+}
+
+/// The published Standard Webhooks vector, as its sender posts it (clock at its timestamp).
+fn standard_vector() -> (Value, Request) {
+    let vector: Value = serde_json::from_slice(&fixture("standard-webhooks-vector.json")).unwrap();
+    let request = Request::new("POST", "/")
+        .with_body("application/json", vector["payload"].as_str().unwrap())
+        .with_header("webhook-id", vector["msg_id"].as_str().unwrap())
+        .with_header("webhook-timestamp", &vector["timestamp"].to_string())
+        .with_header("webhook-signature", vector["expected_signature"].as_str().unwrap());
+    (vector, request)
+}
+
+#[test]
+fn standard_webhooks_replays_are_caught_by_the_signed_id_alone() {
+    let (vector, signed) = standard_vector();
+    let app = app_at(vector["timestamp"].as_u64().unwrap() * 1000);
+    let source = json!({"kind": "standard", "secrets": [vector["secret"]]});
+    let url = hook_of(&app, source, json!({"events": ["other"]}));
+    let post = |request: &Request| Request { path: url.clone(), ..request.clone() };
+    let (status, body) = send(&app, post(&signed));
+    assert_eq!((status, body["delivery_id"].clone()), (202, vector["msg_id"].clone()), "{body}");
+    let with_key = post(&signed).with_header("Idempotency-Key", "fresh-key").with_header("X-Request-Id", "r-2");
+    assert_eq!(send(&app, with_key).1["duplicate"], true, "an added Idempotency-Key changes nothing");
+    let mut renamed = post(&signed);
+    renamed.headers.retain(|(name, _)| name != "webhook-id");
+    let (status, body) = send(&app, renamed.with_header("webhook-id", "msg_other"));
+    assert_eq!(status, 401, "the webhook-id is signed: {body}");
+    assert!(body["message"].as_str().unwrap().contains("webhook-signature"));
+    assert_eq!(app.outbound.sent.borrow().len(), 1);
+}
+
+/// Gitee's headers for a sign made at `now_ms` (the sign covers the timestamp, not the body).
+fn gitee_delivery(url: &str, file: &str, now_ms: u64) -> Request {
+    let timestamp = now_ms.to_string();
+    Request::new("POST", url)
+        .with_body("application/json", fixture(file))
+        .with_header("X-Gitee-Token", &hookrelay::sources::gitee::sign(&timestamp, SECRET))
+        .with_header("X-Gitee-Timestamp", &timestamp)
+        .with_header("X-Gitee-Event", "Push Hook")
+}
+
+#[test]
+fn a_gitee_sign_is_single_use_and_cannot_carry_another_body() {
+    let app = app();
+    let url = hook_of(&app, json!({"kind": "gitee", "secrets": [SECRET]}), json!({}));
+    let now = 1_700_000_000_000;
+    assert_eq!(send(&app, gitee_delivery(&url, "github/push.json", now)).0, 202);
+    let replayed = gitee_delivery(&url, "github/push-tag-created-ghes.json", now);
+    let (status, body) = send(&app, replayed);
+    assert_eq!((status, body["duplicate"].clone()), (200, json!(true)), "{body}");
+    assert_eq!(app.outbound.sent.borrow().len(), 1, "the other body is not forwarded");
+    let fresh = gitee_delivery(&url, "github/push-tag-created-ghes.json", now + 1);
+    assert_eq!(send(&app, fresh).0, 202, "a new sign with another body passes");
+    let resent = gitee_delivery(&url, "github/push.json", now + 2);
+    assert_eq!(send(&app, resent).1["duplicate"], true, "the same body under a new sign");
     assert_eq!(app.outbound.sent.borrow().len(), 2);
 }
 
@@ -285,7 +410,11 @@ fn hook_kv_cost_is_constant() {
     let answer = block_on(app.handle(github_delivery(&url, "github/push.json", "push", "c-1")));
     assert_eq!(answer.status, 202);
     let counts = app.store.counts();
-    assert_eq!((counts.reads, counts.lists, counts.writes), (2, 0, 1), "trigger, replay marker; the marker");
+    assert_eq!(
+        (counts.reads, counts.lists, counts.writes),
+        (3, 0, 2),
+        "the trigger, the id's and the content's markers; the two markers"
+    );
     app.store.reset_counts();
     assert_eq!(common::drain(&app), 1);
     let counts = app.store.counts();

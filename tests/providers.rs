@@ -414,3 +414,74 @@ fn sources_are_validated_on_create() {
     assert!(sources::validate_source(&source("standard", &["not-whsec"])).is_err());
     assert!(sources::validate_source(&source("hmac", &["x"])).unwrap_err().message().contains("header"));
 }
+
+// ---- replay ids: only what the provider signs, or its own id header beside the body's hash
+
+fn replay_ids(case: &Case, request: &Request) -> Vec<sources::ReplayId> {
+    let source = source_for(case, &[&secret_for(case)]);
+    sources::provider(case.kind).unwrap().replay_ids(&HookCall { request, source: &source, now_ms: NOW_MS })
+}
+
+#[test]
+fn every_provider_ignores_generic_id_headers() {
+    for case in cases() {
+        let body = fixture(case.fixture);
+        let headers = (case.signer)(&body, &secret_for(&case), NOW_MS);
+        let plain = request(&body, &headers);
+        let decorated = plain.clone().with_header("Idempotency-Key", "k-1").with_header("X-Request-Id", "r-1");
+        assert_eq!(replay_ids(&case, &plain), replay_ids(&case, &decorated), "{} {}", case.kind, case.fixture);
+    }
+}
+
+#[test]
+fn every_provider_has_a_replay_id_its_signature_covers() {
+    for case in cases() {
+        let body = fixture(case.fixture);
+        let ids = replay_ids(&case, &request(&body, &(case.signer)(&body, &secret_for(&case), NOW_MS)));
+        let signed = ids.iter().any(|id| matches!(id, sources::ReplayId::Signed(_)));
+        let content = ids.contains(&sources::ReplayId::content(&[&body]));
+        assert!(signed || content, "{} {}: {ids:?}", case.kind, case.fixture);
+    }
+}
+
+#[test]
+fn a_github_replay_is_the_same_whatever_its_delivery_header() {
+    let github = &cases()[0];
+    let body = fixture(github.fixture);
+    let headers = github_signer(&body, SECRET, NOW_MS);
+    let ids = replay_ids(github, &request(&body, &headers));
+    assert_eq!(ids, vec![sources::ReplayId::Provider("d-1".into()), sources::ReplayId::content(&[&body])]);
+    let without: Vec<_> = headers.into_iter().filter(|(name, _)| name != "X-GitHub-Delivery").collect();
+    assert_eq!(replay_ids(github, &request(&body, &without)), vec![sources::ReplayId::content(&[&body])]);
+}
+
+#[test]
+fn standard_webhooks_replay_id_is_the_signed_webhook_id_only() {
+    let vector: Value = serde_json::from_slice(&fixture("standard-webhooks-vector.json")).unwrap();
+    let headers = [
+        h("webhook-id", vector["msg_id"].as_str().unwrap().into()),
+        h("webhook-timestamp", vector["timestamp"].to_string()),
+        h("webhook-signature", vector["expected_signature"].as_str().unwrap().into()),
+        h("Idempotency-Key", "unsigned".into()),
+    ];
+    let req = request(vector["payload"].as_str().unwrap().as_bytes(), &headers);
+    let src = source("standard", &[vector["secret"].as_str().unwrap()]);
+    let ids =
+        sources::provider("standard").unwrap().replay_ids(&HookCall { request: &req, source: &src, now_ms: NOW_MS });
+    assert_eq!(ids, vec![sources::ReplayId::Signed(vector["msg_id"].as_str().unwrap().into())]);
+}
+
+#[test]
+fn a_gitee_sign_is_a_replay_id_and_a_password_is_not() {
+    let gitee = sources::provider("gitee").unwrap();
+    let src = source("gitee", &[SECRET]);
+    let ids_of = |req: &Request| gitee.replay_ids(&HookCall { request: req, source: &src, now_ms: NOW_MS });
+    let body = fixture("github/push.json");
+    let other = fixture("github/push-tag-created-ghes.json");
+    let signed = gitee_signer(&body, SECRET, NOW_MS);
+    let (ids, replayed) = (ids_of(&request(&body, &signed)), ids_of(&request(&other, &signed)));
+    assert_eq!(ids.len(), 2, "the body's hash and the (timestamp, sign) pair");
+    assert_eq!(ids[1], replayed[1], "the pair is the same whatever body it carries");
+    let password = [h("X-Gitee-Token", SECRET.into()), h("X-Gitee-Timestamp", NOW_MS.to_string())];
+    assert_eq!(ids_of(&request(&body, &password)), vec![sources::ReplayId::content(&[&body])]);
+}

@@ -221,3 +221,160 @@ fn image_condition_input_is_validated() {
         assert_eq!(admin(&app, "POST", "/api/v1/triggers", body).0, 400, "{trigger_type} {condition}");
     }
 }
+
+#[test]
+fn registries_replay_on_the_bodys_hash_except_quay_whose_pushes_repeat_their_body() {
+    for (kind, file) in [
+        ("dockerhub", "dockerhub/push.json"),
+        ("acr", "dockerhub/push.json"),
+        ("harbor", "harbor/push_artifact.json"),
+        ("distribution", "distribution/push-envelope.json"),
+        ("quay", "quay/repo_push.json"),
+    ] {
+        let body = fixture(file);
+        let request = Request::new("POST", "/hooks/x")
+            .with_body("application/json", body.clone())
+            .with_header("Idempotency-Key", "k-1")
+            .with_header("X-Request-Id", "r-1");
+        let src = source(kind, &[]);
+        let ids =
+            sources::provider(kind).unwrap().replay_ids(&HookCall { request: &request, source: &src, now_ms: NOW_MS });
+        let expected = if kind == "quay" { vec![] } else { vec![sources::ReplayId::content(&[&body])] };
+        assert_eq!(ids, expected, "{kind}");
+    }
+}
+
+// ---- bounds: what one request to an unsigned endpoint may cause (issue 14, F6)
+
+/// A distribution registry endpoint and `triggers` image triggers on `library/test`.
+fn distribution_endpoint(app: &App<MemoryStore, ScriptedOutbound>, triggers: usize) -> String {
+    let target = json!({"name": "deploy", "kind": "http", "url": "https://deploy.example.com/hook"});
+    assert_eq!(admin(app, "POST", "/api/v1/targets", target).0, 201);
+    for i in 0..triggers {
+        let trigger =
+            json!({"target": "deploy", "kind": "image", "repository": "library/test", "description": format!("t{i}")});
+        assert_eq!(admin(app, "POST", "/api/v1/triggers", trigger).0, 201);
+    }
+    let (status, registry) = admin(app, "POST", "/api/v1/registries", json!({"name": "dist", "kind": "distribution"}));
+    assert_eq!(status, 201, "{registry}");
+    registry["hook_url"].as_str().unwrap().to_string()
+}
+
+/// The real envelope's manifest push, repeated once per (repository, tag).
+fn envelope(pushes: &[(String, String)]) -> String {
+    let real: Value = serde_json::from_slice(&fixture("distribution/push-envelope.json")).unwrap();
+    let events: Vec<Value> = pushes
+        .iter()
+        .map(|(repository, tag)| {
+            let mut event = real["events"][0].clone();
+            event["target"]["repository"] = json!(repository);
+            event["target"]["tag"] = json!(tag);
+            event
+        })
+        .collect();
+    json!({"events": events}).to_string()
+}
+
+fn tags(repository: &str, count: usize) -> Vec<(String, String)> {
+    (0..count).map(|i| (repository.to_string(), format!("v{i}"))).collect()
+}
+
+fn post(app: &App<MemoryStore, ScriptedOutbound>, url: &str, body: String) -> (u16, Value, usize) {
+    let response = block_on(app.handle(Request::new("POST", url).with_body("application/json", body)));
+    let queued = common::queue().waiting(hookrelay::ports::Lane::Deliveries).len();
+    common::drain(app);
+    (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null), queued)
+}
+
+fn seen_markers(app: &App<MemoryStore, ScriptedOutbound>) -> usize {
+    app.store.keys().iter().filter(|key| key.starts_with("delivery-seen:")).count()
+}
+
+#[test]
+fn a_tag_or_repository_over_255_bytes_is_refused_naming_the_field() {
+    let app = app();
+    let url = distribution_endpoint(&app, 1);
+    let (status, body, queued) = post(&app, &url, envelope(&[("library/test".into(), "t".repeat(256))]));
+    assert_eq!((status, body["message"].clone(), queued), (400, json!("tag is longer than 255 bytes"), 0));
+    let (status, body, _) = post(&app, &url, envelope(&[("r".repeat(256), "v1".into())]));
+    assert_eq!((status, body["message"].clone()), (400, json!("repository is longer than 255 bytes")));
+    assert!(app.outbound.sent.borrow().is_empty() && seen_markers(&app) == 0, "nothing forwarded or remembered");
+    let (status, body, queued) = post(&app, &url, envelope(&[("library/test".into(), "t".repeat(255))]));
+    assert_eq!((status, queued), (202, 1), "255 bytes is allowed: {body}");
+    assert!(body["deliveries"][0]["ref"].as_str().unwrap().len() <= 64 + "…".len(), "the answer quotes it short");
+}
+
+#[test]
+fn more_than_100_events_or_repositories_is_a_413_before_any_listing() {
+    let app = app();
+    let url = distribution_endpoint(&app, 1);
+    app.store.reset_counts();
+    let (status, body, queued) = post(&app, &url, envelope(&tags("library/test", 101)));
+    assert_eq!((status, queued), (413, 0), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("at most 100 events"), "{body}");
+    let repositories: Vec<(String, String)> = (0..101).map(|i| (format!("library/test{i}"), "v1".into())).collect();
+    let (status, _, queued) = post(&app, &url, envelope(&repositories));
+    assert_eq!((status, queued), (413, 0));
+    assert_eq!(app.store.counts().lists, 0, "no repository index was listed");
+    assert!(app.outbound.sent.borrow().is_empty() && seen_markers(&app) == 0);
+    assert_eq!(post(&app, &url, envelope(&tags("library/test", 100))).0, 202, "100 is allowed");
+}
+
+#[test]
+fn more_than_1000_deliveries_is_a_413_and_nothing_is_queued() {
+    let app = app();
+    let url = distribution_endpoint(&app, 11);
+    let (status, body, queued) = post(&app, &url, envelope(&tags("library/test", 100)));
+    assert_eq!((status, queued), (413, 0), "11 triggers × 100 tags: {body}");
+    assert!(body["message"].as_str().unwrap().contains("at most 1000 deliveries"), "{body}");
+    assert!(app.outbound.sent.borrow().is_empty() && seen_markers(&app) == 0);
+}
+
+#[test]
+fn a_1000_delivery_answer_lists_100_and_counts_the_rest() {
+    let app = app();
+    let url = distribution_endpoint(&app, 10);
+    let response = block_on(
+        app.handle(Request::new("POST", &url).with_body("application/json", envelope(&tags("library/test", 100)))),
+    );
+    assert_eq!(response.status, 202);
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!((body["deliveries"].as_array().unwrap().len(), body["not_listed"].clone()), (100, json!(900)));
+    assert_eq!(common::queue().waiting(hookrelay::ports::Lane::Deliveries).len(), 1000, "all of them are queued");
+}
+
+#[test]
+fn a_repository_in_another_case_is_listed_once_and_fires_its_triggers_once_per_event() {
+    let app = app();
+    let url = distribution_endpoint(&app, 1);
+    app.store.reset_counts();
+    let pushes = [("library/test".to_string(), "v1".to_string()), ("Library/Test".to_string(), "v2".to_string())];
+    let (status, body, queued) = post(&app, &url, envelope(&pushes));
+    assert_eq!((status, queued), (202, 2), "{body}");
+}
+
+#[test]
+fn a_not_matched_answer_gives_five_short_reasons_and_counts_the_rest() {
+    let app = app();
+    let url = distribution_endpoint(&app, 0);
+    let trigger = json!({"target": "deploy", "kind": "image", "repository": "library/test", "tags": ["release-*"]});
+    assert_eq!(admin(&app, "POST", "/api/v1/triggers", trigger).0, 201);
+    let long_tags: Vec<(String, String)> =
+        (0..100).map(|i| ("library/test".into(), format!("{i}{}", "x".repeat(250)))).collect();
+    let response = block_on(app.handle(Request::new("POST", &url).with_body("application/json", envelope(&long_tags))));
+    let body: Value = serde_json::from_slice(&response.body).unwrap();
+    assert_eq!((response.status, body["matched"].clone()), (202, json!(false)));
+    let reason = body["reason"].as_str().unwrap();
+    assert!(reason.ends_with("; and 95 more"), "{reason}");
+    assert!(response.body.len() < 1024, "{} bytes", response.body.len());
+}
+
+#[test]
+fn a_malformed_payload_is_not_echoed_at_length() {
+    let app = app();
+    let url = distribution_endpoint(&app, 1);
+    let (status, body, _) = post(&app, &url, json!({"events": "e".repeat(100_000)}).to_string());
+    assert_eq!(status, 400);
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("malformed JSON: invalid type: string") && message.len() < 200, "{message}");
+}

@@ -1,5 +1,7 @@
 //! The normalized event every provider parses into.
 
+use crate::error::Error;
+use crate::model::MAX_NAME_BYTES;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +115,25 @@ impl Event {
     pub fn is_zero_sha(sha: &str) -> bool {
         sha == ZERO_SHA || (!sha.is_empty() && sha.bytes().all(|b| b == b'0'))
     }
+
+    /// Refuses (400, naming the field) a value longer than 255 bytes: the filters match these,
+    /// targets receive them, and an unsigned registry lets anyone holding its URL choose them.
+    pub fn check_sizes(&self) -> Result<(), Error> {
+        let image = self.image.as_ref();
+        let fields = [
+            ("repository", self.repository.as_str()),
+            ("repository", image.map_or("", |image| image.repository.as_str())),
+            ("tag", image.map_or("", |image| image.tag.as_str())),
+            ("digest", image.map_or("", |image| image.digest.as_str())),
+            ("ref", self.short_ref()),
+            ("commit", self.commit.as_str()),
+            ("sender", self.sender.as_str()),
+        ];
+        match fields.iter().find(|(_, value)| value.len() > MAX_NAME_BYTES) {
+            Some((field, _)) => Err(Error::bad_request(format!("{field} is longer than {MAX_NAME_BYTES} bytes"))),
+            None => Ok(()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -129,5 +150,20 @@ mod tests {
         assert_eq!(Event::push_kind("refs/heads/main"), EventKind::Push);
         assert!(Event::is_zero_sha(ZERO_SHA));
         assert!(!Event::is_zero_sha("0000a"));
+    }
+
+    #[test]
+    fn tags_repositories_and_refs_are_bounded_at_255_bytes() {
+        let image = |repository: &str, tag: &str| {
+            let image = Image { repository: repository.into(), tag: tag.into(), digest: String::new() };
+            Event::image_push("push", image, String::new())
+        };
+        assert_eq!(image(&"r".repeat(255), &"t".repeat(255)).check_sizes(), Ok(()));
+        let long_tag = image("ns/app", &"t".repeat(256)).check_sizes().unwrap_err();
+        assert_eq!(long_tag.message(), "tag is longer than 255 bytes");
+        let long_repository = image(&"r".repeat(256), "v1").check_sizes().unwrap_err();
+        assert_eq!(long_repository.message(), "repository is longer than 255 bytes");
+        let push = Event { git_ref: format!("refs/heads/{}", "b".repeat(256)), ..Default::default() };
+        assert_eq!(push.check_sizes().unwrap_err().message(), "ref is longer than 255 bytes");
     }
 }

@@ -79,6 +79,22 @@ pub fn validate_path_name(field: &str, value: &str) -> Result<(), crate::error::
 /// A name or description fits in this many bytes.
 pub const MAX_NAME_BYTES: usize = 255;
 
+/// The most of a caller's value an answer or a reason quotes.
+pub const MAX_QUOTED_BYTES: usize = 64;
+
+/// `value` as an answer may quote it: cut at a character boundary after [`MAX_QUOTED_BYTES`],
+/// marked with `…`, so that no answer grows with what a webhook sent.
+pub fn quoted(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.len() <= MAX_QUOTED_BYTES {
+        return value.into();
+    }
+    let mut end = MAX_QUOTED_BYTES;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &value[..end]).into()
+}
+
 pub fn validate_name(field: &str, value: &str) -> Result<(), crate::error::Error> {
     if value.trim().is_empty() {
         return Err(crate::error::Error::bad_request(format!("{field} is missing")));

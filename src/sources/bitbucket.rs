@@ -80,6 +80,11 @@ struct Actor {
 }
 
 impl Provider for Bitbucket {
+    /// Cloud's id header; Server sends `X-Request-Id`, too generic to trust as the provider's.
+    fn id_headers(&self) -> &'static [&'static str] {
+        &["x-request-uuid"]
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_sha256_body(call, "X-Hub-Signature")
     }
@@ -101,8 +106,10 @@ impl Provider for Bitbucket {
         if event_name != "repo:push" && event_name != "repo:refs_changed" {
             return Ok(vec![Event { kind: Some(EventKind::Other), ..base }]);
         }
+        let cloud_changes = payload.push.map(|p| p.changes).unwrap_or_default();
+        super::check_fan_out(cloud_changes.len() + payload.changes.len(), &base)?;
         let mut events = Vec::new();
-        for change in payload.push.map(|p| p.changes).unwrap_or_default() {
+        for change in cloud_changes {
             // A deleted ref has no `new`; it is kept as a deleted event, which never fires.
             let (reference, deleted) = match (change.new, change.old) {
                 (Some(new), _) => (new, false),

@@ -55,6 +55,10 @@ impl Provider for Ghcr {
         true
     }
 
+    fn id_headers(&self) -> &'static [&'static str] {
+        &["x-github-delivery"]
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_sha256_body(call, "X-Hub-Signature-256")
     }

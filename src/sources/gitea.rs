@@ -13,6 +13,10 @@ const SIGNATURES: [&str; 3] = ["X-Gitea-Signature", "X-Forgejo-Signature", "X-Go
 const EVENTS: [&str; 4] = ["x-gitea-event", "x-forgejo-event", "x-gogs-event", "x-github-event"];
 
 impl Provider for Gitea {
+    fn id_headers(&self) -> &'static [&'static str] {
+        &["x-gitea-delivery", "x-forgejo-delivery", "x-gogs-delivery"]
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         let (header, value) = SIGNATURES
             .iter()

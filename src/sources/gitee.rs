@@ -1,9 +1,10 @@
 //! Gitee: `X-Gitee-Token` is the plain password, or the sign: base64 HMAC-SHA256 of
 //! `"{X-Gitee-Timestamp}\n{secret}"` keyed with the secret. A timestamp (milliseconds) more than
-//! one hour away from now is refused.
+//! one hour away from now is refused. The sign covers the timestamp only, never the body: the
+//! (timestamp, sign) pair is made single-use, so a captured sign cannot carry another body.
 
 use super::payload::parse_git_payload;
-use super::{required_header, verdict, HookCall, Provider};
+use super::{required_header, verdict, HookCall, Provider, ReplayId};
 use crate::error::Error;
 use crate::model::{Event, EventKind};
 use crate::signature::{any_secret_equals, base64_encode, hmac_sha256};
@@ -45,5 +46,18 @@ impl Provider for Gitee {
             _ => payload.into_other(EventKind::Other, event_name),
         };
         Ok(vec![event])
+    }
+
+    /// The body's hash and, for a sign, the (timestamp, sign) pair: a pair seen once is spent,
+    /// whatever body comes with it. A plain password is no proof of anything single-use, so it
+    /// adds no id (nor would a key derived from the password be written anywhere).
+    fn replay_ids(&self, call: &HookCall) -> Vec<ReplayId> {
+        let mut ids = vec![ReplayId::content(&[&call.request.body])];
+        let token = call.request.header("x-gitee-token").map(str::trim).unwrap_or_default();
+        let timestamp = call.request.header("x-gitee-timestamp").map(str::trim);
+        if let Some(timestamp) = timestamp.filter(|_| !any_secret_equals(&call.source.secret_values(), token)) {
+            ids.push(ReplayId::content(&[b"gitee-sign", timestamp.as_bytes(), token.as_bytes()]));
+        }
+        ids
     }
 }

@@ -20,6 +20,10 @@ pub fn verify_sha256_body(call: &HookCall, header: &str) -> Result<(), Error> {
 }
 
 impl Provider for GitHub {
+    fn id_headers(&self) -> &'static [&'static str] {
+        &["x-github-delivery"]
+    }
+
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_sha256_body(call, SIGNATURE)
     }

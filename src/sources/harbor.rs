@@ -54,6 +54,8 @@ impl UnsignedRegistry for Harbor {
                 ..Default::default()
             }]);
         }
+        let shared = Event { repository: repository.clone(), sender: payload.operator.clone(), ..Default::default() };
+        super::check_fan_out(data.resources.len(), &shared)?;
         let events = data
             .resources
             .into_iter()

@@ -16,12 +16,14 @@ pub mod hmac;
 pub mod payload;
 pub mod quay;
 pub mod registry;
+pub mod replay;
 pub mod standard;
 
 use crate::error::Error;
 use crate::http::Request;
 use crate::model::call::{validate_ref, validate_variable, MAX_VARIABLES};
 use crate::model::{Event, Source};
+pub use replay::ReplayId;
 
 /// A webhook call on its way in: the request, the trigger's source, and the time.
 pub struct HookCall<'a> {
@@ -42,6 +44,15 @@ pub trait Provider: Sync {
     /// Whether it is a container registry, whose image pushes a registry endpoint fans out.
     fn emits_images(&self) -> bool {
         false
+    }
+    /// The provider's own delivery id headers (never a generic one such as `Idempotency-Key`).
+    fn id_headers(&self) -> &'static [&'static str] {
+        &[]
+    }
+    /// What makes a verified call single-use (see `replay`). By default the provider signs no id:
+    /// its own id header, if sent, and the hash of the signed body.
+    fn replay_ids(&self, call: &HookCall) -> Vec<ReplayId> {
+        replay::unsigned(call, self.id_headers())
     }
 }
 
@@ -120,26 +131,31 @@ pub fn require_secrets(source: &Source) -> Result<(), Error> {
     Ok(())
 }
 
-/// Headers that carry a provider's unique delivery id, for replay protection.
-const DELIVERY_HEADERS: [&str; 9] = [
-    "x-github-delivery",
-    "x-gitlab-event-uuid",
-    "idempotency-key",
-    "x-gitea-delivery",
-    "x-forgejo-delivery",
-    "x-gogs-delivery",
-    "x-request-uuid",
-    "x-request-id",
-    "webhook-id",
-];
+/// The most events one webhook may carry. Each costs filter work and, for a registry endpoint, the
+/// index listing of its repository: so at most 100 repositories are listed per webhook, too.
+pub const MAX_EVENTS: usize = 100;
 
-pub fn delivery_id(request: &Request) -> Option<String> {
-    DELIVERY_HEADERS
-        .iter()
-        .find_map(|name| request.header(name))
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && id.len() <= 200 && id.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_string)
+/// Refuses a webhook that carries more than [`MAX_EVENTS`] events (413) or a repository, tag, ref,
+/// digest, commit or sender over 255 bytes (400, naming the field). Nothing is stored before it.
+pub fn check_events(events: &[Event]) -> Result<(), Error> {
+    check_count(events.len())?;
+    events.iter().try_for_each(Event::check_sizes)
+}
+
+/// For a parser about to copy `shared` (its repository, sender) into `count` events: checked
+/// first, so that parsing never allocates more than the body and [`MAX_EVENTS`] small events.
+pub fn check_fan_out(count: usize, shared: &Event) -> Result<(), Error> {
+    check_count(count)?;
+    shared.check_sizes()
+}
+
+fn check_count(count: usize) -> Result<(), Error> {
+    if count > MAX_EVENTS {
+        return Err(Error::TooMuchWork(format!(
+            "a webhook carries at most {MAX_EVENTS} events (tags, refs or images); this one has {count}"
+        )));
+    }
+    Ok(())
 }
 
 /// The header's value, or a 401 that names it.

@@ -56,9 +56,19 @@ pub fn json_body(request: &Request) -> Result<Cow<'_, [u8]>, Error> {
     Ok(Cow::Borrowed(&request.body))
 }
 
+/// serde's message quotes a mistyped value whole (`invalid type: string "..."`): the answer keeps
+/// its start and the position, never a value of the webhook's choosing at full length.
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
     crate::http::check_json_depth(body)?;
-    serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {err}")))
+    serde_json::from_slice(body).map_err(|err| {
+        let message = err.to_string();
+        match crate::model::quoted(&message) {
+            std::borrow::Cow::Borrowed(_) => Error::bad_request(format!("malformed JSON: {message}")),
+            short => {
+                Error::bad_request(format!("malformed JSON: {short} (line {}, column {})", err.line(), err.column()))
+            }
+        }
+    })
 }
 
 pub fn parse_git_payload(request: &Request) -> Result<GitPayload, Error> {

@@ -1,8 +1,9 @@
 //! Quay: `updated_tags[]` (one event per tag) and `repository`. Unsigned (see `registry.rs`).
+//! Its payload has no id, time or digest: pushing `latest` again sends the very same body.
 
 use super::payload::{json_body, parse_json};
 use super::registry::UnsignedRegistry;
-use super::HookCall;
+use super::{HookCall, ReplayId};
 use crate::error::Error;
 use crate::model::{Event, EventKind, Image};
 use serde::Deserialize;
@@ -27,6 +28,8 @@ impl UnsignedRegistry for Quay {
                 ..Default::default()
             }]);
         }
+        let shared = Event { repository: payload.repository.clone(), ..Default::default() };
+        super::check_fan_out(payload.updated_tags.len(), &shared)?;
         let events = payload
             .updated_tags
             .into_iter()
@@ -39,5 +42,11 @@ impl UnsignedRegistry for Quay {
             })
             .collect();
         Ok(events)
+    }
+
+    /// None: a body hash would take every later push of the same tag for a replay. Nothing is
+    /// lost against an attacker, who holds the URL, the only secret, and may send any body.
+    fn replay_ids(&self, _call: &HookCall) -> Vec<ReplayId> {
+        Vec::new()
     }
 }

@@ -2,7 +2,7 @@
 //! registry do not sign their calls: the endpoint URL (128 random bits) is the secret, and a
 //! trigger may also require a configured secret in `Authorization` or in the `secret` query field.
 
-use super::{verdict, HookCall, Provider};
+use super::{replay, verdict, HookCall, Provider, ReplayId};
 use crate::error::Error;
 use crate::model::{Event, Source};
 use crate::signature::any_secret_equals;
@@ -11,6 +11,11 @@ use crate::signature::any_secret_equals;
 /// being a registry are the same for all of them, written once in the `Provider` impl below.
 pub trait UnsignedRegistry: Sync {
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error>;
+    /// None of them sends an id header: the body's hash, which stops the registry's own retries
+    /// (anyone holding the URL could send any body anyway).
+    fn replay_ids(&self, call: &HookCall) -> Vec<ReplayId> {
+        replay::unsigned(call, &[])
+    }
 }
 
 impl<R: UnsignedRegistry> Provider for R {
@@ -28,6 +33,10 @@ impl<R: UnsignedRegistry> Provider for R {
 
     fn emits_images(&self) -> bool {
         true
+    }
+
+    fn replay_ids(&self, call: &HookCall) -> Vec<ReplayId> {
+        UnsignedRegistry::replay_ids(self, call)
     }
 }
 

@@ -3,7 +3,7 @@
 //! `whsec_<base64 key>`; the timestamp must be within 5 minutes.
 
 use super::payload::parse_git_payload;
-use super::{check_timestamp, required_header, verdict, HookCall, Provider};
+use super::{check_timestamp, required_header, verdict, HookCall, Provider, ReplayId};
 use crate::error::Error;
 use crate::model::{Event, Source};
 use crate::signature::{any_secret_matches, base64_decode, hmac_sha256};
@@ -39,6 +39,12 @@ pub fn verify_standard(call: &HookCall) -> Result<(), Error> {
     verdict(verified, "webhook-signature")
 }
 
+/// The signed `webhook-id`: the only replay id of a Standard Webhooks call (a new id fails the
+/// signature, so a replay must repeat it). Headers such as `Idempotency-Key` are never read.
+pub fn signed_id(call: &HookCall) -> Vec<ReplayId> {
+    call.request.header("webhook-id").map(|id| ReplayId::Signed(id.trim().to_string())).into_iter().collect()
+}
+
 impl Provider for StandardWebhooks {
     fn verify(&self, call: &HookCall) -> Result<(), Error> {
         verify_standard(call)
@@ -46,6 +52,10 @@ impl Provider for StandardWebhooks {
 
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
         Ok(vec![parse_git_payload(call.request)?.into_guessed("webhook")])
+    }
+
+    fn replay_ids(&self, call: &HookCall) -> Vec<ReplayId> {
+        signed_id(call)
     }
 
     fn validate(&self, source: &Source) -> Result<(), Error> {

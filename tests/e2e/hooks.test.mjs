@@ -36,38 +36,40 @@ function standardHeaders(secret, body, id) {
 }
 
 // Each provider: its source, a real fixture, how it signs, and what the event must turn into.
+// `id`: "signed" when the signature covers the id, "header" for an unsigned id header of its own,
+// "none" when it sends no id (the delivery is then named by the body's hash).
 const PROVIDERS = [
   { kind: "github", file: "github/push.json", source: { kind: "github", secrets: [SECRET] },
     sign: (body, id) => ({ "X-Hub-Signature-256": `sha256=${hmacHex(SECRET, body)}`, "X-GitHub-Event": "push", "X-GitHub-Delivery": id }),
-    ref: "master", repo: "Codertocat/Hello-World", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
+    id: "header", ref: "master", repo: "Codertocat/Hello-World", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
   { kind: "gitlab", file: "gitlab/push.json", source: { kind: "gitlab", secrets: [SECRET] },
     sign: (body, id) => ({ "X-Gitlab-Token": SECRET, "X-Gitlab-Event": "Push Hook", "X-Gitlab-Event-UUID": id }),
-    ref: "master", repo: "mike/diaspora", commit: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" },
+    id: "header", ref: "master", repo: "mike/diaspora", commit: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" },
   { kind: "gitlab (signing token)", file: "gitlab/tag_push.json", source: { kind: "gitlab", secrets: [WHSEC] },
     sign: (body, id) => ({ ...standardHeaders(WHSEC, body, id), "X-Gitlab-Event": "Tag Push Hook" }),
-    ref: "v1.0.0", repo: "jsmith/example", commit: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7" },
+    id: "signed", ref: "v1.0.0", repo: "jsmith/example", commit: "82b3d5ae55f7080f1e6022629cdb57bfae7cccc7" },
   { kind: "gitea", file: "gitea/push.json", source: { kind: "gitea", secrets: [SECRET] },
     sign: (body, id) => ({ "X-Gitea-Signature": hmacHex(SECRET, body), "X-Gitea-Event": "push", "X-Gitea-Delivery": id }),
-    ref: "develop", repo: "gitea/webhooks", commit: "bffeb74224043ba2feb48d137756c8a9331c449a" },
+    id: "header", ref: "develop", repo: "gitea/webhooks", commit: "bffeb74224043ba2feb48d137756c8a9331c449a" },
   { kind: "gogs", file: "gogs/push.json", source: { kind: "gitea", secrets: [SECRET] },
     sign: (body, id) => ({ "X-Gogs-Signature": hmacHex(SECRET, body), "X-Gogs-Event": "push", "X-Gogs-Delivery": id }),
-    ref: "develop", repo: "unknwon/webhooks", commit: "bffeb74224043ba2feb48d137756c8a9331c449a" },
+    id: "header", ref: "develop", repo: "unknwon/webhooks", commit: "bffeb74224043ba2feb48d137756c8a9331c449a" },
   { kind: "gitee", file: "github/push.json", source: { kind: "gitee", secrets: [SECRET] },
     sign: (body, id) => {
       const ts = String(Date.now());
       return { "X-Gitee-Token": hmacB64(SECRET, `${ts}\n${SECRET}`), "X-Gitee-Timestamp": ts, "X-Gitee-Event": "Push Hook", "Idempotency-Key": id };
     },
-    ref: "master", repo: "Codertocat/Hello-World", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
+    id: "none", ref: "master", repo: "Codertocat/Hello-World", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
   { kind: "bitbucket", file: "bitbucket/repo-push.json", source: { kind: "bitbucket", secrets: [SECRET] },
     sign: (body, id) => ({ "X-Hub-Signature": `sha256=${hmacHex(SECRET, body)}`, "X-Event-Key": "repo:push", "X-Request-UUID": id }),
-    ref: "name-of-branch", repo: "team_name/repo_name", commit: "709d658dc5b6d6afcd46049c2f332ee3f515a67d" },
+    id: "header", ref: "name-of-branch", repo: "team_name/repo_name", commit: "709d658dc5b6d6afcd46049c2f332ee3f515a67d" },
   { kind: "hmac", file: "github/push.json",
     source: { kind: "hmac", secrets: [SECRET], header: "X-Signature", algorithm: "sha1", encoding: "base64", prefix: "sha1=" },
     sign: (body, id) => ({ "X-Signature": `sha1=${hmacB64(SECRET, body, "sha1")}`, "Idempotency-Key": id }),
-    ref: "master", repo: "Codertocat/Hello-World", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
+    id: "none", ref: "master", repo: "Codertocat/Hello-World", commit: "6113728f27ae82c7b1a177c8d03f9e96e0adf246" },
   { kind: "standard", file: "gitlab/push.json", source: { kind: "standard", secrets: [WHSEC] },
     sign: (body, id) => standardHeaders(WHSEC, body, id),
-    ref: "master", repo: "mike/diaspora", commit: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" },
+    id: "signed", ref: "master", repo: "mike/diaspora", commit: "da1560886d4f094c3e6c9ef40349f7d38b5d27d7" },
 ];
 
 async function hookFor(provider, extra = {}) {
@@ -104,7 +106,10 @@ for (const provider of PROVIDERS) {
     assert.equal(vars["variables[HOOKRELAY_REPOSITORY]"], provider.repo);
     assert.equal(vars["variables[HOOKRELAY_COMMIT]"], provider.commit);
     assert.match(vars["variables[HOOKRELAY_REF]"], new RegExp(`^refs/(heads|tags)/${provider.ref}$`));
-    assert.equal(vars["variables[HOOKRELAY_DELIVERY]"], id);
+    // A generic Idempotency-Key (gitee, hmac) is not the provider's: the body's hash names those.
+    assert.equal(answer.body.delivery_id, vars["variables[HOOKRELAY_DELIVERY]"]);
+    if (provider.id === "none") assert.match(vars["variables[HOOKRELAY_DELIVERY]"], /^[0-9a-f]{16}$/);
+    else assert.equal(vars["variables[HOOKRELAY_DELIVERY]"], id);
     assert.equal(vars["variables[FROM]"], "e2e");
     assert.equal(sent[0].body, fixture(provider.file), "the payload is passed on as TRIGGER_PAYLOAD");
 
@@ -112,6 +117,12 @@ for (const provider of PROVIDERS) {
     assert.equal(again.answer.status, 200);
     assert.equal(again.answer.body.duplicate, true);
     assert.equal(again.sent.length, 0, "a duplicate delivery is forwarded once");
+    if (provider.id !== "signed") {
+      // Unsigned ids: the same signed body under a new id is still the same webhook.
+      const renamed = await deliver(url, provider, `renamed-${id}`);
+      assert.equal(renamed.answer.body.duplicate, true, renamed.answer.text);
+      assert.equal(renamed.sent.length, 0);
+    }
 
     const original = fixture(provider.file);
     const forged = await deliver(url, provider, `forged-${id}`, original.replace(provider.ref, "evil"), original);
@@ -121,6 +132,34 @@ for (const provider of PROVIDERS) {
     }
   });
 }
+
+test("replays: Standard Webhooks ignores an added Idempotency-Key; a Gitee sign never carries another body", async () => {
+  const standard = PROVIDERS.find((p) => p.kind === "standard");
+  const url = await hookFor(standard);
+  const body = fixture(standard.file);
+  const headers = { "content-type": "application/json", ...standard.sign(body, `msg-${crypto.randomUUID()}`) };
+  const first = await worker.call("POST", url, { headers, body });
+  assert.equal(first.status, 202, first.text);
+  await worker.settled(first);
+  const keyed = await worker.call("POST", url, { headers: { ...headers, "Idempotency-Key": "fresh" }, body });
+  assert.deepEqual([keyed.status, keyed.body.duplicate], [200, true]);
+  const renamed = await worker.call("POST", url, { headers: { ...headers, "webhook-id": "msg-other" }, body });
+  assert.equal(renamed.status, 401, "the webhook-id is signed");
+
+  const gitee = PROVIDERS.find((p) => p.kind === "gitee");
+  const giteeUrl = await hookFor(gitee);
+  const captured = { "content-type": "application/json", ...gitee.sign() };
+  const pushed = await worker.call("POST", giteeUrl, { headers: captured, body: fixture(gitee.file) });
+  assert.equal(pushed.status, 202, pushed.text);
+  await worker.settled(pushed);
+  const before = gitlab.received.length;
+  const evil = fixture(gitee.file).replace(`"ref": "refs/heads/${gitee.ref}"`, `"ref": "refs/heads/evil"`);
+  assert.notEqual(evil, fixture(gitee.file));
+  const replayed = await worker.call("POST", giteeUrl, { headers: captured, body: evil });
+  await worker.settled(replayed);
+  assert.deepEqual([replayed.status, replayed.body.duplicate], [200, true], replayed.text);
+  assert.equal(gitlab.received.length, before, "the other body is not forwarded");
+});
 
 test("a filtered event is verified, answered 202 matched:false, and not forwarded", async () => {
   const github = PROVIDERS[0];

@@ -67,3 +67,27 @@ test("Harbor: PUSH_ARTIFACT with the Authorization secret fires; a pull does not
   assert.equal(pulled.answer.body.matched, false);
   assert.equal(pulled.sent.length, 0);
 });
+
+test("bounds: a 256-byte tag is a 400, 101 events a 413; nothing is queued or forwarded", async () => {
+  const url = await imageTrigger({ source: { kind: "distribution" }, repository: "library/test" });
+  // The real envelope's manifest push, repeated with the tags given.
+  const real = JSON.parse(fixture("distribution/push-envelope.json")).events[0];
+  const envelope = (tags) => JSON.stringify({ events: tags.map((tag) => ({ ...real, target: { ...real.target, tag } })) });
+  const send = async (body) => {
+    const before = deploy.received.length;
+    const answer = await worker.call("POST", url, { headers: { "content-type": "application/json" }, body });
+    await worker.settled(answer);
+    return { answer, sent: deploy.received.slice(before) };
+  };
+  const longTag = await send(envelope(["t".repeat(256)]));
+  assert.deepEqual([longTag.answer.status, longTag.answer.body.message], [400, "tag is longer than 255 bytes"]);
+  const many = await send(envelope(Array.from({ length: 101 }, (_, i) => `v${i}`)));
+  assert.equal(many.answer.status, 413, many.answer.text);
+  assert.match(many.answer.body.message, /at most 100 events/);
+  assert.equal(longTag.sent.length + many.sent.length, 0);
+  const deliveries = await worker.call("GET", `/api/v1/triggers/${url.split("/").pop()}/deliveries`, { as: "alice" });
+  assert.deepEqual(deliveries.body.deliveries, [], "nothing was queued");
+  const fine = await send(envelope(["v1"]));
+  assert.equal(fine.answer.status, 202, fine.answer.text);
+  assert.equal(fine.sent.length, 1);
+});
