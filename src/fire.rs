@@ -63,10 +63,7 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
     // The vendor form already dropped the token field it read (`gitlab::payload_without_token`);
     // this second line catches the token's literal text anywhere else in the payload.
     let payload = call.payload.map(|mut payload| {
-        let text = String::from_utf8_lossy(&payload.body);
-        if text.contains(call.token.expose()) {
-            payload.body = redact(&text, &[call.token.expose()]).into_bytes();
-        }
+        payload.body = redact_bytes(&payload.body, &[call.token.expose()]);
         payload
     });
     let fired = Call {

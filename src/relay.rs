@@ -22,7 +22,13 @@ const MAX_MESSAGE_BYTES: usize = 100 * 1024;
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum Message {
-    Stored { stored: String },
+    /// The record's id, and how many attempts had been made when it was queued (the record goes
+    /// on counting, the message must not).
+    Stored {
+        stored: String,
+        #[serde(default)]
+        queued_attempts: u32,
+    },
     Inline(Box<Delivery>),
 }
 
@@ -90,7 +96,8 @@ async fn send<S: Store, O: Outbound>(
     if body.len() > MAX_MESSAGE_BYTES {
         // One more write (and a read when consumed), only for a payload this large.
         app.catalog().record_delivery(delivery).await?;
-        body = serde_json::to_string(&Message::Stored { stored: delivery.id.clone() }).unwrap_or_default();
+        let stored = Message::Stored { stored: delivery.id.clone(), queued_attempts: delivery.attempts.len() as u32 };
+        body = serde_json::to_string(&stored).unwrap_or_default();
     }
     app.queue.send(lane, body, delay).await.map_err(Error::Queue)
 }
@@ -122,9 +129,9 @@ pub async fn consume<S: Store, O: Outbound>(app: &App<S, O>, body: &str, deliver
 
 async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delivered: u32) -> Result<Settlement, Error> {
     let carried = match serde_json::from_str::<Message>(body) {
-        Ok(Message::Inline(delivery)) => Some(*delivery),
-        Ok(Message::Stored { stored }) => match app.catalog().find_delivery(&stored).await {
-            Ok(delivery) => Some(delivery),
+        Ok(Message::Inline(delivery)) => Some((delivery.attempts.len() as u32, *delivery)),
+        Ok(Message::Stored { stored, queued_attempts }) => match app.catalog().find_delivery(&stored).await {
+            Ok(delivery) => Some((queued_attempts, delivery)),
             // Its record expired: there is nothing left to deliver.
             Err(Error::NotFound(_)) => None,
             Err(other) => return Err(other),
@@ -132,8 +139,7 @@ async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delive
         // Not ours (or from an older version): dropping it is all that can be done.
         Err(_) => None,
     };
-    let Some(carried) = carried else { return Ok(Settlement::Ack) };
-    let queued_attempts = carried.attempts.len() as u32;
+    let Some((queued_attempts, carried)) = carried else { return Ok(Settlement::Ack) };
     let mut delivery = latest_record(app, carried, delivered).await?;
     if delivery.state != DeliveryState::Pending {
         // A redelivered message whose delivery was settled already.
@@ -181,7 +187,11 @@ async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delive
 /// The delivery as its record has it when the record knows more than the message: a message
 /// handed over again carries the delivery as it was first queued, the record every attempt since.
 /// A first handover of a delivery never attempted costs no read: it has no record yet.
-async fn latest_record<S: Store, O: Outbound>(app: &App<S, O>, carried: Delivery, delivered: u32) -> Result<Delivery, Error> {
+async fn latest_record<S: Store, O: Outbound>(
+    app: &App<S, O>,
+    carried: Delivery,
+    delivered: u32,
+) -> Result<Delivery, Error> {
     if delivered <= 1 && carried.attempts.is_empty() {
         return Ok(carried);
     }
@@ -230,7 +240,11 @@ async fn attempt<S: Store, O: Outbound>(
     // A target stored before a rule was added, or whose credential was dropped when its URL moved,
     // is refused here rather than sent half-made: never retried.
     kind.validate().map_err(|error| Error::bad_request(format!("the target's {}", error.message())))?;
-    let unreachable = |detail| Error::TargetUnreachable { target: target.name.clone(), detail };
+    // The platform's error text may quote the URL, and a URL may hold a credential (its query).
+    let unreachable = |detail: String| Error::TargetUnreachable {
+        target: target.name.clone(),
+        detail: crate::model::delivery::redact(&detail, &kind.secrets()),
+    };
     let send = |mut request: OutboundRequest| {
         request.headers.push(("idempotency-key".into(), call.delivery.clone()));
         app.outbound.send(request)

@@ -67,4 +67,3 @@ proptest! {
         let _ = hookrelay::template::render(&template, &Call::default(), escaping);
     }
 }
-

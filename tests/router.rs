@@ -205,7 +205,7 @@ fn patching_a_target_keeps_credentials_not_named() {
 }
 
 #[test]
-fn retargeting_to_another_origin_drops_the_credentials_not_supplied_again() {
+fn retargeting_drops_the_credentials_not_supplied_again() {
     let h = harness(33);
     let (_, token) = h.setup_target_and_trigger(gitlab_target());
     let (status, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://attacker.example"}));
@@ -216,13 +216,16 @@ fn retargeting_to_another_origin_drops_the_credentials_not_supplied_again() {
     assert_eq!((refused.status, body["message"].as_str()), (400, Some("the target's token is missing")));
     assert!(h.app.outbound.sent.borrow().is_empty(), "nothing went to the new host");
 
-    // Supplied again with the move, or moved within the same origin: kept.
+    // Supplied again with the move, or the same URL written another way: kept.
     let (_, patched) =
         h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example", "token": "glptt-new"}));
     assert_eq!((&patched["credentials_dropped"], &patched["token_set"]), (&json!([]), &json!(true)));
-    let (_, patched) =
-        h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "HTTPS://CI.example:443/gitlab/"}));
+    let (_, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "HTTPS://CI.example:443"}));
     assert_eq!(patched["credentials_dropped"], json!([]));
+    // A new path on the same host is a move too: on a shared host it can be someone else's.
+    let (_, patched) = h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example/gitlab/"}));
+    assert_eq!(patched["credentials_dropped"], json!(["token"]));
+    h.admin_json("PATCH", "/api/v1/targets/web-ci", json!({"url": "https://ci.example/gitlab/", "token": "glptt-new"}));
     assert_eq!(h.fire("web-ci", &token, "main").status, 200);
     let sent = h.app.outbound.last().unwrap();
     assert!(
@@ -1001,3 +1004,97 @@ fn the_memory_store_refuses_keys_longer_than_kv_takes() {
     assert!(block_on(hookrelay::store::Store::get(&store, &"k".repeat(512))).is_ok());
 }
 
+// ---- found by review: secrets and attempts on paths the red team did not take
+
+#[test]
+fn a_delivery_too_large_for_a_message_still_gets_every_attempt() {
+    let mut h = harness(21);
+    h.app.settings.retry = RetryPolicy { base_seconds: 1, max_attempts: 5 };
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    for _ in 0..20 {
+        h.app.outbound.fail("connection refused");
+    }
+    let big = json!({"object_kind": "push", "pad": "x".repeat(150 * 1024)}).to_string();
+    let request = Request::new("POST", &format!("/api/v4/projects/web-ci/ref/main/trigger/pipeline?token={token}"))
+        .with_body("application/json", big);
+    let answer = h.send(request);
+    assert_eq!(answer.status, 202, "{}", String::from_utf8_lossy(&answer.body));
+    let queued = common::queue().waiting(Lane::Deliveries);
+    assert!(
+        queued[0].body.contains("\"stored\""),
+        "stored message: {}",
+        &queued[0].body[..80.min(queued[0].body.len())]
+    );
+    common::drain(&h.app);
+    let sent = h.app.outbound.sent.borrow().len();
+    assert_eq!(sent, 5, "exactly RETRY_MAX_ATTEMPTS attempts for a stored message");
+}
+
+#[test]
+fn an_escaped_token_in_json_labelled_text_plain_is_not_forwarded() {
+    let h = harness(22);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let secret = token.strip_prefix("hrtt_").unwrap();
+    let first = secret.chars().next().unwrap();
+    let escaped = format!("hrtt_\\u{:04x}{}", first as u32, &secret[first.len_utf8()..]);
+    let body = format!("{{\"object_kind\":\"push\",\"note\":\"{escaped}\"}}");
+    let request = Request::new("POST", &format!("/api/v4/projects/web-ci/ref/main/trigger/pipeline?token={token}"))
+        .with_body("text/plain", body);
+    let answer = h.send(request);
+    assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&answer.body));
+    let sent = h.app.outbound.last().unwrap();
+    let decoded: Value = serde_json::from_slice(&sent.body).unwrap();
+    assert!(
+        !decoded.to_string().contains(secret),
+        "the target would decode the token from {}",
+        String::from_utf8_lossy(&sent.body)
+    );
+}
+
+#[test]
+fn a_jenkins_basic_credential_echoed_by_the_target_is_scrubbed() {
+    use base64::Engine;
+    let h = harness(23);
+    let jenkins = json!({"name": "ci", "kind": "jenkins", "url": "https://jenkins.example.com", "job": "deploy", "user": "bot", "api_token": "11aa22bb33cc"});
+    let (_, token) = h.setup_target_and_trigger(jenkins);
+    let b64 = base64::engine::general_purpose::STANDARD.encode("bot:11aa22bb33cc");
+    h.app.outbound.answer(401, &format!("{{\"error\":\"bad credentials in Authorization: Basic {b64}\"}}"));
+    let answer = h.fire("ci", &token, "main");
+    let text = String::from_utf8_lossy(&answer.body).to_string();
+    assert!(!text.contains(&b64), "the caller would read base64(user:api_token): {text}");
+}
+
+#[test]
+fn a_credential_in_the_platforms_error_text_is_scrubbed() {
+    let mut h = harness(24);
+    h.app.settings.retry = RetryPolicy { base_seconds: 1, max_attempts: 1 };
+    let target =
+        json!({"name": "render", "kind": "http", "url": "https://api.render.com/deploy/srv-1?key=rnd_s3cretkey"});
+    let (_, token) = h.setup_target_and_trigger(target);
+    h.app.outbound.fail("Fetch API cannot load: https://api.render.com/deploy/srv-1?key=rnd_s3cretkey");
+    let answer = h.fire("render", &token, "main");
+    let text = String::from_utf8_lossy(&answer.body).to_string();
+    assert!(!text.contains("rnd_s3cretkey"), "{} {text}", answer.status);
+}
+
+#[test]
+fn a_new_path_on_the_same_host_drops_the_headers_not_supplied_again() {
+    let h = harness(25);
+    let target = json!({"name": "bin", "kind": "http", "url": "https://webhook.site/victim-bin", "headers": {"X-Key": "s3cret-key"}});
+    let (created, token) = h.setup_target_and_trigger(target);
+    let (status, patched) = h.admin_json(
+        "PATCH",
+        &format!("/api/v1/targets/{}", created["id"].as_str().unwrap()),
+        json!({"url": "https://webhook.site/attacker-bin"}),
+    );
+    assert_eq!((status, &patched["credentials_dropped"]), (200, &json!(["headers"])));
+    h.fire("bin", &token, "main");
+    let sent = h.app.outbound.last().unwrap();
+    assert!(
+        sent.header("x-key").is_none(),
+        "{} got X-Key {:?}; dropped={}",
+        sent.url,
+        sent.header("x-key"),
+        patched["credentials_dropped"]
+    );
+}

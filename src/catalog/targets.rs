@@ -117,9 +117,11 @@ impl<'a, S: Store> Catalog<'a, S> {
     }
 }
 
-/// Whether any URL the target sends to has a new origin (scheme, host, port), or is new.
+/// Whether any URL the target sends to changed (as fetch reads it), or is new. Not only its
+/// origin: on a shared host the tenant is in the path (`webhook.site/<bin>`, `hooks.zapier.com/...`),
+/// so a new path can be someone else's endpoint.
 fn moved(before: &TargetSpec, after: &TargetSpec) -> bool {
-    let origin = |url: &str| crate::outbound::parse_target_url("url", url).ok().map(|url| url.origin());
+    let origin = |url: &str| crate::outbound::parse_target_url("url", url).ok().map(|url| url.to_string());
     let old = before.kind().destinations();
     after.kind().destinations().iter().any(|(field, url)| {
         let previous = old.iter().find(|(old_field, _)| old_field == field).and_then(|(_, old_url)| origin(old_url));

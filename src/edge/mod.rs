@@ -56,6 +56,10 @@ async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::Schedu
     }
 }
 
+/// How long a batch waits before it is handed back when the worker cannot start (5 minutes: 100
+/// handovers then span over 8 hours).
+const MISCONFIGURED_RETRY_SECONDS: u32 = 300;
+
 /// The deliveries queue's consumer. Each message is acknowledged or handed back for its next
 /// attempt with `message.retry({delaySeconds})`, as the core settles it: a retry is the same
 /// message again, never a new one, so a redelivery cannot multiply attempts.
@@ -66,7 +70,9 @@ async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::Schedu
 #[wasm_bindgen(js_name = queue, wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
 pub async fn queue_handler(batch: QueueBatch, env: Env, _ctx: JsValue) -> Result<JsValue, JsValue> {
     let Ok(app) = app(&env) else {
-        batch.retry_all();
+        // Misconfigured (a malformed ENCRYPTION_KEY, say): hand the batch back for later, slowly
+        // enough that a fix can land before max_retries runs out.
+        batch.retry_all(&object(&[("delaySeconds", JsValue::from(MISCONFIGURED_RETRY_SECONDS))]));
         return Ok(JsValue::UNDEFINED);
     };
     for message in batch.messages().iter() {
@@ -90,7 +96,7 @@ extern "C" {
     #[wasm_bindgen(method, getter)]
     fn messages(this: &QueueBatch) -> Array;
     #[wasm_bindgen(method, js_name = retryAll)]
-    fn retry_all(this: &QueueBatch);
+    fn retry_all(this: &QueueBatch, options: &Object);
     /// One message of a batch, called directly for its `attempts` (which `worker` 0.8 does not
     /// expose) and a `retry` with options that needs no serde-wasm-bindgen.
     type QueueMessage;

@@ -19,7 +19,6 @@ impl Request {
             _ => Ok(Vec::new()),
         }
     }
-
 }
 
 pub fn utf8(bytes: &[u8]) -> Result<String, Error> {
@@ -53,9 +52,7 @@ pub fn check_json_depth(body: &[u8]) -> Result<(), Error> {
             b'{' | b'[' => {
                 depth += 1;
                 if depth > MAX_JSON_DEPTH {
-                    return Err(Error::bad_request(format!(
-                        "the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
-                    )));
+                    return Err(Error::bad_request(format!("the JSON is nested deeper than {MAX_JSON_DEPTH} levels")));
                 }
             }
             b'}' | b']' => depth = depth.saturating_sub(1),
@@ -129,4 +126,3 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     }
     haystack.windows(needle.len()).position(|window| window == needle)
 }
-

@@ -148,7 +148,7 @@ impl Delivery {
         at: u64,
         duration_ms: u64,
         outcome: &Result<OutboundResponse, Error>,
-        secrets: &[&str],
+        secrets: &[impl AsRef<str>],
         policy: &RetryPolicy,
     ) -> Next {
         let number = self.attempts.len() as u32 + 1;
@@ -163,14 +163,15 @@ impl Delivery {
         at: u64,
         duration_ms: u64,
         outcome: &Result<OutboundResponse, Error>,
-        secrets: &[&str],
+        secrets: &[impl AsRef<str>],
         policy: &RetryPolicy,
     ) -> Next {
         let (status, text) = match outcome {
-            Ok(answer) => (Some(answer.status), excerpt(&answer.body)),
-            Err(error) => (None, error.message()),
+            // Scrubbed before it is cut: a secret across the cut would keep its first part.
+            Ok(answer) => (Some(answer.status), excerpt(&redact_bytes(&answer.body, secrets))),
+            Err(error) => (None, redact(&error.message(), secrets)),
         };
-        self.attempts.push(Attempt { at, status, duration_ms, excerpt: redact(&text, secrets) });
+        self.attempts.push(Attempt { at, status, duration_ms, excerpt: text });
         let (state, next) = match outcome {
             Ok(answer) if (200..300).contains(&answer.status) => (DeliveryState::Delivered, Next::Done),
             _ if !RetryPolicy::retryable(outcome) => (DeliveryState::Failed, Next::Done),
@@ -207,7 +208,7 @@ impl Delivery {
 /// `text` with every secret (of four characters or more) replaced by `[redacted]`, as written,
 /// percent-encoded (an echoed URL or form) or JSON-escaped (an echoed JSON string, `/` escaped
 /// or not).
-pub fn redact(text: &str, secrets: &[&str]) -> String {
+pub fn redact<S: AsRef<str>>(text: &str, secrets: &[S]) -> String {
     let scrubbed = redact_bytes(text.as_bytes(), secrets);
     // Whole UTF-8 secrets replaced by UTF-8 text leave UTF-8.
     String::from_utf8(scrubbed).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
@@ -218,9 +219,10 @@ const URL_ESCAPED: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
 /// `redact` for a body that need not be text (a target's answer relayed to a token caller).
-pub fn redact_bytes(body: &[u8], secrets: &[&str]) -> Vec<u8> {
+pub fn redact_bytes<S: AsRef<str>>(body: &[u8], secrets: &[S]) -> Vec<u8> {
     let mut spellings: Vec<String> = secrets
         .iter()
+        .map(AsRef::as_ref)
         .filter(|secret| secret.len() >= 4)
         .flat_map(|secret| {
             let encode = |set| percent_encoding::utf8_percent_encode(secret, set).to_string();
@@ -324,21 +326,21 @@ mod tests {
         let policy = RetryPolicy { base_seconds: 1, max_attempts: 3 };
         let mut d = delivery();
         assert_eq!(d.state, DeliveryState::Pending);
-        assert_eq!(d.note(10, 7, &answer(503, "busy"), &[], &policy), Next::Retry);
+        assert_eq!(d.note(10, 7, &answer(503, "busy"), &[] as &[&str], &policy), Next::Retry);
         assert_eq!(d.state, DeliveryState::Pending);
-        assert_eq!(d.note(20, 3, &unreachable(), &[], &policy), Next::Retry);
-        assert_eq!(d.note(30, 4, &answer(201, "{\"id\":1}"), &[], &policy), Next::Done);
+        assert_eq!(d.note(20, 3, &unreachable(), &[] as &[&str], &policy), Next::Retry);
+        assert_eq!(d.note(30, 4, &answer(201, "{\"id\":1}"), &[] as &[&str], &policy), Next::Done);
         assert_eq!(d.state, DeliveryState::Delivered);
         let statuses: Vec<Option<u16>> = d.attempts.iter().map(|a| a.status).collect();
         assert_eq!(statuses, [Some(503), None, Some(201)]);
         assert_eq!((d.attempts[0].at, d.attempts[0].duration_ms, d.attempts[0].excerpt.as_str()), (10, 7, "busy"));
 
         let mut bad = delivery();
-        assert_eq!(bad.note(10, 1, &answer(400, "bad ref"), &[], &policy), Next::Done);
+        assert_eq!(bad.note(10, 1, &answer(400, "bad ref"), &[] as &[&str], &policy), Next::Done);
         assert_eq!(bad.state, DeliveryState::Failed);
 
         let mut down = delivery();
-        let nexts: Vec<Next> = (0..3).map(|n| down.note(n, 1, &answer(503, ""), &[], &policy)).collect();
+        let nexts: Vec<Next> = (0..3).map(|n| down.note(n, 1, &answer(503, ""), &[] as &[&str], &policy)).collect();
         assert_eq!(nexts, [Next::Retry, Next::Retry, Next::Dead]);
         assert_eq!((down.state, down.attempts.len()), (DeliveryState::Dead, 3));
     }
@@ -347,7 +349,7 @@ mod tests {
     fn excerpts_are_cut_at_2_kib_and_scrubbed_of_secrets() {
         let policy = RetryPolicy::default();
         let mut d = delivery();
-        d.note(1, 1, &answer(502, &"x".repeat(5000)), &[], &policy);
+        d.note(1, 1, &answer(502, &"x".repeat(5000)), &[] as &[&str], &policy);
         assert_eq!(d.attempts[0].excerpt.len(), EXCERPT_BYTES);
         let echo = answer(401, "bad token glpat-SECRET1 for https://h/?token=glpat-SECRET1 and key sk-2");
         d.note(2, 1, &echo, &["glpat-SECRET1", "sk-2", ""], &policy);

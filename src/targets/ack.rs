@@ -62,9 +62,9 @@ impl TargetKind for AckTarget {
     }
 
     /// The URL, and its query's token on its own (an answer may quote only that).
-    fn secrets(&self) -> Vec<&str> {
+    fn secrets(&self) -> Vec<String> {
         let url = self.url.expose();
-        std::iter::once(url).chain(query_secrets(url)).collect()
+        std::iter::once(url.to_string()).chain(query_secrets(url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {

@@ -81,8 +81,8 @@ impl TargetKind for GithubTarget {
             .map_err(|err| Error::bad_request(format!("ref: {}", err.message())))
     }
 
-    fn secrets(&self) -> Vec<&str> {
-        std::iter::once(self.token.expose()).chain(query_secrets(&self.api_url)).collect()
+    fn secrets(&self) -> Vec<String> {
+        std::iter::once(self.token.expose().to_string()).chain(query_secrets(&self.api_url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {

@@ -46,8 +46,8 @@ impl TargetKind for GitlabTarget {
         Ok(())
     }
 
-    fn secrets(&self) -> Vec<&str> {
-        std::iter::once(self.token.expose()).chain(query_secrets(&self.url)).collect()
+    fn secrets(&self) -> Vec<String> {
+        std::iter::once(self.token.expose().to_string()).chain(query_secrets(&self.url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {

@@ -73,8 +73,8 @@ impl TargetKind for HttpTarget {
     }
 
     /// The header values, and the URL's query (Render's `?key=`).
-    fn secrets(&self) -> Vec<&str> {
-        self.headers.values().map(Secret::expose).chain(query_secrets(&self.url)).collect()
+    fn secrets(&self) -> Vec<String> {
+        self.headers.values().map(|value| value.expose().to_string()).chain(query_secrets(&self.url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
@@ -234,7 +234,7 @@ mod tests {
             (view["url"].as_str(), view["url_query_set"].as_bool()),
             (Some("https://api.render.com/deploy/srv-1?***"), Some(true))
         );
-        assert!(target.secrets().contains(&"rnd_s3cret"));
+        assert!(target.secrets().contains(&"rnd_s3cret".to_string()));
         assert_eq!(target.build(&call(None)).unwrap().url, "https://api.render.com/deploy/srv-1?key=rnd_s3cret");
     }
 

@@ -23,6 +23,11 @@ pub struct JenkinsTarget {
 }
 
 impl JenkinsTarget {
+    /// `base64(user:api_token)`, as the Basic `Authorization` header carries it.
+    fn basic_credentials(&self) -> String {
+        base64_encode(format!("{}:{}", self.user, self.api_token.expose()).as_bytes())
+    }
+
     fn job_path(&self) -> String {
         self.job.split('/').map(|part| format!("/job/{}", percent_encode(part))).collect()
     }
@@ -45,8 +50,11 @@ impl TargetKind for JenkinsTarget {
         Ok(())
     }
 
-    fn secrets(&self) -> Vec<&str> {
-        std::iter::once(self.api_token.expose()).chain(query_secrets(&self.url)).collect()
+    fn secrets(&self) -> Vec<String> {
+        // The Basic credential as sent, too: an answer that quotes the request's headers shows it
+        // base64-encoded, where the token's own text never appears.
+        let basic = self.basic_credentials();
+        [self.api_token.expose().to_string(), basic].into_iter().chain(query_secrets(&self.url)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {
@@ -68,7 +76,7 @@ impl TargetKind for JenkinsTarget {
         if !call.ref_name.is_empty() {
             parameters.push(("REF".into(), call.ref_name.clone()));
         }
-        let credentials = base64_encode(format!("{}:{}", self.user, self.api_token.expose()).as_bytes());
+        let credentials = self.basic_credentials();
         let headers = vec![
             ("authorization".to_string(), format!("Basic {credentials}")),
             ("content-type".to_string(), "application/x-www-form-urlencoded".to_string()),

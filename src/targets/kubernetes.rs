@@ -112,8 +112,8 @@ impl TargetKind for KubernetesTarget {
         Ok(())
     }
 
-    fn secrets(&self) -> Vec<&str> {
-        std::iter::once(self.token.expose()).chain(query_secrets(&self.api_server)).collect()
+    fn secrets(&self) -> Vec<String> {
+        std::iter::once(self.token.expose().to_string()).chain(query_secrets(&self.api_server)).collect()
     }
 
     fn destinations(&self) -> Vec<(&'static str, &str)> {

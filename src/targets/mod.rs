@@ -29,7 +29,7 @@ pub trait TargetKind {
         Ok(None)
     }
     /// Its credentials, so that a delivery record can scrub them from what the target answered.
-    fn secrets(&self) -> Vec<&str>;
+    fn secrets(&self) -> Vec<String>;
     /// The URLs it sends to, by field, for the outbound policy (`outbound::check_destination`).
     fn destinations(&self) -> Vec<(&'static str, &str)>;
     /// Clears the credentials whose field `supplied` does not name (the URL moved to another
@@ -119,13 +119,19 @@ pub fn shown_url(url: &str) -> String {
 }
 
 /// A URL's query, whole and value by value, as credentials to scrub from answers.
-pub fn query_secrets(url: &str) -> Vec<&str> {
+pub fn query_secrets(url: &str) -> Vec<String> {
     let Some((_, query)) = url.split_once('?') else {
         return Vec::new();
     };
     let query = query.split('#').next().unwrap_or_default();
     let values = query.split('&').filter_map(|pair| pair.split_once('=').map(|(_, value)| value));
-    std::iter::once(query).chain(values).filter(|part| !part.is_empty()).collect()
+    // Each value as written and decoded: an answer may echo either (`a%2Fb` or `a/b`).
+    let decoded = values.clone().map(|value| crate::http::percent_decode(value, true));
+    std::iter::once(query.to_string())
+        .chain(values.map(str::to_string))
+        .chain(decoded)
+        .filter(|part| !part.is_empty())
+        .collect()
 }
 
 /// What a path segment leaves unescaped: RFC 3986's unreserved characters.
@@ -186,7 +192,12 @@ mod tests {
     fn a_urls_query_is_hidden_in_views_and_scrubbed_as_a_credential() {
         let url = "https://api.render.com/deploy/srv-1?key=rnd_abc&x=1#top";
         assert_eq!(shown_url(url), "https://api.render.com/deploy/srv-1?***");
-        assert_eq!(query_secrets(url), ["key=rnd_abc&x=1", "rnd_abc", "1"]);
+        assert_eq!(query_secrets(url), ["key=rnd_abc&x=1", "rnd_abc", "1", "rnd_abc", "1"]);
+        let encoded = query_secrets("https://h/p?key=a%2Fb%2Bc+d");
+        assert!(
+            encoded.contains(&"a%2Fb%2Bc+d".to_string()) && encoded.contains(&"a/b+c d".to_string()),
+            "{encoded:?}"
+        );
         assert!(query_secrets("https://h/p").is_empty());
         assert!(validate_base_url("url", "https://gitlab.example.com/").is_ok());
         assert!(validate_base_url("url", url).unwrap_err().message().starts_with("url must not have a query"));

@@ -13,12 +13,17 @@ const TESTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
 /** The root-level `before` hooks a test file's source registers, by line number. */
 export function rootBeforeHooks(source) {
+  // `before` under any name it was imported as (`import { before as setup } from "node:test"`),
+  // and the harness's withWorkerAndMock, which registers one.
+  const names = ["before", "withWorkerAndMock"];
+  for (const [, imported] of source.matchAll(/import\s*\{([^}]*)\}\s*from\s*["']node:test["']/g)) {
+    for (const [, alias] of imported.matchAll(/\bbefore\s+as\s+(\w+)/g)) names.push(alias);
+  }
+  const call = new RegExp(`^(?:export\\s+)?(?:(?:const|let|var)\\s+\\w+\\s*=\\s*)?(?:${names.join("|")})\\s*\\(`);
   const hooks = [];
   source.split("\n").forEach((line, index) => {
     // Root level: the statement starts in column 0 (nested hooks are indented by the house style).
-    if (/^(before|withWorkerAndMock)\s*\(/.test(line) || /^(const|let|var)\s+\w+\s*=\s*withWorkerAndMock\s*\(/.test(line)) {
-      hooks.push(index + 1);
-    }
+    if (call.test(line)) hooks.push(index + 1);
   });
   return hooks;
 }
@@ -35,6 +40,9 @@ test("the check finds two root-level before hooks, and accepts one", () => {
   assert.deepEqual(rootBeforeHooks('const env = withWorkerAndMock();\nbefore(async () => {});\n'), [1, 2]);
   assert.deepEqual(rootBeforeHooks("before(async () => {\n  before(() => {});\n});\n"), [1]);
   assert.deepEqual(rootBeforeHooks('const env = withWorkerAndMock({}, { then: start });\n'), [1]);
+  assert.deepEqual(rootBeforeHooks('export const env = withWorkerAndMock();\nbefore(() => {});\n'), [1, 2]);
+  const aliased = 'import { test, before as setUp } from "node:test";\nconst env = withWorkerAndMock();\nsetUp(() => {});\n';
+  assert.deepEqual(rootBeforeHooks(aliased), [2, 3]);
 });
 
 test("no test file has two root-level before hooks (they would run concurrently)", () => {
