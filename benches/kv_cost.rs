@@ -2,19 +2,19 @@
 //! token call, a git webhook (the edge, then the queue consumer), a registry push fanned out to two
 //! image triggers, and a scheduled tick. `cargo bench --bench kv_cost` prints one JSON line each.
 
-use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
+use hookrelay::context::App;
 use hookrelay::http::Request;
-use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, Lane, MemoryQueue, SequenceRandom};
 use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
-use hookrelay::store::{MemoryStore, OperationCounts};
+use hookrelay::store::OperationCounts;
+use hookrelay::testing::TestApp;
 use hookrelay::{relay, schedules};
 use serde_json::{json, Value};
 use std::rc::Rc;
 
-type Bench = App<MemoryStore, ScriptedOutbound>;
+type Bench = TestApp;
 
 const SECRET: &str = "bench-secret";
 /// 2026-11-23T00:30:00Z: the schedule below is due.
@@ -25,16 +25,16 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 fn app(queue: &Rc<MemoryQueue>) -> Bench {
-    App {
-        store: MemoryStore::new(),
-        outbound: ScriptedOutbound::new(),
+    TestApp::new(|store, outbound| App {
+        store,
+        outbound,
         clock: Box::new(FixedClock::new(NOW)),
         random: Box::new(SequenceRandom::new(1)),
         queue: Box::new(queue.clone()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
-    }
+    })
 }
 
 fn admin(app: &Bench, path: &str, body: Value) -> Value {

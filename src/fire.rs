@@ -5,17 +5,16 @@
 //! cannot take the call now (no answer, 5xx, 408, 429), the delivery is queued for retry and the
 //! caller gets 202 with its id.
 
-use crate::app::App;
 use crate::auth::{constant_time_eq, TriggerToken};
+use crate::catalog::Catalog;
+use crate::context::App;
 use crate::error::Error;
 use crate::http::Response;
 use crate::model::call::validate_ref;
 use crate::model::call::ContainerImage;
 use crate::model::delivery::{redact, redact_bytes};
-use crate::model::{Call, DeliveryState, Payload, Target, Trigger};
-use crate::outbound::Outbound;
-use crate::relay;
-use crate::store::{keys, Store};
+use crate::model::{Call, Payload, Trigger};
+use crate::relay::{self, TryOutcome};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -34,17 +33,15 @@ pub struct TokenCall {
 }
 
 /// Authenticates the token, checks the trigger's rules, fires its target, and relays the answer.
-pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCall) -> Result<Response, Error> {
+pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error> {
     // Cheap checks first: malformed input costs no KV read.
     if !call.ref_name.is_empty() {
         validate_ref(&call.ref_name)?;
     }
-    let trigger = find_by_token(&app.store, &call.token, app.clock.now_ms()).await?;
-    let target: Target = app
-        .store
-        .get_json(&keys::target(&trigger.target))
-        .await?
-        .ok_or_else(|| Error::not_found("the trigger's target is gone"))?;
+    let catalog = app.catalog();
+    let trigger = find_by_token(&catalog, &call.token, app.clock.now_ms()).await?;
+    let target =
+        catalog.target_by_id(&trigger.target).await?.ok_or_else(|| Error::not_found("the trigger's target is gone"))?;
     if call.project.as_deref().is_some_and(|project| !target.answers_to(project)) {
         return Err(Error::not_found("the token belongs to another project"));
     }
@@ -75,14 +72,16 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
         ..Call::default()
     };
     let mut delivery = relay::new_delivery(app, &trigger.id, &target.id, fired);
-    let outcome = relay::try_now(app, &target, &mut delivery).await?;
-    if delivery.state == DeliveryState::Pending {
-        let body = json!({"delivery_id": delivery.id, "state": "pending", "status": delivery.last_status()});
-        let mut response = Response::json(202, &body);
-        response.headers.push(("x-hookrelay-trigger".into(), trigger.id));
-        return Ok(response);
-    }
-    let answer = outcome?;
+    let answer = match relay::try_now(app, &target, &mut delivery).await? {
+        TryOutcome::Answered(answer) => answer,
+        TryOutcome::Unanswered(error) => return Err(error),
+        TryOutcome::Pending => {
+            let body = json!({"delivery_id": delivery.id, "state": "pending", "status": delivery.last_status()});
+            let mut response = Response::json(202, &body);
+            response.headers.push(("x-hookrelay-trigger".into(), trigger.id));
+            return Ok(response);
+        }
+    };
     // The caller holds a trigger token, not the target's credentials: an answer that echoes them
     // (an error page quoting the request, an echo service) must not hand them over.
     let secrets = target.spec.kind().secrets();
@@ -98,8 +97,8 @@ pub async fn fire_by_token<S: Store, O: Outbound>(app: &App<S, O>, call: TokenCa
 /// One read: the storage id is derived from the token's hash. Every failure takes the same path
 /// (one read, one hash, one constant-time comparison) and the same answer, so neither the time nor
 /// the body tells an unknown token from a revoked, disabled or expired one.
-pub async fn find_by_token<S: Store>(store: &S, token: &TriggerToken, now_ms: u64) -> Result<Trigger, Error> {
-    let found: Option<Trigger> = store.get_json(&keys::trigger(&token.trigger_id())).await?;
+pub async fn find_by_token(catalog: &Catalog<'_>, token: &TriggerToken, now_ms: u64) -> Result<Trigger, Error> {
+    let found = catalog.trigger_by_id(&token.trigger_id()).await?;
     let presented = token.hash();
     // With nothing stored, the presented hash is compared with a stand-in of the same length.
     let stand_in = "0".repeat(presented.len());

@@ -13,20 +13,15 @@
 //! quoting at most 64 bytes of any value it repeats.
 //! Never logs the body or a secret.
 
-use crate::app::{App, Ctx};
+use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
-use crate::outbound::Outbound;
+use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Trigger};
 use crate::relay;
-use crate::sources::{self, replay, HookCall, ReplayId};
-use crate::store::{keys, Store};
+use crate::sources::{self, replay, HookCall};
 use crate::targets::TargetSpec;
 use serde_json::json;
 use std::collections::BTreeMap;
-
-/// A delivery id is remembered this long (providers redeliver for up to a few days).
-const DELIVERY_MEMORY_SECONDS: u64 = 3 * 24 * 60 * 60;
 
 /// The most deliveries (matching trigger and event pairs) one webhook may cause.
 pub const MAX_DELIVERIES: usize = 1000;
@@ -47,7 +42,7 @@ struct Endpoint {
     trigger: Option<Trigger>,
 }
 
-async fn endpoint<S: Store, O: Outbound>(app: &App<S, O>, id: &str, now: u64) -> Result<Endpoint, Error> {
+async fn endpoint(app: &App, id: &str, now: u64) -> Result<Endpoint, Error> {
     let unknown = |error: Error| match error {
         Error::NotFound(_) => Error::not_found("unknown hook"),
         other => other,
@@ -64,7 +59,7 @@ async fn endpoint<S: Store, O: Outbound>(app: &App<S, O>, id: &str, now: u64) ->
     }
 }
 
-pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let now = app.clock.now_ms();
     let endpoint = endpoint(app, ctx.param("id"), now).await?;
     let provider = sources::provider(&endpoint.source.kind).ok_or_else(|| Error::not_found("unknown hook"))?;
@@ -85,9 +80,9 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
     }
     let replay_ids = provider.replay_ids(&call);
     let delivery_id = replay::delivery_label(&replay_ids);
-    let seen_keys: Vec<String> = replay_ids.iter().map(|id| seen_key(&endpoint.id, id)).collect();
-    for key in &seen_keys {
-        if app.store.get(key).await?.is_some() {
+    let catalog = app.catalog();
+    for id in &replay_ids {
+        if catalog.replay_seen(&endpoint.id, id).await? {
             return Ok(Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id})));
         }
     }
@@ -96,8 +91,8 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
         return Ok(not_matched("a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"));
     }
     let (listed, total) = queue_all(app, ctx, firings, &delivery_id).await?;
-    for key in &seen_keys {
-        app.store.put(key, "1", Some(DELIVERY_MEMORY_SECONDS)).await?;
+    for id in &replay_ids {
+        catalog.remember_replay(&endpoint.id, id).await?;
     }
     let mut answer = json!({"matched": true, "delivery_id": delivery_id, "deliveries": listed});
     if total > listed.len() {
@@ -108,8 +103,8 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
 
 /// Queues a delivery of the webhook's payload for each firing (trigger, event). Returns what the
 /// answer lists: the first [`MAX_LISTED`] deliveries (refs quoted short), and how many in all.
-async fn queue_all<S: Store, O: Outbound>(
-    app: &App<S, O>,
+async fn queue_all(
+    app: &App,
     ctx: &Ctx,
     firings: Vec<(&Trigger, Event)>,
     delivery_id: &Option<String>,
@@ -139,14 +134,8 @@ async fn queue_all<S: Store, O: Outbound>(
     Ok((listed, total))
 }
 
-/// The marker of one replay id at one endpoint: a replay is a repeat at the same hook URL.
-fn seen_key(scope_id: &str, id: &ReplayId) -> String {
-    let (kind, digest) = id.marker();
-    keys::delivery_seen(scope_id, kind, &digest)
-}
-
 /// The image triggers of every repository pushed in `events`.
-async fn image_triggers<S: Store, O: Outbound>(app: &App<S, O>, events: &[Event]) -> Result<Vec<Trigger>, Error> {
+async fn image_triggers(app: &App, events: &[Event]) -> Result<Vec<Trigger>, Error> {
     // Lower case, as the index is: `App` and `app` are one listing, and their triggers fire once.
     let mut repositories: Vec<String> = events
         .iter()
@@ -218,10 +207,7 @@ impl Reasons {
 /// Drops the pairs that would loop: a GitLab pipeline or job event forwarded to a GitLab target.
 /// Only then are the targets read (each once); every other webhook costs no target read here, the
 /// queue consumer reads it anyway. A target deleted under a trigger is left to the consumer too.
-async fn loop_guard<'t, S: Store, O: Outbound>(
-    app: &App<S, O>,
-    matching: Vec<(&'t Trigger, Event)>,
-) -> Result<Vec<(&'t Trigger, Event)>, Error> {
+async fn loop_guard<'t>(app: &App, matching: Vec<(&'t Trigger, Event)>) -> Result<Vec<(&'t Trigger, Event)>, Error> {
     if !matching.iter().any(|(_, event)| LOOP_EVENTS.contains(&event.provider_event.as_str())) {
         return Ok(matching);
     }
@@ -231,7 +217,7 @@ async fn loop_guard<'t, S: Store, O: Outbound>(
         let is_gitlab = match gitlab_targets.iter().find(|(id, _)| *id == trigger.target) {
             Some((_, is_gitlab)) => *is_gitlab,
             None => {
-                let target = app.store.get_json::<Target>(&keys::target(&trigger.target)).await?;
+                let target = app.catalog().target_by_id(&trigger.target).await?;
                 let is_gitlab = target.is_some_and(|t| matches!(t.spec, TargetSpec::Gitlab(_)));
                 gitlab_targets.push((&trigger.target, is_gitlab));
                 is_gitlab

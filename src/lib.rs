@@ -8,10 +8,10 @@
 
 pub mod admin;
 pub mod api;
-pub mod app;
 pub mod auth;
 pub mod catalog;
 pub mod compat;
+pub mod context;
 pub mod cron;
 pub mod error;
 pub mod filters;
@@ -22,6 +22,7 @@ pub mod model;
 pub mod outbound;
 pub mod ports;
 pub mod relay;
+pub mod router;
 pub mod schedules;
 pub mod sealed;
 pub mod settings;
@@ -30,6 +31,8 @@ pub mod sources;
 pub mod store;
 pub mod targets;
 pub mod template;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 pub mod time;
 
 #[cfg(target_arch = "wasm32")]

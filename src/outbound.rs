@@ -2,6 +2,7 @@
 //! `Fetch`, and a scripted client for native tests. Building never sends.
 
 use crate::error::Error;
+use crate::ports::LocalFuture;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -208,9 +209,15 @@ impl OutboundResponse {
 }
 
 /// Sends a request. `Err` means no HTTP answer came back at all; its text must not hold secrets.
-#[allow(async_fn_in_trait)]
+/// A port like the others (`crate::ports`): the context holds it as `Box<dyn Outbound>`.
 pub trait Outbound {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String>;
+    fn send(&self, request: OutboundRequest) -> LocalFuture<'_, Result<OutboundResponse, String>>;
+}
+
+impl<T: Outbound + ?Sized> Outbound for std::rc::Rc<T> {
+    fn send(&self, request: OutboundRequest) -> LocalFuture<'_, Result<OutboundResponse, String>> {
+        (**self).send(request)
+    }
 }
 
 /// Records every request and answers from a script (default: 200 `{}`), for native tests.
@@ -240,12 +247,14 @@ impl ScriptedOutbound {
 }
 
 impl Outbound for ScriptedOutbound {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
+    fn send(&self, request: OutboundRequest) -> LocalFuture<'_, Result<OutboundResponse, String>> {
         self.sent.borrow_mut().push(request);
-        self.script
+        let answer = self
+            .script
             .borrow_mut()
             .pop_front()
-            .unwrap_or_else(|| Ok(OutboundResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() }))
+            .unwrap_or_else(|| Ok(OutboundResponse { status: 200, headers: Vec::new(), body: b"{}".to_vec() }));
+        Box::pin(async move { answer })
     }
 }
 

@@ -6,13 +6,12 @@
 //! token call adds the trigger's read. A retry reads the trigger again (it may have been disabled)
 //! and writes the record once per attempt.
 
-use crate::app::App;
+use crate::context::App;
 use crate::error::Error;
 use crate::model::delivery::Next;
 use crate::model::{Call, Delivery, DeliveryState, Target};
-use crate::outbound::{Outbound, OutboundRequest, OutboundResponse};
+use crate::outbound::{OutboundRequest, OutboundResponse};
 use crate::ports::Lane;
-use crate::store::{keys, Store};
 use serde::{Deserialize, Serialize};
 
 /// Queue messages are at most 128 KB; a delivery larger than this goes through KV instead.
@@ -33,28 +32,39 @@ enum Message {
 }
 
 /// A new, pending delivery of `call` for `trigger_id` to `target_id`.
-pub fn new_delivery<S: Store, O: Outbound>(app: &App<S, O>, trigger_id: &str, target_id: &str, call: Call) -> Delivery {
+pub fn new_delivery(app: &App, trigger_id: &str, target_id: &str, call: Call) -> Delivery {
     app.catalog().new_delivery(trigger_id, target_id, call)
 }
 
-/// Attempts `delivery` now, then records it and queues what comes next. The outcome is the
-/// target's answer, or why there was none.
-pub async fn try_now<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    target: &Target,
-    delivery: &mut Delivery,
-) -> Result<Result<OutboundResponse, Error>, Error> {
+/// What an attempt made at once came to, for the caller to answer with.
+#[derive(Debug)]
+pub enum TryOutcome {
+    /// The target could not take it now; the queue retries it.
+    Pending,
+    /// The target's answer, and the delivery is settled by it (delivered, failed or dead).
+    Answered(OutboundResponse),
+    /// No answer came, and none will: why.
+    Unanswered(Error),
+}
+
+/// Attempts `delivery` now, then records it and queues what comes next. `Err` only when that
+/// could not be recorded or queued.
+pub async fn try_now(app: &App, target: &Target, delivery: &mut Delivery) -> Result<TryOutcome, Error> {
     let started = app.clock.now_ms();
     let outcome = attempt(app, target, &delivery.call_at(started)).await;
     let duration = app.clock.now_ms().saturating_sub(started);
     let next = delivery.note(started, duration, &outcome, &target.spec.kind().secrets(), &app.settings.retry);
     settle(app, delivery, next).await?;
-    Ok(outcome)
+    Ok(match outcome {
+        _ if delivery.state == DeliveryState::Pending => TryOutcome::Pending,
+        Ok(answer) => TryOutcome::Answered(answer),
+        Err(error) => TryOutcome::Unanswered(error),
+    })
 }
 
 /// Queues the delivery's retry (with backoff) or its dead letter, then records it as it stands.
 /// A retry that cannot be queued is recorded `failed`, saying so, and the error is returned.
-async fn settle<S: Store, O: Outbound>(app: &App<S, O>, delivery: &mut Delivery, next: Next) -> Result<(), Error> {
+async fn settle(app: &App, delivery: &mut Delivery, next: Next) -> Result<(), Error> {
     let queued = match next {
         Next::Done => Ok(()),
         Next::Retry => {
@@ -78,20 +88,11 @@ async fn settle<S: Store, O: Outbound>(app: &App<S, O>, delivery: &mut Delivery,
 }
 
 /// Queues `delivery` for an attempt after `delay_seconds`.
-pub async fn enqueue<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    delivery: &Delivery,
-    delay_seconds: u32,
-) -> Result<(), Error> {
+pub async fn enqueue(app: &App, delivery: &Delivery, delay_seconds: u32) -> Result<(), Error> {
     send(app, Lane::Deliveries, delivery, delay_seconds).await
 }
 
-async fn send<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    lane: Lane,
-    delivery: &Delivery,
-    delay: u32,
-) -> Result<(), Error> {
+async fn send(app: &App, lane: Lane, delivery: &Delivery, delay: u32) -> Result<(), Error> {
     let mut body = serde_json::to_string(delivery).map_err(|err| Error::Queue(err.to_string()))?;
     if body.len() > MAX_MESSAGE_BYTES {
         // One more write (and a read when consumed), only for a payload this large.
@@ -119,7 +120,7 @@ pub enum Settlement {
 /// (delivery, attempt number) is attempted at most once and the attempts stay bounded by
 /// `RETRY_MAX_ATTEMPTS`: the attempt number is the message's own attempts plus `delivered`, or one
 /// more than the record already holds, whichever is larger.
-pub async fn consume<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delivered: u32) -> Settlement {
+pub async fn consume(app: &App, body: &str, delivered: u32) -> Settlement {
     match consume_once(app, body, delivered).await {
         Ok(settlement) => settlement,
         // Storage failed: the same message comes back, as a later attempt number.
@@ -127,7 +128,7 @@ pub async fn consume<S: Store, O: Outbound>(app: &App<S, O>, body: &str, deliver
     }
 }
 
-async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delivered: u32) -> Result<Settlement, Error> {
+async fn consume_once(app: &App, body: &str, delivered: u32) -> Result<Settlement, Error> {
     let carried = match serde_json::from_str::<Message>(body) {
         Ok(Message::Inline(delivery)) => Some((delivery.attempts.len() as u32, *delivery)),
         Ok(Message::Stored { stored, queued_attempts }) => match app.catalog().find_delivery(&stored).await {
@@ -162,7 +163,7 @@ async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delive
             return Ok(Settlement::Ack);
         }
     }
-    let Some(target) = app.store.get_json::<Target>(&keys::target(&delivery.target)).await? else {
+    let Some(target) = app.catalog().target_by_id(&delivery.target).await? else {
         delivery.fail(now, "the target was deleted");
         app.catalog().record_delivery(&delivery).await?;
         return Ok(Settlement::Ack);
@@ -187,11 +188,7 @@ async fn consume_once<S: Store, O: Outbound>(app: &App<S, O>, body: &str, delive
 /// The delivery as its record has it when the record knows more than the message: a message
 /// handed over again carries the delivery as it was first queued, the record every attempt since.
 /// A first handover of a delivery never attempted costs no read: it has no record yet.
-async fn latest_record<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    carried: Delivery,
-    delivered: u32,
-) -> Result<Delivery, Error> {
+async fn latest_record(app: &App, carried: Delivery, delivered: u32) -> Result<Delivery, Error> {
     if delivered <= 1 && carried.attempts.is_empty() {
         return Ok(carried);
     }
@@ -203,39 +200,34 @@ async fn latest_record<S: Store, O: Outbound>(
 }
 
 /// The wait before the attempt after `attempt`, with jitter.
-fn retry_delay<S: Store, O: Outbound>(app: &App<S, O>, attempt: u32) -> u32 {
+fn retry_delay(app: &App, attempt: u32) -> u32 {
     let mut random = [0u8; 4];
     app.random.fill(&mut random);
     app.settings.retry.delay_seconds(attempt, u32::from_le_bytes(random))
 }
 
 /// Sends a delivery again as a new delivery, linked to the old one, and tries it at once.
-pub async fn replay<S: Store, O: Outbound>(app: &App<S, O>, id: &str) -> Result<Delivery, Error> {
+pub async fn replay(app: &App, id: &str) -> Result<Delivery, Error> {
     let catalog = app.catalog();
     let old = catalog.find_delivery(id).await?;
     let trigger = catalog.find_trigger(&old.trigger).await.map_err(|_| Error::not_found("its trigger was deleted"))?;
     if !trigger.is_live(app.clock.now_ms()) {
         return Err(Error::Conflict("its trigger is disabled or expired; enable or extend it to replay".into()));
     }
-    let target: Target = app
-        .store
-        .get_json(&keys::target(&trigger.target))
+    let target = catalog
+        .target_by_id(&trigger.target)
         .await?
         .ok_or_else(|| Error::not_found("its trigger's target was deleted"))?;
     let mut delivery = new_delivery(app, &trigger.id, &target.id, old.call.clone());
     delivery.replay_of = Some(old.id);
     // The outcome is in the delivery's attempts.
-    let _outcome = try_now(app, &target, &mut delivery).await?;
+    try_now(app, &target, &mut delivery).await?;
     Ok(delivery)
 }
 
 /// The optional lookup, then the request itself, each carrying the delivery id as its
 /// `Idempotency-Key`, so that a target can drop a repeat (a retry, a replay of a lost answer).
-async fn attempt<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    target: &Target,
-    call: &Call,
-) -> Result<OutboundResponse, Error> {
+async fn attempt(app: &App, target: &Target, call: &Call) -> Result<OutboundResponse, Error> {
     let kind = target.spec.kind();
     // A target stored before a rule was added, or whose credential was dropped when its URL moved,
     // is refused here rather than sent half-made: never retried.

@@ -6,33 +6,26 @@
 //! names, so nothing else is read); per due schedule, the marker (1 read, 1 write) and the trigger
 //! (1 read), then its delivery as any other (`relay`).
 
-use crate::app::App;
+use crate::context::App;
 use crate::cron::Cron;
 use crate::error::Error;
 use crate::model::{Call, Trigger};
-use crate::outbound::Outbound;
 use crate::relay;
-use crate::store::{keys, Store};
 use crate::time::format_rfc3339;
 
-/// Markers outlive the minute they guard, with room for a late or repeated run.
-const MARKER_TTL_SECONDS: u64 = 3600;
-
 /// Queues every schedule due in the minute of `at_ms`; returns the ids of the triggers queued.
-pub async fn run<S: Store, O: Outbound>(app: &App<S, O>, at_ms: u64) -> Result<Vec<String>, Error> {
+pub async fn run(app: &App, at_ms: u64) -> Result<Vec<String>, Error> {
     let minute = at_ms / 60_000;
     let mut fired = Vec::new();
-    for key in app.store.list_all(keys::SCHEDULE_PREFIX).await? {
-        let Some((trigger_id, cron)) = key[keys::SCHEDULE_PREFIX.len()..].split_once(':') else { continue };
-        if !Cron::parse(cron).is_ok_and(|cron| cron.is_due(at_ms)) {
+    let catalog = app.catalog();
+    for (trigger_id, cron) in catalog.schedules().await? {
+        if !Cron::parse(&cron).is_ok_and(|cron| cron.is_due(at_ms)) {
             continue;
         }
-        let marker = keys::schedule_fired(trigger_id, minute);
-        if app.store.get(&marker).await?.is_some() {
+        if !catalog.claim_schedule_minute(&trigger_id, minute).await? {
             continue;
         }
-        app.store.put(&marker, "1", Some(MARKER_TTL_SECONDS)).await?;
-        let Ok(trigger) = app.catalog().find_trigger(trigger_id).await else { continue };
+        let Ok(trigger) = catalog.find_trigger(&trigger_id).await else { continue };
         if !trigger.is_live(at_ms) {
             continue;
         }

@@ -4,7 +4,7 @@
 //! import. A record reads as `enc:v1:<key id>:<base64(nonce ‖ ciphertext)>`.
 
 use crate::error::Error;
-use crate::ports::Random;
+use crate::ports::{LocalFuture, Random};
 use crate::signature::{base64_decode, base64_encode};
 use crate::store::{KeyPage, Store};
 use chacha20poly1305::aead::{Aead, KeyInit};
@@ -84,35 +84,44 @@ fn sealed(key: &str) -> bool {
 }
 
 impl<S: Store> Store for SealedStore<S> {
-    async fn get(&self, key: &str) -> Result<Option<String>, Error> {
-        let stored = self.inner.get(key).await?;
-        match (&self.keyring, stored) {
-            (Some(keyring), Some(text)) if sealed(key) => keyring.open(text).map(Some),
-            (None, Some(text)) if sealed(key) && text.starts_with(MARK) => {
-                Err(Error::Store("a sealed record needs ENCRYPTION_KEY, which is not set".into()))
+    fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>> {
+        Box::pin(async move {
+            let stored = self.inner.get(key).await?;
+            match (&self.keyring, stored) {
+                (Some(keyring), Some(text)) if sealed(key) => keyring.open(text).map(Some),
+                (None, Some(text)) if sealed(key) && text.starts_with(MARK) => {
+                    Err(Error::Store("a sealed record needs ENCRYPTION_KEY, which is not set".into()))
+                }
+                (_, stored) => Ok(stored),
             }
-            (_, stored) => Ok(stored),
-        }
+        })
     }
 
-    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), Error> {
-        if !sealed(key) {
-            return self.inner.put(key, value, ttl_seconds).await;
-        }
-        let keyring = self.keyring.as_ref().ok_or_else(|| {
-            Error::Store("ENCRYPTION_KEY is not set, and credentials are never stored in the clear".into())
-        })?;
-        let mut nonce = [0u8; 24];
-        self.random.fill(&mut nonce);
-        self.inner.put(key, &keyring.seal(value, nonce)?, ttl_seconds).await
+    fn put<'a>(&'a self, key: &'a str, value: &'a str, ttl_seconds: Option<u64>) -> LocalFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            if !sealed(key) {
+                return self.inner.put(key, value, ttl_seconds).await;
+            }
+            let keyring = self.keyring.as_ref().ok_or_else(|| {
+                Error::Store("ENCRYPTION_KEY is not set, and credentials are never stored in the clear".into())
+            })?;
+            let mut nonce = [0u8; 24];
+            self.random.fill(&mut nonce);
+            self.inner.put(key, &keyring.seal(value, nonce)?, ttl_seconds).await
+        })
     }
 
-    async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.inner.delete(key).await
+    fn delete<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<(), Error>> {
+        self.inner.delete(key)
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
-        self.inner.list(prefix, cursor, limit).await
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalFuture<'a, Result<KeyPage, Error>> {
+        self.inner.list(prefix, cursor, limit)
     }
 }
 

@@ -15,6 +15,7 @@
 //!   (`kind`: signed, id or content; see `sources::replay`), kept 3 days.
 
 use crate::error::Error;
+use crate::ports::LocalFuture;
 use serde::{de::DeserializeOwned, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -97,16 +98,65 @@ pub struct KeyPage {
     pub cursor: Option<String>,
 }
 
-/// A key-value store with KV's semantics: last writer wins, optional expiry, prefix listing.
-#[allow(async_fn_in_trait)]
+/// A key-value store with KV's semantics: last writer wins, optional expiry, prefix listing. A
+/// port like the others (`crate::ports`): methods return boxed futures, so that the context holds
+/// it as `Box<dyn Store>` (a virtual call costs nothing next to a KV round trip).
 pub trait Store {
-    async fn get(&self, key: &str) -> Result<Option<String>, Error>;
-    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), Error>;
-    async fn delete(&self, key: &str) -> Result<(), Error>;
+    fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>>;
+    fn put<'a>(&'a self, key: &'a str, value: &'a str, ttl_seconds: Option<u64>) -> LocalFuture<'a, Result<(), Error>>;
+    fn delete<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<(), Error>>;
     /// Up to `limit` keys under `prefix` in key order (KV caps a page at 1000), from `cursor` on.
-    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error>;
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalFuture<'a, Result<KeyPage, Error>>;
+}
 
-    async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
+impl<T: Store + ?Sized> Store for Box<T> {
+    fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>> {
+        (**self).get(key)
+    }
+    fn put<'a>(&'a self, key: &'a str, value: &'a str, ttl_seconds: Option<u64>) -> LocalFuture<'a, Result<(), Error>> {
+        (**self).put(key, value, ttl_seconds)
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<(), Error>> {
+        (**self).delete(key)
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalFuture<'a, Result<KeyPage, Error>> {
+        (**self).list(prefix, cursor, limit)
+    }
+}
+
+impl<T: Store + ?Sized> Store for std::rc::Rc<T> {
+    fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>> {
+        (**self).get(key)
+    }
+    fn put<'a>(&'a self, key: &'a str, value: &'a str, ttl_seconds: Option<u64>) -> LocalFuture<'a, Result<(), Error>> {
+        (**self).put(key, value, ttl_seconds)
+    }
+    fn delete<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<(), Error>> {
+        (**self).delete(key)
+    }
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalFuture<'a, Result<KeyPage, Error>> {
+        (**self).list(prefix, cursor, limit)
+    }
+}
+
+/// Typed reads and writes, and full listings, on any store.
+impl dyn Store + '_ {
+    pub async fn get_json<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, Error> {
         match self.get(key).await? {
             // from_slice, like request bodies: one reader type means one copy of each type's decoder.
             Some(text) => serde_json::from_slice(text.as_bytes())
@@ -116,13 +166,13 @@ pub trait Store {
         }
     }
 
-    async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), Error> {
+    pub async fn put_json<T: Serialize>(&self, key: &str, value: &T) -> Result<(), Error> {
         let text = serde_json::to_string(value).map_err(|err| Error::Store(err.to_string()))?;
         self.put(key, &text, None).await
     }
 
     /// Every key under `prefix`, following cursors. Admin paths only: never on a hot path.
-    async fn list_all(&self, prefix: &str) -> Result<Vec<String>, Error> {
+    pub async fn list_all(&self, prefix: &str) -> Result<Vec<String>, Error> {
         let mut keys = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -207,30 +257,48 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, Error> {
-        self.operate()?;
-        Self::check_key(key)?;
-        self.counts.borrow_mut().reads += 1;
-        Ok(self.entries.borrow().get(key).cloned())
+    fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>> {
+        let found = self.operate().and_then(|()| Self::check_key(key)).map(|()| {
+            self.counts.borrow_mut().reads += 1;
+            self.entries.borrow().get(key).cloned()
+        });
+        Box::pin(async move { found })
     }
 
-    async fn put(&self, key: &str, value: &str, _ttl_seconds: Option<u64>) -> Result<(), Error> {
-        self.operate()?;
-        Self::check_key(key)?;
-        self.counts.borrow_mut().writes += 1;
-        self.entries.borrow_mut().insert(key.to_string(), value.to_string());
-        Ok(())
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: &'a str,
+        _ttl_seconds: Option<u64>,
+    ) -> LocalFuture<'a, Result<(), Error>> {
+        let done = self.operate().and_then(|()| Self::check_key(key)).map(|()| {
+            self.counts.borrow_mut().writes += 1;
+            self.entries.borrow_mut().insert(key.to_string(), value.to_string());
+        });
+        Box::pin(async move { done })
     }
 
-    async fn delete(&self, key: &str) -> Result<(), Error> {
-        self.operate()?;
-        Self::check_key(key)?;
-        self.counts.borrow_mut().deletes += 1;
-        self.entries.borrow_mut().remove(key);
-        Ok(())
+    fn delete<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<(), Error>> {
+        let done = self.operate().and_then(|()| Self::check_key(key)).map(|()| {
+            self.counts.borrow_mut().deletes += 1;
+            self.entries.borrow_mut().remove(key);
+        });
+        Box::pin(async move { done })
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalFuture<'a, Result<KeyPage, Error>> {
+        let page = self.list_now(prefix, cursor, limit);
+        Box::pin(async move { page })
+    }
+}
+
+impl MemoryStore {
+    fn list_now(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
         self.operate()?;
         self.counts.borrow_mut().lists += 1;
         let page_size = self.page_size.min(limit.max(1));
@@ -264,7 +332,7 @@ mod tests {
             for key in ["a:1", "b:1", "b:2", "b:3", "b:4", "b:5", "c:1"] {
                 store.put(key, "x", None).await.unwrap();
             }
-            let keys = store.list_all("b:").await.unwrap();
+            let keys = (&store as &dyn Store).list_all("b:").await.unwrap();
             assert_eq!(keys, vec!["b:1", "b:2", "b:3", "b:4", "b:5"]);
             assert_eq!(store.counts().lists, 3);
         });
@@ -275,7 +343,7 @@ mod tests {
         let store = MemoryStore::new();
         block_on(async {
             store.put("k", "{not json", None).await.unwrap();
-            let result: Result<Option<serde_json::Value>, Error> = store.get_json("k").await;
+            let result: Result<Option<serde_json::Value>, Error> = (&store as &dyn Store).get_json("k").await;
             assert!(matches!(result, Err(Error::Store(_))));
         });
     }

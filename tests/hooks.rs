@@ -4,50 +4,49 @@
 mod common;
 use common::fixture;
 
-use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
+use hookrelay::context::App;
 use hookrelay::http::{Request, Response};
-use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
 use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
-use hookrelay::store::MemoryStore;
+use hookrelay::testing::TestApp;
 use serde_json::{json, Value};
 
 const SECRET: &str = "hook-secret";
 
-fn app() -> App<MemoryStore, ScriptedOutbound> {
+fn app() -> TestApp {
     app_at(1_700_000_000_000)
 }
 
-fn app_at(now_ms: u64) -> App<MemoryStore, ScriptedOutbound> {
-    App {
-        store: MemoryStore::new(),
-        outbound: ScriptedOutbound::new(),
+fn app_at(now_ms: u64) -> TestApp {
+    TestApp::new(|store, outbound| App {
+        store,
+        outbound,
         clock: Box::new(FixedClock::new(now_ms)),
         random: Box::new(SequenceRandom::new(42)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
-    }
+    })
 }
 
 /// Sends a request, then lets the queue consumer make the attempts it queued.
-fn send(app: &App<MemoryStore, ScriptedOutbound>, request: Request) -> (u16, Value) {
+fn send(app: &TestApp, request: Request) -> (u16, Value) {
     let Response { status, body, .. } = block_on(app.handle(request));
     common::drain(app);
     (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
 }
 
-fn admin(app: &App<MemoryStore, ScriptedOutbound>, method: &str, path: &str, body: Value) -> (u16, Value) {
+fn admin(app: &TestApp, method: &str, path: &str, body: Value) -> (u16, Value) {
     let request =
         Request::new(method, path).with_header("X-Auth-Token", "tok-a").with_body("application/json", body.to_string());
     send(app, request)
 }
 
 /// A gitlab target and a GitHub hook trigger with `extra` fields; returns the hook URL.
-fn github_hook(app: &App<MemoryStore, ScriptedOutbound>, kind: &str, extra: Value) -> String {
+fn github_hook(app: &TestApp, kind: &str, extra: Value) -> String {
     let target = match kind {
         "gitlab" => {
             json!({"name": "ci", "kind": "gitlab", "url": "https://gitlab.example.com", "project": "9", "token": "glptt-real"})
@@ -181,7 +180,7 @@ fn a_duplicate_answer_never_echoes_a_long_delivery_header() {
 }
 
 /// A trigger of `source` (Standard Webhooks, Gitee, ...) on an http target; returns the hook URL.
-fn hook_of(app: &App<MemoryStore, ScriptedOutbound>, source: Value, extra: Value) -> String {
+fn hook_of(app: &TestApp, source: Value, extra: Value) -> String {
     admin(app, "POST", "/api/v1/targets", json!({"name": "ci", "kind": "http", "url": "https://deploy.example.com"}));
     let mut trigger = json!({"target": "ci", "source": source});
     trigger.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());

@@ -4,17 +4,14 @@
 mod common;
 use common::fixture;
 
-use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
+use hookrelay::context::App;
 use hookrelay::http::{Request, Response};
-use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
 use hookrelay::settings::Settings;
-use hookrelay::store::MemoryStore;
+use hookrelay::testing::TestApp;
 use serde_json::{json, Value};
 use std::rc::Rc;
-
-type TestApp = App<MemoryStore, ScriptedOutbound>;
 
 const SWR_TRIGGERS: &str = "/v2/manage/namespaces/harbor/repos/alpine/triggers";
 const DEPLOYMENT: &str =
@@ -25,16 +22,16 @@ fn app() -> TestApp {
 }
 
 fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
-    let app = App {
-        store: MemoryStore::new(),
-        outbound: ScriptedOutbound::new(),
+    let app = TestApp::new(|store, outbound| App {
+        store,
+        outbound,
         clock: Box::new(clock),
         random: Box::new(SequenceRandom::new(7)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
-    };
+    });
     let cluster =
         json!({"name": "prod", "kind": "kubernetes", "api_server": "https://k8s.example.com", "token": "sa-token"});
     assert_eq!(admin(&app, "POST", "/api/v1/targets", cluster).0, 201);

@@ -4,16 +4,15 @@
 mod common;
 use common::{fixture, source};
 
-use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
+use hookrelay::context::App;
 use hookrelay::http::Request;
 use hookrelay::model::{Event, EventKind};
-use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
 use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
 use hookrelay::sources::{self, HookCall};
-use hookrelay::store::MemoryStore;
+use hookrelay::testing::TestApp;
 use serde_json::{json, Value};
 
 const NOW_MS: u64 = 1_700_000_000_000;
@@ -141,20 +140,20 @@ fn unsigned_registries_take_an_optional_secret_in_authorization_or_the_query() {
 
 // ---- image hook triggers through the router
 
-fn app() -> App<MemoryStore, ScriptedOutbound> {
-    App {
-        store: MemoryStore::new(),
-        outbound: ScriptedOutbound::new(),
+fn app() -> TestApp {
+    TestApp::new(|store, outbound| App {
+        store,
+        outbound,
         clock: Box::new(FixedClock::new(NOW_MS)),
         random: Box::new(SequenceRandom::new(3)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
-    }
+    })
 }
 
-fn admin(app: &App<MemoryStore, ScriptedOutbound>, method: &str, path: &str, body: Value) -> (u16, Value) {
+fn admin(app: &TestApp, method: &str, path: &str, body: Value) -> (u16, Value) {
     let request = Request::new(method, path)
         .with_header("authorization", "Bearer tok-a")
         .with_body("application/json", body.to_string());
@@ -162,7 +161,7 @@ fn admin(app: &App<MemoryStore, ScriptedOutbound>, method: &str, path: &str, bod
     (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null))
 }
 
-fn quay_push(app: &App<MemoryStore, ScriptedOutbound>, url: &str, tags: &[&str]) -> (u16, Value) {
+fn quay_push(app: &TestApp, url: &str, tags: &[&str]) -> (u16, Value) {
     let mut payload: Value = serde_json::from_slice(&fixture("quay/repo_push.json")).unwrap();
     payload["updated_tags"] = json!(tags);
     let response = block_on(app.handle(Request::new("POST", url).with_body("application/json", payload.to_string())));
@@ -247,7 +246,7 @@ fn registries_replay_on_the_bodys_hash_except_quay_whose_pushes_repeat_their_bod
 // ---- bounds: what one request to an unsigned endpoint may cause (issue 14, F6)
 
 /// A distribution registry endpoint and `triggers` image triggers on `library/test`.
-fn distribution_endpoint(app: &App<MemoryStore, ScriptedOutbound>, triggers: usize) -> String {
+fn distribution_endpoint(app: &TestApp, triggers: usize) -> String {
     let target = json!({"name": "deploy", "kind": "http", "url": "https://deploy.example.com/hook"});
     assert_eq!(admin(app, "POST", "/api/v1/targets", target).0, 201);
     for i in 0..triggers {
@@ -279,14 +278,14 @@ fn tags(repository: &str, count: usize) -> Vec<(String, String)> {
     (0..count).map(|i| (repository.to_string(), format!("v{i}"))).collect()
 }
 
-fn post(app: &App<MemoryStore, ScriptedOutbound>, url: &str, body: String) -> (u16, Value, usize) {
+fn post(app: &TestApp, url: &str, body: String) -> (u16, Value, usize) {
     let response = block_on(app.handle(Request::new("POST", url).with_body("application/json", body)));
     let queued = common::queue().waiting(hookrelay::ports::Lane::Deliveries).len();
     common::drain(app);
     (response.status, serde_json::from_slice(&response.body).unwrap_or(Value::Null), queued)
 }
 
-fn seen_markers(app: &App<MemoryStore, ScriptedOutbound>) -> usize {
+fn seen_markers(app: &TestApp) -> usize {
     app.store.keys().iter().filter(|key| key.starts_with("delivery-seen:")).count()
 }
 

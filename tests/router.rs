@@ -3,14 +3,13 @@
 
 mod common;
 
-use hookrelay::app::App;
 use hookrelay::auth::AdminDirectory;
+use hookrelay::context::App;
 use hookrelay::http::{Request, Response};
 use hookrelay::model::delivery::RetryPolicy;
-use hookrelay::outbound::ScriptedOutbound;
 use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
 use hookrelay::settings::Settings;
-use hookrelay::store::MemoryStore;
+use hookrelay::testing::TestApp;
 use hookrelay::{relay, schedules};
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -18,22 +17,22 @@ use std::rc::Rc;
 const NOW: u64 = 1_700_000_000_000;
 
 struct Harness {
-    app: App<MemoryStore, ScriptedOutbound>,
+    app: TestApp,
     clock: Rc<FixedClock>,
 }
 
 fn harness(seed: u64) -> Harness {
     let clock = Rc::new(FixedClock::new(NOW));
-    let app = App {
-        store: MemoryStore::new(),
-        outbound: ScriptedOutbound::new(),
+    let app = TestApp::new(|store, outbound| App {
+        store,
+        outbound,
         clock: Box::new(clock.clone()),
         random: Box::new(SequenceRandom::new(seed)),
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a,bob:tok-b"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         settings: Settings::default(),
-    };
+    });
     Harness { app, clock }
 }
 
@@ -976,7 +975,7 @@ fn an_id_longer_than_any_name_is_unknown_on_every_route_before_any_store_call() 
     // the caller got 503 with KV's own message.
     let h = harness(17);
     let long = "a".repeat(600);
-    for route in hookrelay::app::ROUTES.iter().filter(|route| route.pattern.contains('{')) {
+    for route in hookrelay::router::ROUTES.iter().filter(|route| route.pattern.contains('{')) {
         let path: String = route
             .pattern
             .split('/')
@@ -997,7 +996,7 @@ fn an_id_longer_than_any_name_is_unknown_on_every_route_before_any_store_call() 
 
 #[test]
 fn the_memory_store_refuses_keys_longer_than_kv_takes() {
-    let store = MemoryStore::new();
+    let store = hookrelay::store::MemoryStore::new();
     let long = "k".repeat(513);
     assert!(block_on(hookrelay::store::Store::get(&store, &long)).is_err());
     assert!(block_on(hookrelay::store::Store::put(&store, &long, "v", None)).is_err());

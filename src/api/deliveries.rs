@@ -1,12 +1,10 @@
 //! `/api/v1/triggers/{id}/deliveries`, `/api/v1/deliveries/{id}` and its `/replay`: what happened
 //! to each call, and sending one again. Records hold no credential (see `model/delivery.rs`).
 
-use crate::app::{App, Ctx};
+use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
 use crate::model::{Delivery, DeliveryState};
-use crate::outbound::Outbound;
-use crate::store::Store;
 use crate::time::format_rfc3339;
 use serde_json::{json, Value};
 
@@ -24,7 +22,7 @@ fn delivery_view(delivery: &Delivery) -> Value {
 /// Newest first, `?limit=` (at most 100) per page; `?cursor=` continues where `cursor` said.
 /// `?state=` keeps the page's deliveries in that state: a page reads `limit` records, so it may
 /// hold fewer (none, even) while `cursor` says that older ones remain.
-pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let wanted = ctx
         .request
         .query_field("state")
@@ -42,14 +40,14 @@ pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<R
     Ok(Response::json(200, &json!({"deliveries": views, "cursor": cursor})))
 }
 
-pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let delivery = app.catalog().find_delivery(ctx.param("id")).await?;
     Ok(Response::json(200, &delivery_view(&delivery)))
 }
 
 /// A new delivery of the same call, linked by `replay_of` and tried at once: 201 when it is
 /// settled (delivered or failed), 202 while it waits for a retry.
-pub async fn replay<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn replay(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let delivery = crate::relay::replay(app, ctx.param("id")).await?;
     let status = if delivery.state == DeliveryState::Pending { 202 } else { 201 };
     Ok(Response::json(status, &delivery_view(&delivery)))

@@ -7,7 +7,7 @@ pub mod registries;
 pub mod targets;
 pub mod triggers;
 
-use crate::app::Ctx;
+use crate::context::Ctx;
 use crate::error::Error;
 
 const DEFAULT_PAGE: usize = 20;

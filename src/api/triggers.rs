@@ -1,14 +1,12 @@
 //! `/api/v1/triggers`: who may fire a target. A token trigger's token is shown in full once, when
 //! created; a hook trigger's secrets are never shown.
 
-use crate::app::{App, Ctx};
 use crate::auth::TriggerToken;
 use crate::catalog::TriggerInput;
+use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
 use crate::model::{Trigger, TriggerKind};
-use crate::outbound::Outbound;
-use crate::store::Store;
 use crate::time::format_rfc3339;
 use serde_json::{json, Value};
 
@@ -53,7 +51,7 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_
     view
 }
 
-pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let target_filter = ctx.request.query_field("target");
     let target = match target_filter {
@@ -68,7 +66,7 @@ pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<R
     Ok(Response::json(200, &views))
 }
 
-pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let admin = ctx.admin()?;
     let input: TriggerInput = ctx.json_body()?;
     let target_name = input.target.clone().ok_or_else(|| Error::bad_request("target is missing"))?;
@@ -81,13 +79,13 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     Ok(Response::json(201, &trigger_view(&trigger, token.as_ref(), None)))
 }
 
-pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let trigger = app.catalog().find_trigger(ctx.param("id")).await?;
     Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
 /// Changes fields; a `source` in the body replaces the hook's source (how secrets are rotated).
-pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn update(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let input: TriggerInput = ctx.json_body()?;
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
@@ -95,7 +93,7 @@ pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
-pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     catalog.delete_trigger(&trigger).await?;

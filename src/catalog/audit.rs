@@ -4,9 +4,9 @@
 use super::Catalog;
 use crate::error::Error;
 use crate::model::AuditEntry;
-use crate::store::{keys, Store};
+use crate::store::keys;
 
-impl<'a, S: Store> Catalog<'a, S> {
+impl<'a> Catalog<'a> {
     /// Records an admin mutation (one write, kept until deleted from KV by hand).
     pub async fn record_audit(&self, entry: &AuditEntry) -> Result<(), Error> {
         self.store.put_json(&keys::audit(&entry.id), entry).await

@@ -5,9 +5,9 @@ use super::Catalog;
 use crate::error::Error;
 use crate::model::delivery::{delivery_stamp, stamp_time};
 use crate::model::{Call, Delivery};
-use crate::store::{keys, Store};
+use crate::store::keys;
 
-impl<'a, S: Store> Catalog<'a, S> {
+impl<'a> Catalog<'a> {
     /// Records a delivery as it stands (one write, kept for `DELIVERY_TTL_SECONDS`).
     pub async fn record_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
         let Some((trigger, stamp)) = Delivery::split_id(&delivery.id) else {

@@ -4,6 +4,7 @@
 
 mod audit;
 mod deliveries;
+mod markers;
 mod registries;
 mod targets;
 
@@ -22,8 +23,8 @@ use std::collections::BTreeMap;
 const MAX_REFS: usize = 100;
 const MAX_DESCRIPTION_BYTES: usize = 1024;
 
-pub struct Catalog<'a, S: Store> {
-    pub store: &'a S,
+pub struct Catalog<'a> {
+    pub store: &'a dyn Store,
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
     pub delivery_ttl_seconds: u64,
@@ -75,7 +76,7 @@ pub struct TriggerInput {
     pub origin: Option<String>,
 }
 
-impl<'a, S: Store> Catalog<'a, S> {
+impl<'a> Catalog<'a> {
     pub(crate) fn new_id(&self) -> String {
         let mut bytes = [0u8; 16];
         self.random.fill(&mut bytes);

@@ -6,9 +6,9 @@ use crate::auth::Admin;
 use crate::error::Error;
 use crate::model::registry::{RegistryInput, RegistryPatch, REGISTRY_ID_PREFIX};
 use crate::model::Registry;
-use crate::store::{keys, Store};
+use crate::store::keys;
 
-impl<'a, S: Store> Catalog<'a, S> {
+impl<'a> Catalog<'a> {
     pub async fn create_registry(&self, owner: &Admin, input: RegistryInput) -> Result<Registry, Error> {
         let now = self.clock.now_ms();
         let registry = Registry {

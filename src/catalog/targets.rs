@@ -4,7 +4,7 @@
 use super::Catalog;
 use crate::error::Error;
 use crate::model::{validate_path_name, Target};
-use crate::store::{keys, Store};
+use crate::store::keys;
 use crate::targets::TargetSpec;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -17,7 +17,7 @@ struct TargetInput {
     spec: TargetSpec,
 }
 
-impl<'a, S: Store> Catalog<'a, S> {
+impl<'a> Catalog<'a> {
     pub async fn create_target(&self, input: Value) -> Result<Target, Error> {
         let input: TargetInput = from_value(&input)?;
         validate_target_name(&input.name)?;

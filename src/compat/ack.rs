@@ -8,9 +8,9 @@
 //! a caller's image only on its own `container` and only from its own `image_repository` (two
 //! extra create fields); without them it takes no image (`Trigger::admit_caller_images`).
 
-use crate::app::{App, Ctx};
 use crate::auth::TriggerToken;
 use crate::catalog::TriggerInput;
+use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::fire::{fire_by_token, TokenCall};
 use crate::http::Response;
@@ -18,8 +18,6 @@ use crate::model::call::ContainerImage;
 use crate::model::image_reference::ImageReference;
 use crate::model::workload::{validate_k8s_name, WorkloadAction, WorkloadKind, WorkloadManifest};
 use crate::model::{Target, Trigger, TriggerKind, Workload};
-use crate::outbound::Outbound;
-use crate::store::Store;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -53,7 +51,7 @@ fn project(project_id: &str) -> Result<(String, String), Error> {
     Ok((namespace.to_string(), name.to_string()))
 }
 
-async fn cluster<S: Store, O: Outbound>(app: &App<S, O>, cluster_id: &str) -> Result<Target, Error> {
+async fn cluster(app: &App, cluster_id: &str) -> Result<Target, Error> {
     super::cluster(app, "cluster_id", cluster_id).await
 }
 
@@ -86,7 +84,7 @@ fn trigger_view(trigger: &Trigger, cluster_id: &str) -> Value {
 }
 
 /// `POST /triggers` and `POST /clusters/{cluster_id}/triggers`.
-pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let admin = ctx.admin()?;
     let input: CreateInput = ctx.json_body()?;
     let path_cluster = ctx.param("cluster_id");
@@ -135,7 +133,7 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
 }
 
 /// `GET /clusters/{cluster_id}/triggers?Namespace=&Name=&Type=&action=` and `GET /triggers/{cluster_id}`.
-pub async fn describe<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn describe(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let query = ctx.request.query_pairs();
     let field = |name: &str| query.iter().find(|(key, _)| key == name).map(|(_, v)| v.as_str()).unwrap_or("");
     let (namespace, name) = (field("Namespace"), field("Name"));
@@ -164,7 +162,7 @@ pub async fn describe<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resu
 }
 
 /// `DELETE /clusters/{cluster_id}/triggers/{id}` and `DELETE /triggers/revoke/{id}`.
-pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let id = ctx.param("id");
     let trigger = catalog.find_trigger(id).await?;
@@ -205,7 +203,7 @@ fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
 }
 
 /// `GET|POST /hook/trigger?token=...`: no admin token; an unknown token answers 404.
-pub async fn invoke<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn invoke(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let token = ctx.request.query_field("token");
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| Error::bad_request("token is missing"))?;
     let call = TokenCall {

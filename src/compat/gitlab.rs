@@ -2,16 +2,14 @@
 //! invocation by `trigger/pipeline`, its webhook form and the legacy v3 `trigger/builds`.
 //! `:id` names a target by id or URL-encoded name.
 
-use crate::app::{App, Ctx};
 use crate::auth::{Admin, TriggerToken};
 use crate::catalog::TriggerInput;
+use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::fire::{fire_by_token, TokenCall};
 use crate::http::{utf8, Request, Response};
 use crate::model::call::{validate_variable, MAX_VARIABLES};
 use crate::model::{Payload, Target, Trigger};
-use crate::outbound::Outbound;
-use crate::store::Store;
 use crate::time::format_rfc3339;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -34,12 +32,12 @@ pub fn trigger_entity(trigger: &Trigger, fresh_token: Option<&TriggerToken>, las
     })
 }
 
-async fn project<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Target, Error> {
+async fn project(app: &App, ctx: &Ctx) -> Result<Target, Error> {
     app.catalog().find_target(ctx.param("id")).await
 }
 
 /// A trigger of this project, or 404 (also when it belongs to another one).
-async fn project_trigger<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<(Target, Trigger), Error> {
+async fn project_trigger(app: &App, ctx: &Ctx) -> Result<(Target, Trigger), Error> {
     let target = project(app, ctx).await?;
     let trigger = app.catalog().find_trigger(ctx.param("trigger_id")).await?;
     if trigger.target != target.id {
@@ -48,7 +46,7 @@ async fn project_trigger<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> R
     Ok((target, trigger))
 }
 
-pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let target = project(app, ctx).await?;
     let catalog = app.catalog();
     let triggers = catalog.list_triggers(Some(&target)).await?;
@@ -59,12 +57,12 @@ pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<R
     Ok(Response::json(200, &entities))
 }
 
-pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
     Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
-pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let admin: &Admin = ctx.admin()?;
     let target = project(app, ctx).await?;
     let input = management_input(&ctx.request)?;
@@ -75,14 +73,14 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     Ok(Response::json(201, &trigger_entity(&trigger, token.as_ref(), None)))
 }
 
-pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn update(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
     let input = management_input(&ctx.request)?;
     let trigger = app.catalog().update_trigger(trigger, input).await?;
     Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
 }
 
-pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
     app.catalog().delete_trigger(&trigger).await?;
     Ok(Response::empty(204))
@@ -114,14 +112,14 @@ fn management_input(request: &Request) -> Result<TriggerInput, Error> {
 }
 
 /// `POST .../trigger/pipeline` (and v3 `trigger/builds`): token and ref from form, query or JSON.
-pub async fn invoke<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn invoke(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let call = parse_invocation(&ctx.request, ctx.param("id"), None)?;
     fire_by_token(app, call).await
 }
 
 /// `POST .../ref/:ref/trigger/pipeline?token=`: the webhook form. The path's ref wins, and the
 /// body is passed on so that the target sees it as the trigger payload.
-pub async fn invoke_webhook<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn invoke_webhook(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let call = parse_invocation(&ctx.request, ctx.param("id"), Some(ctx.param("ref")))?;
     fire_by_token(app, call).await
 }

@@ -7,16 +7,14 @@ pub mod gitlab;
 pub mod servicestage;
 pub mod swr;
 
-use crate::app::App;
+use crate::context::App;
 use crate::error::Error;
 use crate::model::Target;
-use crate::outbound::Outbound;
-use crate::store::Store;
 use crate::targets::TargetSpec;
 
 /// The cluster a vendor API names in `field`: a `kubernetes` target, by id or name. A missing one
 /// is a 404 and a target of another kind a 400, each naming the field.
-pub async fn cluster<S: Store, O: Outbound>(app: &App<S, O>, field: &str, id_or_name: &str) -> Result<Target, Error> {
+pub async fn cluster(app: &App, field: &str, id_or_name: &str) -> Result<Target, Error> {
     if id_or_name.is_empty() {
         return Err(Error::bad_request(format!("{field} is missing")));
     }

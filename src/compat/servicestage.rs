@@ -2,13 +2,11 @@
 //! and `DELETE .../hooks/{hook_id}`. A hook becomes an `http` target for its `url` and a hook
 //! trigger for repository `namespace/project` (`:` in `{project}` stands for `/`).
 
-use crate::app::{App, Ctx};
 use crate::catalog::TriggerInput;
+use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
 use crate::model::{Secret, Source, Trigger};
-use crate::outbound::Outbound;
-use crate::store::Store;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -42,7 +40,7 @@ fn hook_view(trigger: &Trigger, callback_url: &str) -> Value {
     })
 }
 
-pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let admin = ctx.admin()?;
     let input: HookInput = ctx.json_body()?;
     if input.secret.is_empty() {
@@ -83,7 +81,7 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     }
 }
 
-async fn own_hooks<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Vec<(Trigger, String)>, Error> {
+async fn own_hooks(app: &App, ctx: &Ctx) -> Result<Vec<(Trigger, String)>, Error> {
     let catalog = app.catalog();
     let origin = origin(ctx);
     let mut hooks = Vec::new();
@@ -100,12 +98,12 @@ async fn own_hooks<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<
     Ok(hooks)
 }
 
-pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let hooks: Vec<Value> = own_hooks(app, ctx).await?.iter().map(|(t, url)| hook_view(t, url)).collect();
     Ok(Response::json(200, &json!({"hooks": hooks})))
 }
 
-pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let hook_id = ctx.param("hook_id");
     let (trigger, _) = own_hooks(app, ctx)
         .await?

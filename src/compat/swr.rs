@@ -4,15 +4,13 @@
 //! `cluster_name` names, and whose workload is set-image on `{cluster_ns}/{application}`.
 //! Its `trigger_history` is read from the trigger's delivery records.
 
-use crate::app::{App, Ctx};
 use crate::catalog::TriggerInput;
+use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::filters::TagConditionType;
 use crate::http::Response;
 use crate::model::workload::{WorkloadAction, WorkloadKind};
 use crate::model::{Delivery, DeliveryState, Target, Trigger, TriggerKind, Workload};
-use crate::outbound::Outbound;
-use crate::store::Store;
 use crate::time::format_rfc3339;
 use serde_json::{json, Map, Value};
 
@@ -55,7 +53,7 @@ fn enable(body: &Map<String, Value>) -> Result<bool, Error> {
 }
 
 /// The cluster (a `kubernetes` target) that `cluster_id`, else `cluster_name`, names.
-async fn cluster<S: Store, O: Outbound>(app: &App<S, O>, body: &Map<String, Value>) -> Result<Target, Error> {
+async fn cluster(app: &App, body: &Map<String, Value>) -> Result<Target, Error> {
     match (text(body, "cluster_id", false)?, text(body, "cluster_name", false)?) {
         (Some(id), _) if !id.is_empty() => super::cluster(app, "cluster_id", id).await,
         (_, Some(name)) if !name.is_empty() => super::cluster(app, "cluster_name", name).await,
@@ -98,10 +96,7 @@ fn trigger_input(body: &Map<String, Value>, repository: String) -> Result<Trigge
 }
 
 /// The SWR triggers of the path's repository, with their clusters.
-async fn own_triggers<S: Store, O: Outbound>(
-    app: &App<S, O>,
-    ctx: &Ctx,
-) -> Result<Vec<(Trigger, Option<Target>)>, Error> {
+async fn own_triggers(app: &App, ctx: &Ctx) -> Result<Vec<(Trigger, Option<Target>)>, Error> {
     let catalog = app.catalog();
     let mut triggers = Vec::new();
     for trigger in catalog.image_triggers(&repository(ctx)).await? {
@@ -113,7 +108,7 @@ async fn own_triggers<S: Store, O: Outbound>(
     Ok(triggers)
 }
 
-async fn own_trigger<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<(Trigger, Option<Target>), Error> {
+async fn own_trigger(app: &App, ctx: &Ctx) -> Result<(Trigger, Option<Target>), Error> {
     let name = ctx.param("trigger");
     own_triggers(app, ctx)
         .await?
@@ -173,7 +168,7 @@ fn history_entry(trigger: &Trigger, cluster: Option<&Target>, delivery: &Deliver
     Value::Object(entry)
 }
 
-pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let admin = ctx.admin()?;
     let body: Map<String, Value> = ctx.json_body()?;
     let input = trigger_input(&body, repository(ctx))?;
@@ -186,7 +181,7 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     Ok(Response::json(201, &json!({})))
 }
 
-pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let views: Vec<Value> = own_triggers(app, ctx)
         .await?
         .iter()
@@ -195,7 +190,7 @@ pub async fn list<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<R
     Ok(Response::json(200, &views))
 }
 
-pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (trigger, cluster) = own_trigger(app, ctx).await?;
     let history: Vec<Value> = app
         .catalog()
@@ -213,7 +208,7 @@ pub async fn get<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Re
 }
 
 /// Enables or disables it: `{"enable": "true" | "false"}`.
-pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn update(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let body: Map<String, Value> = ctx.json_body()?;
     let enabled = enable(&body)?;
     let (trigger, _) = own_trigger(app, ctx).await?;
@@ -222,7 +217,7 @@ pub async fn update<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     Ok(Response::json(201, &json!({})))
 }
 
-pub async fn delete<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<Response, Error> {
+pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (trigger, _) = own_trigger(app, ctx).await?;
     app.catalog().delete_trigger(&trigger).await?;
     Ok(Response::empty(204))

@@ -3,8 +3,8 @@
 //! ports on KV, `Fetch`, Queues, the platform clock and `crypto.getRandomValues`. It decides
 //! nothing and never logs a secret.
 
-use crate::app::App;
 use crate::auth::AdminDirectory;
+use crate::context::App;
 use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
@@ -18,7 +18,7 @@ use worker::wasm_bindgen_futures::JsFuture;
 use worker::{event, Context, Env, Headers};
 
 /// The app with the platform's ports, as `wrangler.toml` binds them.
-fn app(env: &Env) -> worker::Result<App<SealedStore<KvStore>, FetchClient>> {
+fn app(env: &Env) -> worker::Result<App> {
     let admins = env.secret("ADMIN_TOKENS").map(|s| s.to_string()).unwrap_or_default();
     // A malformed key is refused loudly rather than ignored: nothing would decrypt.
     let keyring = match env.secret("ENCRYPTION_KEY").map(|key| key.to_string()) {
@@ -27,8 +27,8 @@ fn app(env: &Env) -> worker::Result<App<SealedStore<KvStore>, FetchClient>> {
     };
     let kv = KvStore(binding(env, "TRIGGERS").ok_or("no TRIGGERS KV namespace is bound (see wrangler.toml)")?);
     Ok(App {
-        store: SealedStore { inner: kv, keyring, random: Box::new(CryptoRandom) },
-        outbound: FetchClient,
+        store: Box::new(SealedStore { inner: kv, keyring, random: Box::new(CryptoRandom) }),
+        outbound: Box::new(FetchClient),
         clock: Box::new(PlatformClock),
         random: Box::new(CryptoRandom),
         queue: Box::new(Queues { deliveries: binding(env, "DELIVERIES"), dead_letters: binding(env, "DEAD_LETTERS") }),
@@ -44,7 +44,7 @@ fn app(env: &Env) -> worker::Result<App<SealedStore<KvStore>, FetchClient>> {
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
     let request = into_core_request(req).await?;
-    into_worker_response(app(&env)?.handle(request).await)
+    into_worker_response(crate::router::handle(&app(&env)?, request).await)
 }
 
 /// The Cron Trigger (`wrangler.toml`, every minute): queues the schedules due this minute.
@@ -187,24 +187,35 @@ async fn settle(call: Result<Promise, JsValue>) -> Result<JsValue, String> {
 struct KvStore(KvBinding);
 
 impl Store for KvStore {
-    async fn get(&self, key: &str) -> Result<Option<String>, Error> {
-        Ok(settle(self.0.get(key)).await.map_err(Error::Store)?.as_string())
+    fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>> {
+        Box::pin(async move { Ok(settle(self.0.get(key)).await.map_err(Error::Store)?.as_string()) })
     }
 
-    async fn put(&self, key: &str, value: &str, ttl_seconds: Option<u64>) -> Result<(), Error> {
+    fn put<'a>(&'a self, key: &'a str, value: &'a str, ttl_seconds: Option<u64>) -> LocalFuture<'a, Result<(), Error>> {
         // KV's shortest TTL is a minute.
         let options = match ttl_seconds {
             Some(ttl) => object(&[("expirationTtl", JsValue::from(ttl.max(60) as f64))]),
             None => Object::new(),
         };
-        settle(self.0.put(key, value, &options)).await.map(|_| ()).map_err(Error::Store)
+        Box::pin(async move { settle(self.0.put(key, value, &options)).await.map(|_| ()).map_err(Error::Store) })
     }
 
-    async fn delete(&self, key: &str) -> Result<(), Error> {
-        settle(self.0.delete(key)).await.map(|_| ()).map_err(Error::Store)
+    fn delete<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<(), Error>> {
+        Box::pin(async move { settle(self.0.delete(key)).await.map(|_| ()).map_err(Error::Store) })
     }
 
-    async fn list(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
+    fn list<'a>(
+        &'a self,
+        prefix: &'a str,
+        cursor: Option<&'a str>,
+        limit: usize,
+    ) -> LocalFuture<'a, Result<KeyPage, Error>> {
+        Box::pin(self.list_page(prefix, cursor, limit))
+    }
+}
+
+impl KvStore {
+    async fn list_page(&self, prefix: &str, cursor: Option<&str>, limit: usize) -> Result<KeyPage, Error> {
         let mut fields =
             vec![("prefix", JsValue::from_str(prefix)), ("limit", JsValue::from(limit.clamp(1, MAX_LIST_PAGE) as u32))];
         if let Some(cursor) = cursor {
@@ -270,7 +281,13 @@ extern "C" {
 }
 
 impl Outbound for FetchClient {
-    async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, String> {
+    fn send(&self, request: OutboundRequest) -> LocalFuture<'_, Result<OutboundResponse, String>> {
+        Box::pin(fetch_once(request))
+    }
+}
+
+async fn fetch_once(request: OutboundRequest) -> Result<OutboundResponse, String> {
+    {
         let headers: Array = request
             .headers
             .iter()

@@ -33,7 +33,7 @@ pub fn queue() -> std::rc::Rc<hookrelay::ports::MemoryQueue> {
 
 /// Consumes the deliveries queue as the platform would (retries included, with no wait) until it
 /// is empty. Returns how many messages were consumed.
-pub fn drain<S: hookrelay::store::Store, O: hookrelay::outbound::Outbound>(app: &hookrelay::app::App<S, O>) -> usize {
+pub fn drain(app: &hookrelay::context::App) -> usize {
     let mut consumed = 0;
     for _round in 0..100 {
         let messages = queue().take(hookrelay::ports::Lane::Deliveries);

@@ -1,0 +1,81 @@
+//! The catalog's small records beside the catalog proper: replay markers of webhooks, the minute
+//! markers of schedules, records read by exact id on the hot path, and re-sealing every sealed
+//! record. The key strings stay here and in `store::keys`: callers name things, never keys.
+//! No `worker` import.
+
+use super::Catalog;
+use crate::error::Error;
+use crate::model::{Target, Trigger};
+use crate::sealed::SEALED_PREFIXES;
+use crate::sources::replay::ReplayId;
+use crate::store::keys;
+
+/// A webhook's replay id is remembered this long (providers redeliver for up to a few days).
+const REPLAY_MEMORY_SECONDS: u64 = 3 * 24 * 60 * 60;
+/// A schedule's minute marker outlives its minute, with room for a late or repeated run.
+const SCHEDULE_MARKER_SECONDS: u64 = 3600;
+
+impl<'a> Catalog<'a> {
+    /// The target stored under this exact id (no name lookup): one read.
+    pub async fn target_by_id(&self, id: &str) -> Result<Option<Target>, Error> {
+        self.store.get_json(&keys::target(id)).await
+    }
+
+    /// The trigger stored under this exact id, if any: one read, and no error for a missing one
+    /// (the token check compares against a stand-in then, taking the same path).
+    pub async fn trigger_by_id(&self, id: &str) -> Result<Option<Trigger>, Error> {
+        self.store.get_json(&keys::trigger(id)).await
+    }
+
+    /// Whether `id` was seen at the hook endpoint `scope` (one read).
+    pub async fn replay_seen(&self, scope: &str, id: &ReplayId) -> Result<bool, Error> {
+        Ok(self.store.get(&replay_key(scope, id)).await?.is_some())
+    }
+
+    /// Remembers `id` at `scope` (one write, with a TTL).
+    pub async fn remember_replay(&self, scope: &str, id: &ReplayId) -> Result<(), Error> {
+        self.store.put(&replay_key(scope, id), "1", Some(REPLAY_MEMORY_SECONDS)).await
+    }
+
+    /// Every scheduled trigger and its cron expression, from one listing of the schedule index.
+    pub async fn schedules(&self) -> Result<Vec<(String, String)>, Error> {
+        let keys = self.store.list_all(keys::SCHEDULE_PREFIX).await?;
+        Ok(keys
+            .iter()
+            .filter_map(|key| key[keys::SCHEDULE_PREFIX.len()..].split_once(':'))
+            .map(|(trigger_id, cron)| (trigger_id.to_string(), cron.to_string()))
+            .collect())
+    }
+
+    /// Claims the minute `minute` for the schedule of `trigger_id`: `true` the first time, `false`
+    /// once claimed (a second run of the same minute).
+    pub async fn claim_schedule_minute(&self, trigger_id: &str, minute: u64) -> Result<bool, Error> {
+        let marker = keys::schedule_fired(trigger_id, minute);
+        if self.store.get(&marker).await?.is_some() {
+            return Ok(false);
+        }
+        self.store.put(&marker, "1", Some(SCHEDULE_MARKER_SECONDS)).await?;
+        Ok(true)
+    }
+
+    /// Reads each sealed record (any known key opens it) and writes it back (the newest key seals
+    /// it). Returns how many were rewritten.
+    pub async fn reseal_all(&self) -> Result<usize, Error> {
+        let mut rewritten = 0;
+        for prefix in SEALED_PREFIXES {
+            for key in self.store.list_all(prefix).await? {
+                if let Some(record) = self.store.get(&key).await? {
+                    self.store.put(&key, &record, None).await?;
+                    rewritten += 1;
+                }
+            }
+        }
+        Ok(rewritten)
+    }
+}
+
+/// The marker of one replay id at one endpoint: a replay is a repeat at the same hook URL.
+fn replay_key(scope: &str, id: &ReplayId) -> String {
+    let (kind, digest) = id.marker();
+    keys::delivery_seen(scope, kind, &digest)
+}

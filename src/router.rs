@@ -1,0 +1,408 @@
+//! The router: the one route table (method, pattern, access, error dialect, handler function),
+//! and `handle`, which takes our `Request` value to a handler and its `Response` back. The table is
+//! data, so `/openapi.json` is checked against it. It sits on top: nothing below imports it.
+//! No `worker` import.
+
+use crate::auth::Admin;
+use crate::context::{App, Captures, Ctx};
+use crate::error::{Dialect, Error};
+use crate::http::{percent_decode, Request, Response, MAX_BODY_BYTES};
+use crate::model::delivery::delivery_stamp;
+use crate::model::AuditEntry;
+use crate::ports::LocalFuture;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    Admin,
+}
+
+/// A handler: the context and the request in, an answer or the one error type out. Every route's
+/// function is named once, in `ROUTES`, and `handler!` wraps it into this shape.
+pub type HandlerFn = for<'a> fn(&'a App, &'a Ctx) -> LocalFuture<'a, Result<Response, Error>>;
+
+/// A route's handler: its function, and its name (the function's path), for tests and logs.
+#[derive(Clone, Copy)]
+pub struct Handler {
+    pub run: HandlerFn,
+    pub name: &'static str,
+}
+
+/// `handler!(path::to::async_fn)`: the async handler as a `Handler`.
+macro_rules! handler {
+    ($function:path) => {{
+        fn boxed<'a>(app: &'a App, ctx: &'a Ctx) -> LocalFuture<'a, Result<Response, Error>> {
+            Box::pin($function(app, ctx))
+        }
+        Handler { run: boxed, name: stringify!($function) }
+    }};
+}
+
+pub struct Route {
+    pub method: &'static str,
+    /// OpenAPI-style: `{name}` captures one URL-decoded path segment.
+    pub pattern: &'static str,
+    pub access: Access,
+    pub dialect: Dialect,
+    pub handler: Handler,
+}
+
+const fn route(
+    method: &'static str,
+    pattern: &'static str,
+    access: Access,
+    dialect: Dialect,
+    handler: Handler,
+) -> Route {
+    Route { method, pattern, access, dialect, handler }
+}
+
+use Access::{Admin as A, Public as P};
+use Dialect::{GitLab as GL, Native as N, ServiceStage as SS};
+
+pub static ROUTES: &[Route] = &[
+    route("GET", "/healthz", P, N, handler!(health)),
+    route("GET", "/openapi.json", P, N, handler!(openapi)),
+    route("GET", "/admin", P, N, handler!(admin_page)),
+    route("GET", "/admin/app.js", P, N, handler!(admin_script)),
+    route("GET", "/admin/app.css", P, N, handler!(admin_style)),
+    route("GET", "/api/v1/targets", A, N, handler!(crate::api::targets::list)),
+    route("POST", "/api/v1/targets", A, N, handler!(crate::api::targets::create)),
+    route("GET", "/api/v1/targets/{id}", A, N, handler!(crate::api::targets::get)),
+    route("PATCH", "/api/v1/targets/{id}", A, N, handler!(crate::api::targets::update)),
+    route("DELETE", "/api/v1/targets/{id}", A, N, handler!(crate::api::targets::delete)),
+    route("GET", "/api/v1/triggers", A, N, handler!(crate::api::triggers::list)),
+    route("POST", "/api/v1/triggers", A, N, handler!(crate::api::triggers::create)),
+    route("GET", "/api/v1/triggers/{id}", A, N, handler!(crate::api::triggers::get)),
+    route("PATCH", "/api/v1/triggers/{id}", A, N, handler!(crate::api::triggers::update)),
+    route("DELETE", "/api/v1/triggers/{id}", A, N, handler!(crate::api::triggers::delete)),
+    route("GET", "/api/v1/triggers/{id}/deliveries", A, N, handler!(crate::api::deliveries::list)),
+    route("GET", "/api/v1/deliveries/{id}", A, N, handler!(crate::api::deliveries::get)),
+    route("POST", "/api/v1/deliveries/{id}/replay", A, N, handler!(crate::api::deliveries::replay)),
+    route("GET", "/api/v1/audit", A, N, handler!(crate::api::audit::list)),
+    route("POST", "/api/v1/admin/rotate", A, N, handler!(crate::api::admin::rotate)),
+    route("GET", "/api/v1/registries", A, N, handler!(crate::api::registries::list)),
+    route("POST", "/api/v1/registries", A, N, handler!(crate::api::registries::create)),
+    route("GET", "/api/v1/registries/{id}", A, N, handler!(crate::api::registries::get)),
+    route("PATCH", "/api/v1/registries/{id}", A, N, handler!(crate::api::registries::update)),
+    route("DELETE", "/api/v1/registries/{id}", A, N, handler!(crate::api::registries::delete)),
+    route("GET", "/api/v4/projects/{id}/triggers", A, GL, handler!(crate::compat::gitlab::list)),
+    route("POST", "/api/v4/projects/{id}/triggers", A, GL, handler!(crate::compat::gitlab::create)),
+    route("GET", "/api/v4/projects/{id}/triggers/{trigger_id}", A, GL, handler!(crate::compat::gitlab::get)),
+    route("PUT", "/api/v4/projects/{id}/triggers/{trigger_id}", A, GL, handler!(crate::compat::gitlab::update)),
+    route("DELETE", "/api/v4/projects/{id}/triggers/{trigger_id}", A, GL, handler!(crate::compat::gitlab::delete)),
+    route("POST", "/api/v4/projects/{id}/trigger/pipeline", P, GL, handler!(crate::compat::gitlab::invoke)),
+    route(
+        "POST",
+        "/api/v4/projects/{id}/ref/{ref}/trigger/pipeline",
+        P,
+        GL,
+        handler!(crate::compat::gitlab::invoke_webhook),
+    ),
+    route("POST", "/api/v3/projects/{id}/trigger/builds", P, GL, handler!(crate::compat::gitlab::invoke)),
+    route(
+        "POST",
+        "/api/v3/projects/{id}/ref/{ref}/trigger/builds",
+        P,
+        GL,
+        handler!(crate::compat::gitlab::invoke_webhook),
+    ),
+    route("POST", "/hooks/{id}", P, N, handler!(crate::hooks::receive)),
+    route(
+        "GET",
+        "/v1/{project_id}/git/repos/{namespace}/{project}/hooks",
+        A,
+        SS,
+        handler!(crate::compat::servicestage::list),
+    ),
+    route(
+        "POST",
+        "/v1/{project_id}/git/repos/{namespace}/{project}/hooks",
+        A,
+        SS,
+        handler!(crate::compat::servicestage::create),
+    ),
+    route(
+        "DELETE",
+        "/v1/{project_id}/git/repos/{namespace}/{project}/hooks/{hook_id}",
+        A,
+        SS,
+        handler!(crate::compat::servicestage::delete),
+    ),
+    route(
+        "GET",
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers",
+        A,
+        N,
+        handler!(crate::compat::swr::list),
+    ),
+    route(
+        "POST",
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers",
+        A,
+        N,
+        handler!(crate::compat::swr::create),
+    ),
+    route(
+        "GET",
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
+        A,
+        N,
+        handler!(crate::compat::swr::get),
+    ),
+    route(
+        "PATCH",
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
+        A,
+        N,
+        handler!(crate::compat::swr::update),
+    ),
+    route(
+        "DELETE",
+        "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
+        A,
+        N,
+        handler!(crate::compat::swr::delete),
+    ),
+    route("POST", "/triggers", A, N, handler!(crate::compat::ack::create)),
+    route("POST", "/clusters/{cluster_id}/triggers", A, N, handler!(crate::compat::ack::create)),
+    route("GET", "/clusters/{cluster_id}/triggers", A, N, handler!(crate::compat::ack::describe)),
+    route("GET", "/triggers/{cluster_id}", A, N, handler!(crate::compat::ack::describe)),
+    route("DELETE", "/clusters/{cluster_id}/triggers/{id}", A, N, handler!(crate::compat::ack::delete)),
+    route("DELETE", "/triggers/revoke/{id}", A, N, handler!(crate::compat::ack::delete)),
+    route("GET", "/hook/trigger", P, N, handler!(crate::compat::ack::invoke)),
+    route("POST", "/hook/trigger", P, N, handler!(crate::compat::ack::invoke)),
+];
+
+/// Matches a path against a pattern, capturing `{name}` segments (percent-decoded).
+fn match_pattern(pattern: &'static str, path: &str) -> Option<Captures> {
+    let mut wanted = pattern.split('/');
+    let mut given = path.split('/');
+    let mut params = Vec::new();
+    loop {
+        match (wanted.next(), given.next()) {
+            (None, None) => return Some(params),
+            (Some(w), Some(g)) if w.starts_with('{') && w.ends_with('}') => {
+                if g.is_empty() {
+                    return None;
+                }
+                params.push((&w[1..w.len() - 1], percent_decode(g, false)));
+            }
+            (Some(w), Some(g)) if w == g => {}
+            _ => return None,
+        }
+    }
+}
+
+/// The longest path parameter that can name anything: ids, names, refs and repositories are at
+/// most 255 bytes (`model::MAX_NAME_BYTES`).
+const MAX_PATH_PARAM_BYTES: usize = crate::model::MAX_NAME_BYTES;
+
+/// The route for a method and path: `Ok` with its captures, or the error to answer with.
+pub fn find_route(method: &str, path: &str) -> Result<(&'static Route, Captures), (Error, Dialect)> {
+    let mut path_dialect = None;
+    for route in ROUTES {
+        if let Some(params) = match_pattern(route.pattern, path) {
+            if route.method == method {
+                return Ok((route, params));
+            }
+            path_dialect.get_or_insert(route.dialect);
+        }
+    }
+    match path_dialect {
+        Some(dialect) => Err((Error::MethodNotAllowed, dialect)),
+        None => Err((Error::not_found(format!("no route for {method} {path}")), Dialect::Native)),
+    }
+}
+
+/// The methods some route takes at `path`, for a 405's `Allow` header.
+fn allowed_methods(path: &str) -> Vec<&'static str> {
+    let mut methods = Vec::new();
+    for route in ROUTES.iter().filter(|route| match_pattern(route.pattern, path).is_some()) {
+        if !methods.contains(&route.method) {
+            methods.push(route.method);
+        }
+    }
+    methods
+}
+
+/// Who is asking, for the admin rate limit: the address Cloudflare puts in front of every request
+/// (a client cannot set it at the edge). An IPv6 client is its /64, which it could otherwise
+/// rotate through.
+fn client_address(request: &Request) -> String {
+    let address = request.header("cf-connecting-ip").map(str::trim).filter(|ip| !ip.is_empty()).unwrap_or("unknown");
+    match address.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => address.to_string(),
+    }
+}
+
+/// Answers one request: finds its route, bounds its input, authenticates an admin route's caller
+/// (after the rate limit), runs the handler, maps its error in the route's dialect, and records an
+/// admin's successful mutation in the audit trail.
+pub async fn handle(app: &App, request: Request) -> Response {
+    let (route, params) = match find_route(&request.method, &request.path) {
+        Ok(found) => found,
+        Err((error, dialect)) => {
+            let mut response = error.into_response(dialect);
+            if response.status == 405 {
+                response.headers.push(("allow".into(), allowed_methods(&request.path).join(", ")));
+            }
+            return response;
+        }
+    };
+    // A path segment names something stored under it; one longer than any name can be names
+    // nothing, so it is unknown here, before it could make a key longer than KV takes.
+    if params.iter().any(|(_, value)| value.len() > MAX_PATH_PARAM_BYTES) {
+        return Error::not_found("no such resource").into_response(route.dialect);
+    }
+    if request.body.len() > MAX_BODY_BYTES {
+        return Error::PayloadTooLarge.into_response(route.dialect);
+    }
+    let admin = match route.access {
+        Access::Public => None,
+        Access::Admin => {
+            // Counted before the token is checked: a client over its limit is refused either
+            // way, so it cannot tell a right guess from a wrong one while it is slowed down.
+            if !app.limiter.allow(&client_address(&request)).await {
+                return Error::RateLimited.into_response(route.dialect);
+            }
+            match app.admins.authenticate(&request) {
+                Ok(admin) => Some(admin),
+                Err(error) => return error.into_response(route.dialect),
+            }
+        }
+    };
+    let ctx = Ctx { request, params, admin };
+    let response = match (route.handler.run)(app, &ctx).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(route.dialect),
+    };
+    if let Some(admin) = &ctx.admin {
+        if ctx.request.method != "GET" && (200..300).contains(&response.status) {
+            // The mutation happened; a trail that cannot be written must not undo its answer.
+            let _ = app.catalog().record_audit(&audit_entry(app, admin, route, &ctx.params, &response)).await;
+        }
+    }
+    response
+}
+
+/// Who changed what, when: the route and its ids, and the id a creation answered with.
+fn audit_entry(app: &App, admin: &Admin, route: &Route, params: &Captures, response: &Response) -> AuditEntry {
+    let mut ids: BTreeMap<String, String> =
+        params.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
+    #[derive(serde::Deserialize)]
+    struct Created {
+        id: serde_json::Value,
+    }
+    // Every admin POST creates (a target, trigger, registry, vendor trigger or hook, or a replay's
+    // delivery), whether it answers 201 or, as ACK and ServiceStage do, 200. A PATCH or PUT
+    // answers with the id it changed, which its path already holds.
+    let creates = route.method == "POST";
+    if let (true, Ok(Created { id })) = (creates, serde_json::from_slice::<Created>(&response.body)) {
+        let id = id.as_str().map(str::to_string).unwrap_or_else(|| id.to_string());
+        ids.insert("created".into(), id);
+    }
+    let mut random = [0u8; 4];
+    app.random.fill(&mut random);
+    let now = app.clock.now_ms();
+    AuditEntry {
+        id: delivery_stamp(now, random),
+        at: crate::time::format_rfc3339(now),
+        admin: admin.name.clone(),
+        action: format!("{} {}", route.method, route.pattern),
+        status: response.status,
+        ids,
+    }
+}
+
+fn health<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
+    std::future::ready(Ok(Response::json(200, &serde_json::json!({"status": "ok"}))))
+}
+
+fn openapi<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
+    std::future::ready(Ok(Response {
+        status: 200,
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: crate::OPENAPI_JSON.as_bytes().to_vec(),
+    }))
+}
+
+fn admin_page<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
+    std::future::ready(Ok(crate::admin::serve(crate::admin::Asset::Page)))
+}
+
+fn admin_script<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
+    std::future::ready(Ok(crate::admin::serve(crate::admin::Asset::Script)))
+}
+
+fn admin_style<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
+    std::future::ready(Ok(crate::admin::serve(crate::admin::Asset::Style)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_slashes_stay_in_one_segment() {
+        let (route, params) =
+            find_route("POST", "/api/v4/projects/group%2Fapp/ref/release%2F1.0/trigger/pipeline").unwrap();
+        assert_eq!(route.handler.name, "crate::compat::gitlab::invoke_webhook");
+        assert_eq!(params, vec![("id", "group/app".to_string()), ("ref", "release/1.0".to_string())]);
+    }
+
+    #[test]
+    fn legacy_v3_routes_reach_the_same_handlers() {
+        let handler = |path: &str| find_route("POST", path).unwrap().0.handler.name;
+        assert_eq!(handler("/api/v3/projects/9/trigger/builds"), handler("/api/v4/projects/9/trigger/pipeline"));
+        assert_eq!(
+            handler("/api/v3/projects/9/ref/main/trigger/builds"),
+            handler("/api/v4/projects/9/ref/main/trigger/pipeline")
+        );
+    }
+
+    #[test]
+    fn wrong_method_is_405_and_unknown_path_is_404() {
+        assert!(matches!(
+            find_route("GET", "/api/v4/projects/9/trigger/pipeline"),
+            Err((Error::MethodNotAllowed, Dialect::GitLab))
+        ));
+        assert!(matches!(find_route("GET", "/nope"), Err((Error::NotFound(_), Dialect::Native))));
+        assert!(find_route("GET", "/api/v1/targets/").is_err());
+        assert!(find_route("GET", "/api/v1/targets/a/b").is_err());
+        assert_eq!(allowed_methods("/api/v1/targets/t1"), ["GET", "PATCH", "DELETE"]);
+        assert_eq!(allowed_methods("/hook/trigger"), ["GET", "POST"]);
+    }
+
+    #[test]
+    fn an_ipv6_client_is_limited_by_its_64() {
+        let from = |ip: &str| client_address(&Request::new("GET", "/").with_header("cf-connecting-ip", ip));
+        assert_eq!(from("2001:db8:1:2:aaaa::1"), from("2001:db8:1:2:bbbb::2"));
+        assert_eq!(from("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_ne!(from("2001:db8:1:3::1"), from("2001:db8:1:2::1"));
+        assert_eq!(from("203.0.113.9"), "203.0.113.9");
+        assert_eq!(from("::ffff:203.0.113.9"), "::ffff:203.0.113.9");
+        assert_eq!(Request::new("GET", "/").header("cf-connecting-ip"), None);
+        assert_eq!(client_address(&Request::new("GET", "/")), "unknown");
+    }
+
+    #[test]
+    fn openapi_describes_every_route_and_nothing_else() {
+        let spec: serde_json::Value = serde_json::from_str(crate::OPENAPI_JSON).unwrap();
+        let paths = spec["paths"].as_object().unwrap();
+        let mut described = std::collections::BTreeSet::new();
+        for (path, item) in paths {
+            for method in item.as_object().unwrap().keys().filter(|k| *k != "parameters") {
+                described.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+        let routed: std::collections::BTreeSet<String> =
+            ROUTES.iter().map(|r| format!("{} {}", r.method, r.pattern)).collect();
+        assert_eq!(described, routed);
+    }
+}

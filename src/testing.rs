@@ -1,0 +1,44 @@
+//! Test support for native tests and benchmarks (never in the wasm build): an app on an in-memory
+//! store and a scripted outbound, with typed handles on both so that tests can script answers and
+//! read what was stored and sent.
+
+use crate::context::App;
+use crate::http::{Request, Response};
+use crate::outbound::{Outbound, ScriptedOutbound};
+use crate::store::{MemoryStore, Store};
+use std::rc::Rc;
+
+/// An `App` (through `Deref`) whose store and outbound are also reachable as what they are.
+pub struct TestApp {
+    pub app: App,
+    pub store: Rc<MemoryStore>,
+    pub outbound: Rc<ScriptedOutbound>,
+}
+
+impl TestApp {
+    /// `build` makes the app from the in-memory store and scripted outbound it is handed.
+    pub fn new(build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>) -> App) -> TestApp {
+        let store = Rc::new(MemoryStore::new());
+        let outbound = Rc::new(ScriptedOutbound::new());
+        let app = build(Box::new(store.clone()), Box::new(outbound.clone()));
+        TestApp { app, store, outbound }
+    }
+
+    /// Answers one request through the router.
+    pub async fn handle(&self, request: Request) -> Response {
+        crate::router::handle(&self.app, request).await
+    }
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.app
+    }
+}
+
+impl std::ops::DerefMut for TestApp {
+    fn deref_mut(&mut self) -> &mut App {
+        &mut self.app
+    }
+}
