@@ -25,7 +25,7 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 fn app(queue: &Rc<MemoryQueue>) -> Bench {
-    TestApp::new(|store, outbound| App {
+    TestApp::new(|store, outbound, log| App {
         store,
         outbound,
         clock: Box::new(FixedClock::new(NOW)),
@@ -33,6 +33,7 @@ fn app(queue: &Rc<MemoryQueue>) -> Bench {
         queue: Box::new(queue.clone()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
+        log,
         settings: Settings::default(),
     })
 }

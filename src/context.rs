@@ -8,7 +8,7 @@ use crate::catalog::Catalog;
 use crate::error::Error;
 use crate::http::Request;
 use crate::outbound::Outbound;
-use crate::ports::{Clock, Limiter, Queue, Random};
+use crate::ports::{Clock, Limiter, Log, Queue, Random};
 use crate::settings::Settings;
 use crate::store::Store;
 use serde::de::DeserializeOwned;
@@ -25,6 +25,8 @@ pub struct App {
     pub admins: AdminDirectory,
     /// Slows down a client that sends too many admin requests (the `ADMIN_RATE_LIMIT` binding).
     pub limiter: Box<dyn Limiter>,
+    /// hookrelay's own log lines.
+    pub log: Box<dyn Log>,
     pub settings: Settings,
 }
 

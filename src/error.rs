@@ -1,6 +1,8 @@
 //! The one error type, and the one place where it becomes an HTTP answer.
 //!
-//! Messages are written for the caller; they must never contain a secret or a token.
+//! Messages are written for the caller; they must never contain a secret or a token. An internal
+//! failure (the store, the queue, a record that does not read) answers an opaque message with the
+//! request's id: its detail is for the log (`detail`), never for the caller, as in svix's error.rs.
 
 use crate::http::Response;
 
@@ -34,6 +36,12 @@ pub enum Error {
     Store(String),
     /// The delivery queue refused a message.
     Queue(String),
+    /// Something that should not happen did (a stored record that does not read); a bug or
+    /// corruption, not the caller's fault.
+    Internal(String),
+    /// The deployment's settings keep this from working (no `ENCRYPTION_KEY` for a credential);
+    /// the message names the setting, never its value.
+    Misconfigured(String),
 }
 
 /// How a family of routes words its errors, so that clients of the API it imitates keep working.
@@ -67,7 +75,8 @@ impl Error {
             Error::PayloadTooLarge | Error::TooMuchWork(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
-            Error::Store(_) | Error::Queue(_) => 503,
+            Error::Store(_) | Error::Queue(_) | Error::Misconfigured(_) => 503,
+            Error::Internal(_) => 500,
         }
     }
 
@@ -85,13 +94,15 @@ impl Error {
             Error::TargetUnreachable { .. } => "target_unreachable",
             Error::Store(_) => "store_unavailable",
             Error::Queue(_) => "queue_unavailable",
+            Error::Internal(_) => "internal",
+            Error::Misconfigured(_) => "misconfigured",
         }
     }
 
     pub fn message(&self) -> String {
         match self {
             Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
-            Error::UnsupportedMediaType(m) | Error::TooMuchWork(m) => m.clone(),
+            Error::UnsupportedMediaType(m) | Error::TooMuchWork(m) | Error::Misconfigured(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
             Error::RateLimited => "too many admin requests from this client; try again in a minute".into(),
             Error::MethodNotAllowed => "method not allowed on this route".into(),
@@ -99,15 +110,42 @@ impl Error {
             Error::TargetUnreachable { target, detail } => {
                 format!("target '{target}' is unreachable: {detail}")
             }
-            Error::Store(m) => format!("storage is unavailable: {m}"),
-            Error::Queue(m) => format!("the delivery queue is unavailable: {m}"),
+            Error::Store(_) => "storage is unavailable; try again".into(),
+            Error::Queue(_) => "the delivery queue is unavailable; try again".into(),
+            Error::Internal(_) => "internal error".into(),
         }
     }
 
-    /// The single mapping from an error to an HTTP answer.
-    pub fn into_response(self, dialect: Dialect) -> Response {
+    /// What happened inside, for the log only: store keys and the platform's own error text.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Error::Store(detail) | Error::Queue(detail) | Error::Internal(detail) => Some(detail),
+            _ => None,
+        }
+    }
+
+    /// The message with the detail, for the log and admin-only records, never for an answer.
+    pub fn for_the_log(&self) -> String {
+        match self {
+            Error::Store(detail) => format!("storage is unavailable: {detail}"),
+            Error::Queue(detail) => format!("the delivery queue is unavailable: {detail}"),
+            Error::Internal(detail) => format!("internal error: {detail}"),
+            _ => self.message(),
+        }
+    }
+
+    /// The single mapping from an error to an HTTP answer. An internal failure's answer carries
+    /// `request_id`, by which the log finds its detail.
+    pub fn into_response(self, dialect: Dialect, request_id: &str) -> Response {
         let status = self.status();
         let body = match (dialect, &self) {
+            (Dialect::ServiceStage, _) if self.detail().is_some() => serde_json::json!({
+                "error_code": format!("SVCSTG.REPO.{status:04}"),
+                "error_msg": format!("{} (request {request_id})", self.message()),
+            }),
+            _ if self.detail().is_some() => {
+                serde_json::json!({"error": self.code(), "message": self.message(), "request_id": request_id})
+            }
             (Dialect::GitLab, Error::NotFound(_)) => serde_json::json!({"message": "404 Not Found"}),
             (Dialect::GitLab, Error::Unauthorized) => {
                 serde_json::json!({"message": "401 Unauthorized"})
@@ -151,21 +189,21 @@ mod tests {
 
     #[test]
     fn native_errors_carry_code_and_message() {
-        let response = Error::bad_request("ref is missing").into_response(Dialect::Native);
+        let response = Error::bad_request("ref is missing").into_response(Dialect::Native, "r1");
         assert_eq!(response.status, 400);
         assert_eq!(body_of(&response), serde_json::json!({"error": "bad_request", "message": "ref is missing"}));
     }
 
     #[test]
     fn gitlab_not_found_matches_gitlab_exactly() {
-        let response = Error::not_found("no such trigger").into_response(Dialect::GitLab);
+        let response = Error::not_found("no such trigger").into_response(Dialect::GitLab, "r1");
         assert_eq!(response.status, 404);
         assert_eq!(body_of(&response), serde_json::json!({"message": "404 Not Found"}));
     }
 
     #[test]
     fn servicestage_errors_use_its_error_codes() {
-        let response = Error::bad_request("secret is missing").into_response(Dialect::ServiceStage);
+        let response = Error::bad_request("secret is missing").into_response(Dialect::ServiceStage, "r1");
         assert_eq!(response.status, 400);
         assert_eq!(
             body_of(&response),
@@ -176,8 +214,25 @@ mod tests {
     #[test]
     fn unreachable_target_names_the_target() {
         let err = Error::TargetUnreachable { target: "web-ci".into(), detail: "connection refused".into() };
-        let response = err.into_response(Dialect::GitLab);
+        let response = err.into_response(Dialect::GitLab, "r1");
         assert_eq!(response.status, 502);
         assert!(body_of(&response)["message"].as_str().unwrap().contains("'web-ci'"));
+    }
+
+    #[test]
+    fn an_internal_failure_answers_opaquely_with_the_request_id() {
+        let store = Error::Store("corrupt record at trigger:abc: expected value".into());
+        let response = store.into_response(Dialect::Native, "req-7");
+        assert_eq!(response.status, 503);
+        let body = body_of(&response);
+        assert_eq!(body["request_id"], "req-7");
+        assert!(!body.to_string().contains("trigger:abc"), "no store key reaches the caller: {body}");
+        let internal = Error::Internal("record at target:t1 does not read".into()).into_response(Dialect::GitLab, "r2");
+        assert_eq!(
+            (internal.status, body_of(&internal)),
+            (500, serde_json::json!({"error": "internal", "message": "internal error", "request_id": "r2"}))
+        );
+        let servicestage = Error::Queue("queue.send: boom".into()).into_response(Dialect::ServiceStage, "r3");
+        assert!(!body_of(&servicestage).to_string().contains("boom"));
     }
 }

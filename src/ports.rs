@@ -118,6 +118,38 @@ impl Limiter for MemoryLimiter {
     }
 }
 
+/// Where hookrelay's own log lines go: one JSON object each. The shell prints them with
+/// `console.log`, so that `wrangler tail` and Workers Logs read them as JSON. A line holds ids,
+/// routes, statuses, reasons and internal details; never a token, secret, signature or body.
+pub trait Log {
+    fn line(&self, line: serde_json::Value);
+}
+
+/// Keeps every line, for native tests to read.
+#[derive(Default)]
+pub struct MemoryLog {
+    pub lines: RefCell<Vec<serde_json::Value>>,
+}
+
+impl Log for MemoryLog {
+    fn line(&self, line: serde_json::Value) {
+        self.lines.borrow_mut().push(line);
+    }
+}
+
+impl<T: Log + ?Sized> Log for std::rc::Rc<T> {
+    fn line(&self, line: serde_json::Value) {
+        (**self).line(line)
+    }
+}
+
+/// Drops every line (benchmarks, and tests that read none).
+pub struct NoLog;
+
+impl Log for NoLog {
+    fn line(&self, _line: serde_json::Value) {}
+}
+
 pub trait Clock {
     fn now_ms(&self) -> u64;
 }

@@ -79,7 +79,8 @@ async fn settle(app: &App, delivery: &mut Delivery, next: Next) -> Result<(), Er
         Next::Dead => send(app, Lane::DeadLetters, delivery, 0).await.or(Ok(())),
     };
     if let Err(error) = &queued {
-        delivery.fail(app.clock.now_ms(), &format!("its retry could not be queued: {}", error.message()));
+        // The record is for admins: it keeps the platform's reason, which a caller never sees.
+        delivery.fail(app.clock.now_ms(), &format!("its retry could not be queued: {}", error.for_the_log()));
     }
     // The target has answered: a record that cannot be written must not turn that answer into an
     // error, or the caller (or the queue) would fire the target again.

@@ -243,25 +243,68 @@ fn client_address(request: &Request) -> String {
 
 /// Answers one request: finds its route, bounds its input, authenticates an admin route's caller
 /// (after the rate limit), runs the handler, maps its error in the route's dialect, and records an
-/// admin's successful mutation in the audit trail.
+/// admin's successful mutation in the audit trail. Every answer carries the request's id
+/// (`X-Request-Id`), and the request leaves one log line (an internal failure a second, with its
+/// detail).
 pub async fn handle(app: &App, request: Request) -> Response {
+    let started = app.clock.now_ms();
+    let request_id = request_id(app, &request);
+    let method = request.method.clone();
+    let served = serve(app, request, &request_id).await;
+    let mut response = served.response;
+    if let Some(detail) = &served.detail {
+        app.log.line(serde_json::json!({
+            "type": "error", "request_id": request_id, "route": served.pattern, "detail": detail,
+        }));
+    }
+    app.log.line(serde_json::json!({
+        "type": "request",
+        "request_id": request_id,
+        "method": method,
+        "route": served.pattern,
+        "status": response.status,
+        "duration_ms": app.clock.now_ms().saturating_sub(started),
+        "admin": served.admin,
+    }));
+    response.headers.push(("x-request-id".into(), request_id));
+    response
+}
+
+/// One request's answer, and what its log line says of it.
+struct Served {
+    response: Response,
+    /// The route's pattern (never the raw path), when one matched.
+    pattern: Option<&'static str>,
+    admin: Option<String>,
+    /// An internal failure's detail, for the log only.
+    detail: Option<String>,
+}
+
+async fn serve(app: &App, request: Request, request_id: &str) -> Served {
+    let refuse = |error: Error, dialect, pattern| Served {
+        detail: error.detail().map(|_| error.for_the_log()),
+        response: error.into_response(dialect, request_id),
+        pattern,
+        admin: None,
+    };
     let (route, params) = match find_route(&request.method, &request.path) {
         Ok(found) => found,
         Err((error, dialect)) => {
-            let mut response = error.into_response(dialect);
-            if response.status == 405 {
-                response.headers.push(("allow".into(), allowed_methods(&request.path).join(", ")));
+            let mut refused = refuse(error, dialect, None);
+            if refused.response.status == 405 {
+                refused.response.headers.push(("allow".into(), allowed_methods(&request.path).join(", ")));
             }
-            return response;
+            return refused;
         }
     };
+    let pattern = Some(route.pattern);
     // A path segment names something stored under it; one longer than any name can be names
     // nothing, so it is unknown here, before it could make a key longer than KV takes.
     if params.iter().any(|(_, value)| value.len() > MAX_PATH_PARAM_BYTES) {
-        return Error::not_found("no such resource").into_response(route.dialect);
+        return refuse(Error::not_found("no such resource"), route.dialect, pattern);
     }
     if request.body.len() > MAX_BODY_BYTES {
-        return Error::PayloadTooLarge.into_response(route.dialect);
+        return refuse(Error::PayloadTooLarge, route.dialect, pattern);
     }
     let admin = match route.access {
         Access::Public => None,
@@ -269,18 +312,21 @@ pub async fn handle(app: &App, request: Request) -> Response {
             // Counted before the token is checked: a client over its limit is refused either
             // way, so it cannot tell a right guess from a wrong one while it is slowed down.
             if !app.limiter.allow(&client_address(&request)).await {
-                return Error::RateLimited.into_response(route.dialect);
+                return refuse(Error::RateLimited, route.dialect, pattern);
             }
             match app.admins.authenticate(&request) {
                 Ok(admin) => Some(admin),
-                Err(error) => return error.into_response(route.dialect),
+                Err(error) => return refuse(error, route.dialect, pattern),
             }
         }
     };
     let ctx = Ctx { request, params, admin };
-    let response = match (route.handler.run)(app, &ctx).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(route.dialect),
+    let (response, detail) = match (route.handler.run)(app, &ctx).await {
+        Ok(response) => (response, None),
+        Err(error) => {
+            let detail = error.detail().map(|_| error.for_the_log());
+            (error.into_response(route.dialect, request_id), detail)
+        }
     };
     if let Some(admin) = &ctx.admin {
         if ctx.request.method != "GET" && (200..300).contains(&response.status) {
@@ -288,7 +334,23 @@ pub async fn handle(app: &App, request: Request) -> Response {
             let _ = app.catalog().record_audit(&audit_entry(app, admin, route, &ctx.params, &response)).await;
         }
     }
-    response
+    Served { response, pattern, admin: ctx.admin.map(|admin| admin.name), detail }
+}
+
+/// The caller's `X-Request-Id` when it is a plain id (at most 64 letters, digits, `-`, `_`, `.`),
+/// else a new one: 16 random hex digits.
+fn request_id(app: &App, request: &Request) -> String {
+    let plain = |id: &&str| {
+        !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    };
+    match request.header("x-request-id").map(str::trim).filter(plain) {
+        Some(id) => id.to_string(),
+        None => {
+            let mut random = [0u8; 8];
+            app.random.fill(&mut random);
+            hex::encode(random)
+        }
+    }
 }
 
 /// Who changed what, when: the route and its ids, and the id a creation answered with.

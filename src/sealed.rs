@@ -57,13 +57,11 @@ impl Keyring {
     /// Opens a sealed record; a record that is not sealed (written before encryption) reads as is.
     pub fn open(&self, stored: String) -> Result<String, Error> {
         let Some(rest) = stored.strip_prefix(MARK) else { return Ok(stored) };
-        let corrupt = |why: &str| Error::Store(format!("a sealed record {why}"));
+        let corrupt = |why: &str| Error::Internal(format!("a sealed record {why}"));
         let (id, encoded) = rest.split_once(':').ok_or_else(|| corrupt("is malformed"))?;
-        let (_, cipher) = self
-            .keys
-            .iter()
-            .find(|(known, _)| known == id)
-            .ok_or_else(|| corrupt(&format!("needs key '{id}', which ENCRYPTION_KEY no longer holds")))?;
+        let (_, cipher) = self.keys.iter().find(|(known, _)| known == id).ok_or_else(|| {
+            Error::Misconfigured(format!("a sealed record needs key '{id}', which ENCRYPTION_KEY no longer holds"))
+        })?;
         let bytes = base64_decode(encoded).filter(|b| b.len() > 24).ok_or_else(|| corrupt("is malformed"))?;
         let plain =
             cipher.decrypt(XNonce::from_slice(&bytes[..24]), &bytes[24..]).map_err(|_| corrupt("fails its check"))?;
@@ -90,7 +88,7 @@ impl<S: Store> Store for SealedStore<S> {
             match (&self.keyring, stored) {
                 (Some(keyring), Some(text)) if sealed(key) => keyring.open(text).map(Some),
                 (None, Some(text)) if sealed(key) && text.starts_with(MARK) => {
-                    Err(Error::Store("a sealed record needs ENCRYPTION_KEY, which is not set".into()))
+                    Err(Error::Misconfigured("a sealed record needs ENCRYPTION_KEY, which is not set".into()))
                 }
                 (_, stored) => Ok(stored),
             }
@@ -103,7 +101,7 @@ impl<S: Store> Store for SealedStore<S> {
                 return self.inner.put(key, value, ttl_seconds).await;
             }
             let keyring = self.keyring.as_ref().ok_or_else(|| {
-                Error::Store("ENCRYPTION_KEY is not set, and credentials are never stored in the clear".into())
+                Error::Misconfigured("ENCRYPTION_KEY is not set, and credentials are never stored in the clear".into())
             })?;
             let mut nonce = [0u8; 24];
             self.random.fill(&mut nonce);

@@ -161,7 +161,7 @@ impl dyn Store + '_ {
             // from_slice, like request bodies: one reader type means one copy of each type's decoder.
             Some(text) => serde_json::from_slice(text.as_bytes())
                 .map(Some)
-                .map_err(|err| Error::Store(format!("corrupt record at {key}: {err}"))),
+                .map_err(|err| Error::Internal(format!("corrupt record at {key}: {err}"))),
             None => Ok(None),
         }
     }
@@ -339,12 +339,12 @@ mod tests {
     }
 
     #[test]
-    fn corrupt_records_are_a_store_error_not_a_panic() {
+    fn corrupt_records_are_an_internal_error_not_a_panic() {
         let store = MemoryStore::new();
         block_on(async {
             store.put("k", "{not json", None).await.unwrap();
             let result: Result<Option<serde_json::Value>, Error> = (&store as &dyn Store).get_json("k").await;
-            assert!(matches!(result, Err(Error::Store(_))));
+            assert!(matches!(result, Err(Error::Internal(_))));
         });
     }
 }

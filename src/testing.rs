@@ -5,6 +5,7 @@
 use crate::context::App;
 use crate::http::{Request, Response};
 use crate::outbound::{Outbound, ScriptedOutbound};
+use crate::ports::{Log, MemoryLog};
 use crate::store::{MemoryStore, Store};
 use std::rc::Rc;
 
@@ -13,15 +14,18 @@ pub struct TestApp {
     pub app: App,
     pub store: Rc<MemoryStore>,
     pub outbound: Rc<ScriptedOutbound>,
+    /// Every line the app logged.
+    pub log: Rc<MemoryLog>,
 }
 
 impl TestApp {
-    /// `build` makes the app from the in-memory store and scripted outbound it is handed.
-    pub fn new(build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>) -> App) -> TestApp {
+    /// `build` makes the app from the in-memory store, scripted outbound and log it is handed.
+    pub fn new(build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>, Box<dyn Log>) -> App) -> TestApp {
         let store = Rc::new(MemoryStore::new());
         let outbound = Rc::new(ScriptedOutbound::new());
-        let app = build(Box::new(store.clone()), Box::new(outbound.clone()));
-        TestApp { app, store, outbound }
+        let log = Rc::new(MemoryLog::default());
+        let app = build(Box::new(store.clone()), Box::new(outbound.clone()), Box::new(log.clone()));
+        TestApp { app, store, outbound, log }
     }
 
     /// Answers one request through the router.

@@ -20,7 +20,7 @@ fn app() -> TestApp {
 }
 
 fn app_at(now_ms: u64) -> TestApp {
-    TestApp::new(|store, outbound| App {
+    TestApp::new(|store, outbound, log| App {
         store,
         outbound,
         clock: Box::new(FixedClock::new(now_ms)),
@@ -28,6 +28,7 @@ fn app_at(now_ms: u64) -> TestApp {
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
+        log,
         settings: Settings::default(),
     })
 }

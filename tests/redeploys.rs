@@ -22,7 +22,7 @@ fn app() -> TestApp {
 }
 
 fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
-    let app = TestApp::new(|store, outbound| App {
+    let app = TestApp::new(|store, outbound, log| App {
         store,
         outbound,
         clock: Box::new(clock),
@@ -30,6 +30,7 @@ fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
+        log,
         settings: Settings::default(),
     });
     let cluster =

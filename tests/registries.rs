@@ -141,7 +141,7 @@ fn unsigned_registries_take_an_optional_secret_in_authorization_or_the_query() {
 // ---- image hook triggers through the router
 
 fn app() -> TestApp {
-    TestApp::new(|store, outbound| App {
+    TestApp::new(|store, outbound, log| App {
         store,
         outbound,
         clock: Box::new(FixedClock::new(NOW_MS)),
@@ -149,6 +149,7 @@ fn app() -> TestApp {
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
+        log,
         settings: Settings::default(),
     })
 }

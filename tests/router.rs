@@ -23,7 +23,7 @@ struct Harness {
 
 fn harness(seed: u64) -> Harness {
     let clock = Rc::new(FixedClock::new(NOW));
-    let app = TestApp::new(|store, outbound| App {
+    let app = TestApp::new(|store, outbound, log| App {
         store,
         outbound,
         clock: Box::new(clock.clone()),
@@ -31,6 +31,7 @@ fn harness(seed: u64) -> Harness {
         queue: Box::new(common::queue()),
         admins: AdminDirectory::parse("alice:tok-a,bob:tok-b"),
         limiter: Box::new(hookrelay::ports::Unlimited),
+        log,
         settings: Settings::default(),
     });
     Harness { app, clock }
@@ -798,7 +799,10 @@ fn every_admin_mutation_is_in_the_audit_trail_without_secrets() {
 #[test]
 fn updates_are_audited_with_the_ids_they_changed_and_creations_with_the_new_id() {
     let h = harness(17);
-    h.setup_target_and_trigger(gitlab_target());
+    h.admin_json("POST", "/api/v1/targets", gitlab_target());
+    // Entries of one millisecond sort by a random suffix: one second apart, they sort by time.
+    h.clock.advance(1_000);
+    h.admin_json("POST", "/api/v1/triggers", json!({"target": "web-ci"}));
     let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
     let trigger_id = triggers[0]["id"].as_str().unwrap().to_string();
     h.clock.advance(1_000);
@@ -1096,4 +1100,54 @@ fn a_new_path_on_the_same_host_drops_the_headers_not_supplied_again() {
         sent.header("x-key"),
         patched["credentials_dropped"]
     );
+}
+
+// ---- request ids, log lines and opaque internal failures (svix's error.rs)
+
+#[test]
+fn an_internal_failure_answers_500_with_a_request_id_and_only_the_log_has_its_detail() {
+    let h = harness(26);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let (_, triggers) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    let trigger_id = triggers[0]["id"].as_str().unwrap().to_string();
+    let key = format!("trigger:{trigger_id}");
+    block_on(hookrelay::store::Store::put(h.app.store.as_ref(), &key, "{not json", None)).unwrap();
+    let answer = h.send(
+        Request::new("GET", &format!("/api/v1/triggers/{trigger_id}")).with_header("authorization", "Bearer tok-a"),
+    );
+    let body: Value = serde_json::from_slice(&answer.body).unwrap();
+    let request_id = answer.header("x-request-id").unwrap().to_string();
+    assert_eq!(
+        (answer.status, body),
+        (500, json!({"error": "internal", "message": "internal error", "request_id": request_id}))
+    );
+    let lines = h.app.log.lines.borrow();
+    let error = lines.iter().find(|line| line["type"] == "error").expect("an error line");
+    assert_eq!((&error["request_id"], &error["route"]), (&json!(request_id), &json!("/api/v1/triggers/{id}")));
+    assert!(error["detail"].as_str().unwrap().contains(&format!("corrupt record at {key}")), "{error}");
+    assert!(!lines.iter().any(|line| line.to_string().contains(&token) || line.to_string().contains("tok-a")));
+}
+
+#[test]
+fn every_answer_carries_its_request_id_and_leaves_one_line_with_the_routes_pattern() {
+    let h = harness(27);
+    let given = h.send(Request::new("GET", "/healthz").with_header("x-request-id", "deploy-42.a_b"));
+    assert_eq!(given.header("x-request-id"), Some("deploy-42.a_b"), "a plain id is kept");
+    for odd in ["has space", &"x".repeat(65), "new\nline", ""] {
+        let made = h.send(Request::new("GET", "/healthz").with_header("x-request-id", odd));
+        let id = made.header("x-request-id").unwrap();
+        assert!(id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{odd:?} replaced by {id}");
+    }
+    let before = h.app.log.lines.borrow().len();
+    let missing = h.send(Request::new("GET", "/api/v1/targets/web-ci").with_header("authorization", "Bearer tok-a"));
+    assert_eq!(missing.status, 404);
+    let lines = h.app.log.lines.borrow();
+    assert_eq!(lines.len(), before + 1, "one line per request");
+    let line = lines.last().unwrap();
+    assert_eq!(
+        (&line["type"], &line["method"], &line["route"], &line["status"], &line["admin"]),
+        (&json!("request"), &json!("GET"), &json!("/api/v1/targets/{id}"), &json!(404), &json!("alice"))
+    );
+    assert_eq!(line["request_id"].as_str(), missing.header("x-request-id"));
+    assert!(line["duration_ms"].is_u64());
 }

@@ -8,7 +8,7 @@ use crate::context::App;
 use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
-use crate::ports::{Clock, Lane, Limiter, LocalFuture, Queue, Random};
+use crate::ports::{Clock, Lane, Limiter, LocalFuture, Log, Queue, Random};
 use crate::sealed::{Keyring, SealedStore};
 use crate::settings::Settings;
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
@@ -37,6 +37,7 @@ fn app(env: &Env) -> worker::Result<App> {
             Some(limiter) => Box::new(RateLimit(limiter)),
             None => Box::new(crate::ports::Unlimited),
         },
+        log: Box::new(ConsoleLog),
         settings: Settings::from_vars(|name| env.var(name).ok().map(|var| var.to_string())),
     })
 }
@@ -350,6 +351,15 @@ impl Limiter for RateLimit {
                 Err(_) => true,
             }
         })
+    }
+}
+
+/// Log lines through `console.log`, one JSON text each, for `wrangler tail` and Workers Logs.
+struct ConsoleLog;
+
+impl Log for ConsoleLog {
+    fn line(&self, line: serde_json::Value) {
+        worker::console_log!("{line}");
     }
 }
 
