@@ -20,6 +20,14 @@ pub fn signing_key(secret: &str) -> Vec<u8> {
     }
 }
 
+/// The `webhook-signature` value for `body` sent as `id` at `timestamp` under `secret`: `v1,` and
+/// the base64 HMAC-SHA256 of `{id}.{timestamp}.{body}`. `verify_standard` below checks it; tests
+/// sign with it, as the standard-webhooks libraries pair `sign` with `verify`.
+pub fn sign(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
+    let mac = hmac_sha256(&signing_key(secret), &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body]);
+    format!("v1,{}", crate::signature::base64_encode(&mac))
+}
+
 /// Verifies the Standard Webhooks headers; GitLab's signing tokens use the same scheme.
 pub fn verify_standard(call: &HookCall) -> Result<(), Error> {
     let request = call.request;
@@ -68,5 +76,65 @@ impl Provider for StandardWebhooks {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Request;
+    use crate::model::Secret;
+
+    fn vector() -> serde_json::Value {
+        serde_json::from_str(include_str!("../../tests/fixtures/standard-webhooks-vector.json")).unwrap()
+    }
+
+    fn source(secret: &str) -> Source {
+        Source { kind: "standard".into(), secrets: vec![Secret::new(secret)], ..Source::default() }
+    }
+
+    /// A request signed by `sign`, with the three headers, less the one named `without`.
+    fn signed(secret: &str, id: &str, timestamp: &str, body: &str, without: Option<&str>) -> Request {
+        let headers = [
+            ("webhook-id", id.to_string()),
+            ("webhook-timestamp", timestamp.to_string()),
+            ("webhook-signature", sign(secret, id, timestamp, body.as_bytes())),
+        ];
+        headers
+            .into_iter()
+            .filter(|(name, _)| Some(*name) != without)
+            .fold(Request::new("POST", "/hooks/h").with_body("application/json", body), |request, (name, value)| {
+                request.with_header(name, &value)
+            })
+    }
+
+    #[test]
+    fn sign_matches_the_published_vector() {
+        let v = vector();
+        let field = |name: &str| v[name].as_str().unwrap().to_string();
+        let timestamp = v["timestamp"].to_string();
+        assert_eq!(
+            sign(&field("secret"), &field("msg_id"), &timestamp, field("payload").as_bytes()),
+            field("expected_signature")
+        );
+    }
+
+    #[test]
+    fn a_signed_message_verifies_and_each_missing_header_is_named() {
+        let secret = vector()["secret"].as_str().unwrap().to_string();
+        let now_ms = 1_700_000_000_000;
+        let timestamp = (now_ms / 1000).to_string();
+        let source = source(&secret);
+        let body = r#"{"type":"push","ref":"refs/heads/main"}"#;
+        let request = signed(&secret, "msg_1", &timestamp, body, None);
+        assert_eq!(verify_standard(&HookCall { request: &request, source: &source, now_ms }), Ok(()));
+        for header in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+            let request = signed(&secret, "msg_1", &timestamp, body, Some(header));
+            let refused = verify_standard(&HookCall { request: &request, source: &source, now_ms }).unwrap_err();
+            assert_eq!((refused.status(), refused.message()), (401, format!("{header} is missing")));
+        }
+        let other_secret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+        let forged = signed(other_secret, "msg_1", &timestamp, body, None);
+        assert!(verify_standard(&HookCall { request: &forged, source: &source, now_ms }).is_err());
     }
 }
