@@ -72,7 +72,7 @@ pub async fn receive<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Resul
     provider.verify(&call)?;
     let events = provider.parse(&call)?;
     sources::check_events(&events)?;
-    if events.iter().any(|event| event.kind() == EventKind::Ping) {
+    if events.iter().any(|event| event.kind == EventKind::Ping) {
         return Ok(Response::json(200, &json!({"ok": true, "event": "ping"})));
     }
     let candidates = match endpoint.trigger {
@@ -150,7 +150,7 @@ async fn image_triggers<S: Store, O: Outbound>(app: &App<S, O>, events: &[Event]
     // Lower case, as the index is: `App` and `app` are one listing, and their triggers fire once.
     let mut repositories: Vec<String> = events
         .iter()
-        .filter(|event| event.kind() == EventKind::ImagePush)
+        .filter(|event| event.kind == EventKind::ImagePush)
         .filter_map(|event| event.image.as_ref().map(|image| image.repository.to_ascii_lowercase()))
         .collect();
     repositories.sort_unstable();
@@ -253,7 +253,7 @@ fn not_matched(reason: &str) -> Response {
 pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
     let ref_name = trigger.pinned_ref.clone().unwrap_or_else(|| event.short_ref().to_string());
     let mut variables: BTreeMap<String, String> = [
-        ("HOOKRELAY_EVENT", event.kind().as_str().to_string()),
+        ("HOOKRELAY_EVENT", crate::model::wire_name(&event.kind)),
         ("HOOKRELAY_REPOSITORY", event.repository.clone()),
         ("HOOKRELAY_REF", if event.git_ref.is_empty() { event.short_ref().to_string() } else { event.git_ref.clone() }),
         ("HOOKRELAY_COMMIT", event.commit.clone()),

@@ -365,16 +365,16 @@ fn event_kinds_follow_the_real_payloads() {
         let req = request(&fixture(file), &[h("X-GitHub-Event", event.into())]);
         github.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap().remove(0)
     };
-    assert_eq!(parse_as("github/ping.json", "ping").kind(), EventKind::Ping);
+    assert_eq!(parse_as("github/ping.json", "ping").kind, EventKind::Ping);
     let created = parse_as("github/push-tag-created-ghes.json", "push");
-    assert_eq!((created.kind(), created.tag()), (EventKind::TagPush, Some("simple-tag")));
+    assert_eq!((created.kind, created.tag()), (EventKind::TagPush, Some("simple-tag")));
     let deleted = parse_as("github/push-tag-deleted.json", "push");
     assert!(deleted.deleted, "all-zero after marks a deleted ref");
-    assert_eq!(parse_as("github/create-tag.json", "create").kind(), EventKind::Other);
+    assert_eq!(parse_as("github/create-tag.json", "create").kind, EventKind::Other);
     let gitea = sources::provider("gitea").unwrap();
     let req = request(&fixture("gitea/create-branch.json"), &[h("X-Gitea-Event", "create".into())]);
     assert_eq!(
-        gitea.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap()[0].kind(),
+        gitea.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap()[0].kind,
         EventKind::Other
     );
 }

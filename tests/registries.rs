@@ -29,7 +29,7 @@ fn parse(kind: &str, file: &str, headers: &[(&str, &str)]) -> Vec<Event> {
 
 fn image_of(event: &Event) -> (EventKind, &str, &str, &str) {
     let image = event.image.as_ref().unwrap();
-    (event.kind(), image.repository.as_str(), image.tag.as_str(), image.digest.as_str())
+    (event.kind, image.repository.as_str(), image.tag.as_str(), image.digest.as_str())
 }
 
 #[test]
@@ -56,7 +56,7 @@ fn harbor_push_artifact_and_pull_artifact() {
         "a digest in `tag` is a push by digest"
     );
     let pulled = parse("harbor", "harbor/pull_artifact.json", &[]);
-    assert_eq!(pulled[0].kind(), EventKind::Other);
+    assert_eq!(pulled[0].kind, EventKind::Other);
 }
 
 #[test]
@@ -82,7 +82,7 @@ fn distribution_counts_manifest_pushes_only() {
         )
     );
     assert_eq!(events[0].sender, "test-actor");
-    assert_eq!(parse("distribution", "distribution/pull-envelope.json", &[])[0].kind(), EventKind::Other);
+    assert_eq!(parse("distribution", "distribution/pull-envelope.json", &[])[0].kind, EventKind::Other);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn ghcr_container_package_and_non_container_package() {
         (EventKind::ImagePush, "codertocat/hello-world-npm", "", "sha256:6c62fb45fe66bfb1ea9a66abc38f6a0cc974292b")
     );
     let npm = parse("ghcr", "github/package-published-npm.json", &[("X-GitHub-Event", "package")]);
-    assert_eq!(npm[0].kind(), EventKind::Other);
+    assert_eq!(npm[0].kind, EventKind::Other);
 }
 
 #[test]

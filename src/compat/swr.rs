@@ -134,7 +134,7 @@ fn trigger_fields(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Va
     });
     let view = json!({
         "action": "update",
-        "app_type": workload.kind.as_str(),
+        "app_type": crate::model::wire_name(&workload.kind),
         "application": workload.name,
         "cluster_id": cluster.map(|c| c.id.as_str()).unwrap_or(""),
         "cluster_name": cluster.map(|c| c.name.as_str()).unwrap_or(""),
@@ -147,7 +147,7 @@ fn trigger_fields(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Va
 
 fn trigger_view(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Value> {
     let mut view = trigger_fields(trigger, cluster);
-    let trigger_type = trigger.filter.trigger_type.map(|t| format!("{t:?}").to_ascii_lowercase()).unwrap_or_default();
+    let trigger_type = trigger.filter.trigger_type.map(|t| crate::model::wire_name(&t)).unwrap_or_default();
     let mode = trigger.origin.as_deref().and_then(|o| o.strip_prefix(ORIGIN)).unwrap_or("cce");
     view.insert("enable".into(), trigger.enabled.to_string().into());
     view.insert("name".into(), trigger.description.clone().into());

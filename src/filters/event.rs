@@ -5,7 +5,7 @@
 use super::glob::{glob_match, validate_glob};
 use super::tag::{compile_regex, condition_tags, tag_condition_matches, TagConditionType};
 use crate::error::Error;
-use crate::model::{quoted, Event, EventKind};
+use crate::model::{quoted, wire_name, Event, EventKind};
 use serde::{Deserialize, Serialize};
 
 const MAX_PATTERNS: usize = 100;
@@ -75,14 +75,14 @@ impl EventFilter {
 
     /// `Ok` when the event passes every filter, else the reason it does not.
     pub fn check(&self, event: &Event) -> Result<(), String> {
-        let kind = event.kind();
+        let kind = event.kind;
         let wanted = if self.events.is_empty() {
             &[EventKind::Push, EventKind::TagPush, EventKind::ImagePush][..]
         } else {
             &self.events
         };
         if !wanted.contains(&kind) {
-            return Err(format!("event '{}' is not one of the trigger's events", kind.as_str()));
+            return Err(format!("event '{}' is not one of the trigger's events", wire_name(&kind)));
         }
         if event.deleted {
             return Err(format!("{} was deleted", quoted(&event.git_ref)));
@@ -107,7 +107,7 @@ impl EventFilter {
         match (self.trigger_type, &self.condition) {
             (Some(kind), condition) => {
                 if !tag_condition_matches(kind, condition.as_deref().unwrap_or(""), event.short_ref()) {
-                    let kind = format!("{kind:?}").to_ascii_lowercase();
+                    let kind = wire_name(&kind);
                     return Err(format!("tag '{}' does not meet the {kind} condition", quoted(event.short_ref())));
                 }
             }
@@ -129,7 +129,7 @@ mod filter_tests {
 
     fn push(git_ref: &str) -> Event {
         Event {
-            kind: Some(Event::push_kind(git_ref)),
+            kind: Event::push_kind(git_ref),
             repository: "Group/App".into(),
             git_ref: git_ref.into(),
             ..Default::default()
@@ -141,7 +141,7 @@ mod filter_tests {
         let filter = EventFilter::default();
         assert!(filter.check(&push("refs/heads/main")).is_ok());
         assert!(filter.check(&push("refs/tags/v1")).is_ok());
-        let ping = Event { kind: Some(EventKind::Ping), ..Default::default() };
+        let ping = Event { kind: EventKind::Ping, ..Default::default() };
         assert!(filter.check(&ping).is_err());
         let tags_only = EventFilter { events: vec![EventKind::TagPush], ..Default::default() };
         assert!(tags_only.check(&push("refs/heads/main")).is_err());

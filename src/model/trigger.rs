@@ -77,17 +77,6 @@ pub enum TriggerKind {
     Schedule,
 }
 
-impl TriggerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TriggerKind::Token => "token",
-            TriggerKind::Hook => "hook",
-            TriggerKind::Image => "image",
-            TriggerKind::Schedule => "schedule",
-        }
-    }
-}
-
 impl Trigger {
     /// Derived from what it holds: a source makes a hook (or a schedule), a token hash a token trigger.
     pub fn kind(&self) -> TriggerKind {
