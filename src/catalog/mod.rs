@@ -72,7 +72,7 @@ pub struct TriggerInput {
     pub workload: Option<Option<crate::model::Workload>>,
     /// Set by the compatible APIs only; never read from a request body.
     #[serde(skip)]
-    pub origin: Option<String>,
+    pub origin: Option<crate::model::Origin>,
 }
 
 impl<'a, S: Store> Catalog<'a, S> {

@@ -6,7 +6,7 @@ use crate::app::{App, Ctx};
 use crate::catalog::TriggerInput;
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{Secret, Source, Trigger};
+use crate::model::{Origin, Secret, Source, Trigger};
 use crate::outbound::Outbound;
 use crate::store::Store;
 use serde::Deserialize;
@@ -29,8 +29,8 @@ fn repository(ctx: &Ctx) -> String {
     format!("{}/{}", ctx.param("namespace"), ctx.param("project").replace(':', "/"))
 }
 
-fn origin(ctx: &Ctx) -> String {
-    format!("servicestage:{}", ctx.param("project_id"))
+fn origin(ctx: &Ctx) -> Origin {
+    Origin::ServiceStage { project_id: ctx.param("project_id").to_string() }
 }
 
 fn hook_view(trigger: &Trigger, callback_url: &str) -> Value {
@@ -88,7 +88,7 @@ async fn own_hooks<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result<
     let origin = origin(ctx);
     let mut hooks = Vec::new();
     for trigger in catalog.triggers_for_repository(&repository(ctx)).await? {
-        if trigger.origin.as_deref() != Some(origin.as_str()) {
+        if trigger.origin.as_ref() != Some(&origin) {
             continue;
         }
         let callback_url = match catalog.find_target(&trigger.target).await {

@@ -9,6 +9,7 @@ use crate::catalog::TriggerInput;
 use crate::error::Error;
 use crate::filters::TagConditionType;
 use crate::http::Response;
+use crate::model::origin::{Origin, SwrMode};
 use crate::model::workload::{WorkloadAction, WorkloadKind};
 use crate::model::{Delivery, DeliveryState, Target, Trigger, TriggerKind, Workload};
 use crate::outbound::Outbound;
@@ -18,7 +19,6 @@ use serde_json::{json, Map, Value};
 
 /// How many firings `trigger_history` shows, newest first.
 const HISTORY_LENGTH: usize = 20;
-const ORIGIN: &str = "swr:";
 
 fn repository(ctx: &Ctx) -> String {
     format!("{}/{}", ctx.param("namespace"), ctx.param("repository").replace('$', "/"))
@@ -67,7 +67,8 @@ async fn cluster<S: Store, O: Outbound>(app: &App<S, O>, body: &Map<String, Valu
 fn trigger_input(body: &Map<String, Value>, repository: String) -> Result<TriggerInput, Error> {
     one_of(body, "action", &["update"], None)?;
     let app_type = one_of(body, "app_type", &["deployments", "statefulsets"], None)?;
-    let mode = one_of(body, "trigger_mode", &["cce", "cci"], Some("cce"))?;
+    let mode =
+        if one_of(body, "trigger_mode", &["cce", "cci"], Some("cce"))? == "cci" { SwrMode::Cci } else { SwrMode::Cce };
     let trigger_type = match one_of(body, "trigger_type", &["all", "tag", "regular"], None)? {
         "all" => TagConditionType::All,
         "tag" => TagConditionType::Tag,
@@ -92,7 +93,7 @@ fn trigger_input(body: &Map<String, Value>, repository: String) -> Result<Trigge
         condition: Some(Some(text(body, "condition", true)?.unwrap_or_default().to_string())),
         workload: Some(Some(workload)),
         enabled: Some(enable(body)?),
-        origin: Some(format!("{ORIGIN}{mode}")),
+        origin: Some(Origin::Swr { mode }),
         ..TriggerInput::default()
     })
 }
@@ -105,7 +106,7 @@ async fn own_triggers<S: Store, O: Outbound>(
     let catalog = app.catalog();
     let mut triggers = Vec::new();
     for trigger in catalog.image_triggers(&repository(ctx)).await? {
-        if trigger.origin.as_deref().is_some_and(|origin| origin.starts_with(ORIGIN)) {
+        if matches!(trigger.origin, Some(Origin::Swr { .. })) {
             let target = catalog.find_target(&trigger.target).await.ok();
             triggers.push((trigger, target));
         }
@@ -148,10 +149,13 @@ fn trigger_fields(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Va
 fn trigger_view(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Value> {
     let mut view = trigger_fields(trigger, cluster);
     let trigger_type = trigger.filter.trigger_type.map(|t| crate::model::wire_name(&t)).unwrap_or_default();
-    let mode = trigger.origin.as_deref().and_then(|o| o.strip_prefix(ORIGIN)).unwrap_or("cce");
+    let mode = match trigger.origin {
+        Some(Origin::Swr { mode }) => mode,
+        _ => SwrMode::Cce,
+    };
     view.insert("enable".into(), trigger.enabled.to_string().into());
     view.insert("name".into(), trigger.description.clone().into());
-    view.insert("trigger_mode".into(), mode.into());
+    view.insert("trigger_mode".into(), crate::model::wire_name(&mode).into());
     view.insert("trigger_type".into(), trigger_type.into());
     view
 }
@@ -257,7 +261,7 @@ mod tests {
         assert_eq!(workload.action, WorkloadAction::SetImage);
         assert_eq!(input.enabled, Some(true));
         assert_eq!(input.repository, Some(Some("group/busybox".to_string())));
-        assert_eq!(input.origin.as_deref(), Some("swr:cce"));
+        assert_eq!(input.origin.map(String::from).as_deref(), Some("swr:cce"));
     }
 
     #[test]

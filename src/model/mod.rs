@@ -6,6 +6,7 @@ pub mod call;
 pub mod delivery;
 pub mod event;
 pub mod image_reference;
+pub mod origin;
 pub mod registry;
 pub mod source;
 pub mod target;
@@ -16,12 +17,14 @@ pub use audit::AuditEntry;
 pub use call::{Call, Payload};
 pub use delivery::{Delivery, DeliveryState};
 pub use event::{Event, EventKind, Image};
+pub use origin::Origin;
 pub use registry::Registry;
 pub use source::Source;
 pub use target::Target;
 pub use trigger::{Trigger, TriggerKind};
 pub use workload::Workload;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A credential held for a target. It is serialized into storage, but `Debug` never shows it,
@@ -64,6 +67,11 @@ pub fn wire_name<T: Serialize>(value: &T) -> String {
         Ok(serde_json::Value::String(name)) => name,
         _ => String::new(),
     }
+}
+
+/// The unit variant whose [`wire_name`] is `name`, if there is one.
+pub fn from_wire_name<T: DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
 /// For PATCH bodies: distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`).
