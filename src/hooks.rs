@@ -16,7 +16,7 @@
 use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
+use crate::model::{quoted, Call, Event, EventKind, Payload, ProviderSource, Registry, Source, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::relay;
 use crate::sources::{self, replay, HookCall, ReplayId};
@@ -43,7 +43,7 @@ const LOOP_EVENTS: [&str; 2] = ["Pipeline Hook", "Job Hook"];
 struct Endpoint {
     /// The id the replay markers are scoped to.
     id: String,
-    source: Source,
+    source: ProviderSource,
     trigger: Option<Trigger>,
 }
 
@@ -58,9 +58,10 @@ async fn endpoint<S: Store, O: Outbound>(app: &App<S, O>, id: &str, now: u64) ->
         return Ok(Endpoint { id: registry.id, source: registry.source, trigger: None });
     }
     let trigger = catalog.find_trigger(id).await.map_err(unknown)?;
+    // A schedule has no hook URL: it answers as an unknown provider did, 404.
     match trigger.source.clone().filter(|_| !trigger.is_expired(now)) {
-        Some(source) => Ok(Endpoint { id: trigger.id.clone(), source, trigger: Some(trigger) }),
-        None => Err(Error::not_found("unknown hook")),
+        Some(Source::Provider(source)) => Ok(Endpoint { id: trigger.id.clone(), source, trigger: Some(trigger) }),
+        Some(Source::Schedule(_)) | None => Err(Error::not_found("unknown hook")),
     }
 }
 

@@ -45,7 +45,7 @@ pub async fn run<S: Store, O: Outbound>(app: &App<S, O>, at_ms: u64) -> Result<V
 
 /// What a schedule runs: its ref and variables over the trigger's, and when it was due.
 fn scheduled_call(trigger: &Trigger, minute: u64) -> Call {
-    let source = trigger.source.clone().unwrap_or_default();
+    let source = trigger.source.as_ref().and_then(|source| source.as_schedule()).cloned().unwrap_or_default();
     let mut variables = trigger.variables.clone();
     variables.extend(source.variables);
     variables.insert("HOOKRELAY_EVENT".into(), "schedule".into());

@@ -7,7 +7,7 @@ use common::{fixture, source};
 use hookrelay::error::Error;
 use hookrelay::http::Request;
 use hookrelay::model::source::Encoding;
-use hookrelay::model::{Event, EventKind, Source};
+use hookrelay::model::{Event, EventKind, ProviderSource};
 use hookrelay::signature::{base64_decode, base64_encode, hmac, hmac_sha256, Algorithm};
 use hookrelay::sources::{self, gitee, standard::signing_key, HookCall};
 use serde_json::Value;
@@ -69,8 +69,8 @@ fn hmac_signer(body: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
     vec![h("X-Signature", format!("sha512:{}", base64_encode(&hmac(Algorithm::Sha512, secret.as_bytes(), &[body]))))]
 }
 
-fn hmac_source(secrets: &[&str]) -> Source {
-    Source {
+fn hmac_source(secrets: &[&str]) -> ProviderSource {
+    ProviderSource {
         header: Some("X-Signature".into()),
         algorithm: Some(Algorithm::Sha512),
         encoding: Some(Encoding::Base64),
@@ -182,7 +182,7 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn source_for(case: &Case, secrets: &[&str]) -> Source {
+fn source_for(case: &Case, secrets: &[&str]) -> ProviderSource {
     match case.kind {
         "hmac" => hmac_source(secrets),
         _ => source(case.kind, secrets),
@@ -205,11 +205,11 @@ fn request(body: &[u8], headers: &[(String, String)]) -> Request {
     request
 }
 
-fn verify(case: &Case, source: &Source, request: &Request, now_ms: u64) -> Result<(), Error> {
+fn verify(case: &Case, source: &ProviderSource, request: &Request, now_ms: u64) -> Result<(), Error> {
     sources::provider(case.kind).unwrap().verify(&HookCall { request, source, now_ms })
 }
 
-fn parse(case: &Case, source: &Source, request: &Request) -> Vec<Event> {
+fn parse(case: &Case, source: &ProviderSource, request: &Request) -> Vec<Event> {
     sources::provider(case.kind).unwrap().parse(&HookCall { request, source, now_ms: NOW_MS }).unwrap()
 }
 
@@ -219,7 +219,7 @@ fn every_provider_accepts_its_real_signed_payload_and_parses_it() {
         let secret = secret_for(&case);
         let body = fixture(case.fixture);
         let src = source_for(&case, &[&secret]);
-        sources::validate_source(&src).unwrap_or_else(|e| panic!("{}: {e}", case.kind));
+        sources::validate_provider(&src).unwrap_or_else(|e| panic!("{}: {e}", case.kind));
         let req = request(&body, &(case.signer)(&body, &secret, NOW_MS));
         assert_eq!(verify(&case, &src, &req, NOW_MS), Ok(()), "{} {}", case.kind, case.fixture);
         let events = parse(&case, &src, &req);
@@ -409,10 +409,10 @@ fn malformed_json_is_a_bad_request_not_a_panic() {
 
 #[test]
 fn sources_are_validated_on_create() {
-    assert!(sources::validate_source(&source("teamcity", &["x"])).unwrap_err().message().contains("github"));
-    assert!(sources::validate_source(&source("github", &[])).is_err());
-    assert!(sources::validate_source(&source("standard", &["not-whsec"])).is_err());
-    assert!(sources::validate_source(&source("hmac", &["x"])).unwrap_err().message().contains("header"));
+    assert!(sources::validate_provider(&source("teamcity", &["x"])).unwrap_err().message().contains("github"));
+    assert!(sources::validate_provider(&source("github", &[])).is_err());
+    assert!(sources::validate_provider(&source("standard", &["not-whsec"])).is_err());
+    assert!(sources::validate_provider(&source("hmac", &["x"])).unwrap_err().message().contains("header"));
 }
 
 // ---- replay ids: only what the provider signs, or its own id header beside the body's hash

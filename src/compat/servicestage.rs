@@ -6,7 +6,7 @@ use crate::app::{App, Ctx};
 use crate::catalog::TriggerInput;
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{Origin, Secret, Source, Trigger};
+use crate::model::{Origin, Secret, SourceFields, Trigger};
 use crate::outbound::Outbound;
 use crate::store::Store;
 use serde::Deserialize;
@@ -36,7 +36,7 @@ fn origin(ctx: &Ctx) -> Origin {
 fn hook_view(trigger: &Trigger, callback_url: &str) -> Value {
     json!({
         "id": trigger.id,
-        "type": trigger.source.as_ref().map(|s| s.kind.as_str()).unwrap_or(""),
+        "type": trigger.source.as_ref().map(|s| s.kind()).unwrap_or(""),
         "callback_url": callback_url,
         "hook_url": trigger.hook_url(),
     })
@@ -50,16 +50,8 @@ pub async fn create<S: Store, O: Outbound>(app: &App<S, O>, ctx: &Ctx) -> Result
     }
     let repository = repository(ctx);
     crate::model::validate_name("repository", &repository)?;
-    let source = Source {
-        kind: input.kind,
-        secrets: vec![Secret::new(input.secret)],
-        header: None,
-        algorithm: None,
-        encoding: None,
-        prefix: None,
-        ..Default::default()
-    };
-    crate::sources::validate_source(&source)?;
+    let source = SourceFields { kind: input.kind, secrets: vec![Secret::new(input.secret)], ..Default::default() };
+    crate::sources::validate_source(source.clone())?;
     let catalog = app.catalog();
     // Each hook gets its own target, named after the hook's repository and a fresh suffix.
     let mut suffix = [0u8; 4];
