@@ -16,7 +16,7 @@
 use crate::app::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{quoted, Call, Event, EventKind, Payload, ProviderSource, Registry, Source, Target, Trigger};
+use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Target, Trigger};
 use crate::outbound::Outbound;
 use crate::relay;
 use crate::sources::{self, replay, HookCall, ReplayId};
@@ -43,7 +43,7 @@ const LOOP_EVENTS: [&str; 2] = ["Pipeline Hook", "Job Hook"];
 struct Endpoint {
     /// The id the replay markers are scoped to.
     id: String,
-    source: ProviderSource,
+    source: crate::model::ProviderSource,
     trigger: Option<Trigger>,
 }
 
@@ -253,10 +253,13 @@ fn not_matched(reason: &str) -> Response {
 /// the HOOKRELAY_* variables, the trigger's own variables, and the payload as it came.
 pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
     let ref_name = trigger.pinned_ref.clone().unwrap_or_else(|| event.short_ref().to_string());
+    let event_ref = if event.git_ref.is_empty() { event.short_ref() } else { &event.git_ref };
+    let facts =
+        crate::model::EventFacts::new(event_ref, &ref_name, event.image.as_ref(), &event.repository, &event.commit);
     let mut variables: BTreeMap<String, String> = [
         ("HOOKRELAY_EVENT", crate::model::wire_name(&event.kind)),
         ("HOOKRELAY_REPOSITORY", event.repository.clone()),
-        ("HOOKRELAY_REF", if event.git_ref.is_empty() { event.short_ref().to_string() } else { event.git_ref.clone() }),
+        ("HOOKRELAY_REF", event_ref.to_string()),
         ("HOOKRELAY_COMMIT", event.commit.clone()),
         ("HOOKRELAY_DELIVERY", event.delivery_id.clone().unwrap_or_default()),
     ]
@@ -274,6 +277,7 @@ pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
         variables,
         payload: Some(payload),
         image: event.image.clone(),
+        facts: Some(facts),
         workload: trigger.workload.clone(),
         ..Call::default()
     }

@@ -50,10 +50,8 @@ fn scheduled_call(trigger: &Trigger, minute: u64) -> Call {
     variables.extend(source.variables);
     variables.insert("HOOKRELAY_EVENT".into(), "schedule".into());
     variables.insert("HOOKRELAY_SCHEDULED_AT".into(), format_rfc3339(minute * 60_000));
-    Call {
-        ref_name: source.ref_name.or_else(|| trigger.pinned_ref.clone()).unwrap_or_default(),
-        variables,
-        workload: trigger.workload.clone(),
-        ..Call::default()
-    }
+    let ref_name = source.ref_name.or_else(|| trigger.pinned_ref.clone()).unwrap_or_default();
+    // No event ref: the ref it runs is its branch, or its tag when it names one.
+    let facts = crate::model::EventFacts::new("", &ref_name, None, "", "");
+    Call { ref_name, variables, facts: Some(facts), workload: trigger.workload.clone(), ..Call::default() }
 }

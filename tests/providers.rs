@@ -358,6 +358,32 @@ fn gitee_accepts_the_plain_password_too() {
 }
 
 #[test]
+fn a_webhook_call_carries_its_events_facts_and_the_variables_as_their_view() {
+    let github = sources::provider("github").unwrap();
+    let src = source("github", &[SECRET]);
+    let parse_as = |file: &str| {
+        let req = request(&fixture(file), &[h("X-GitHub-Event", "push".into())]);
+        github.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap().remove(0)
+    };
+    let trigger: hookrelay::model::Trigger = serde_json::from_value(
+        serde_json::json!({"id": "t", "target": "g", "owner": "o", "created_at": 0, "updated_at": 0,
+            "variables": {"HOOKRELAY_COMMIT": "a trigger's variable"}}),
+    )
+    .unwrap();
+    let payload = || hookrelay::model::Payload { content_type: "application/json".into(), body: Vec::new() };
+    let push = hookrelay::hooks::call_for(&trigger, &parse_as("github/push.json"), payload());
+    let facts = push.facts.clone().expect("a webhook's call has facts");
+    assert_eq!(
+        (facts.branch.as_str(), facts.tag.as_str(), facts.repository.as_str(), facts.commit.as_str()),
+        ("master", "", "Codertocat/Hello-World", "6113728f27ae82c7b1a177c8d03f9e96e0adf246")
+    );
+    assert_eq!(push.variables["HOOKRELAY_REF"], "refs/heads/master");
+    let tag = hookrelay::hooks::call_for(&trigger, &parse_as("github/push-tag-created-ghes.json"), payload());
+    let facts = tag.facts.expect("a webhook's call has facts");
+    assert_eq!((facts.branch.as_str(), facts.tag.as_str()), ("", "simple-tag"));
+}
+
+#[test]
 fn event_kinds_follow_the_real_payloads() {
     let github = sources::provider("github").unwrap();
     let src = source("github", &[SECRET]);
