@@ -104,7 +104,7 @@ fn cases() -> Vec<Case> {
 
 /// Verify, parse, filter, and build the request of every matching event: the core of a webhook.
 fn hot_path(case: &Case, request: &Request) -> usize {
-    let source = case.trigger.source.as_ref().expect("a hook trigger");
+    let source = case.trigger.source.as_ref().and_then(|source| source.as_provider()).expect("a hook trigger");
     let provider = sources::provider(&source.kind).expect("a provider");
     let call = HookCall { request, source, now_ms: NOW_MS };
     provider.verify(&call).expect("verifies");

@@ -2,6 +2,8 @@
 //! ranges `a-b`, steps `*/n` and `a-b/n`, lists `a,b`, month and weekday names, and Sunday as 0 or
 //! 7. As in Vixie cron, when both day fields are restricted a day matching either one is due.
 //! No `worker` import.
+//! Home-made on purpose: the cron crates (`cron`, `croner`) are built on chrono, a date library
+//! whose time zones and formatting we would ship for five UTC fields (not measured in wasm).
 
 use crate::error::Error;
 use crate::time::civil_from_days;

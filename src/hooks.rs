@@ -38,7 +38,7 @@ const LOOP_EVENTS: [&str; 2] = ["Pipeline Hook", "Job Hook"];
 struct Endpoint {
     /// The id the replay markers are scoped to.
     id: String,
-    source: Source,
+    source: crate::model::ProviderSource,
     trigger: Option<Trigger>,
 }
 
@@ -53,9 +53,10 @@ async fn endpoint(app: &App, id: &str, now: u64) -> Result<Endpoint, Error> {
         return Ok(Endpoint { id: registry.id, source: registry.source, trigger: None });
     }
     let trigger = catalog.find_trigger(id).await.map_err(unknown)?;
+    // A schedule has no hook URL: it answers as an unknown provider did, 404.
     match trigger.source.clone().filter(|_| !trigger.is_expired(now)) {
-        Some(source) => Ok(Endpoint { id: trigger.id.clone(), source, trigger: Some(trigger) }),
-        None => Err(Error::not_found("unknown hook")),
+        Some(Source::Provider(source)) => Ok(Endpoint { id: trigger.id.clone(), source, trigger: Some(trigger) }),
+        Some(Source::Schedule(_)) | None => Err(Error::not_found("unknown hook")),
     }
 }
 
@@ -67,7 +68,7 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     provider.verify(&call)?;
     let events = provider.parse(&call)?;
     sources::check_events(&events)?;
-    if events.iter().any(|event| event.kind() == EventKind::Ping) {
+    if events.iter().any(|event| event.kind == EventKind::Ping) {
         return Ok(Response::json(200, &json!({"ok": true, "event": "ping"})));
     }
     let candidates = match endpoint.trigger {
@@ -139,7 +140,7 @@ async fn image_triggers(app: &App, events: &[Event]) -> Result<Vec<Trigger>, Err
     // Lower case, as the index is: `App` and `app` are one listing, and their triggers fire once.
     let mut repositories: Vec<String> = events
         .iter()
-        .filter(|event| event.kind() == EventKind::ImagePush)
+        .filter(|event| event.kind == EventKind::ImagePush)
         .filter_map(|event| event.image.as_ref().map(|image| image.repository.to_ascii_lowercase()))
         .collect();
     repositories.sort_unstable();
@@ -238,10 +239,13 @@ fn not_matched(reason: &str) -> Response {
 /// the HOOKRELAY_* variables, the trigger's own variables, and the payload as it came.
 pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
     let ref_name = trigger.pinned_ref.clone().unwrap_or_else(|| event.short_ref().to_string());
+    let event_ref = if event.git_ref.is_empty() { event.short_ref() } else { &event.git_ref };
+    let facts =
+        crate::model::EventFacts::new(event_ref, &ref_name, event.image.as_ref(), &event.repository, &event.commit);
     let mut variables: BTreeMap<String, String> = [
-        ("HOOKRELAY_EVENT", event.kind().as_str().to_string()),
+        ("HOOKRELAY_EVENT", crate::model::wire_name(&event.kind)),
         ("HOOKRELAY_REPOSITORY", event.repository.clone()),
-        ("HOOKRELAY_REF", if event.git_ref.is_empty() { event.short_ref().to_string() } else { event.git_ref.clone() }),
+        ("HOOKRELAY_REF", event_ref.to_string()),
         ("HOOKRELAY_COMMIT", event.commit.clone()),
         ("HOOKRELAY_DELIVERY", event.delivery_id.clone().unwrap_or_default()),
     ]
@@ -259,6 +263,7 @@ pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
         variables,
         payload: Some(payload),
         image: event.image.clone(),
+        facts: Some(facts),
         workload: trigger.workload.clone(),
         ..Call::default()
     }

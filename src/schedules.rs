@@ -38,15 +38,13 @@ pub async fn run(app: &App, at_ms: u64) -> Result<Vec<String>, Error> {
 
 /// What a schedule runs: its ref and variables over the trigger's, and when it was due.
 fn scheduled_call(trigger: &Trigger, minute: u64) -> Call {
-    let source = trigger.source.clone().unwrap_or_default();
+    let source = trigger.source.as_ref().and_then(|source| source.as_schedule()).cloned().unwrap_or_default();
     let mut variables = trigger.variables.clone();
     variables.extend(source.variables);
     variables.insert("HOOKRELAY_EVENT".into(), "schedule".into());
     variables.insert("HOOKRELAY_SCHEDULED_AT".into(), format_rfc3339(minute * 60_000));
-    Call {
-        ref_name: source.ref_name.or_else(|| trigger.pinned_ref.clone()).unwrap_or_default(),
-        variables,
-        workload: trigger.workload.clone(),
-        ..Call::default()
-    }
+    let ref_name = source.ref_name.or_else(|| trigger.pinned_ref.clone()).unwrap_or_default();
+    // No event ref: the ref it runs is its branch, or its tag when it names one.
+    let facts = crate::model::EventFacts::new("", &ref_name, None, "", "");
+    Call { ref_name, variables, facts: Some(facts), workload: trigger.workload.clone(), ..Call::default() }
 }

@@ -3,9 +3,11 @@
 //! filled in from the call, escaped for the body's media type (`Escaping`): JSON-escaped in JSON,
 //! percent-encoded in forms, as they are elsewhere. One pass, no recursion: a value that itself
 //! contains `{{...}}` is never expanded. No `worker` import.
+//! Home-made on purpose: the template crates (`handlebars`, `tera`, `minijinja`) bring a whole
+//! language (loops, filters, includes) where we want eight fixed names and one escaping rule.
 
 use crate::error::Error;
-use crate::model::Call;
+use crate::model::{Call, EventFacts};
 
 const PLACEHOLDERS: [&str; 8] = ["ref", "branch", "tag", "repository", "commit", "image", "digest", "delivery_id"];
 /// A template is at most this long.
@@ -42,32 +44,19 @@ pub fn validate(template: &str) -> Result<(), Error> {
     placeholders(template).map(|_| ())
 }
 
-/// The value of one placeholder for `call`. Git refs come from the HOOKRELAY_* variables the
-/// webhook path sets; a token call's ref counts as a branch unless it names a tag.
-fn value(call: &Call, name: &str) -> String {
-    let variable = |key: &str| call.variables.get(key).cloned().unwrap_or_default();
-    let full_ref = variable("HOOKRELAY_REF");
+/// The value of one placeholder for `call`, whose event's facts are `facts` (`Call::event_facts`).
+fn value(call: &Call, facts: &EventFacts, name: &str) -> String {
     let image = call.image.as_ref();
     match name {
         "ref" => call.ref_name.clone(),
-        "branch" => match full_ref.strip_prefix("refs/heads/") {
-            Some(branch) => branch.to_string(),
-            None if full_ref.is_empty() && image.is_none() && !call.ref_name.starts_with("refs/tags/") => {
-                call.ref_name.clone()
-            }
-            None => String::new(),
-        },
-        "tag" => match (full_ref.strip_prefix("refs/tags/"), image) {
-            (Some(tag), _) => tag.to_string(),
-            (None, Some(image)) => image.tag.clone(),
-            (None, None) => call.ref_name.strip_prefix("refs/tags/").unwrap_or_default().to_string(),
-        },
-        "repository" => image.map(|i| i.repository.clone()).unwrap_or_else(|| variable("HOOKRELAY_REPOSITORY")),
-        "commit" => variable("HOOKRELAY_COMMIT"),
+        "branch" => facts.branch.clone(),
+        "tag" => facts.tag.clone(),
+        "repository" => facts.repository.clone(),
+        "commit" => facts.commit.clone(),
         "image" => image.map(|i| i.reference()).unwrap_or_default(),
         "digest" => image.map(|i| i.digest.clone()).unwrap_or_default(),
         "delivery_id" => call.delivery.clone(),
-        other => other.strip_prefix("variables.").map(variable).unwrap_or_default(),
+        other => other.strip_prefix("variables.").and_then(|key| call.variables.get(key)).cloned().unwrap_or_default(),
     }
 }
 
@@ -115,9 +104,10 @@ impl Escaping {
 pub fn render(template: &str, call: &Call, escaping: Escaping) -> Result<String, Error> {
     let mut out = String::with_capacity(template.len());
     let mut last = 0;
+    let facts = call.event_facts();
     for (start, end, name) in placeholders(template)? {
         out.push_str(&template[last..start]);
-        escaping.write(&mut out, &value(call, name));
+        escaping.write(&mut out, &value(call, &facts, name));
         last = end;
     }
     out.push_str(&template[last..]);
@@ -204,6 +194,20 @@ mod tests {
         };
         let body = render("{{image}} {{tag}} {{digest}} {{repository}} [{{branch}}]", &call, Escaping::Raw).unwrap();
         assert_eq!(body, "ns/app:v2 v2 sha256:d ns/app []");
+    }
+
+    #[test]
+    fn the_events_typed_facts_fill_the_template_whatever_the_variables_say() {
+        let mut call = push_call();
+        call.facts = Some(crate::model::EventFacts {
+            branch: "release/2".into(),
+            tag: String::new(),
+            repository: "group/other".into(),
+            commit: "def456".into(),
+        });
+        let body = render("{{branch}} [{{tag}}] {{repository}} {{commit}}", &call, Escaping::Raw).unwrap();
+        assert_eq!(body, "release/2 [] group/other def456");
+        assert_eq!(render("{{variables.HOOKRELAY_COMMIT}}", &call, Escaping::Raw).unwrap(), "abc123", "the view stays");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! RFC 3339 timestamps to and from Unix milliseconds, without a date crate.
 //! The clock itself is a port (see `ports.rs`), so these functions are pure.
+//! Home-made on purpose: `chrono` and `time` bring calendars, zones and format languages for the
+//! one UTC form we write and read (not measured in wasm); the day arithmetic here is a few dozen lines.
 
 /// `2016-01-07T09:53:58.235Z`, the form GitLab answers with.
 pub fn format_rfc3339(unix_ms: u64) -> String {

@@ -3,7 +3,7 @@
 
 use hookrelay::cron::Cron;
 use hookrelay::http::{check_json_depth, parse_urlencoded, percent_decode, percent_encode, Request};
-use hookrelay::model::{Call, Source};
+use hookrelay::model::{Call, ProviderSource};
 use hookrelay::sources::{self, HookCall};
 use proptest::prelude::*;
 
@@ -42,7 +42,7 @@ proptest! {
     #[test]
     fn every_provider_parses_arbitrary_bodies_without_panicking(body in proptest::collection::vec(any::<u8>(), 0..400)) {
         for kind in sources::provider_names() {
-            let source = Source { kind: kind.to_string(), ..Source::default() };
+            let source = ProviderSource { kind: kind.to_string(), ..ProviderSource::default() };
             let provider = sources::provider(kind).expect("registered");
             for content_type in ["application/json", "application/x-www-form-urlencoded"] {
                 let req = request(&body, content_type);
@@ -54,7 +54,7 @@ proptest! {
     #[test]
     fn every_provider_parses_arbitrary_json_without_panicking(json in "\\{(\"[a-z_]{1,12}\":(\"[ -~]{0,12}\"|[0-9]{1,4}|null|\\[\\]|\\{\\}),){0,6}\"x\":1\\}") {
         for kind in sources::provider_names() {
-            let source = Source { kind: kind.to_string(), ..Source::default() };
+            let source = ProviderSource { kind: kind.to_string(), ..ProviderSource::default() };
             let req = request(json.as_bytes(), "application/json");
             let _ = sources::provider(kind).expect("registered").parse(&HookCall { request: &req, source: &source, now_ms: 0 });
         }

@@ -7,7 +7,7 @@ use common::{fixture, source};
 use hookrelay::error::Error;
 use hookrelay::http::Request;
 use hookrelay::model::source::Encoding;
-use hookrelay::model::{Event, EventKind, Source};
+use hookrelay::model::{Event, EventKind, ProviderSource};
 use hookrelay::signature::{base64_decode, base64_encode, hmac, hmac_sha256, Algorithm};
 use hookrelay::sources::{self, gitee, standard::signing_key, HookCall};
 use serde_json::Value;
@@ -69,8 +69,8 @@ fn hmac_signer(body: &[u8], secret: &str, _: u64) -> Vec<(String, String)> {
     vec![h("X-Signature", format!("sha512:{}", base64_encode(&hmac(Algorithm::Sha512, secret.as_bytes(), &[body]))))]
 }
 
-fn hmac_source(secrets: &[&str]) -> Source {
-    Source {
+fn hmac_source(secrets: &[&str]) -> ProviderSource {
+    ProviderSource {
         header: Some("X-Signature".into()),
         algorithm: Some(Algorithm::Sha512),
         encoding: Some(Encoding::Base64),
@@ -182,7 +182,7 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn source_for(case: &Case, secrets: &[&str]) -> Source {
+fn source_for(case: &Case, secrets: &[&str]) -> ProviderSource {
     match case.kind {
         "hmac" => hmac_source(secrets),
         _ => source(case.kind, secrets),
@@ -205,11 +205,11 @@ fn request(body: &[u8], headers: &[(String, String)]) -> Request {
     request
 }
 
-fn verify(case: &Case, source: &Source, request: &Request, now_ms: u64) -> Result<(), Error> {
+fn verify(case: &Case, source: &ProviderSource, request: &Request, now_ms: u64) -> Result<(), Error> {
     sources::provider(case.kind).unwrap().verify(&HookCall { request, source, now_ms })
 }
 
-fn parse(case: &Case, source: &Source, request: &Request) -> Vec<Event> {
+fn parse(case: &Case, source: &ProviderSource, request: &Request) -> Vec<Event> {
     sources::provider(case.kind).unwrap().parse(&HookCall { request, source, now_ms: NOW_MS }).unwrap()
 }
 
@@ -219,7 +219,7 @@ fn every_provider_accepts_its_real_signed_payload_and_parses_it() {
         let secret = secret_for(&case);
         let body = fixture(case.fixture);
         let src = source_for(&case, &[&secret]);
-        sources::validate_source(&src).unwrap_or_else(|e| panic!("{}: {e}", case.kind));
+        sources::validate_provider(&src).unwrap_or_else(|e| panic!("{}: {e}", case.kind));
         let req = request(&body, &(case.signer)(&body, &secret, NOW_MS));
         assert_eq!(verify(&case, &src, &req, NOW_MS), Ok(()), "{} {}", case.kind, case.fixture);
         let events = parse(&case, &src, &req);
@@ -358,6 +358,32 @@ fn gitee_accepts_the_plain_password_too() {
 }
 
 #[test]
+fn a_webhook_call_carries_its_events_facts_and_the_variables_as_their_view() {
+    let github = sources::provider("github").unwrap();
+    let src = source("github", &[SECRET]);
+    let parse_as = |file: &str| {
+        let req = request(&fixture(file), &[h("X-GitHub-Event", "push".into())]);
+        github.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap().remove(0)
+    };
+    let trigger: hookrelay::model::Trigger = serde_json::from_value(
+        serde_json::json!({"id": "t", "target": "g", "owner": "o", "created_at": 0, "updated_at": 0,
+            "variables": {"HOOKRELAY_COMMIT": "a trigger's variable"}}),
+    )
+    .unwrap();
+    let payload = || hookrelay::model::Payload { content_type: "application/json".into(), body: Vec::new() };
+    let push = hookrelay::hooks::call_for(&trigger, &parse_as("github/push.json"), payload());
+    let facts = push.facts.clone().expect("a webhook's call has facts");
+    assert_eq!(
+        (facts.branch.as_str(), facts.tag.as_str(), facts.repository.as_str(), facts.commit.as_str()),
+        ("master", "", "Codertocat/Hello-World", "6113728f27ae82c7b1a177c8d03f9e96e0adf246")
+    );
+    assert_eq!(push.variables["HOOKRELAY_REF"], "refs/heads/master");
+    let tag = hookrelay::hooks::call_for(&trigger, &parse_as("github/push-tag-created-ghes.json"), payload());
+    let facts = tag.facts.expect("a webhook's call has facts");
+    assert_eq!((facts.branch.as_str(), facts.tag.as_str()), ("", "simple-tag"));
+}
+
+#[test]
 fn event_kinds_follow_the_real_payloads() {
     let github = sources::provider("github").unwrap();
     let src = source("github", &[SECRET]);
@@ -365,16 +391,16 @@ fn event_kinds_follow_the_real_payloads() {
         let req = request(&fixture(file), &[h("X-GitHub-Event", event.into())]);
         github.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap().remove(0)
     };
-    assert_eq!(parse_as("github/ping.json", "ping").kind(), EventKind::Ping);
+    assert_eq!(parse_as("github/ping.json", "ping").kind, EventKind::Ping);
     let created = parse_as("github/push-tag-created-ghes.json", "push");
-    assert_eq!((created.kind(), created.tag()), (EventKind::TagPush, Some("simple-tag")));
+    assert_eq!((created.kind, created.tag()), (EventKind::TagPush, Some("simple-tag")));
     let deleted = parse_as("github/push-tag-deleted.json", "push");
     assert!(deleted.deleted, "all-zero after marks a deleted ref");
-    assert_eq!(parse_as("github/create-tag.json", "create").kind(), EventKind::Other);
+    assert_eq!(parse_as("github/create-tag.json", "create").kind, EventKind::Other);
     let gitea = sources::provider("gitea").unwrap();
     let req = request(&fixture("gitea/create-branch.json"), &[h("X-Gitea-Event", "create".into())]);
     assert_eq!(
-        gitea.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap()[0].kind(),
+        gitea.parse(&HookCall { request: &req, source: &src, now_ms: NOW_MS }).unwrap()[0].kind,
         EventKind::Other
     );
 }
@@ -409,10 +435,10 @@ fn malformed_json_is_a_bad_request_not_a_panic() {
 
 #[test]
 fn sources_are_validated_on_create() {
-    assert!(sources::validate_source(&source("teamcity", &["x"])).unwrap_err().message().contains("github"));
-    assert!(sources::validate_source(&source("github", &[])).is_err());
-    assert!(sources::validate_source(&source("standard", &["not-whsec"])).is_err());
-    assert!(sources::validate_source(&source("hmac", &["x"])).unwrap_err().message().contains("header"));
+    assert!(sources::validate_provider(&source("teamcity", &["x"])).unwrap_err().message().contains("github"));
+    assert!(sources::validate_provider(&source("github", &[])).is_err());
+    assert!(sources::validate_provider(&source("standard", &["not-whsec"])).is_err());
+    assert!(sources::validate_provider(&source("hmac", &["x"])).unwrap_err().message().contains("header"));
 }
 
 // ---- replay ids: only what the provider signs, or its own id header beside the body's hash

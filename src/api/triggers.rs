@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_used: Option<u64>) -> Value {
     let mut view = json!({
         "id": trigger.id,
-        "kind": trigger.kind().as_str(),
+        "kind": crate::model::wire_name(&trigger.kind()),
         "enabled": trigger.enabled,
         "target": trigger.target,
         "description": trigger.description,

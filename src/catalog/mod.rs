@@ -12,7 +12,7 @@ use crate::auth::{Admin, TriggerToken};
 use crate::error::Error;
 use crate::filters::{validate_glob, EventFilter};
 use crate::model::call::{validate_ref, validate_variable, MAX_VARIABLES};
-use crate::model::{double_option, EventKind, Source, Target, Trigger, TriggerKind};
+use crate::model::{double_option, EventKind, SourceFields, Target, Trigger, TriggerKind};
 use crate::ports::{Clock, Random};
 use crate::store::{keys, Store};
 use crate::time::parse_rfc3339;
@@ -52,7 +52,7 @@ pub struct TriggerInput {
     /// Makes it a hook trigger: `{"kind":"github","secrets":["..."]}`. On update it replaces the
     /// hook's source whole (secret rotation); a token trigger cannot get one.
     #[serde(default)]
-    pub source: Option<Source>,
+    pub source: Option<SourceFields>,
     #[serde(default)]
     pub events: Option<Vec<EventKind>>,
     #[serde(default, deserialize_with = "double_option")]
@@ -73,7 +73,7 @@ pub struct TriggerInput {
     pub workload: Option<Option<crate::model::Workload>>,
     /// Set by the compatible APIs only; never read from a request body.
     #[serde(skip)]
-    pub origin: Option<String>,
+    pub origin: Option<crate::model::Origin>,
 }
 
 impl<'a> Catalog<'a> {
@@ -121,7 +121,7 @@ impl<'a> Catalog<'a> {
             created_at: now,
             updated_at: now,
             expires_at: None,
-            source,
+            source: None,
             filter: EventFilter::default(),
             pinned_ref: None,
             variables: BTreeMap::new(),
@@ -129,9 +129,7 @@ impl<'a> Catalog<'a> {
             origin: input.origin.take(),
             enabled: true,
         };
-        if let Some(source) = &trigger.source {
-            crate::sources::validate_source(source)?;
-        }
+        trigger.source = source.map(crate::sources::validate_source).transpose()?;
         if kind == TriggerKind::Image {
             trigger.filter.events = vec![EventKind::ImagePush];
         }
@@ -240,8 +238,8 @@ impl<'a> Catalog<'a> {
 /// The index key that finds a trigger without listing them all: by repository, hook triggers for
 /// the compatible APIs' listings and image triggers for registry fan-out; schedules for the clock.
 fn index_key(trigger: &Trigger) -> Option<String> {
-    if let Some(cron) = trigger.source.as_ref().and_then(|source| source.cron.as_deref()) {
-        return Some(keys::schedule(&trigger.id, cron));
+    if let Some(schedule) = trigger.source.as_ref().and_then(|source| source.as_schedule()) {
+        return Some(keys::schedule(&trigger.id, &schedule.cron));
     }
     let repository = trigger.filter.repository.as_ref()?.to_ascii_lowercase();
     match trigger.kind() {
@@ -263,8 +261,7 @@ fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(),
             }
             Some(_) => {}
         }
-        crate::sources::validate_source(&source)?;
-        trigger.source = Some(source);
+        trigger.source = Some(crate::sources::validate_source(source)?);
     }
     apply_hook_fields(trigger, &input)?;
     if trigger.kind() == TriggerKind::Image && trigger.filter.repository.is_none() {

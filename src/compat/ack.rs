@@ -16,13 +16,12 @@ use crate::fire::{fire_by_token, TokenCall};
 use crate::http::Response;
 use crate::model::call::ContainerImage;
 use crate::model::image_reference::ImageReference;
+use crate::model::origin::{AckTriggerType, Origin};
 use crate::model::workload::{validate_k8s_name, WorkloadAction, WorkloadKind, WorkloadManifest};
+use crate::model::{from_wire_name, wire_name};
 use crate::model::{Target, Trigger, TriggerKind, Workload};
 use serde::Deserialize;
 use serde_json::{json, Value};
-
-const ORIGIN: &str = "ack:";
-const TYPES: [&str; 2] = ["deployment", "application"];
 
 #[derive(Deserialize)]
 struct CreateInput {
@@ -55,8 +54,15 @@ async fn cluster(app: &App, cluster_id: &str) -> Result<Target, Error> {
     super::cluster(app, "cluster_id", cluster_id).await
 }
 
-fn trigger_type(trigger: &Trigger) -> &str {
-    trigger.origin.as_deref().and_then(|origin| origin.strip_prefix(ORIGIN)).unwrap_or("deployment")
+fn is_ack(trigger: &Trigger) -> bool {
+    matches!(trigger.origin, Some(Origin::Ack { .. }))
+}
+
+fn trigger_type(trigger: &Trigger) -> String {
+    match trigger.origin {
+        Some(Origin::Ack { trigger_type }) => wire_name(&trigger_type),
+        _ => wire_name(&AckTriggerType::Deployment),
+    }
 }
 
 fn trigger_view(trigger: &Trigger, cluster_id: &str) -> Value {
@@ -98,10 +104,9 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         return Err(Error::bad_request("action must be redeploy"));
     }
     let trigger_type = input.trigger_type.unwrap_or_else(|| "deployment".into());
-    if !TYPES.contains(&trigger_type.as_str()) {
-        return Err(Error::bad_request("type must be deployment or application"));
-    }
-    let application = trigger_type == "application";
+    let ack_type: AckTriggerType =
+        from_wire_name(&trigger_type).ok_or_else(|| Error::bad_request("type must be deployment or application"))?;
+    let application = ack_type == AckTriggerType::Application;
     if !application && (input.container.is_some() || input.image_repository.is_some()) {
         return Err(Error::bad_request("container and image_repository are for application triggers"));
     }
@@ -120,7 +125,7 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         kind: Some(TriggerKind::Token),
         description: Some(format!("ACK {trigger_type} trigger for {}/{}", workload.namespace, workload.name)),
         workload: Some(Some(workload)),
-        origin: Some(format!("{ORIGIN}{trigger_type}")),
+        origin: Some(Origin::Ack { trigger_type: ack_type }),
         ..TriggerInput::default()
     };
     let (trigger, token) = app.catalog().create_trigger(admin, &target, trigger_input).await?;
@@ -153,7 +158,7 @@ pub async fn describe(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         .list_triggers(Some(&target))
         .await?
         .iter()
-        .filter(|t| t.origin.as_deref().is_some_and(|o| o.starts_with(ORIGIN)))
+        .filter(|t| is_ack(t))
         .filter(|t| t.workload.as_ref().is_some_and(|w| w.namespace == namespace && w.name == name))
         .filter(|t| wanted_type.is_empty() || trigger_type(t) == wanted_type)
         .map(|t| trigger_view(t, cluster_id))
@@ -168,7 +173,7 @@ pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let trigger = catalog.find_trigger(id).await?;
     let cluster_id = ctx.param("cluster_id");
     let in_cluster = cluster_id.is_empty() || cluster(app, cluster_id).await?.id == trigger.target;
-    if !in_cluster || !trigger.origin.as_deref().is_some_and(|o| o.starts_with(ORIGIN)) {
+    if !in_cluster || !is_ack(&trigger) {
         return Err(Error::not_found(format!("no ACK trigger '{id}'")));
     }
     catalog.delete_trigger(&trigger).await?;
@@ -231,7 +236,9 @@ mod tests {
 
     #[test]
     fn the_model_knows_application_triggers_by_this_modules_origin() {
-        assert_eq!(format!("{ORIGIN}application"), crate::model::trigger::ACK_APPLICATION_ORIGIN);
+        let origin = Origin::Ack { trigger_type: from_wire_name("application").unwrap() };
+        assert_eq!(origin, Origin::Ack { trigger_type: AckTriggerType::Application });
+        assert_eq!(String::from(origin), "ack:application");
     }
 
     #[test]

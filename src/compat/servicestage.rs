@@ -6,7 +6,7 @@ use crate::catalog::TriggerInput;
 use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{Secret, Source, Trigger};
+use crate::model::{Origin, Secret, SourceFields, Trigger};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -27,14 +27,14 @@ fn repository(ctx: &Ctx) -> String {
     format!("{}/{}", ctx.param("namespace"), ctx.param("project").replace(':', "/"))
 }
 
-fn origin(ctx: &Ctx) -> String {
-    format!("servicestage:{}", ctx.param("project_id"))
+fn origin(ctx: &Ctx) -> Origin {
+    Origin::ServiceStage { project_id: ctx.param("project_id").to_string() }
 }
 
 fn hook_view(trigger: &Trigger, callback_url: &str) -> Value {
     json!({
         "id": trigger.id,
-        "type": trigger.source.as_ref().map(|s| s.kind.as_str()).unwrap_or(""),
+        "type": trigger.source.as_ref().map(|s| s.kind()).unwrap_or(""),
         "callback_url": callback_url,
         "hook_url": trigger.hook_url(),
     })
@@ -48,16 +48,8 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     }
     let repository = repository(ctx);
     crate::model::validate_name("repository", &repository)?;
-    let source = Source {
-        kind: input.kind,
-        secrets: vec![Secret::new(input.secret)],
-        header: None,
-        algorithm: None,
-        encoding: None,
-        prefix: None,
-        ..Default::default()
-    };
-    crate::sources::validate_source(&source)?;
+    let source = SourceFields { kind: input.kind, secrets: vec![Secret::new(input.secret)], ..Default::default() };
+    crate::sources::validate_source(source.clone())?;
     let catalog = app.catalog();
     // Each hook gets its own target, named after the hook's repository and a fresh suffix.
     let mut suffix = [0u8; 4];
@@ -86,7 +78,7 @@ async fn own_hooks(app: &App, ctx: &Ctx) -> Result<Vec<(Trigger, String)>, Error
     let origin = origin(ctx);
     let mut hooks = Vec::new();
     for trigger in catalog.triggers_for_repository(&repository(ctx)).await? {
-        if trigger.origin.as_deref() != Some(origin.as_str()) {
+        if trigger.origin.as_ref() != Some(&origin) {
             continue;
         }
         let callback_url = match catalog.find_target(&trigger.target).await {

@@ -9,6 +9,7 @@ use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::filters::TagConditionType;
 use crate::http::Response;
+use crate::model::origin::{Origin, SwrMode};
 use crate::model::workload::{WorkloadAction, WorkloadKind};
 use crate::model::{Delivery, DeliveryState, Target, Trigger, TriggerKind, Workload};
 use crate::time::format_rfc3339;
@@ -16,7 +17,6 @@ use serde_json::{json, Map, Value};
 
 /// How many firings `trigger_history` shows, newest first.
 const HISTORY_LENGTH: usize = 20;
-const ORIGIN: &str = "swr:";
 
 fn repository(ctx: &Ctx) -> String {
     format!("{}/{}", ctx.param("namespace"), ctx.param("repository").replace('$', "/"))
@@ -65,7 +65,8 @@ async fn cluster(app: &App, body: &Map<String, Value>) -> Result<Target, Error> 
 fn trigger_input(body: &Map<String, Value>, repository: String) -> Result<TriggerInput, Error> {
     one_of(body, "action", &["update"], None)?;
     let app_type = one_of(body, "app_type", &["deployments", "statefulsets"], None)?;
-    let mode = one_of(body, "trigger_mode", &["cce", "cci"], Some("cce"))?;
+    let mode =
+        if one_of(body, "trigger_mode", &["cce", "cci"], Some("cce"))? == "cci" { SwrMode::Cci } else { SwrMode::Cce };
     let trigger_type = match one_of(body, "trigger_type", &["all", "tag", "regular"], None)? {
         "all" => TagConditionType::All,
         "tag" => TagConditionType::Tag,
@@ -90,7 +91,7 @@ fn trigger_input(body: &Map<String, Value>, repository: String) -> Result<Trigge
         condition: Some(Some(text(body, "condition", true)?.unwrap_or_default().to_string())),
         workload: Some(Some(workload)),
         enabled: Some(enable(body)?),
-        origin: Some(format!("{ORIGIN}{mode}")),
+        origin: Some(Origin::Swr { mode }),
         ..TriggerInput::default()
     })
 }
@@ -100,7 +101,7 @@ async fn own_triggers(app: &App, ctx: &Ctx) -> Result<Vec<(Trigger, Option<Targe
     let catalog = app.catalog();
     let mut triggers = Vec::new();
     for trigger in catalog.image_triggers(&repository(ctx)).await? {
-        if trigger.origin.as_deref().is_some_and(|origin| origin.starts_with(ORIGIN)) {
+        if matches!(trigger.origin, Some(Origin::Swr { .. })) {
             let target = catalog.find_target(&trigger.target).await.ok();
             triggers.push((trigger, target));
         }
@@ -129,7 +130,7 @@ fn trigger_fields(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Va
     });
     let view = json!({
         "action": "update",
-        "app_type": workload.kind.as_str(),
+        "app_type": crate::model::wire_name(&workload.kind),
         "application": workload.name,
         "cluster_id": cluster.map(|c| c.id.as_str()).unwrap_or(""),
         "cluster_name": cluster.map(|c| c.name.as_str()).unwrap_or(""),
@@ -142,11 +143,14 @@ fn trigger_fields(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Va
 
 fn trigger_view(trigger: &Trigger, cluster: Option<&Target>) -> Map<String, Value> {
     let mut view = trigger_fields(trigger, cluster);
-    let trigger_type = trigger.filter.trigger_type.map(|t| format!("{t:?}").to_ascii_lowercase()).unwrap_or_default();
-    let mode = trigger.origin.as_deref().and_then(|o| o.strip_prefix(ORIGIN)).unwrap_or("cce");
+    let trigger_type = trigger.filter.trigger_type.map(|t| crate::model::wire_name(&t)).unwrap_or_default();
+    let mode = match trigger.origin {
+        Some(Origin::Swr { mode }) => mode,
+        _ => SwrMode::Cce,
+    };
     view.insert("enable".into(), trigger.enabled.to_string().into());
     view.insert("name".into(), trigger.description.clone().into());
-    view.insert("trigger_mode".into(), mode.into());
+    view.insert("trigger_mode".into(), crate::model::wire_name(&mode).into());
     view.insert("trigger_type".into(), trigger_type.into());
     view
 }
@@ -252,7 +256,7 @@ mod tests {
         assert_eq!(workload.action, WorkloadAction::SetImage);
         assert_eq!(input.enabled, Some(true));
         assert_eq!(input.repository, Some(Some("group/busybox".to_string())));
-        assert_eq!(input.origin.as_deref(), Some("swr:cce"));
+        assert_eq!(input.origin.map(String::from).as_deref(), Some("swr:cce"));
     }
 
     #[test]

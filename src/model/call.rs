@@ -1,6 +1,7 @@
 //! A call: what a target is asked to run (a ref, variables, and optionally the payload that
 //! caused it). Also the rule for what counts as a ref.
 
+use super::Image;
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -25,6 +26,10 @@ pub struct Call {
     /// The pushed image, for image events.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<super::Image>,
+    /// The facts of the event that caused it (a webhook's, a schedule's); none for a token call,
+    /// and none in a record written before they were kept (see [`Call::event_facts`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<EventFacts>,
     /// The workload a Kubernetes target acts on (the trigger's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<super::Workload>,
@@ -34,6 +39,58 @@ pub struct Call {
     /// When the call is made, for targets that stamp it (a rollout restart).
     #[serde(skip)]
     pub now_ms: u64,
+}
+
+/// What the event says, as templates fill it in: `{{branch}}`, `{{tag}}`, `{{repository}}`,
+/// `{{commit}}` (the image and its digest are the call's `image`). Decided once, when the call is
+/// made; the `HOOKRELAY_*` variables are a view of the same event for targets that take variables.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct EventFacts {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub tag: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub repository: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub commit: String,
+}
+
+impl EventFacts {
+    /// The facts of an event whose ref is `event_ref` (`refs/heads/x`, `refs/tags/x`, an image's
+    /// tag, or empty) for a call that runs `call_ref`. With no event ref and no image (a schedule,
+    /// a token call) the call's ref counts as a branch unless it names a tag.
+    pub fn new(event_ref: &str, call_ref: &str, image: Option<&Image>, repository: &str, commit: &str) -> EventFacts {
+        let branch = match event_ref.strip_prefix("refs/heads/") {
+            Some(branch) => branch.to_string(),
+            None if event_ref.is_empty() && image.is_none() && !call_ref.starts_with("refs/tags/") => {
+                call_ref.to_string()
+            }
+            None => String::new(),
+        };
+        let tag = match (event_ref.strip_prefix("refs/tags/"), image) {
+            (Some(tag), _) => tag.to_string(),
+            (None, Some(image)) => image.tag.clone(),
+            (None, None) => call_ref.strip_prefix("refs/tags/").unwrap_or_default().to_string(),
+        };
+        let repository = image.map_or(repository, |image| image.repository.as_str()).to_string();
+        EventFacts { branch, tag, repository, commit: commit.to_string() }
+    }
+}
+
+impl Call {
+    /// Its event's facts; for a call without them (a token call, whose caller may send the
+    /// `HOOKRELAY_*` variables itself, or a record from before they were kept), read from its
+    /// variables as the webhook path set them.
+    pub fn event_facts(&self) -> EventFacts {
+        if let Some(facts) = &self.facts {
+            return facts.clone();
+        }
+        let variable = |key: &str| self.variables.get(key).map_or("", String::as_str);
+        let (event_ref, repository, commit) =
+            (variable("HOOKRELAY_REF"), variable("HOOKRELAY_REPOSITORY"), variable("HOOKRELAY_COMMIT"));
+        EventFacts::new(event_ref, &self.ref_name, self.image.as_ref(), repository, commit)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

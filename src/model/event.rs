@@ -4,7 +4,8 @@ use crate::error::Error;
 use crate::model::MAX_NAME_BYTES;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Its wire name (`push`, `tag_push`, ...) is serde's, here and in `HOOKRELAY_EVENT`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Push,
@@ -12,24 +13,14 @@ pub enum EventKind {
     /// An image pushed to a container registry.
     ImagePush,
     Ping,
+    /// Every event that fires nothing by default (a pull, a delete, a provider's other hooks).
+    #[default]
     Other,
-}
-
-impl EventKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Push => "push",
-            EventKind::TagPush => "tag_push",
-            EventKind::ImagePush => "image_push",
-            EventKind::Ping => "ping",
-            EventKind::Other => "other",
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Event {
-    pub kind: Option<EventKind>,
+    pub kind: EventKind,
     /// The provider's own name for the event (`push`, `Push Hook`, `Pipeline Hook`, `repo:push`).
     pub provider_event: String,
     /// The full name, `group/app`.
@@ -70,10 +61,6 @@ impl Image {
 const ZERO_SHA: &str = "0000000000000000000000000000000000000000";
 
 impl Event {
-    pub fn kind(&self) -> EventKind {
-        self.kind.unwrap_or(EventKind::Other)
-    }
-
     pub fn branch(&self) -> Option<&str> {
         self.git_ref.strip_prefix("refs/heads/")
     }
@@ -93,7 +80,7 @@ impl Event {
     /// An image push event.
     pub fn image_push(provider_event: &str, image: Image, sender: String) -> Event {
         Event {
-            kind: Some(EventKind::ImagePush),
+            kind: EventKind::ImagePush,
             provider_event: provider_event.to_string(),
             repository: image.repository.clone(),
             commit: image.digest.clone(),

@@ -6,6 +6,7 @@ pub mod call;
 pub mod delivery;
 pub mod event;
 pub mod image_reference;
+pub mod origin;
 pub mod registry;
 pub mod source;
 pub mod target;
@@ -13,15 +14,17 @@ pub mod trigger;
 pub mod workload;
 
 pub use audit::AuditEntry;
-pub use call::{Call, Payload};
+pub use call::{Call, EventFacts, Payload};
 pub use delivery::{Delivery, DeliveryState};
 pub use event::{Event, EventKind, Image};
+pub use origin::Origin;
 pub use registry::Registry;
-pub use source::Source;
+pub use source::{ProviderSource, Schedule, Source, SourceFields};
 pub use target::Target;
 pub use trigger::{Trigger, TriggerKind};
 pub use workload::Workload;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// A credential held for a target. It is serialized into storage, but `Debug` never shows it,
@@ -54,6 +57,21 @@ impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("***")
     }
+}
+
+/// The name serde gives a unit variant on the wire (`tag_push`, `set-image`, `regular`): the one
+/// source of enum names in answers, reasons and variables, so that no hand-written table or
+/// `Debug` spelling can drift from what is stored. Empty for a value that is not a plain name.
+pub fn wire_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(name)) => name,
+        _ => String::new(),
+    }
+}
+
+/// The unit variant whose [`wire_name`] is `name`, if there is one.
+pub fn from_wire_name<T: DeserializeOwned>(name: &str) -> Option<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
 /// For PATCH bodies: distinguishes a missing field (`None`) from an explicit `null` (`Some(None)`).
@@ -106,4 +124,27 @@ pub fn validate_name(field: &str, value: &str) -> Result<(), crate::error::Error
         return Err(crate::error::Error::bad_request(format!("{field} contains control characters")));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wire_name;
+    use super::workload::WorkloadKind;
+    use super::{EventKind, TriggerKind};
+    use crate::filters::TagConditionType;
+
+    #[test]
+    fn wire_names_are_the_stored_spellings() {
+        // The names the hand-written tables and `Debug` spellings gave before serde did: stored
+        // records, `HOOKRELAY_EVENT`, Kubernetes paths and SWR views all carry them.
+        let events = [EventKind::Push, EventKind::TagPush, EventKind::ImagePush, EventKind::Ping, EventKind::Other];
+        let names: Vec<String> = events.iter().map(wire_name).collect();
+        assert_eq!(names, ["push", "tag_push", "image_push", "ping", "other"]);
+        let kinds = [TriggerKind::Token, TriggerKind::Hook, TriggerKind::Image, TriggerKind::Schedule];
+        assert_eq!(kinds.iter().map(wire_name).collect::<Vec<_>>(), ["token", "hook", "image", "schedule"]);
+        let workloads = [WorkloadKind::Deployments, WorkloadKind::Statefulsets, WorkloadKind::Daemonsets];
+        assert_eq!(workloads.iter().map(wire_name).collect::<Vec<_>>(), ["deployments", "statefulsets", "daemonsets"]);
+        let conditions = [TagConditionType::All, TagConditionType::Tag, TagConditionType::Regular];
+        assert_eq!(conditions.iter().map(wire_name).collect::<Vec<_>>(), ["all", "tag", "regular"]);
+    }
 }

@@ -1,7 +1,7 @@
 //! A registry endpoint: one webhook URL, configured in a container registry, whose image pushes
 //! fan out to every image trigger of the pushed repository.
 
-use super::{Secret, Source};
+use super::{ProviderSource, Secret};
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ pub struct Registry {
     pub id: String,
     pub name: String,
     /// The provider (a registry kind) and its optional secret.
-    pub source: Source,
+    pub source: ProviderSource,
     pub owner: String,
     pub created_at: u64,
     pub updated_at: u64,
@@ -48,16 +48,8 @@ impl Registry {
         format!("/hooks/{}", self.id)
     }
 
-    pub fn source_for(kind: String, secret: Option<Secret>) -> Source {
-        Source {
-            kind,
-            secrets: secret.into_iter().collect(),
-            header: None,
-            algorithm: None,
-            encoding: None,
-            prefix: None,
-            ..Default::default()
-        }
+    pub fn source_for(kind: String, secret: Option<Secret>) -> ProviderSource {
+        ProviderSource { kind, secrets: secret.into_iter().collect(), ..Default::default() }
     }
 
     /// Checks the name, and that the kind is a container registry with valid secrets.
@@ -75,7 +67,7 @@ impl Registry {
                 kinds.join(", ")
             )));
         }
-        crate::sources::validate_source(&self.source)
+        crate::sources::validate_provider(&self.source)
             .map_err(|err| Error::bad_request(format!("secret: {}", err.message())))
     }
 

@@ -1,6 +1,7 @@
 //! A trigger: who may fire a target, and under which conditions.
 
 use super::call::ContainerImage;
+use super::origin::{AckTriggerType, Origin};
 use super::Source;
 use crate::error::Error;
 use crate::filters::{glob_match, EventFilter};
@@ -44,9 +45,9 @@ pub struct Trigger {
     /// The Kubernetes workload a `kubernetes` target acts on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<super::Workload>,
-    /// Which compatible API created it (`servicestage:{project_id}`), so that API lists only its own.
+    /// Which compatible API created it, so that API lists only its own; `None` for the native API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
+    pub origin: Option<Origin>,
     /// A disabled trigger never fires (SWR's `enable`).
     #[serde(default = "enabled_by_default", skip_serializing_if = "is_true")]
     pub enabled: bool,
@@ -60,9 +61,6 @@ fn is_true(value: &bool) -> bool {
     *value
 }
 
-/// The origin of the triggers that ACK's API creates with `type: application`.
-pub const ACK_APPLICATION_ORIGIN: &str = "ack:application";
-
 /// How a trigger is fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -75,17 +73,6 @@ pub enum TriggerKind {
     Image,
     /// By the clock: its source's cron expression (`source.kind` `schedule`).
     Schedule,
-}
-
-impl TriggerKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TriggerKind::Token => "token",
-            TriggerKind::Hook => "hook",
-            TriggerKind::Image => "image",
-            TriggerKind::Schedule => "schedule",
-        }
-    }
 }
 
 impl Trigger {
@@ -122,7 +109,7 @@ impl Trigger {
             return Ok(containers);
         }
         match &self.workload {
-            Some(workload) if self.origin.as_deref() == Some(ACK_APPLICATION_ORIGIN) => {
+            Some(workload) if self.origin == Some(Origin::Ack { trigger_type: AckTriggerType::Application }) => {
                 workload.admit_caller_images(containers)
             }
             _ => Err(Error::bad_request("only an ACK application trigger takes container images")),

@@ -80,16 +80,6 @@ pub enum WorkloadAction {
     SetImage,
 }
 
-impl WorkloadKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WorkloadKind::Deployments => "deployments",
-            WorkloadKind::Statefulsets => "statefulsets",
-            WorkloadKind::Daemonsets => "daemonsets",
-        }
-    }
-}
-
 /// A DNS-1123 label or subdomain, as Kubernetes names are; the error names `field`.
 pub fn validate_k8s_name(field: &str, name: &str) -> Result<(), Error> {
     let valid = !name.is_empty()

@@ -101,10 +101,10 @@ impl Provider for Bitbucket {
             .unwrap_or_default();
         let base = Event { provider_event: event_name.clone(), repository, sender, ..Default::default() };
         if event_name == "diagnostics:ping" {
-            return Ok(vec![Event { kind: Some(EventKind::Ping), ..base }]);
+            return Ok(vec![Event { kind: EventKind::Ping, ..base }]);
         }
         if event_name != "repo:push" && event_name != "repo:refs_changed" {
-            return Ok(vec![Event { kind: Some(EventKind::Other), ..base }]);
+            return Ok(vec![Event { kind: EventKind::Other, ..base }]);
         }
         let cloud_changes = payload.push.map(|p| p.changes).unwrap_or_default();
         super::check_fan_out(cloud_changes.len() + payload.changes.len(), &base)?;
@@ -119,13 +119,13 @@ impl Provider for Bitbucket {
             let prefix = if reference.kind == "tag" { "refs/tags/" } else { "refs/heads/" };
             let git_ref = format!("{prefix}{}", reference.name);
             let commit = reference.target.and_then(|t| t.hash).unwrap_or_default();
-            events.push(Event { kind: Some(Event::push_kind(&git_ref)), git_ref, commit, deleted, ..base.clone() });
+            events.push(Event { kind: Event::push_kind(&git_ref), git_ref, commit, deleted, ..base.clone() });
         }
         for change in payload.changes {
             let git_ref = change.git_ref.id;
             let deleted = change.kind == "DELETE" || Event::is_zero_sha(&change.to_hash);
             events.push(Event {
-                kind: Some(Event::push_kind(&git_ref)),
+                kind: Event::push_kind(&git_ref),
                 git_ref,
                 commit: change.to_hash,
                 deleted,
@@ -133,7 +133,7 @@ impl Provider for Bitbucket {
             });
         }
         if events.is_empty() {
-            events.push(Event { kind: Some(EventKind::Other), ..base });
+            events.push(Event { kind: EventKind::Other, ..base });
         }
         Ok(events)
     }

@@ -56,11 +56,7 @@ impl UnsignedRegistry for Distribution {
             events.push(Event::image_push("push", image, sender));
         }
         if events.is_empty() {
-            events.push(Event {
-                kind: Some(EventKind::Other),
-                provider_event: "notification".into(),
-                ..Default::default()
-            });
+            events.push(Event { kind: EventKind::Other, provider_event: "notification".into(), ..Default::default() });
         }
         Ok(events)
     }

@@ -66,13 +66,13 @@ impl Provider for Ghcr {
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
         let event_name = call.request.header("x-github-event").unwrap_or("registry_package").to_string();
         if event_name == "ping" {
-            return Ok(vec![Event { kind: Some(EventKind::Ping), provider_event: event_name, ..Default::default() }]);
+            return Ok(vec![Event { kind: EventKind::Ping, provider_event: event_name, ..Default::default() }]);
         }
         let payload: Payload = parse_json(&json_body(call.request)?)?;
         let sender = payload.sender.map(|s| s.login).unwrap_or_default();
         let Some(package) = payload.registry_package.or(payload.package) else {
             return Ok(vec![Event {
-                kind: Some(EventKind::Other),
+                kind: EventKind::Other,
                 provider_event: event_name,
                 sender,
                 ..Default::default()
@@ -86,13 +86,9 @@ impl Provider for Ghcr {
             Some(tag) => {
                 Event::image_push(&event_name, Image { repository, tag: tag.name, digest: tag.digest }, sender)
             }
-            None => Event {
-                kind: Some(EventKind::Other),
-                provider_event: event_name,
-                repository,
-                sender,
-                ..Default::default()
-            },
+            None => {
+                Event { kind: EventKind::Other, provider_event: event_name, repository, sender, ..Default::default() }
+            }
         };
         Ok(vec![event])
     }

@@ -48,7 +48,7 @@ impl UnsignedRegistry for Harbor {
         let repository = data.repository.map(|r| r.repo_full_name).unwrap_or_default();
         if payload.kind != "PUSH_ARTIFACT" {
             return Ok(vec![Event {
-                kind: Some(EventKind::Other),
+                kind: EventKind::Other,
                 provider_event: payload.kind,
                 repository,
                 ..Default::default()

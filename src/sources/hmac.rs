@@ -5,7 +5,7 @@ use super::payload::parse_git_payload;
 use super::{require_secrets, required_header, verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::source::Encoding;
-use crate::model::{Event, Source};
+use crate::model::{Event, ProviderSource};
 use crate::signature::{any_secret_matches, base64_decode, hmac, Algorithm};
 
 pub struct GenericHmac;
@@ -38,7 +38,7 @@ impl Provider for GenericHmac {
         Ok(vec![parse_git_payload(call.request)?.into_guessed("webhook")])
     }
 
-    fn validate(&self, source: &Source) -> Result<(), Error> {
+    fn validate(&self, source: &ProviderSource) -> Result<(), Error> {
         require_secrets(source)?;
         let header = source.header.as_deref().ok_or_else(|| Error::bad_request("source.header is missing"))?;
         if header.is_empty()

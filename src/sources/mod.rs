@@ -22,13 +22,13 @@ pub mod standard;
 use crate::error::Error;
 use crate::http::Request;
 use crate::model::call::{validate_ref, validate_variable, MAX_VARIABLES};
-use crate::model::{Event, Source};
+use crate::model::{Event, ProviderSource, Schedule, Source, SourceFields};
 pub use replay::ReplayId;
 
 /// A webhook call on its way in: the request, the trigger's source, and the time.
 pub struct HookCall<'a> {
     pub request: &'a Request,
-    pub source: &'a Source,
+    pub source: &'a ProviderSource,
     pub now_ms: u64,
 }
 
@@ -38,7 +38,7 @@ pub trait Provider: Sync {
     /// The normalized events in the body (usually one).
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error>;
     /// Checks a source's settings when a trigger is created or changed.
-    fn validate(&self, source: &Source) -> Result<(), Error> {
+    fn validate(&self, source: &ProviderSource) -> Result<(), Error> {
         require_secrets(source)
     }
     /// Whether it is a container registry, whose image pushes a registry endpoint fans out.
@@ -81,14 +81,22 @@ pub fn provider_names() -> Vec<&'static str> {
     PROVIDERS.iter().map(|(name, _)| *name).collect()
 }
 
-/// Checks a source against its provider; unknown kinds are named with the known ones.
-pub fn validate_source(source: &Source) -> Result<(), Error> {
-    if source.is_schedule() {
-        return validate_schedule(source);
+/// Reads a source as sent into the model's: a schedule, or a provider's source checked against its
+/// provider. A field of the other kind is refused, naming it.
+pub fn validate_source(fields: SourceFields) -> Result<Source, Error> {
+    if fields.is_schedule() {
+        return validate_schedule(fields).map(Source::Schedule);
     }
-    if source.cron.is_some() || source.ref_name.is_some() || !source.variables.is_empty() {
+    if fields.has_schedule_fields() {
         return Err(Error::bad_request("source.cron, source.ref and source.variables are for schedules only"));
     }
+    let source = fields.provider();
+    validate_provider(&source)?;
+    Ok(Source::Provider(source))
+}
+
+/// Checks a provider's source against its provider; unknown kinds are named with the known ones.
+pub fn validate_provider(source: &ProviderSource) -> Result<(), Error> {
     let provider = provider(&source.kind).ok_or_else(|| {
         Error::bad_request(format!(
             "source.kind '{}' is unknown; use one of {}",
@@ -100,28 +108,29 @@ pub fn validate_source(source: &Source) -> Result<(), Error> {
 }
 
 /// A schedule: a valid cron expression, an optional ref, variables, and no secrets.
-fn validate_schedule(source: &Source) -> Result<(), Error> {
-    let cron = source.cron.as_deref().ok_or_else(|| Error::bad_request("source.cron is missing"))?;
-    crate::cron::Cron::parse(cron)?;
-    if let Some(ref_name) = &source.ref_name {
+fn validate_schedule(fields: SourceFields) -> Result<Schedule, Error> {
+    let signed = fields.has_provider_fields();
+    let SourceFields { cron, ref_name, variables, .. } = fields;
+    let cron = cron.ok_or_else(|| Error::bad_request("source.cron is missing"))?;
+    crate::cron::Cron::parse(&cron)?;
+    if let Some(ref_name) = &ref_name {
         validate_ref(ref_name).map_err(|err| Error::bad_request(format!("source.{}", err.message())))?;
     }
-    if source.variables.len() > MAX_VARIABLES {
+    if variables.len() > MAX_VARIABLES {
         return Err(Error::bad_request(format!("source.variables: at most {MAX_VARIABLES}")));
     }
-    for (key, value) in &source.variables {
+    for (key, value) in &variables {
         validate_variable(key, value)?;
     }
-    let hook_only = !source.secrets.is_empty() || source.header.is_some() || source.algorithm.is_some();
-    if hook_only || source.encoding.is_some() || source.prefix.is_some() {
+    if signed {
         return Err(Error::bad_request("source: a schedule has no secrets or signature settings"));
     }
-    Ok(())
+    Ok(Schedule { cron, ref_name, variables })
 }
 
 const MAX_SECRETS: usize = 10;
 
-pub fn require_secrets(source: &Source) -> Result<(), Error> {
+pub fn require_secrets(source: &ProviderSource) -> Result<(), Error> {
     if source.secrets.is_empty() || source.secrets.len() > MAX_SECRETS {
         return Err(Error::bad_request(format!("source.secrets needs 1 to {MAX_SECRETS} secrets")));
     }

@@ -108,7 +108,7 @@ impl GitPayload {
         let after = self.after.clone().unwrap_or_default();
         let commit = self.checkout_sha.clone().filter(|sha| !sha.is_empty()).unwrap_or_else(|| after.clone());
         Event {
-            kind: Some(Event::push_kind(&git_ref)),
+            kind: Event::push_kind(&git_ref),
             provider_event: provider_event.to_string(),
             repository: self.repository_name(),
             sender: self.sender_name(),
@@ -122,7 +122,7 @@ impl GitPayload {
     /// An event that is not a push: a ping, or anything else, kept for the filters to refuse.
     pub fn into_other(self, kind: EventKind, provider_event: &str) -> Event {
         Event {
-            kind: Some(kind),
+            kind,
             provider_event: provider_event.to_string(),
             repository: self.repository_name(),
             sender: self.sender_name(),

@@ -22,7 +22,7 @@ impl UnsignedRegistry for Quay {
         let payload: Payload = parse_json(&json_body(call.request)?)?;
         if payload.updated_tags.is_empty() {
             return Ok(vec![Event {
-                kind: Some(EventKind::Other),
+                kind: EventKind::Other,
                 provider_event: "repo_push".into(),
                 repository: payload.repository,
                 ..Default::default()

@@ -4,7 +4,7 @@
 
 use super::{replay, verdict, HookCall, Provider, ReplayId};
 use crate::error::Error;
-use crate::model::{Event, Source};
+use crate::model::{Event, ProviderSource};
 use crate::signature::any_secret_equals;
 
 /// An unsigned container registry: it only parses. Verifying (the optional secret), validating and
@@ -27,7 +27,7 @@ impl<R: UnsignedRegistry> Provider for R {
         UnsignedRegistry::parse(self, call)
     }
 
-    fn validate(&self, source: &Source) -> Result<(), Error> {
+    fn validate(&self, source: &ProviderSource) -> Result<(), Error> {
         validate_optional_secrets(source)
     }
 
@@ -58,7 +58,7 @@ pub fn verify_optional_secret(call: &HookCall) -> Result<(), Error> {
 }
 
 /// Secrets are optional for unsigned registries; when given they must be sane.
-pub fn validate_optional_secrets(source: &Source) -> Result<(), Error> {
+pub fn validate_optional_secrets(source: &ProviderSource) -> Result<(), Error> {
     if source.secrets.is_empty() {
         Ok(())
     } else {

@@ -5,7 +5,7 @@
 use super::payload::parse_git_payload;
 use super::{check_timestamp, required_header, verdict, HookCall, Provider, ReplayId};
 use crate::error::Error;
-use crate::model::{Event, Source};
+use crate::model::{Event, ProviderSource};
 use crate::signature::{any_secret_matches, base64_decode, hmac_sha256};
 
 pub struct StandardWebhooks;
@@ -66,7 +66,7 @@ impl Provider for StandardWebhooks {
         signed_id(call)
     }
 
-    fn validate(&self, source: &Source) -> Result<(), Error> {
+    fn validate(&self, source: &ProviderSource) -> Result<(), Error> {
         super::require_secrets(source)?;
         for secret in &source.secrets {
             let valid =
@@ -89,8 +89,8 @@ mod tests {
         serde_json::from_str(include_str!("../../tests/fixtures/standard-webhooks-vector.json")).unwrap()
     }
 
-    fn source(secret: &str) -> Source {
-        Source { kind: "standard".into(), secrets: vec![Secret::new(secret)], ..Source::default() }
+    fn source(secret: &str) -> ProviderSource {
+        ProviderSource { kind: "standard".into(), secrets: vec![Secret::new(secret)], ..ProviderSource::default() }
     }
 
     /// A request signed by `sign`, with the three headers, less the one named `without`.

@@ -7,7 +7,7 @@ use super::{join_url, query_secrets, shown_url, validate_base_url, TargetKind, U
 use crate::error::Error;
 use crate::model::call::ContainerImage;
 use crate::model::workload::{WorkloadAction, WorkloadManifest};
-use crate::model::{Call, Image, Secret, Workload};
+use crate::model::{wire_name, Call, Image, Secret, Workload};
 use crate::outbound::{OutboundRequest, OutboundResponse};
 use crate::time::format_rfc3339;
 use serde::{Deserialize, Serialize};
@@ -55,7 +55,7 @@ impl KubernetesTarget {
 
     fn request(&self, method: &str, workload: &Workload, body: Option<Value>) -> OutboundRequest {
         let path =
-            format!("/apis/apps/v1/namespaces/{}/{}/{}", workload.namespace, workload.kind.as_str(), workload.name);
+            format!("/apis/apps/v1/namespaces/{}/{}/{}", workload.namespace, wire_name(&workload.kind), workload.name);
         let mut headers = vec![
             ("authorization".to_string(), format!("Bearer {}", self.token.expose())),
             ("accept".to_string(), "application/json".to_string()),

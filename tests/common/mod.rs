@@ -1,7 +1,7 @@
 //! Helpers the native integration tests share.
 #![allow(dead_code)]
 
-use hookrelay::model::{Secret, Source};
+use hookrelay::model::{ProviderSource, Secret};
 
 /// A real provider payload from `tests/fixtures/` (copied unchanged from shared/fixtures).
 pub fn fixture(path: &str) -> Vec<u8> {
@@ -9,14 +9,10 @@ pub fn fixture(path: &str) -> Vec<u8> {
 }
 
 /// A hook source of `kind` with these secrets and no generic-HMAC settings.
-pub fn source(kind: &str, secrets: &[&str]) -> Source {
-    Source {
+pub fn source(kind: &str, secrets: &[&str]) -> ProviderSource {
+    ProviderSource {
         kind: kind.into(),
         secrets: secrets.iter().map(|s| Secret::new(*s)).collect(),
-        header: None,
-        algorithm: None,
-        encoding: None,
-        prefix: None,
         ..Default::default()
     }
 }
