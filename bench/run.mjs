@@ -429,6 +429,7 @@ async function main() {
     ...size.page.map((p) => [`\`${p.file}\``, fmt(p.raw), fmt(p.gzipped)]),
     ["all three, gzipped together", fmt(size.pageTotal.raw), fmt(size.pageTotal.gzipped)],
   ]);
+  out.push("### Library swaps", "", fs.readFileSync(path.join(ROOT, "bench/SWAPS.md"), "utf8").trim(), "");
   out.push(`Budget: 524,288 bytes (512 KiB) of gzipped wasm, an upper bound and not a target (Workers allow 3 MB compressed on the free plan), the admin page included; used ${pct(size.rows[0].gzipped / 524288)}, of which the page's assets are about ${fmt(size.pageTotal.gzipped)}.`, "",
     `Share of code by crate (twiggy, in the linked module before wasm-bindgen and wasm-opt: ${fmt(size.code)} bytes of code). Generic code is counted where it is defined: serde_json's decoders for hookrelay's types count as serde_json.`, "");
   table(["crate", "code bytes", "share"], size.shares.map((s) => [s.crate, fmt(s.bytes), pct(s.share)]));
