@@ -114,26 +114,6 @@ pub trait Store {
     ) -> LocalFuture<'a, Result<KeyPage, Error>>;
 }
 
-impl<T: Store + ?Sized> Store for Box<T> {
-    fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>> {
-        (**self).get(key)
-    }
-    fn put<'a>(&'a self, key: &'a str, value: &'a str, ttl_seconds: Option<u64>) -> LocalFuture<'a, Result<(), Error>> {
-        (**self).put(key, value, ttl_seconds)
-    }
-    fn delete<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<(), Error>> {
-        (**self).delete(key)
-    }
-    fn list<'a>(
-        &'a self,
-        prefix: &'a str,
-        cursor: Option<&'a str>,
-        limit: usize,
-    ) -> LocalFuture<'a, Result<KeyPage, Error>> {
-        (**self).list(prefix, cursor, limit)
-    }
-}
-
 impl<T: Store + ?Sized> Store for std::rc::Rc<T> {
     fn get<'a>(&'a self, key: &'a str) -> LocalFuture<'a, Result<Option<String>, Error>> {
         (**self).get(key)
