@@ -5,9 +5,9 @@
 //! cannot take the call now (no answer, 5xx, 408, 429), the delivery is queued for retry and the
 //! caller gets 202 with its id.
 
-use crate::auth::{constant_time_eq, TriggerToken};
 use crate::catalog::Catalog;
 use crate::context::App;
+use crate::crypto::{constant_time_eq, TriggerToken};
 use crate::error::Error;
 use crate::http::Response;
 use crate::model::call::validate_ref;

@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod compat;
 pub mod context;
 pub mod cron;
+pub mod crypto;
 pub mod error;
 pub mod filters;
 pub mod fire;

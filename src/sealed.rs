@@ -3,71 +3,14 @@
 //! the `ENCRYPTION_KEY` secret, and decrypts them with whichever key sealed them. No `worker`
 //! import. A record reads as `enc:v1:<key id>:<base64(nonce ‖ ciphertext)>`.
 
+pub use crate::crypto::Keyring;
+use crate::crypto::SEALED_MARK as MARK;
 use crate::error::Error;
 use crate::ports::{LocalFuture, Random};
-use crate::signature::{base64_decode, base64_encode};
 use crate::store::{KeyPage, Store};
-use chacha20poly1305::aead::{Aead, KeyInit};
-use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 /// The key prefixes whose records are sealed.
 pub const SEALED_PREFIXES: [&str; 3] = ["target:", "trigger:", "registry:"];
-const MARK: &str = "enc:v1:";
-
-/// The keys, newest first: `ENCRYPTION_KEY` is `<id>:<base64 of 32 bytes>[,<id>:<key>...]`.
-pub struct Keyring {
-    keys: Vec<(String, XChaCha20Poly1305)>,
-}
-
-impl std::fmt::Debug for Keyring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let ids: Vec<&str> = self.keys.iter().map(|(id, _)| id.as_str()).collect();
-        write!(f, "Keyring({ids:?})")
-    }
-}
-
-impl Keyring {
-    pub fn parse(text: &str) -> Result<Keyring, String> {
-        let mut keys = Vec::new();
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (id, encoded) = entry.split_once(':').ok_or("ENCRYPTION_KEY: each key is <id>:<base64>")?;
-            let valid_id =
-                !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-            let bytes = base64_decode(encoded).filter(|bytes| bytes.len() == 32);
-            match (valid_id, bytes) {
-                (true, Some(bytes)) => keys.push((id.to_string(), XChaCha20Poly1305::new(bytes.as_slice().into()))),
-                _ => return Err(format!("ENCRYPTION_KEY: key '{id}' needs a plain id and 32 bytes of base64")),
-            }
-        }
-        if keys.is_empty() {
-            return Err("ENCRYPTION_KEY is empty".into());
-        }
-        Ok(Keyring { keys })
-    }
-
-    /// Seals `plaintext` under the newest key with a fresh 192-bit nonce.
-    pub fn seal(&self, plaintext: &str, nonce: [u8; 24]) -> Result<String, Error> {
-        let (id, cipher) = &self.keys[0];
-        let sealed = cipher
-            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
-            .map_err(|_| Error::Store("could not encrypt a record".into()))?;
-        Ok(format!("{MARK}{id}:{}", base64_encode(&[nonce.as_slice(), &sealed].concat())))
-    }
-
-    /// Opens a sealed record; a record that is not sealed (written before encryption) reads as is.
-    pub fn open(&self, stored: String) -> Result<String, Error> {
-        let Some(rest) = stored.strip_prefix(MARK) else { return Ok(stored) };
-        let corrupt = |why: &str| Error::Internal(format!("a sealed record {why}"));
-        let (id, encoded) = rest.split_once(':').ok_or_else(|| corrupt("is malformed"))?;
-        let (_, cipher) = self.keys.iter().find(|(known, _)| known == id).ok_or_else(|| {
-            Error::Misconfigured(format!("a sealed record needs key '{id}', which ENCRYPTION_KEY no longer holds"))
-        })?;
-        let bytes = base64_decode(encoded).filter(|b| b.len() > 24).ok_or_else(|| corrupt("is malformed"))?;
-        let plain =
-            cipher.decrypt(XNonce::from_slice(&bytes[..24]), &bytes[24..]).map_err(|_| corrupt("fails its check"))?;
-        String::from_utf8(plain).map_err(|_| corrupt("is not text"))
-    }
-}
 
 /// The store with sealing: records under `SEALED_PREFIXES` are sealed on write and opened on read.
 /// Without a keyring, such a write is refused: credentials are never stored in the clear.

@@ -1,7 +1,6 @@
 //! Signature primitives shared by the providers: HMAC over SHA-1/256/512, base64 (the `base64` crate), and
 //! "does any live secret verify this", always in constant time. Pure; never logs a secret.
 
-use crate::auth::constant_time_eq;
 use hmac::{Hmac, Mac};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -10,6 +9,13 @@ pub enum Algorithm {
     Sha1,
     Sha256,
     Sha512,
+}
+
+/// Compares two byte strings in time that depends only on their lengths (`subtle`, which the
+/// RustCrypto crates already link, rather than a loop the optimizer may shortcut).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.ct_eq(b).into()
 }
 
 /// HMAC of the concatenated `parts`, keyed with `key`.

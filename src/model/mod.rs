@@ -27,37 +27,7 @@ pub use workload::Workload;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// A credential held for a target. It is serialized into storage, but `Debug` never shows it,
-/// and views show only that it is set.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl AsRef<str> for Secret {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-
-    pub fn is_set(&self) -> bool {
-        !self.0.is_empty()
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::crypto::Secret;
 
 /// The name serde gives a unit variant on the wire (`tag_push`, `set-image`, `regular`): the one
 /// source of enum names in answers, reasons and variables, so that no hand-written table or
