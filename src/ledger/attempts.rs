@@ -95,8 +95,14 @@ impl Ledger {
         entry.in_flight_since = None;
         let delivery = &mut entry.delivery;
         let number = delivery.attempts.len() as u32 + 1;
-        let next =
-            delivery.note_attempt(number, report.started_ms, report.duration_ms, report.outcome, report.secrets, &policy);
+        let next = delivery.note_attempt(
+            number,
+            report.started_ms,
+            report.duration_ms,
+            report.outcome,
+            report.secrets,
+            &policy,
+        );
         if let Some(attempt) = delivery.attempts.last_mut() {
             attempt.outcome_unknown = report.unknown;
         }
@@ -222,7 +228,10 @@ mod tests {
         let mut ledger = Ledger::new(POLICY);
         ledger.accept(arrival("v1", "web", Order::Latest, &[]), 0);
         assert!(sends(ledger.next_attempt("v1", 0)));
-        assert_eq!(ledger.record_outcome("v1", &report(&answer(503), false), 1, 0), AfterAttempt::Retry { delay_seconds: 30 });
+        assert_eq!(
+            ledger.record_outcome("v1", &report(&answer(503), false), 1, 0),
+            AfterAttempt::Retry { delay_seconds: 30 }
+        );
         ledger.accept(arrival("v2", "web", Order::Latest, &[]), 4_000);
         assert_eq!(state(&ledger, "v1"), DeliveryState::Superseded);
         assert!(sends(ledger.next_attempt("v2", 4_000)));

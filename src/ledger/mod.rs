@@ -250,7 +250,10 @@ pub(crate) mod tests {
     #[test]
     fn a_repeated_replay_id_answers_the_first_delivery() {
         let mut ledger = Ledger::new(RetryPolicy::default());
-        assert!(matches!(ledger.accept(arrival("d1", "web", Order::All, &["gh:1", "body:a"]), 10), Accepted::New { .. }));
+        assert!(matches!(
+            ledger.accept(arrival("d1", "web", Order::All, &["gh:1", "body:a"]), 10),
+            Accepted::New { .. }
+        ));
         ledger.take_changes();
         let again = ledger.accept(arrival("d2", "web", Order::All, &["body:b", "gh:1"]), 20);
         let first = Accepted::Duplicate { first_delivery_id: "d1".into(), state: Some(DeliveryState::Pending) };
@@ -264,17 +267,26 @@ pub(crate) mod tests {
         let mut ledger = Ledger::new(RetryPolicy::default());
         ledger.accept(arrival("d1", "web", Order::All, &["gh:1"]), 0);
         assert_eq!(ledger.expire(SEEN_FOR_MS - 1), 0);
-        assert!(matches!(ledger.accept(arrival("d2", "web", Order::All, &["gh:1"]), SEEN_FOR_MS - 1), Accepted::Duplicate { .. }));
+        assert!(matches!(
+            ledger.accept(arrival("d2", "web", Order::All, &["gh:1"]), SEEN_FOR_MS - 1),
+            Accepted::Duplicate { .. }
+        ));
         assert_eq!(ledger.expire(SEEN_FOR_MS), 1);
         assert!(ledger.take_changes().forgotten.contains("gh:1"));
-        assert!(matches!(ledger.accept(arrival("d3", "web", Order::All, &["gh:1"]), SEEN_FOR_MS), Accepted::New { .. }));
+        assert!(matches!(
+            ledger.accept(arrival("d3", "web", Order::All, &["gh:1"]), SEEN_FOR_MS),
+            Accepted::New { .. }
+        ));
     }
 
     #[test]
     fn an_unexpired_id_is_a_duplicate_even_before_expire_runs() {
         let mut ledger = Ledger::new(RetryPolicy::default());
         ledger.accept(arrival("d1", "web", Order::All, &["gh:1"]), 0);
-        assert!(matches!(ledger.accept(arrival("d2", "web", Order::All, &["gh:1"]), SEEN_FOR_MS), Accepted::New { .. }));
+        assert!(matches!(
+            ledger.accept(arrival("d2", "web", Order::All, &["gh:1"]), SEEN_FOR_MS),
+            Accepted::New { .. }
+        ));
     }
 
     #[test]
@@ -293,7 +305,10 @@ pub(crate) mod tests {
     fn under_order_all_nothing_is_superseded() {
         let mut ledger = Ledger::new(RetryPolicy::default());
         ledger.accept(arrival("p1", "main", Order::All, &[]), 0);
-        assert_eq!(ledger.accept(arrival("p2", "main", Order::All, &[]), 1), Accepted::New { seq: 2, superseded: vec![] });
+        assert_eq!(
+            ledger.accept(arrival("p2", "main", Order::All, &[]), 1),
+            Accepted::New { seq: 2, superseded: vec![] }
+        );
         assert_eq!(state(&ledger, "p1"), DeliveryState::Pending);
     }
 
@@ -305,6 +320,9 @@ pub(crate) mod tests {
         ledger.accept(arrival("v2", "web", Order::Latest, &["id:2"]), 1);
         let changes = ledger.take_changes();
         assert_eq!(changes.deliveries, ["v1".to_string(), "v2".to_string()].into());
-        assert_eq!((changes.keys, changes.seen, changes.next_seq), (["web".to_string()].into(), ["id:2".to_string()].into(), true));
+        assert_eq!(
+            (changes.keys, changes.seen, changes.next_seq),
+            (["web".to_string()].into(), ["id:2".to_string()].into(), true)
+        );
     }
 }

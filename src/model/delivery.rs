@@ -199,7 +199,13 @@ impl Delivery {
 
     /// Ends a delivery that cannot be attempted at all (its trigger or target is gone).
     pub fn fail(&mut self, at: u64, why: &str) {
-        self.attempts.push(Attempt { at, status: None, duration_ms: 0, excerpt: why.to_string(), outcome_unknown: false });
+        self.attempts.push(Attempt {
+            at,
+            status: None,
+            duration_ms: 0,
+            excerpt: why.to_string(),
+            outcome_unknown: false,
+        });
         self.state = DeliveryState::Failed;
     }
 
