@@ -19,6 +19,7 @@ pub mod filters;
 pub mod fire;
 pub mod hooks;
 pub mod http;
+pub mod ledger;
 pub mod model;
 pub mod outbound;
 pub mod ports;

@@ -28,7 +28,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         .query_field("state")
         .map(|state| serde_json::from_value::<DeliveryState>(Value::String(state)))
         .transpose()
-        .map_err(|_| Error::bad_request("state must be one of pending, delivered, failed, dead"))?;
+        .map_err(|_| Error::bad_request("state must be one of pending, delivered, failed, dead, superseded"))?;
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     let (limit, cursor) = super::page_params(ctx)?;

@@ -161,6 +161,8 @@ fn history_entry(trigger: &Trigger, cluster: Option<&Target>, delivery: &Deliver
         DeliveryState::Delivered => "success",
         DeliveryState::Pending => "running",
         DeliveryState::Failed | DeliveryState::Dead => "failed",
+        // Not an error: a newer push for the same workload went out instead.
+        DeliveryState::Superseded => "superseded",
     };
     let detail = delivery.attempts.last().map(|attempt| attempt.excerpt.clone()).unwrap_or_default();
     let tag = delivery.call.image.as_ref().map(|image| image.tag.clone()).unwrap_or_default();

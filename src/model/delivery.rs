@@ -27,6 +27,9 @@ pub enum DeliveryState {
     Failed,
     /// Every attempt failed; the dead-letter queue keeps it.
     Dead,
+    /// Never sent, or not sent again: a newer delivery for the same key (workload or ref) came
+    /// first under `"order": "latest"` (its id is in `superseded_by`).
+    Superseded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,6 +42,14 @@ pub struct Attempt {
     /// The start of the answer, or why there was none; scrubbed of the target's secrets.
     #[serde(default)]
     pub excerpt: String,
+    /// The target may have acted on it without saying so (a timeout, an invocation that died
+    /// mid-attempt): the one case where a delivery id may reach its target twice.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub outcome_unknown: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !flag
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +66,9 @@ pub struct Delivery {
     /// The delivery this one replays.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replay_of: Option<String>,
+    /// The newer delivery for the same key that made this one `superseded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     /// What the target is asked: ref, variables, payload, image, containers.
     pub call: Call,
 }
@@ -133,6 +147,7 @@ impl Delivery {
             state: DeliveryState::Pending,
             attempts: Vec::new(),
             replay_of: None,
+            superseded_by: None,
             call,
         }
     }
@@ -171,7 +186,7 @@ impl Delivery {
             Ok(answer) => (Some(answer.status), excerpt(&redact_bytes(&answer.body, secrets))),
             Err(error) => (None, redact(&error.message(), secrets)),
         };
-        self.attempts.push(Attempt { at, status, duration_ms, excerpt: text });
+        self.attempts.push(Attempt { at, status, duration_ms, excerpt: text, outcome_unknown: false });
         let (state, next) = match outcome {
             Ok(answer) if (200..300).contains(&answer.status) => (DeliveryState::Delivered, Next::Done),
             _ if !RetryPolicy::retryable(outcome) => (DeliveryState::Failed, Next::Done),
@@ -184,7 +199,13 @@ impl Delivery {
 
     /// Ends a delivery that cannot be attempted at all (its trigger or target is gone).
     pub fn fail(&mut self, at: u64, why: &str) {
-        self.attempts.push(Attempt { at, status: None, duration_ms: 0, excerpt: why.to_string() });
+        self.attempts.push(Attempt {
+            at,
+            status: None,
+            duration_ms: 0,
+            excerpt: why.to_string(),
+            outcome_unknown: false,
+        });
         self.state = DeliveryState::Failed;
     }
 
@@ -382,6 +403,21 @@ mod tests {
         let stored = serde_json::to_string(&binary).unwrap();
         assert!(stored.contains("base64"), "{stored}");
         assert_eq!(serde_json::from_str::<Payload>(&stored).unwrap(), binary);
+    }
+
+    #[test]
+    fn a_superseded_record_names_its_successor_and_an_older_record_still_reads() {
+        let older = r#"{"id":"t1-s","trigger":"t1","target":"g1","at":5,"state":"pending","attempts":[{"at":1,"status":503,"duration_ms":2,"excerpt":"busy"}],"call":{"ref":"main"}}"#;
+        let mut d: Delivery = serde_json::from_str(older).unwrap();
+        assert_eq!((d.superseded_by.as_deref(), d.attempts[0].outcome_unknown), (None, false));
+        assert_eq!(serde_json::to_string(&d).unwrap(), older, "written back unchanged");
+        d.state = DeliveryState::Superseded;
+        d.superseded_by = Some("t1-n".into());
+        d.attempts[0].outcome_unknown = true;
+        let text = serde_json::to_string(&d).unwrap();
+        assert!(text.contains(r#""state":"superseded""#) && text.contains(r#""superseded_by":"t1-n""#), "{text}");
+        assert!(text.contains(r#""outcome_unknown":true"#), "{text}");
+        assert_eq!(serde_json::from_str::<Delivery>(&text).unwrap(), d);
     }
 
     #[test]

@@ -1,0 +1,351 @@
+//! The ledger's side of an attempt: whether to send a delivery now, and what its outcome leads
+//! to. It never sends: the adapter makes the attempt and reports it. No `worker` import, no I/O.
+
+use super::{Ledger, Order};
+use crate::error::Error;
+use crate::model::delivery::Next;
+use crate::model::{Call, DeliveryState};
+use crate::outbound::OutboundResponse;
+
+/// An attempt not reported this long after it began died with its invocation (a queue consumer
+/// or an alarm runs for at most 15 minutes of wall time); its outcome is then unknown.
+pub const ATTEMPT_LEASE_MS: u64 = 15 * 60 * 1000;
+
+/// What `next_attempt` decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextAttempt {
+    /// Send `call` now, as attempt `number`; it is recorded as out until its outcome is reported.
+    Send { call: Box<Call>, number: u32 },
+    /// Not now: a retry not yet due, an attempt of it still out, or (under `latest`) an older
+    /// attempt for its key still out. Ask again at `until_ms`.
+    Wait { until_ms: u64 },
+    /// A newer delivery for its key came first: never sent again (state `superseded`).
+    Superseded { by: String },
+    /// Its last attempt died unreported and was the last allowed: dead-letter it.
+    Dead,
+    /// Already delivered, failed, dead or superseded: nothing to do.
+    Settled { state: DeliveryState },
+    /// No such delivery in this ledger.
+    Unknown,
+}
+
+/// An attempt's outcome, as the adapter saw it.
+#[derive(Debug)]
+pub struct AttemptReport<'a> {
+    pub started_ms: u64,
+    pub duration_ms: u64,
+    pub outcome: &'a Result<OutboundResponse, Error>,
+    /// No answer, but the target may have acted on it (a timeout): the record marks it.
+    pub unknown: bool,
+    /// The target's credentials, scrubbed from the excerpt kept.
+    pub secrets: &'a [String],
+}
+
+/// What comes after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterAttempt {
+    /// Delivered, or failed for good.
+    Done,
+    /// Ask `next_attempt` again after this long.
+    Retry { delay_seconds: u32 },
+    /// Out of attempts: dead-letter it.
+    Dead,
+    /// It would be retried, but a newer delivery for its key has arrived: dropped.
+    Superseded,
+    /// No attempt of this delivery was out (reported twice, or after its lease lapsed).
+    Ignored,
+}
+
+impl Ledger {
+    /// Decides whether delivery `id` is sent now, and if so records that it is out.
+    pub fn next_attempt(&mut self, id: &str, now_ms: u64) -> NextAttempt {
+        let Some(entry) = self.entries.get(id) else { return NextAttempt::Unknown };
+        if entry.delivery.state != DeliveryState::Pending {
+            return NextAttempt::Settled { state: entry.delivery.state };
+        }
+        if let Some(since) = entry.in_flight_since {
+            if now_ms < since + ATTEMPT_LEASE_MS {
+                return NextAttempt::Wait { until_ms: since + ATTEMPT_LEASE_MS };
+            }
+            if self.lapse(id, now_ms) == Next::Dead {
+                return NextAttempt::Dead;
+            }
+        }
+        let entry = &self.entries[id];
+        if entry.due_at > now_ms {
+            return NextAttempt::Wait { until_ms: entry.due_at };
+        }
+        if let Some(by) = self.newer_than(entry) {
+            self.mark_superseded(id, &by);
+            return NextAttempt::Superseded { by };
+        }
+        if let Some(until_ms) = self.older_attempt_out(id, now_ms) {
+            return NextAttempt::Wait { until_ms };
+        }
+        self.send(id, now_ms)
+    }
+
+    /// Records an attempt's outcome and says what comes next, with the retry policy's backoff
+    /// (`random` spreads it). Under `latest`, a retry is dropped if a newer delivery has arrived.
+    pub fn record_outcome(&mut self, id: &str, report: &AttemptReport, now_ms: u64, random: u32) -> AfterAttempt {
+        let policy = self.policy;
+        let Some(entry) = self.entries.get_mut(id).filter(|entry| entry.in_flight_since.is_some()) else {
+            return AfterAttempt::Ignored;
+        };
+        entry.in_flight_since = None;
+        let delivery = &mut entry.delivery;
+        let number = delivery.attempts.len() as u32 + 1;
+        let next = delivery.note_attempt(
+            number,
+            report.started_ms,
+            report.duration_ms,
+            report.outcome,
+            report.secrets,
+            &policy,
+        );
+        if let Some(attempt) = delivery.attempts.last_mut() {
+            attempt.outcome_unknown = report.unknown;
+        }
+        let made = delivery.attempts.len() as u32;
+        self.changes.deliveries.insert(id.to_string());
+        match next {
+            Next::Done => AfterAttempt::Done,
+            Next::Dead => AfterAttempt::Dead,
+            Next::Retry => match self.newer_than(&self.entries[id]) {
+                Some(by) => {
+                    self.mark_superseded(id, &by);
+                    AfterAttempt::Superseded
+                }
+                None => {
+                    let delay_seconds = policy.delay_seconds(made, random);
+                    self.entries.get_mut(id).expect("present above").due_at = now_ms + u64::from(delay_seconds) * 1000;
+                    AfterAttempt::Retry { delay_seconds }
+                }
+            },
+        }
+    }
+
+    /// Ends a pending delivery that can no longer be attempted (its trigger was disabled or
+    /// deleted, its target deleted). `false` if it is settled or an attempt of it is out.
+    pub fn abandon(&mut self, id: &str, now_ms: u64, why: &str) -> bool {
+        let Some(entry) = self.entries.get_mut(id) else { return false };
+        if entry.delivery.state != DeliveryState::Pending || entry.in_flight_since.is_some() {
+            return false;
+        }
+        entry.delivery.fail(now_ms, why);
+        self.changes.deliveries.insert(id.to_string());
+        true
+    }
+
+    /// The pending deliveries due by `now_ms` (a lapsed attempt included), oldest arrival first:
+    /// what an alarm would attempt, and what nothing may leave behind.
+    pub fn due(&self, now_ms: u64) -> Vec<String> {
+        let mut due: Vec<(u64, String)> = self
+            .entries
+            .values()
+            .filter(|entry| entry.delivery.state == DeliveryState::Pending && entry.due_at <= now_ms)
+            .filter(|entry| entry.in_flight_since.is_none_or(|since| since + ATTEMPT_LEASE_MS <= now_ms))
+            .map(|entry| (entry.seq, entry.delivery.id.clone()))
+            .collect();
+        due.sort();
+        due.into_iter().map(|(_, id)| id).collect()
+    }
+
+    fn send(&mut self, id: &str, now_ms: u64) -> NextAttempt {
+        let entry = self.entries.get_mut(id).expect("checked by the caller");
+        entry.in_flight_since = Some(now_ms);
+        let (seq, key) = (entry.seq, entry.key.clone());
+        let number = entry.delivery.attempts.len() as u32 + 1;
+        let call = Box::new(entry.delivery.call_at(now_ms));
+        let state = self.keys.entry(key.clone()).or_default();
+        state.sent_seq = state.sent_seq.max(seq);
+        self.changes.deliveries.insert(id.to_string());
+        self.changes.keys.insert(key);
+        NextAttempt::Send { call, number }
+    }
+
+    /// When an older `latest` delivery for `id`'s key that is still out will have lapsed: a newer
+    /// one waits for it, or the target could apply the older one last.
+    fn older_attempt_out(&self, id: &str, now_ms: u64) -> Option<u64> {
+        let entry = &self.entries[id];
+        if entry.order != Order::Latest {
+            return None;
+        }
+        self.entries
+            .values()
+            .filter(|other| other.key == entry.key && other.seq < entry.seq)
+            .filter_map(|other| other.in_flight_since.map(|since| since + ATTEMPT_LEASE_MS))
+            .filter(|&lapses| lapses > now_ms)
+            .max()
+    }
+
+    /// Records the attempt of `id` that never reported as one whose outcome is unknown.
+    fn lapse(&mut self, id: &str, now_ms: u64) -> Next {
+        let policy = self.policy;
+        let entry = self.entries.get_mut(id).expect("checked by the caller");
+        let since = entry.in_flight_since.take().unwrap_or(now_ms);
+        let detail = "the attempt ended without reporting; the target may have acted on it".to_string();
+        let outcome = Err(Error::TargetUnreachable { target: entry.delivery.target.clone(), detail });
+        let delivery = &mut entry.delivery;
+        let number = delivery.attempts.len() as u32 + 1;
+        let next = delivery.note_attempt(number, since, now_ms - since, &outcome, &[] as &[&str], &policy);
+        if let Some(attempt) = delivery.attempts.last_mut() {
+            attempt.outcome_unknown = true;
+        }
+        entry.due_at = now_ms;
+        self.changes.deliveries.insert(id.to_string());
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{arrival, state};
+    use super::super::{Accepted, Cause};
+    use super::*;
+    use crate::model::delivery::RetryPolicy;
+
+    const POLICY: RetryPolicy = RetryPolicy { base_seconds: 30, max_attempts: 3 };
+
+    fn answer(status: u16) -> Result<OutboundResponse, Error> {
+        Ok(OutboundResponse { status, headers: Vec::new(), body: Vec::new() })
+    }
+
+    fn report(outcome: &Result<OutboundResponse, Error>, unknown: bool) -> AttemptReport<'_> {
+        AttemptReport { started_ms: 0, duration_ms: 1, outcome, unknown, secrets: &[] }
+    }
+
+    fn timeout() -> Result<OutboundResponse, Error> {
+        Err(Error::TargetUnreachable { target: "g1".into(), detail: "timed out".into() })
+    }
+
+    fn sends(next: NextAttempt) -> bool {
+        matches!(next, NextAttempt::Send { .. })
+    }
+
+    #[test]
+    fn a_pending_retry_is_superseded_when_a_newer_delivery_for_its_key_arrives() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("v1", "web", Order::Latest, &[]), 0);
+        assert!(sends(ledger.next_attempt("v1", 0)));
+        assert_eq!(
+            ledger.record_outcome("v1", &report(&answer(503), false), 1, 0),
+            AfterAttempt::Retry { delay_seconds: 30 }
+        );
+        ledger.accept(arrival("v2", "web", Order::Latest, &[]), 4_000);
+        assert_eq!(state(&ledger, "v1"), DeliveryState::Superseded);
+        assert!(sends(ledger.next_attempt("v2", 4_000)));
+        assert_eq!(ledger.next_attempt("v1", 31_000), NextAttempt::Settled { state: DeliveryState::Superseded });
+    }
+
+    #[test]
+    fn an_older_delivery_is_never_sent_after_a_newer_one() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("v1", "web", Order::Latest, &[]), 0);
+        assert!(sends(ledger.next_attempt("v1", 0)));
+        // v2 arrives while v1 is out, so v1 is not superseded at once; it waits for v1's report.
+        ledger.accept(arrival("v2", "web", Order::Latest, &[]), 10);
+        assert_eq!(state(&ledger, "v1"), DeliveryState::Pending);
+        assert_eq!(ledger.next_attempt("v2", 10), NextAttempt::Wait { until_ms: ATTEMPT_LEASE_MS });
+        assert_eq!(ledger.record_outcome("v1", &report(&answer(503), false), 20, 0), AfterAttempt::Superseded);
+        assert_eq!(ledger.delivery("v1").unwrap().superseded_by.as_deref(), Some("v2"));
+        assert!(sends(ledger.next_attempt("v2", 20)));
+        assert!(!sends(ledger.next_attempt("v1", 60_000)), "not after v2");
+    }
+
+    #[test]
+    fn a_delivery_is_superseded_at_its_attempt_if_it_could_not_be_at_arrival() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("v1", "web", Order::Latest, &[]), 0);
+        assert!(sends(ledger.next_attempt("v1", 0)));
+        ledger.accept(arrival("v2", "web", Order::Latest, &[]), 1);
+        // v1's invocation died; once its lease lapses its attempt is unknown and it is not sent again.
+        assert_eq!(ledger.next_attempt("v1", ATTEMPT_LEASE_MS), NextAttempt::Superseded { by: "v2".into() });
+        assert!(ledger.delivery("v1").unwrap().attempts[0].outcome_unknown);
+    }
+
+    #[test]
+    fn under_order_all_every_delivery_is_sent_and_retried() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("p1", "main", Order::All, &[]), 0);
+        assert!(sends(ledger.next_attempt("p1", 0)));
+        ledger.accept(arrival("p2", "main", Order::All, &[]), 1);
+        assert!(sends(ledger.next_attempt("p2", 1)), "no wait for p1");
+        assert!(matches!(ledger.record_outcome("p1", &report(&answer(503), false), 2, 0), AfterAttempt::Retry { .. }));
+        assert!(sends(ledger.next_attempt("p1", 40_000)));
+    }
+
+    #[test]
+    fn an_admin_replay_is_always_sent() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("v1", "web", Order::Latest, &["gh:1"]), 0);
+        ledger.next_attempt("v1", 0);
+        ledger.record_outcome("v1", &report(&answer(200), false), 1, 0);
+        ledger.accept(arrival("v2", "web", Order::Latest, &["gh:2"]), 2);
+        ledger.next_attempt("v2", 2);
+        ledger.record_outcome("v2", &report(&answer(200), false), 3, 0);
+        // A rollback: v1's call again, after v2 was sent, with v1's replay id.
+        let mut replay = arrival("r1", "web", Order::Latest, &["gh:1"]);
+        replay.cause = Cause::AdminReplay { of: "v1".into() };
+        assert!(matches!(ledger.accept(replay, 4), Accepted::New { .. }));
+        assert!(sends(ledger.next_attempt("r1", 4)));
+        assert_eq!(ledger.delivery("r1").unwrap().replay_of.as_deref(), Some("v1"), "its record says so");
+    }
+
+    #[test]
+    fn a_retry_waits_for_its_backoff_and_a_repeated_message_sends_nothing() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("d1", "web", Order::All, &[]), 0);
+        assert!(sends(ledger.next_attempt("d1", 0)));
+        assert_eq!(ledger.next_attempt("d1", 5), NextAttempt::Wait { until_ms: ATTEMPT_LEASE_MS }, "already out");
+        ledger.record_outcome("d1", &report(&answer(500), false), 10, 0);
+        assert_eq!(ledger.next_attempt("d1", 20), NextAttempt::Wait { until_ms: 30_010 });
+        assert!(sends(ledger.next_attempt("d1", 30_010)));
+        ledger.record_outcome("d1", &report(&answer(204), false), 30_020, 0);
+        assert_eq!(ledger.next_attempt("d1", 30_030), NextAttempt::Settled { state: DeliveryState::Delivered });
+        assert_eq!(ledger.record_outcome("d1", &report(&answer(204), false), 30_040, 0), AfterAttempt::Ignored);
+    }
+
+    #[test]
+    fn a_timeout_is_retried_and_marked_unknown() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("d1", "web", Order::All, &[]), 0);
+        ledger.next_attempt("d1", 0);
+        assert!(matches!(ledger.record_outcome("d1", &report(&timeout(), true), 1, 0), AfterAttempt::Retry { .. }));
+        let attempt = &ledger.delivery("d1").unwrap().attempts[0];
+        assert!(attempt.outcome_unknown && attempt.status.is_none());
+    }
+
+    #[test]
+    fn the_last_allowed_attempt_makes_it_dead_even_when_it_never_reported() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("d1", "web", Order::All, &[]), 0);
+        for at in [0, 100_000] {
+            ledger.next_attempt("d1", at);
+            ledger.record_outcome("d1", &report(&answer(503), false), at + 1, 0);
+        }
+        assert!(sends(ledger.next_attempt("d1", 200_000)));
+        assert_eq!(ledger.next_attempt("d1", 200_000 + ATTEMPT_LEASE_MS), NextAttempt::Dead);
+        assert_eq!(state(&ledger, "d1"), DeliveryState::Dead);
+    }
+
+    #[test]
+    fn an_abandoned_delivery_fails_and_is_not_sent() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("d1", "web", Order::All, &[]), 0);
+        assert!(ledger.abandon("d1", 5, "the trigger was disabled before this retry"));
+        assert_eq!(ledger.next_attempt("d1", 6), NextAttempt::Settled { state: DeliveryState::Failed });
+        assert!(!ledger.abandon("d1", 7, "again"), "settled already");
+    }
+
+    #[test]
+    fn due_lists_pending_deliveries_oldest_first() {
+        let mut ledger = Ledger::new(POLICY);
+        ledger.accept(arrival("a", "k1", Order::All, &[]), 0);
+        ledger.accept(arrival("b", "k2", Order::All, &[]), 0);
+        ledger.next_attempt("a", 0);
+        ledger.record_outcome("a", &report(&answer(503), false), 1, 0);
+        assert_eq!(ledger.due(2), ["b"]);
+        assert_eq!(ledger.due(40_000), ["a", "b"]);
+    }
+}
