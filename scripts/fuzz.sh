@@ -14,3 +14,6 @@ for target in providers forms cron template; do
   echo "== fuzz $target (${FUZZ_SECONDS:-60} s)"
   cargo +nightly fuzz run --fuzz-dir tests/fuzz "$target" -- -max_total_time="${FUZZ_SECONDS:-60}" -rss_limit_mb=2048 -timeout=10
 done
+# The seeded edge simulation (tests/simulation.rs) over many more scenarios than `cargo test` runs.
+echo "== edge simulation (${HOOKRELAY_SIM_SEEDS:=200000} seeds)"
+HOOKRELAY_SIM_SEEDS="$HOOKRELAY_SIM_SEEDS" cargo test --quiet --test simulation
