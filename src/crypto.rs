@@ -110,14 +110,20 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     pub fn parse(text: &str) -> Result<Keyring, String> {
         let mut keys = Vec::new();
-        for entry in text.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-            let (id, encoded) = entry.split_once(':').ok_or("ENCRYPTION_KEY: each key is <id>:<base64>")?;
+        // Errors name a key by its position, never by its text: a malformed entry may be key
+        // material written where the id belongs.
+        for (position, entry) in text.split(',').map(str::trim).filter(|e| !e.is_empty()).enumerate() {
+            let n = position + 1;
+            let (id, encoded) = entry
+                .split_once(':')
+                .ok_or_else(|| format!("ENCRYPTION_KEY: key {n} is not <id>:<base64 of 32 bytes> (no ':')"))?;
             let valid_id =
                 !id.is_empty() && id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
             let bytes = base64_decode(encoded).filter(|bytes| bytes.len() == 32);
             match (valid_id, bytes) {
                 (true, Some(bytes)) => keys.push((id.to_string(), XChaCha20Poly1305::new(bytes.as_slice().into()))),
-                _ => return Err(format!("ENCRYPTION_KEY: key '{id}' needs a plain id and 32 bytes of base64")),
+                (false, _) => return Err(format!("ENCRYPTION_KEY: key {n} needs a plain id (letters, digits, _)")),
+                (true, None) => return Err(format!("ENCRYPTION_KEY: key {n} needs 32 bytes of base64 after its id")),
             }
         }
         if keys.is_empty() {

@@ -337,13 +337,17 @@ async fn serve(app: &App, request: Request, request_id: &str) -> Served {
     Served { response, pattern, admin: ctx.admin.map(|admin| admin.name), detail }
 }
 
-/// The caller's `X-Request-Id` when it is a plain id (at most 64 letters, digits, `-`, `_`, `.`),
-/// else a new one: 16 random hex digits.
-fn request_id(app: &App, request: &Request) -> String {
+/// The caller's `X-Request-Id` when it is a plain id (at most 64 letters, digits, `-`, `_`, `.`).
+fn callers_request_id(request: &Request) -> Option<&str> {
     let plain = |id: &&str| {
         !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
     };
-    match request.header("x-request-id").map(str::trim).filter(plain) {
+    request.header("x-request-id").map(str::trim).filter(plain)
+}
+
+/// The caller's plain `X-Request-Id`, else a new one: 16 random hex digits.
+fn request_id(app: &App, request: &Request) -> String {
+    match callers_request_id(request) {
         Some(id) => id.to_string(),
         None => {
             let mut random = [0u8; 8];
@@ -351,6 +355,22 @@ fn request_id(app: &App, request: &Request) -> String {
             hex::encode(random)
         }
     }
+}
+
+/// The answer of a deployment whose settings keep it from working (`settings::problems`): the
+/// health check lists every problem (503), and every other route says it is misconfigured (500).
+/// No store or port is needed, so it answers even when the store cannot be built.
+pub fn misconfigured(request: &Request, problems: &[String]) -> Response {
+    let mut response = if request.method == "GET" && request.path == "/healthz" {
+        Response::json(503, &serde_json::json!({"status": "error", "problems": problems}))
+    } else {
+        let message = format!("hookrelay is misconfigured: {}", problems.join("; "));
+        Response::json(500, &serde_json::json!({"error": "misconfigured", "message": message}))
+    };
+    if let Some(id) = callers_request_id(request) {
+        response.headers.push(("x-request-id".into(), id.to_string()));
+    }
+    response
 }
 
 /// Who changed what, when: the route and its ids, and the id a creation answered with.
@@ -426,6 +446,19 @@ mod tests {
             handler("/api/v3/projects/9/ref/main/trigger/builds"),
             handler("/api/v4/projects/9/ref/main/trigger/pipeline")
         );
+    }
+
+    #[test]
+    fn a_misconfigured_deployment_says_what_is_wrong_at_the_health_check_and_everywhere_else() {
+        let problems = vec!["ENCRYPTION_KEY: key 1 needs 32 bytes of base64 after its id".to_string()];
+        let health = misconfigured(&Request::new("GET", "/healthz").with_header("x-request-id", "r-1"), &problems);
+        let body: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+        assert_eq!((health.status, body), (503, serde_json::json!({"status": "error", "problems": problems})));
+        assert_eq!(health.header("x-request-id"), Some("r-1"));
+        let other = misconfigured(&Request::new("POST", "/api/v1/targets"), &problems);
+        let body: serde_json::Value = serde_json::from_slice(&other.body).unwrap();
+        assert_eq!((other.status, body["error"].as_str()), (500, Some("misconfigured")));
+        assert!(body["message"].as_str().unwrap().contains("ENCRYPTION_KEY: key 1"));
     }
 
     #[test]

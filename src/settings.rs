@@ -40,9 +40,69 @@ impl Settings {
     }
 }
 
+/// The numeric vars, which must be whole numbers when they are set.
+const NUMBER_VARS: [&str; 3] = ["RETRY_BASE_SECONDS", "RETRY_MAX_ATTEMPTS", "DELIVERY_TTL_SECONDS"];
+
+/// What keeps this deployment from working, one line per setting: the setting's name and what is
+/// wrong, never its value. `var` and `secret` read vars and secrets by name; `bound` says whether
+/// a binding is declared. Empty when all is well.
+pub fn problems(
+    var: impl Fn(&str) -> Option<String>,
+    secret: impl Fn(&str) -> Option<String>,
+    bound: impl Fn(&str) -> bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !bound("TRIGGERS") {
+        problems.push("TRIGGERS: no KV namespace is bound (see wrangler.toml)".to_string());
+    }
+    if let Some(key) = secret("ENCRYPTION_KEY").filter(|key| !key.trim().is_empty()) {
+        if let Err(why) = crate::crypto::Keyring::parse(&key) {
+            problems.push(why);
+        }
+    }
+    if let Some(admins) = secret("ADMIN_TOKENS").filter(|admins| !admins.trim().is_empty()) {
+        let malformed = admins.split(',').map(str::trim).filter(|entry| !entry.is_empty()).position(|entry| {
+            entry.split_once(':').is_none_or(|(name, token)| name.trim().is_empty() || token.trim().is_empty())
+        });
+        if let Some(position) = malformed {
+            problems.push(format!("ADMIN_TOKENS: entry {} is not name:token", position + 1));
+        }
+    }
+    for name in NUMBER_VARS {
+        if var(name).is_some_and(|text| text.trim().parse::<u64>().is_err()) {
+            problems.push(format!("{name}: not a whole number"));
+        }
+    }
+    problems
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn problems_name_each_setting_and_never_echo_its_value() {
+        let none = |_: &str| None;
+        assert_eq!(problems(none, none, |_| true), Vec::<String>::new());
+        assert_eq!(problems(none, none, |_| false), ["TRIGGERS: no KV namespace is bound (see wrangler.toml)"]);
+        let secrets = |name: &str| match name {
+            "ENCRYPTION_KEY" => Some("c2VjcmV0LWtleS1tYXRlcmlhbC13aXRob3V0LWlk".to_string()),
+            "ADMIN_TOKENS" => Some("alice:tok-a,bob-without-token".to_string()),
+            _ => None,
+        };
+        let vars = |name: &str| (name == "RETRY_MAX_ATTEMPTS").then(|| "ten".to_string());
+        let found = problems(vars, secrets, |_| true);
+        assert_eq!(
+            found,
+            [
+                "ENCRYPTION_KEY: key 1 is not <id>:<base64 of 32 bytes> (no ':')",
+                "ADMIN_TOKENS: entry 2 is not name:token",
+                "RETRY_MAX_ATTEMPTS: not a whole number",
+            ]
+        );
+        let shown = found.join(" ");
+        assert!(!shown.contains("c2VjcmV0") && !shown.contains("bob-without-token") && !shown.contains("ten"));
+    }
 
     #[test]
     fn settings_come_from_the_vars_with_defaults_and_bounds() {

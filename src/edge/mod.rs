@@ -17,7 +17,18 @@ use worker::js_sys::{Array, Object, Promise, Reflect, Uint8Array};
 use worker::wasm_bindgen_futures::JsFuture;
 use worker::{event, Context, Env, Headers};
 
-/// The app with the platform's ports, as `wrangler.toml` binds them.
+/// What keeps this deployment from working (`settings::problems`), from its vars, secrets and
+/// bindings. Never their values.
+fn problems(env: &Env) -> Vec<String> {
+    crate::settings::problems(
+        |name| env.var(name).ok().map(|var| var.to_string()),
+        |name| env.secret(name).ok().map(|secret| secret.to_string()),
+        |name| binding::<JsValue>(env, name).is_some(),
+    )
+}
+
+/// The app with the platform's ports, as `wrangler.toml` binds them. `Err` only for a deployment
+/// that `problems` finds misconfigured.
 fn app(env: &Env) -> worker::Result<App> {
     let admins = env.secret("ADMIN_TOKENS").map(|s| s.to_string()).unwrap_or_default();
     // A malformed key is refused loudly rather than ignored: nothing would decrypt.
@@ -45,16 +56,31 @@ fn app(env: &Env) -> worker::Result<App> {
 #[event(fetch)]
 async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<worker::Response> {
     let request = into_core_request(req).await?;
+    let problems = problems(&env);
+    if !problems.is_empty() {
+        ConsoleLog.line(serde_json::json!({"type": "misconfigured", "problems": problems}));
+        return into_worker_response(crate::router::misconfigured(&request, &problems));
+    }
     into_worker_response(crate::router::handle(&app(&env)?, request).await)
 }
 
 /// The Cron Trigger (`wrangler.toml`, every minute): queues the schedules due this minute.
 #[event(scheduled)]
 async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
-    if let Ok(app) = app(&env) {
+    if let Some(app) = configured_app(&env) {
         // Nothing waits for the answer: a run that fails leaves its minute unfired.
         let _ = crate::schedules::run(&app, event.schedule() as u64).await;
     }
+}
+
+/// The app, unless the deployment is misconfigured: then a log line says why, and there is none.
+fn configured_app(env: &Env) -> Option<App> {
+    let problems = problems(env);
+    if !problems.is_empty() {
+        ConsoleLog.line(serde_json::json!({"type": "misconfigured", "problems": problems}));
+        return None;
+    }
+    app(env).ok()
 }
 
 /// How long a batch waits before it is handed back when the worker cannot start (5 minutes: 100
@@ -70,7 +96,7 @@ const MISCONFIGURED_RETRY_SECONDS: u32 = 300;
 /// finds the handler by its export name, as it does for the macro's).
 #[wasm_bindgen(js_name = queue, wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
 pub async fn queue_handler(batch: QueueBatch, env: Env, _ctx: JsValue) -> Result<JsValue, JsValue> {
-    let Ok(app) = app(&env) else {
+    let Some(app) = configured_app(&env) else {
         // Misconfigured (a malformed ENCRYPTION_KEY, say): hand the batch back for later, slowly
         // enough that a fix can land before max_retries runs out.
         batch.retry_all(&object(&[("delaySeconds", JsValue::from(MISCONFIGURED_RETRY_SECONDS))]));
