@@ -71,25 +71,32 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     if events.iter().any(|event| event.kind == EventKind::Ping) {
         return Ok(Response::json(200, &json!({"ok": true, "event": "ping"})));
     }
-    let candidates = match endpoint.trigger {
-        Some(trigger) => vec![trigger],
+    let candidates = match &endpoint.trigger {
+        Some(trigger) => vec![trigger.clone()],
         None => image_triggers(app, &events).await?,
     };
     let (matching, reasons) = pair_up(&candidates, &events, now)?;
     if matching.is_empty() {
-        return Ok(not_matched(&reasons.summary()));
+        return Ok(refused(
+            app,
+            &endpoint,
+            &format!("filtered: {}", reasons.summary()),
+            not_matched(&reasons.summary()),
+        ));
     }
     let replay_ids = provider.replay_ids(&call);
     let delivery_id = replay::delivery_label(&replay_ids);
     let catalog = app.catalog();
     for id in &replay_ids {
         if catalog.replay_seen(&endpoint.id, id).await? {
-            return Ok(Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id})));
+            let duplicate = Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id}));
+            return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", duplicate));
         }
     }
     let firings = loop_guard(app, matching).await?;
     if firings.is_empty() {
-        return Ok(not_matched("a GitLab pipeline event is never forwarded to a GitLab target (loop guard)"));
+        let reason = "a GitLab pipeline event is never forwarded to a GitLab target (loop guard)";
+        return Ok(refused(app, &endpoint, reason, not_matched(reason)));
     }
     let (listed, total) = queue_all(app, ctx, firings, &delivery_id).await?;
     for id in &replay_ids {
@@ -229,6 +236,14 @@ async fn loop_guard<'t>(app: &App, matching: Vec<(&'t Trigger, Event)>) -> Resul
         }
     }
     Ok(firings)
+}
+
+/// Logs why a verified webhook is not forwarded, with its trigger's id; a registry endpoint is not
+/// named, since its id is the only secret of its URL.
+fn refused(app: &App, endpoint: &Endpoint, reason: &str, answer: Response) -> Response {
+    let trigger = endpoint.trigger.as_ref().map(|trigger| trigger.id.as_str());
+    app.log.line(json!({"type": "refusal", "route": "/hooks/{id}", "trigger": trigger, "reason": reason}));
+    answer
 }
 
 fn not_matched(reason: &str) -> Response {

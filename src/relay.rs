@@ -54,6 +54,7 @@ pub async fn try_now(app: &App, target: &Target, delivery: &mut Delivery) -> Res
     let outcome = attempt(app, target, &delivery.call_at(started)).await;
     let duration = app.clock.now_ms().saturating_sub(started);
     let next = delivery.note(started, duration, &outcome, &target.spec.kind().secrets(), &app.settings.retry);
+    log_attempt(app, target, delivery, delivery.attempts.len() as u32, duration, next);
     settle(app, delivery, next).await?;
     Ok(match outcome {
         _ if delivery.state == DeliveryState::Pending => TryOutcome::Pending,
@@ -173,7 +174,9 @@ async fn consume_once(app: &App, body: &str, delivered: u32) -> Result<Settlemen
     let outcome = attempt(app, &target, &delivery.call_at(started)).await;
     let duration = app.clock.now_ms().saturating_sub(started);
     let secrets = target.spec.kind().secrets();
-    match delivery.note_attempt(number, started, duration, &outcome, &secrets, &app.settings.retry) {
+    let next = delivery.note_attempt(number, started, duration, &outcome, &secrets, &app.settings.retry);
+    log_attempt(app, &target, &delivery, number, duration, next);
+    match next {
         Next::Retry => {
             let _ = app.catalog().record_delivery(&delivery).await;
             Ok(Settlement::Retry { delay_seconds: retry_delay(app, number) })
@@ -184,6 +187,27 @@ async fn consume_once(app: &App, body: &str, delivered: u32) -> Result<Settlemen
             Ok(Settlement::Ack)
         }
     }
+}
+
+/// One log line per attempt: ids, the target's kind, the attempt's number, the status, how long it
+/// took and what comes of it. Never the call, the answer or a credential.
+fn log_attempt(app: &App, target: &Target, delivery: &Delivery, number: u32, duration_ms: u64, next: Next) {
+    let outcome = match next {
+        Next::Retry => "retry".to_string(),
+        Next::Dead => "dead".to_string(),
+        // Delivered or failed, as the record says.
+        Next::Done => crate::model::wire_name(&delivery.state),
+    };
+    app.log.line(serde_json::json!({
+        "type": "attempt",
+        "delivery_id": delivery.id,
+        "trigger": delivery.trigger,
+        "target_kind": target.spec.kind_name(),
+        "attempt": number,
+        "status": delivery.last_status(),
+        "duration_ms": duration_ms,
+        "outcome": outcome,
+    }));
 }
 
 /// The delivery as its record has it when the record knows more than the message: a message

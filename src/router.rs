@@ -265,6 +265,7 @@ pub async fn handle(app: &App, request: Request) -> Response {
         "status": response.status,
         "duration_ms": app.clock.now_ms().saturating_sub(started),
         "admin": served.admin,
+        "reason": served.reason,
     }));
     response.headers.push(("x-request-id".into(), request_id));
     response
@@ -278,11 +279,15 @@ struct Served {
     admin: Option<String>,
     /// An internal failure's detail, for the log only.
     detail: Option<String>,
+    /// Why a request was refused (a 4xx): the error's message, written for callers, so never a
+    /// secret.
+    reason: Option<String>,
 }
 
 async fn serve(app: &App, request: Request, request_id: &str) -> Served {
     let refuse = |error: Error, dialect, pattern| Served {
         detail: error.detail().map(|_| error.for_the_log()),
+        reason: error.detail().is_none().then(|| error.message()),
         response: error.into_response(dialect, request_id),
         pattern,
         admin: None,
@@ -321,11 +326,12 @@ async fn serve(app: &App, request: Request, request_id: &str) -> Served {
         }
     };
     let ctx = Ctx { request, params, admin };
-    let (response, detail) = match (route.handler.run)(app, &ctx).await {
-        Ok(response) => (response, None),
+    let (response, detail, reason) = match (route.handler.run)(app, &ctx).await {
+        Ok(response) => (response, None, None),
         Err(error) => {
             let detail = error.detail().map(|_| error.for_the_log());
-            (error.into_response(route.dialect, request_id), detail)
+            let reason = error.detail().is_none().then(|| error.message());
+            (error.into_response(route.dialect, request_id), detail, reason)
         }
     };
     if let Some(admin) = &ctx.admin {
@@ -334,7 +340,7 @@ async fn serve(app: &App, request: Request, request_id: &str) -> Served {
             let _ = app.catalog().record_audit(&audit_entry(app, admin, route, &ctx.params, &response)).await;
         }
     }
-    Served { response, pattern, admin: ctx.admin.map(|admin| admin.name), detail }
+    Served { response, pattern, admin: ctx.admin.map(|admin| admin.name), detail, reason }
 }
 
 /// The caller's `X-Request-Id` when it is a plain id (at most 64 letters, digits, `-`, `_`, `.`).

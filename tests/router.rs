@@ -1151,3 +1151,60 @@ fn every_answer_carries_its_request_id_and_leaves_one_line_with_the_routes_patte
     assert_eq!(line["request_id"].as_str(), missing.header("x-request-id"));
     assert!(line["duration_ms"].is_u64());
 }
+
+#[test]
+fn each_attempt_leaves_a_log_line_with_its_number_status_and_outcome() {
+    let h = harness(28);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(503, "busy");
+    let body: Value = serde_json::from_slice(&h.fire("web-ci", &token, "main").body).unwrap();
+    h.app.outbound.answer(201, r#"{"id":7}"#);
+    common::drain(&h.app);
+    let lines = h.app.log.lines.borrow();
+    let attempts: Vec<(Value, Value, Value, Value)> = lines
+        .iter()
+        .filter(|line| line["type"] == "attempt")
+        .map(|l| (l["attempt"].clone(), l["status"].clone(), l["outcome"].clone(), l["target_kind"].clone()))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (json!(1), json!(503), json!("retry"), json!("gitlab")),
+            (json!(2), json!(201), json!("delivered"), json!("gitlab"))
+        ]
+    );
+    assert!(lines.iter().filter(|l| l["type"] == "attempt").all(|l| l["delivery_id"] == body["delivery_id"]));
+    assert!(!lines.iter().any(|line| line.to_string().contains("glptt-real") || line.to_string().contains(&token)));
+}
+
+#[test]
+fn a_refused_webhook_is_logged_with_its_reason_and_trigger() {
+    let h = harness(29);
+    h.admin_json("POST", "/api/v1/targets", gitlab_target());
+    let source = json!({"kind": "github", "secrets": ["gh-secret"]});
+    let (_, hook) = h.admin_json(
+        "POST",
+        "/api/v1/triggers",
+        json!({"target": "web-ci", "source": source, "branches": ["release/*"]}),
+    );
+    let hook_url = hook["hook_url"].as_str().unwrap().to_string();
+    let push = common::fixture("github/push.json");
+    let signature = format!("sha256={}", hex::encode(hookrelay::signature::hmac_sha256(b"gh-secret", &[&push])));
+    let send = |signature: &str| {
+        h.send(
+            Request::new("POST", &hook_url)
+                .with_header("x-github-event", "push")
+                .with_header("x-hub-signature-256", signature)
+                .with_body("application/json", push.clone()),
+        )
+    };
+    assert_eq!(send("sha256=00").status, 401);
+    assert_eq!(send(&signature).status, 202, "verified, but filtered out by its branches");
+    let lines = h.app.log.lines.borrow();
+    let refused = lines.iter().find(|line| line["type"] == "request" && line["status"] == 401).expect("the 401's line");
+    assert!(refused["reason"].as_str().unwrap().contains("X-Hub-Signature-256"), "{refused}");
+    let filtered = lines.iter().find(|line| line["type"] == "refusal").expect("a refusal line");
+    assert_eq!(filtered["trigger"], hook["id"]);
+    assert!(filtered["reason"].as_str().unwrap().starts_with("filtered: "), "{filtered}");
+    assert!(!lines.iter().any(|line| line.to_string().contains("gh-secret")));
+}
