@@ -4,4 +4,6 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$HOOKRELAY_ROOT"
 bash scripts/setup.sh
+# The settings the worker would refuse at /healthz, said before serving, in one line.
+cargo run --quiet --bin check-config -- .dev.vars
 exec npx wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --persist-to "$HOOKRELAY_STATE" "$@"
