@@ -146,6 +146,35 @@ fn measure(mut f: impl FnMut()) -> (f64, f64) {
     (median, spread)
 }
 
+/// Where a GitHub push's CPU goes, part by part, beside the whole path: the signature, the parse,
+/// the filter and request build, opening the sealed trigger record (KV returns it sealed), and
+/// serializing the queue message (the delivery with its payload). Storage itself is left out.
+fn breakdown(case: &Case, request: &Request) -> Vec<(&'static str, f64)> {
+    let source = case.trigger.source.as_ref().and_then(|source| source.as_provider()).expect("a hook trigger");
+    let provider = sources::provider(&source.kind).expect("a provider");
+    let call = HookCall { request, source, now_ms: NOW_MS };
+    let events = provider.parse(&call).expect("parses");
+    let keyring = hookrelay::crypto::Keyring::parse("bench:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").unwrap();
+    let sealed = keyring.seal(&serde_json::to_string(&case.trigger).unwrap(), [7; 24]).unwrap();
+    let payload = Payload { content_type: "application/json".into(), body: request.body.clone() };
+    let fired = hookrelay::hooks::call_for(&case.trigger, &events[0], payload);
+    let delivery = hookrelay::model::Delivery::new("t1", "g1", "0000000001abcd", fired.clone(), NOW_MS);
+    vec![
+        ("signature (verify)", measure(|| drop(black_box(provider.verify(black_box(&call))))).0),
+        ("parse into events", measure(|| drop(black_box(provider.parse(black_box(&call))))).0),
+        (
+            "filter and build the request",
+            measure(|| {
+                black_box(case.trigger.filter.check(&events[0]).is_ok());
+                black_box(case.target.spec.kind().build(black_box(&fired)).map(|r| r.body.len()).ok());
+            })
+            .0,
+        ),
+        ("open the sealed trigger record", measure(|| drop(black_box(keyring.open(black_box(sealed.clone()))))).0),
+        ("serialize the queue message", measure(|| drop(black_box(serde_json::to_string(black_box(&delivery))))).0),
+    ]
+}
+
 fn main() {
     println!("{:<18} {:>8} {:>12} {:>12} {:>10}", "payload", "bytes", "path ns", "floor ns", "path/floor");
     let mut lines = Vec::new();
@@ -167,6 +196,15 @@ fn main() {
             case.name,
             case.body.len()
         ));
+    }
+    let github = &cases()[0];
+    let mut request = Request::new("POST", "/hooks/t1").with_body("application/json", github.body.clone());
+    for (name, value) in &github.headers {
+        request = request.with_header(name, value);
+    }
+    for (part, ns) in breakdown(github, &request) {
+        println!("{:<34} {:>10.0} ns", part, ns);
+        lines.push(format!(r#"{{"case":"{}","part":"{part}","ns":{ns:.0}}}"#, github.name));
     }
     for line in lines {
         println!("BENCH {line}");

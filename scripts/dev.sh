@@ -5,5 +5,5 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$HOOKRELAY_ROOT"
 bash scripts/setup.sh
 # The settings the worker would refuse at /healthz, said before serving, in one line.
-cargo run --quiet --bin check-config -- .dev.vars
+cargo run --quiet --example check-config -- .dev.vars
 exec npx wrangler dev --ip 127.0.0.1 --port "${PORT:-8787}" --persist-to "$HOOKRELAY_STATE" "$@"
