@@ -105,6 +105,11 @@ async fn send(app: &App, lane: Lane, delivery: &Delivery, delay: u32) -> Result<
     app.queue.send(lane, body, delay).await.map_err(Error::Queue)
 }
 
+/// How often a message whose stored delivery cannot be read yet comes back, and how long it waits
+/// each time: past KV's minute of propagation and its cached miss, several times over.
+const MAX_HANDOVERS_UNSEEN: u32 = 6;
+const UNSEEN_RETRY_SECONDS: u32 = 60;
+
 /// What the queue does with a message once the consumer has handled it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
@@ -135,8 +140,16 @@ async fn consume_once(app: &App, body: &str, delivered: u32) -> Result<Settlemen
         Ok(Message::Inline(delivery)) => Some((delivery.attempts.len() as u32, *delivery)),
         Ok(Message::Stored { stored, queued_attempts }) => match app.catalog().find_delivery(&stored).await {
             Ok(delivery) => Some((queued_attempts, delivery)),
-            // Its record expired: there is nothing left to deliver.
-            Err(Error::NotFound(_)) => None,
+            // Not found yet: KV may not show another location's write here for up to a minute (and
+            // caches the miss), so the message comes back later rather than the delivery vanishing.
+            Err(Error::NotFound(_)) if delivered < MAX_HANDOVERS_UNSEEN => {
+                return Ok(Settlement::Retry { delay_seconds: UNSEEN_RETRY_SECONDS });
+            }
+            // Still not found after several minutes: the record truly expired. Said, then dropped.
+            Err(Error::NotFound(_)) => {
+                app.log.line(serde_json::json!({"type": "expired", "delivery_id": stored, "handovers": delivered}));
+                None
+            }
             Err(other) => return Err(other),
         },
         // Not ours (or from an older version): dropping it is all that can be done.

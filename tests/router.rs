@@ -1208,3 +1208,21 @@ fn a_refused_webhook_is_logged_with_its_reason_and_trigger() {
     assert!(filtered["reason"].as_str().unwrap().starts_with("filtered: "), "{filtered}");
     assert!(!lines.iter().any(|line| line.to_string().contains("gh-secret")));
 }
+
+#[test]
+fn a_stored_delivery_not_found_yet_is_retried_and_only_a_truly_expired_one_is_dropped_and_said() {
+    // At the edge, the consumer can run where KV does not show the record yet (up to a minute, and a
+    // cached miss): that is not expiry, and a delivery accepted with 202 must not vanish.
+    let h = harness(30);
+    let message = r#"{"stored":"0123456789abcdef0123456789abcdef-8299999999999aabbccdd","queued_attempts":0}"#;
+    for handover in 1..6 {
+        let settled = block_on(relay::consume(&h.app, message, handover));
+        assert_eq!(settled, relay::Settlement::Retry { delay_seconds: 60 }, "handover {handover}");
+    }
+    assert!(!h.app.log.lines.borrow().iter().any(|line| line["type"] == "expired"));
+    assert_eq!(block_on(relay::consume(&h.app, message, 6)), relay::Settlement::Ack);
+    let lines = h.app.log.lines.borrow();
+    let expired = lines.iter().find(|line| line["type"] == "expired").expect("an expired line");
+    assert_eq!(expired["delivery_id"], "0123456789abcdef0123456789abcdef-8299999999999aabbccdd");
+    assert!(h.app.outbound.sent.borrow().is_empty());
+}
