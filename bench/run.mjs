@@ -131,6 +131,8 @@ function hookrelayOptions(kvDir, entry = "build/index.js") {
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["TRIGGERS"],
     kvPersist: kvDir,
+    durableObjects: { LEDGER: { className: "TargetLedger", useSQLite: true } },
+    durableObjectsPersist: path.join(kvDir, "ledger"),
     queueProducers: { DELIVERIES: "hookrelay-deliveries", DEAD_LETTERS: "hookrelay-dead-letters" },
     queueConsumers: { "hookrelay-deliveries": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 3, retryDelay: 1 } },
     bindings: { ADMIN_TOKENS: `bench:${ADMIN}`, ALLOW_HTTP_TARGETS: "1", ENCRYPTION_KEY: "bench:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=" },

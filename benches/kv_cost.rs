@@ -25,7 +25,7 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 fn app(queue: &Rc<MemoryQueue>) -> Bench {
-    TestApp::new(|store, outbound, log| App {
+    TestApp::new(|store, outbound, log, ledger| App {
         store,
         outbound,
         clock: Box::new(FixedClock::new(NOW)),
@@ -34,6 +34,7 @@ fn app(queue: &Rc<MemoryQueue>) -> Bench {
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
+        ledger,
         settings: Settings::default(),
     })
 }

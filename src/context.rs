@@ -8,7 +8,7 @@ use crate::catalog::Catalog;
 use crate::error::Error;
 use crate::http::Request;
 use crate::outbound::Outbound;
-use crate::ports::{Clock, Limiter, Log, Queue, Random};
+use crate::ports::{Clock, Ledger, Limiter, Log, Queue, Random};
 use crate::settings::Settings;
 use crate::store::Store;
 use serde::de::DeserializeOwned;
@@ -27,6 +27,8 @@ pub struct App {
     pub limiter: Box<dyn Limiter>,
     /// hookrelay's own log lines.
     pub log: Box<dyn Log>,
+    /// The per-target ledger (a Durable Object per target at the edge).
+    pub ledger: Box<dyn Ledger>,
     pub settings: Settings,
 }
 

@@ -18,7 +18,7 @@ use crate::error::Error;
 use crate::http::Response;
 use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Trigger};
 use crate::relay;
-use crate::sources::{self, replay, HookCall};
+use crate::sources::{self, replay, HookCall, ReplayId};
 use crate::targets::TargetSpec;
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -86,27 +86,77 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     }
     let replay_ids = provider.replay_ids(&call);
     let delivery_id = replay::delivery_label(&replay_ids);
-    let catalog = app.catalog();
-    for id in &replay_ids {
-        if catalog.replay_seen(&endpoint.id, id).await? {
-            let duplicate = Response::json(200, &json!({"duplicate": true, "delivery_id": delivery_id}));
-            return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", duplicate));
-        }
-    }
     let firings = loop_guard(app, matching).await?;
     if firings.is_empty() {
         let reason = "a GitLab pipeline event is never forwarded to a GitLab target (loop guard)";
         return Ok(refused(app, &endpoint, reason, not_matched(reason)));
     }
-    let (listed, total) = queue_all(app, ctx, firings, &delivery_id).await?;
-    for id in &replay_ids {
-        catalog.remember_replay(&endpoint.id, id).await?;
+    let markers: Vec<String> = replay_ids.iter().map(ReplayId::ledger_key).collect();
+    let label = delivery_id.clone().unwrap_or_default();
+    let claims = claim(app, &endpoint.id, &firings, &markers, &label).await?;
+    if claims.claimed.is_empty() {
+        let first = claims.first_seen.or(delivery_id);
+        let duplicate = Response::json(200, &json!({"duplicate": true, "delivery_id": first}));
+        return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", duplicate));
     }
+    let firings = firings.into_iter().filter(|(trigger, _)| claims.claimed.contains(&trigger.target)).collect();
+    let (listed, total) = match queue_all(app, ctx, firings, &delivery_id).await {
+        Ok(queued) => queued,
+        Err(error) => {
+            // Nothing of this webhook may stay claimed, or the provider's redelivery would be
+            // refused as a duplicate of a webhook that was never queued.
+            for target in &claims.claimed {
+                let _ = app.ledger.release(target, &endpoint.id, &markers).await;
+            }
+            return Err(error);
+        }
+    };
     let mut answer = json!({"matched": true, "delivery_id": delivery_id, "deliveries": listed});
     if total > listed.len() {
         answer["not_listed"] = json!(total - listed.len());
     }
     Ok(Response::json(202, &answer))
+}
+
+/// The targets whose ledgers took this webhook's replay ids, and the first delivery's label where
+/// one had seen them.
+struct Claims {
+    claimed: Vec<String>,
+    first_seen: Option<String>,
+}
+
+/// Claims the replay ids in the ledger of each target the webhook fires: the single writer per
+/// target answers concurrent and cross-location repeats alike. A webhook without replay ids (Quay)
+/// claims nothing and is forwarded.
+async fn claim(
+    app: &App,
+    scope: &str,
+    firings: &[(&Trigger, Event)],
+    markers: &[String],
+    label: &str,
+) -> Result<Claims, Error> {
+    let mut targets: Vec<String> = firings.iter().map(|(trigger, _)| trigger.target.clone()).collect();
+    targets.sort_unstable();
+    targets.dedup();
+    if markers.is_empty() {
+        return Ok(Claims { claimed: targets, first_seen: None });
+    }
+    let mut claims = Claims { claimed: Vec::new(), first_seen: None };
+    for target in targets {
+        match app.ledger.claim(&target, scope, markers, label).await {
+            Ok(None) => claims.claimed.push(target),
+            Ok(Some(first)) => {
+                claims.first_seen.get_or_insert(first);
+            }
+            Err(why) => {
+                for taken in &claims.claimed {
+                    let _ = app.ledger.release(taken, scope, markers).await;
+                }
+                return Err(Error::Store(format!("the ledger of target {target}: {why}")));
+            }
+        }
+    }
+    Ok(claims)
 }
 
 /// Queues a delivery of the webhook's payload for each firing (trigger, event). Returns what the

@@ -118,6 +118,107 @@ impl Limiter for MemoryLimiter {
     }
 }
 
+/// The per-target ledger: at the edge a Durable Object per target, the single writer for what must
+/// be consistent across locations (KV is not: a write may be invisible elsewhere for a minute).
+/// Today it holds the replay ids of webhooks, so that two deliveries of one webhook, concurrent or
+/// in two locations, are never both forwarded.
+pub trait Ledger {
+    /// Claims replay `ids` at hook endpoint `scope` in `target`'s ledger for the delivery labelled
+    /// `label`: `Ok(None)` when none of them was seen in the last 72 hours (all are claimed now),
+    /// `Ok(Some(first))` with the first delivery's label when one was. `Err` says why the ledger
+    /// could not answer.
+    fn claim<'a>(
+        &'a self,
+        target: &'a str,
+        scope: &'a str,
+        ids: &'a [String],
+        label: &'a str,
+    ) -> LocalFuture<'a, Result<Option<String>, String>>;
+    /// Forgets a claim whose deliveries could not be queued, so that the provider's own redelivery
+    /// is not taken for a duplicate.
+    fn release<'a>(&'a self, target: &'a str, scope: &'a str, ids: &'a [String])
+        -> LocalFuture<'a, Result<(), String>>;
+}
+
+impl<T: Ledger + ?Sized> Ledger for std::rc::Rc<T> {
+    fn claim<'a>(
+        &'a self,
+        target: &'a str,
+        scope: &'a str,
+        ids: &'a [String],
+        label: &'a str,
+    ) -> LocalFuture<'a, Result<Option<String>, String>> {
+        (**self).claim(target, scope, ids, label)
+    }
+
+    fn release<'a>(
+        &'a self,
+        target: &'a str,
+        scope: &'a str,
+        ids: &'a [String],
+    ) -> LocalFuture<'a, Result<(), String>> {
+        (**self).release(target, scope, ids)
+    }
+}
+
+/// What the shell sends a target's ledger object, and what a claim answers: plain values, so that
+/// the object's adapter only moves them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase")]
+pub enum LedgerRequest {
+    Claim { scope: String, ids: Vec<String>, label: String },
+    Release { scope: String, ids: Vec<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct ClaimAnswer {
+    /// The first delivery's label when one of the ids was seen; none when all are claimed now.
+    pub first: Option<String>,
+}
+
+/// How long a replay id is remembered (providers redeliver for up to a few days).
+pub const REPLAY_MEMORY_MS: u64 = 72 * 60 * 60 * 1000;
+
+/// The ledger in memory, for native tests (one process: strongly consistent, as the object is).
+#[derive(Default)]
+pub struct MemoryLedger {
+    /// (target, scope, id) -> the first delivery's label.
+    pub seen: RefCell<std::collections::HashMap<(String, String, String), String>>,
+}
+
+impl Ledger for MemoryLedger {
+    fn claim<'a>(
+        &'a self,
+        target: &'a str,
+        scope: &'a str,
+        ids: &'a [String],
+        label: &'a str,
+    ) -> LocalFuture<'a, Result<Option<String>, String>> {
+        let mut seen = self.seen.borrow_mut();
+        let key = |id: &String| (target.to_string(), scope.to_string(), id.clone());
+        let first = ids.iter().find_map(|id| seen.get(&key(id)).cloned());
+        if first.is_none() {
+            for id in ids {
+                seen.insert(key(id), label.to_string());
+            }
+        }
+        Box::pin(async move { Ok(first) })
+    }
+
+    fn release<'a>(
+        &'a self,
+        target: &'a str,
+        scope: &'a str,
+        ids: &'a [String],
+    ) -> LocalFuture<'a, Result<(), String>> {
+        let mut seen = self.seen.borrow_mut();
+        for id in ids {
+            seen.remove(&(target.to_string(), scope.to_string(), id.clone()));
+        }
+        Box::pin(async { Ok(()) })
+    }
+}
+
 /// Where hookrelay's own log lines go: one JSON object each. The shell prints them with
 /// `console.log`, so that `wrangler tail` and Workers Logs read them as JSON. A line holds ids,
 /// routes, statuses, reasons and internal details; never a token, secret, signature or body.

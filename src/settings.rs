@@ -55,6 +55,9 @@ pub fn problems(
     if !bound("TRIGGERS") {
         problems.push("TRIGGERS: no KV namespace is bound (see wrangler.toml)".to_string());
     }
+    if !bound("LEDGER") {
+        problems.push("LEDGER: no Durable Object namespace is bound (see wrangler.toml)".to_string());
+    }
     if let Some(key) = secret("ENCRYPTION_KEY").filter(|key| !key.trim().is_empty()) {
         if let Err(why) = crate::crypto::Keyring::parse(&key) {
             problems.push(why);
@@ -84,7 +87,13 @@ mod tests {
     fn problems_name_each_setting_and_never_echo_its_value() {
         let none = |_: &str| None;
         assert_eq!(problems(none, none, |_| true), Vec::<String>::new());
-        assert_eq!(problems(none, none, |_| false), ["TRIGGERS: no KV namespace is bound (see wrangler.toml)"]);
+        assert_eq!(
+            problems(none, none, |_| false),
+            [
+                "TRIGGERS: no KV namespace is bound (see wrangler.toml)",
+                "LEDGER: no Durable Object namespace is bound (see wrangler.toml)"
+            ]
+        );
         let secrets = |name: &str| match name {
             "ENCRYPTION_KEY" => Some("c2VjcmV0LWtleS1tYXRlcmlhbC13aXRob3V0LWlk".to_string()),
             "ADMIN_TOKENS" => Some("alice:tok-a,bob-without-token".to_string()),

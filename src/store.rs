@@ -11,8 +11,7 @@
 //!   how one registry endpoint finds the triggers a push fans out to.
 //! - `registry:{id}` a registry endpoint (its provider and secret); ids start with `reg_`.
 //! - `delivery:{trigger_id}:{newest-first stamp}` one record per firing, kept 7 days.
-//! - `delivery-seen:{scope_id}:{kind}:{sha256 hex}` one per replay id of a handled webhook
-//!   (`kind`: signed, id or content; see `sources::replay`), kept 3 days.
+//! Replay ids of webhooks are not here: each target's ledger (a Durable Object) keeps them.
 
 use crate::error::Error;
 use crate::ports::LocalFuture;
@@ -77,11 +76,6 @@ pub mod keys {
     }
     pub fn delivery_prefix(trigger_id: &str) -> String {
         format!("delivery:{trigger_id}:")
-    }
-    /// Marks one replay id of a handled webhook, for replay protection (written with a TTL).
-    /// `digest` is a hash, never a header value, so the key's length is fixed.
-    pub fn delivery_seen(scope_id: &str, kind: &str, digest: &str) -> String {
-        format!("delivery-seen:{scope_id}:{kind}:{digest}")
     }
 }
 

@@ -5,7 +5,7 @@
 use crate::context::App;
 use crate::http::{Request, Response};
 use crate::outbound::{Outbound, ScriptedOutbound};
-use crate::ports::{Log, MemoryLog};
+use crate::ports::{Ledger, Log, MemoryLedger, MemoryLog};
 use crate::store::{MemoryStore, Store};
 use std::rc::Rc;
 
@@ -16,16 +16,21 @@ pub struct TestApp {
     pub outbound: Rc<ScriptedOutbound>,
     /// Every line the app logged.
     pub log: Rc<MemoryLog>,
+    /// The per-target ledger, in memory.
+    pub ledger: Rc<MemoryLedger>,
 }
 
 impl TestApp {
-    /// `build` makes the app from the in-memory store, scripted outbound and log it is handed.
-    pub fn new(build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>, Box<dyn Log>) -> App) -> TestApp {
+    /// `build` makes the app from the in-memory store, scripted outbound, log and ledger it is
+    /// handed.
+    pub fn new(build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>, Box<dyn Log>, Box<dyn Ledger>) -> App) -> TestApp {
         let store = Rc::new(MemoryStore::new());
         let outbound = Rc::new(ScriptedOutbound::new());
         let log = Rc::new(MemoryLog::default());
-        let app = build(Box::new(store.clone()), Box::new(outbound.clone()), Box::new(log.clone()));
-        TestApp { app, store, outbound, log }
+        let ledger = Rc::new(MemoryLedger::default());
+        let app =
+            build(Box::new(store.clone()), Box::new(outbound.clone()), Box::new(log.clone()), Box::new(ledger.clone()));
+        TestApp { app, store, outbound, log, ledger }
     }
 
     /// Answers one request through the router.

@@ -20,7 +20,7 @@ fn app() -> TestApp {
 }
 
 fn app_at(now_ms: u64) -> TestApp {
-    TestApp::new(|store, outbound, log| App {
+    TestApp::new(|store, outbound, log, ledger| App {
         store,
         outbound,
         clock: Box::new(FixedClock::new(now_ms)),
@@ -29,6 +29,7 @@ fn app_at(now_ms: u64) -> TestApp {
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
+        ledger,
         settings: Settings::default(),
     })
 }
@@ -175,7 +176,7 @@ fn a_duplicate_answer_never_echoes_a_long_delivery_header() {
     let answer = block_on(app.handle(github_delivery(&url, "github/push.json", "push", &long_id)));
     assert_eq!(answer.status, 200);
     assert!(answer.body.len() < 100, "{}", String::from_utf8_lossy(&answer.body));
-    let markers: Vec<String> = app.store.keys().into_iter().filter(|k| k.starts_with("delivery-seen:")).collect();
+    let markers: Vec<String> = app.ledger.seen.borrow().keys().map(|(_, _, id)| id.clone()).collect();
     assert_eq!(markers.len(), 2, "the provider's id and the content, hashed: {markers:?}");
     assert!(markers.iter().all(|key| key.len() < 140 && !key.contains("xxxx")), "{markers:?}");
 }
@@ -412,9 +413,10 @@ fn hook_kv_cost_is_constant() {
     let counts = app.store.counts();
     assert_eq!(
         (counts.reads, counts.lists, counts.writes),
-        (3, 0, 2),
-        "the trigger, the id's and the content's markers; the two markers"
+        (1, 0, 0),
+        "the trigger; the replay ids go to the target's ledger, not to KV"
     );
+    assert_eq!(app.ledger.seen.borrow().len(), 2, "the id's and the content's claims, in the ledger");
     app.store.reset_counts();
     assert_eq!(common::drain(&app), 1);
     let counts = app.store.counts();
@@ -483,4 +485,28 @@ fn servicestage_errors_use_its_shape() {
     let unauthenticated = send(&app, Request::new("GET", SS));
     assert_eq!((unauthenticated.0, unauthenticated.1["error_code"].clone()), (401, json!("SVCSTG.REPO.0401")));
     assert!(app.store.keys().is_empty(), "nothing half-made is left behind");
+}
+
+#[test]
+fn a_webhook_whose_deliveries_cannot_be_queued_leaves_no_claim_so_the_redelivery_is_forwarded() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    *common::queue().broken.borrow_mut() = Some("queue down".into());
+    let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "q-1"));
+    assert_eq!((status, body["error"].as_str()), (503, Some("queue_unavailable")), "{body}");
+    assert!(app.ledger.seen.borrow().is_empty(), "the claims were released");
+    *common::queue().broken.borrow_mut() = None;
+    let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "q-1"));
+    assert_eq!((status, body["matched"].clone()), (202, json!(true)), "the provider's redelivery: {body}");
+    assert_eq!(app.outbound.sent.borrow().len(), 1);
+}
+
+#[test]
+fn a_duplicate_is_answered_with_the_first_deliverys_id() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "first-id")).0, 202);
+    let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "second-id"));
+    assert_eq!((status, body), (200, json!({"duplicate": true, "delivery_id": "first-id"})));
+    assert_eq!(app.outbound.sent.borrow().len(), 1);
 }

@@ -22,7 +22,7 @@ fn app() -> TestApp {
 }
 
 fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
-    let app = TestApp::new(|store, outbound, log| App {
+    let app = TestApp::new(|store, outbound, log, ledger| App {
         store,
         outbound,
         clock: Box::new(clock),
@@ -31,6 +31,7 @@ fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
+        ledger,
         settings: Settings::default(),
     });
     let cluster =
@@ -143,7 +144,8 @@ fn one_push_fans_out_to_every_image_trigger_of_the_repository_at_constant_kv_cos
     assert_eq!(answer.status, 202);
     let counts = app.store.counts();
     assert_eq!(counts.lists, 1, "one index listing for the pushed repository");
-    assert_eq!(counts.reads, 4, "the registry, the two triggers and the replay marker (the body's hash)");
+    assert_eq!(counts.reads, 3, "the registry and the two triggers (the body's hash goes to the ledger)");
+    assert_eq!(counts.writes, 0, "no replay marker in KV");
     app.store.reset_counts();
     assert_eq!(common::drain(&app), 2, "a delivery per trigger");
     let counts = app.store.counts();

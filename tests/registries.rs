@@ -141,7 +141,7 @@ fn unsigned_registries_take_an_optional_secret_in_authorization_or_the_query() {
 // ---- image hook triggers through the router
 
 fn app() -> TestApp {
-    TestApp::new(|store, outbound, log| App {
+    TestApp::new(|store, outbound, log, ledger| App {
         store,
         outbound,
         clock: Box::new(FixedClock::new(NOW_MS)),
@@ -150,6 +150,7 @@ fn app() -> TestApp {
         admins: AdminDirectory::parse("alice:tok-a"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
+        ledger,
         settings: Settings::default(),
     })
 }
@@ -287,7 +288,7 @@ fn post(app: &TestApp, url: &str, body: String) -> (u16, Value, usize) {
 }
 
 fn seen_markers(app: &TestApp) -> usize {
-    app.store.keys().iter().filter(|key| key.starts_with("delivery-seen:")).count()
+    app.ledger.seen.borrow().len()
 }
 
 #[test]

@@ -23,7 +23,7 @@ struct Harness {
 
 fn harness(seed: u64) -> Harness {
     let clock = Rc::new(FixedClock::new(NOW));
-    let app = TestApp::new(|store, outbound, log| App {
+    let app = TestApp::new(|store, outbound, log, ledger| App {
         store,
         outbound,
         clock: Box::new(clock.clone()),
@@ -32,6 +32,7 @@ fn harness(seed: u64) -> Harness {
         admins: AdminDirectory::parse("alice:tok-a,bob:tok-b"),
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
+        ledger,
         settings: Settings::default(),
     });
     Harness { app, clock }

@@ -1,5 +1,4 @@
-//! The catalog's small records beside the catalog proper: replay markers of webhooks, the minute
-//! markers of schedules, records read by exact id on the hot path, and re-sealing every sealed
+//! The catalog's small records beside the catalog proper: the minute markers of schedules, records read by exact id on the hot path, and re-sealing every sealed
 //! record. The key strings stay here and in `store::keys`: callers name things, never keys.
 //! No `worker` import.
 
@@ -7,11 +6,8 @@ use super::Catalog;
 use crate::error::Error;
 use crate::model::{Target, Trigger};
 use crate::sealed::SEALED_PREFIXES;
-use crate::sources::replay::ReplayId;
 use crate::store::keys;
 
-/// A webhook's replay id is remembered this long (providers redeliver for up to a few days).
-const REPLAY_MEMORY_SECONDS: u64 = 3 * 24 * 60 * 60;
 /// A schedule's minute marker outlives its minute, with room for a late or repeated run.
 const SCHEDULE_MARKER_SECONDS: u64 = 3600;
 
@@ -25,16 +21,6 @@ impl<'a> Catalog<'a> {
     /// (the token check compares against a stand-in then, taking the same path).
     pub async fn trigger_by_id(&self, id: &str) -> Result<Option<Trigger>, Error> {
         self.store.get_json(&keys::trigger(id)).await
-    }
-
-    /// Whether `id` was seen at the hook endpoint `scope` (one read).
-    pub async fn replay_seen(&self, scope: &str, id: &ReplayId) -> Result<bool, Error> {
-        Ok(self.store.get(&replay_key(scope, id)).await?.is_some())
-    }
-
-    /// Remembers `id` at `scope` (one write, with a TTL).
-    pub async fn remember_replay(&self, scope: &str, id: &ReplayId) -> Result<(), Error> {
-        self.store.put(&replay_key(scope, id), "1", Some(REPLAY_MEMORY_SECONDS)).await
     }
 
     /// Every scheduled trigger and its cron expression, from one listing of the schedule index.
@@ -72,10 +58,4 @@ impl<'a> Catalog<'a> {
         }
         Ok(rewritten)
     }
-}
-
-/// The marker of one replay id at one endpoint: a replay is a repeat at the same hook URL.
-fn replay_key(scope: &str, id: &ReplayId) -> String {
-    let (kind, digest) = id.marker();
-    keys::delivery_seen(scope, kind, &digest)
 }

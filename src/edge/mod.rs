@@ -3,6 +3,8 @@
 //! ports on KV, `Fetch`, Queues, the platform clock and `crypto.getRandomValues`. It decides
 //! nothing and never logs a secret.
 
+mod ledger;
+
 use crate::auth::AdminDirectory;
 use crate::context::App;
 use crate::error::Error;
@@ -49,6 +51,7 @@ fn app(env: &Env) -> worker::Result<App> {
             None => Box::new(crate::ports::Unlimited),
         },
         log: Box::new(ConsoleLog),
+        ledger: Box::new(ledger::DurableLedger(env.durable_object("LEDGER")?)),
         settings: Settings::from_vars(|name| env.var(name).ok().map(|var| var.to_string())),
     })
 }

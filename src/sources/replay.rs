@@ -33,8 +33,14 @@ impl ReplayId {
         ReplayId::Content(hasher.finalize().into())
     }
 
-    /// (kind, SHA-256 hex): the two parts of the marker key (`keys::delivery_seen`). Ids are
-    /// hashed, so a key never holds a header value and never grows with one.
+    /// `kind:SHA-256 hex`, as the ledger keeps it: ids are hashed, so a key never holds a header
+    /// value and never grows with one.
+    pub fn ledger_key(&self) -> String {
+        let (kind, digest) = self.marker();
+        format!("{kind}:{digest}")
+    }
+
+    /// (kind, SHA-256 hex): the two parts of the ledger key.
     pub fn marker(&self) -> (&'static str, String) {
         match self {
             ReplayId::Signed(id) => ("signed", hex::encode(Sha256::digest(id.as_bytes()))),

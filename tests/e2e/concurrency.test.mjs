@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import crypto from "node:crypto";
 import { withWorkerAndMock, fixture, waitFor } from "./harness.mjs";
 
 const env = withWorkerAndMock({ status: 201, json: { id: 1 } });
@@ -66,3 +67,25 @@ test("a trigger deleted while its call is in flight does not come back", async (
     await new Promise((resolve) => slow.close(resolve));
   }
 });
+
+test("20 identical signed GitHub deliveries at once, as a provider's retries or two locations send them, are forwarded exactly once", async () => {
+  const { worker, target } = env;
+  await worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "once", kind: "http", url: `${target.url}/once` } });
+  const secret = "once-secret";
+  const hook = (await worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: "once", source: { kind: "github", secrets: [secret] } } })).body;
+  const body = fixture("github/push.json");
+  const signature = `sha256=${crypto.createHmac("sha256", secret).update(body).digest("hex")}`;
+  // Half carry the provider's id, half a new one each (which a replayer could add): one push.
+  const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => worker.call("POST", hook.hook_url, {
+    headers: { "content-type": "application/json", "X-Hub-Signature-256": signature, "X-GitHub-Event": "push", "X-GitHub-Delivery": i % 2 ? "gh-delivery-1" : crypto.randomUUID() },
+    body,
+  })));
+  const accepted = answers.filter((a) => a.status === 202);
+  const duplicates = answers.filter((a) => a.status === 200 && a.body.duplicate);
+  assert.equal(accepted.length, 1, answers.map((a) => `${a.status} ${a.text}`).join("\n"));
+  assert.equal(duplicates.length, 19);
+  await worker.settled(accepted[0]);
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  assert.equal(target.received.filter((r) => r.rawPath === "/once").length, 1, "forwarded once");
+});
+

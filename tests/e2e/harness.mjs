@@ -51,6 +51,9 @@ export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 1
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["TRIGGERS"],
     kvPersist: kvDir,
+    // As wrangler.toml declares it: the per-target ledger, with SQLite storage kept beside KV.
+    durableObjects: { LEDGER: { className: "TargetLedger", useSQLite: true } },
+    durableObjectsPersist: path.join(kvDir, "ledger"),
     // As wrangler.toml declares them; Miniflare's local Queues, consumed by the same worker at once.
     queueProducers: { DELIVERIES: "hookrelay-deliveries", DEAD_LETTERS: "hookrelay-dead-letters" },
     queueConsumers: {
