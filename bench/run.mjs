@@ -319,11 +319,28 @@ async function startMeasured(options) {
 /**
  * The I/O twin: a JavaScript worker that does what hookrelay does to storage and the queue for one
  * GitHub push, at the same sizes, and nothing else (no signature, no parsing): the trigger's read,
- * two replay-marker reads, a queue message the size of hookrelay's, the two marker writes; then
- * its consumer reads the target, posts to the target and writes a record the size of hookrelay's.
- * It is the fair ceiling for hookrelay in this runtime, whose simulated storage dominates both.
+ * one request to the target's ledger object that claims the two replay ids in SQLite, a queue
+ * message the size of hookrelay's; then its consumer reads the target, posts to the target and
+ * writes a record the size of hookrelay's. It is the fair ceiling for hookrelay in this runtime,
+ * whose simulated storage dominates both.
  */
 const TWIN = `
+export class Seen {
+  constructor(state) {
+    this.sql = state.storage.sql;
+    this.sql.exec("CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, label TEXT NOT NULL, at INTEGER NOT NULL)");
+  }
+  async fetch(request) {
+    const { ids, label } = await request.json();
+    for (const id of ids) {
+      const row = this.sql.exec("SELECT label FROM seen WHERE id = ?", id).toArray()[0];
+      if (row) return Response.json({ first: row.label });
+    }
+    for (const id of ids) this.sql.exec("INSERT INTO seen (id, label, at) VALUES (?, ?, ?)", id, label, Date.now());
+    return Response.json({ first: null });
+  }
+}
+
 export default {
   async fetch(request, env) {
     const body = await request.text();
@@ -331,10 +348,10 @@ export default {
     const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(body));
     const hash = [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
     await env.KV.get("trigger:twin");
-    if (await env.KV.get("seen:p:" + id) || await env.KV.get("seen:c:" + hash)) return new Response("{}", { status: 200 });
+    const ledger = env.SEEN.get(env.SEEN.idFromName("twin"));
+    const claim = await (await ledger.fetch("https://ledger/", { method: "POST", body: JSON.stringify({ ids: ["id:" + id, "content:" + hash], label: id }) })).json();
+    if (claim.first) return new Response("{}", { status: 200 });
     await env.Q.send(JSON.stringify({ id, body, call: env.CALL_PADDING }), { contentType: "text" });
-    await env.KV.put("seen:p:" + id, "1", { expirationTtl: 259200 });
-    await env.KV.put("seen:c:" + hash, "1", { expirationTtl: 259200 });
     return new Response('{"matched":true}', { status: 202, headers: { "content-type": "application/json" } });
   },
   async queue(batch, env) {
@@ -355,6 +372,8 @@ async function startTwin(mockUrl, kvDir, trigger, target) {
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["KV"],
     kvPersist: kvDir,
+    durableObjects: { SEEN: { className: "Seen", useSQLite: true } },
+    durableObjectsPersist: path.join(kvDir, "ledger"),
     queueProducers: { Q: "twin" },
     queueConsumers: { twin: { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 3, retryDelay: 1 } },
     bindings: { MOCK: mockUrl, CALL_PADDING: "x".repeat(600) },
@@ -584,10 +603,10 @@ async function main() {
     return values.length ? fmt(median(values), 3) : "–";
   };
   const row = (name, rs) => [name, fmt(median(rs.map((r) => r.rps))), pct(spread(rs.map((r) => r.rps))), fmt(median(rs.map((r) => r.p50)), 2), fmt(median(rs.map((r) => r.p99)), 2), fmt(median(rs.map((r) => r.non2xx))), cpu(rs, "cpuPerRequest"), cpu(rs, "cpuDrainPerDelivery"), rs[0].drainSeconds === undefined ? "–" : fmt(median(rs.map((r) => r.drainSeconds)), 1)];
-  table(["server", "req/s", "spread", "p50 ms", "p99 ms", "non-2xx", "CPU ms / request (load)", "CPU ms / delivery (drain)", "drain s"], [row("hookrelay", tp.runs.hookrelay), row("I/O twin (JS, same storage and queue work)", tp.runs.twin), row("minimal worker (ceiling)", tp.runs.ceiling), row("adnanh/webhook (its /bin/true included)", tp.runs.webhook)]);
+  table(["server", "req/s", "spread", "p50 ms", "p99 ms", "non-2xx", "CPU ms / request (load)", "CPU ms / delivery (drain)", "drain s"], [row("hookrelay", tp.runs.hookrelay), row("I/O twin (JS, same KV, object and queue work)", tp.runs.twin), row("minimal worker (ceiling)", tp.runs.ceiling), row("adnanh/webhook (its /bin/true included)", tp.runs.webhook)]);
   const ratio = (a, b) => median(a.map((r, i) => r.rps / b[i].rps));
   out.push(`hookrelay / I/O twin: **${ratio(tp.runs.hookrelay, tp.runs.twin).toFixed(2)}** (the fair ceiling: the same KV and queue work at the same sizes); hookrelay / ceiling: **${ratio(tp.runs.hookrelay, tp.runs.ceiling).toFixed(2)}**; I/O twin / ceiling: **${ratio(tp.runs.twin, tp.runs.ceiling).toFixed(2)}**; hookrelay / adnanh/webhook: **${ratio(tp.runs.hookrelay, tp.runs.webhook).toFixed(2)}** (medians of per-run ratios).`, "");
-  out.push("How to read it: every server gets fresh pushes and delivery ids in every run (none is a replay), and a server with a queue is drained (its consumer has delivered what it accepted) before the next server runs, so no run pays for another's deliveries. CPU is read from /proc for each server's own process (workerd, or webhook with its finished children): during the load, edge and consumer share the process, so \"load\" is both; \"drain\" is the consumer alone. Each hookrelay request reads the trigger and two replay markers, writes two markers and sends a queue message; its consumer reads the target, calls it and writes the record. The I/O twin does exactly that I/O and nothing else, so hookrelay / twin is the share of its own work (signature, parsing, sealing, serializing); Miniflare's SQLite-backed KV and Queues simulation dominates both. There is no Durable Object yet: its column comes with the ledger.", "");
+  out.push("How to read it: every server gets fresh pushes and delivery ids in every run (none is a replay), and a server with a queue is drained (its consumer has delivered what it accepted) before the next server runs, so no run pays for another's deliveries. CPU is read from /proc for each server's own process (workerd, or webhook with its finished children): during the load, edge and consumer share the process, so \"load\" is both; \"drain\" is the consumer alone. Each hookrelay request reads the trigger, asks the target's ledger object to claim the replay ids and sends a queue message; its consumer reads the target, calls it and writes the record. The I/O twin does exactly that I/O and nothing else, so hookrelay / twin is the share of its own work (signature, parsing, sealing, serializing); Miniflare's SQLite-backed KV and Queues simulation dominates both. There is no Durable Object yet: its column comes with the ledger.", "");
 
   out.push("## 4. Scaling", "", "The same load with 10 triggers stored, then 10,000 (the extra ones written straight into the same local KV).", "");
   table(["triggers stored", "req/s", "spread", "p50 ms", "p99 ms"], [10, 10_000].map((n) => [fmt(n), fmt(median(scale[n].map((r) => r.rps))), pct(spread(scale[n].map((r) => r.rps))), fmt(median(scale[n].map((r) => r.p50)), 2), fmt(median(scale[n].map((r) => r.p99)), 2)]));
