@@ -14,8 +14,10 @@ use crate::model::call::validate_ref;
 use crate::model::call::ContainerImage;
 use crate::model::delivery::{redact, redact_bytes};
 use crate::model::{Call, Payload, Trigger};
+use crate::ports::{Claim, IDEMPOTENCY_MEMORY_MS};
 use crate::relay::{self, TryOutcome};
 use serde_json::json;
+use sha2::Digest;
 use std::collections::BTreeMap;
 
 /// A token call, whichever vendor form it came in.
@@ -30,6 +32,19 @@ pub struct TokenCall {
     pub payload: Option<Payload>,
     /// Container images the caller sets (ACK's application form).
     pub containers: Vec<ContainerImage>,
+    /// The caller's `Idempotency-Key`: a repeat within 24 hours fires nothing.
+    pub idempotency_key: Option<String>,
+}
+
+/// The caller's `Idempotency-Key`, if it sent one: 1 to 255 printable ASCII characters, or a 400.
+pub fn idempotency_key(request: &crate::http::Request) -> Result<Option<String>, Error> {
+    match request.header("idempotency-key").map(str::trim) {
+        None => Ok(None),
+        Some(key) if !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_string()))
+        }
+        Some(_) => Err(Error::bad_request("Idempotency-Key must be 1 to 255 printable ASCII characters")),
+    }
 }
 
 /// Authenticates the token, checks the trigger's rules, fires its target, and relays the answer.
@@ -72,7 +87,19 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         ..Call::default()
     };
     let mut delivery = relay::new_delivery(app, &trigger.id, &target.id, fired);
-    let answer = match relay::try_now(app, &target, &mut delivery).await? {
+    let claim = match &call.idempotency_key {
+        Some(key) => match claim_key(app, &trigger.id, &target.id, key, &delivery.id).await? {
+            Ok(claim) => Some(claim),
+            Err(repeat) => return Ok(repeat),
+        },
+        None => None,
+    };
+    let tried = relay::try_now(app, &target, &mut delivery).await;
+    if let (Err(_), Some(claim)) = (&tried, &claim) {
+        // Nothing was recorded: the caller's retry with the same key must go through.
+        let _ = app.ledger.release(&target.id, &claim.scope, &claim.ids).await;
+    }
+    let answer = match tried? {
         TryOutcome::Answered(answer) => answer,
         TryOutcome::Unanswered(error) => return Err(error),
         TryOutcome::Pending => {
@@ -91,6 +118,34 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         headers: vec![("content-type".into(), content_type), ("x-hookrelay-trigger".into(), trigger.id)],
         body: redact_bytes(&answer.body, &secrets),
     })
+}
+
+/// Claims a token call's `Idempotency-Key` in the target's ledger for `delivery_id`: `Ok(Ok(claim))`
+/// when it is new, `Ok(Err(answer))` with the answer for a repeat within 24 hours (the first call's
+/// delivery id and state; nothing fires). The key is kept as a hash.
+async fn claim_key(
+    app: &App,
+    trigger_id: &str,
+    target_id: &str,
+    key: &str,
+    delivery_id: &str,
+) -> Result<Result<Claim, Response>, Error> {
+    let digest = hex::encode(sha2::Sha256::digest(key.as_bytes()));
+    let claim = Claim {
+        scope: format!("idempotency:{trigger_id}"),
+        ids: vec![format!("key:{digest}")],
+        label: delivery_id.to_string(),
+        now_ms: app.clock.now_ms(),
+        window_ms: IDEMPOTENCY_MEMORY_MS,
+    };
+    let Some(first) = app.ledger.claim(target_id, &claim).await.map_err(Error::Store)? else {
+        return Ok(Ok(claim));
+    };
+    let state = app.catalog().find_delivery(&first).await.ok().map(|delivery| delivery.state);
+    let body = json!({"duplicate": true, "delivery_id": first, "state": state});
+    let mut answer = Response::json(200, &body);
+    answer.headers.push(("x-hookrelay-trigger".into(), trigger_id.to_string()));
+    Ok(Err(answer))
 }
 
 /// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.

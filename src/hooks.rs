@@ -17,6 +17,7 @@ use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
 use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Trigger};
+use crate::ports::{Claim, REPLAY_MEMORY_MS};
 use crate::relay;
 use crate::sources::{self, replay, HookCall, ReplayId};
 use crate::targets::TargetSpec;
@@ -142,8 +143,15 @@ async fn claim(
         return Ok(Claims { claimed: targets, first_seen: None });
     }
     let mut claims = Claims { claimed: Vec::new(), first_seen: None };
+    let claim = Claim {
+        scope: scope.to_string(),
+        ids: markers.to_vec(),
+        label: label.to_string(),
+        now_ms: app.clock.now_ms(),
+        window_ms: REPLAY_MEMORY_MS,
+    };
     for target in targets {
-        match app.ledger.claim(&target, scope, markers, label).await {
+        match app.ledger.claim(&target, &claim).await {
             Ok(None) => claims.claimed.push(target),
             Ok(Some(first)) => {
                 claims.first_seen.get_or_insert(first);

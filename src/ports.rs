@@ -120,35 +120,34 @@ impl Limiter for MemoryLimiter {
 
 /// The per-target ledger: at the edge a Durable Object per target, the single writer for what must
 /// be consistent across locations (KV is not: a write may be invisible elsewhere for a minute).
-/// Today it holds the replay ids of webhooks, so that two deliveries of one webhook, concurrent or
-/// in two locations, are never both forwarded.
+/// Today it holds the replay ids of webhooks and the `Idempotency-Key`s of token calls, so that a
+/// repeat, concurrent or in another location, is never forwarded twice.
 pub trait Ledger {
-    /// Claims replay `ids` at hook endpoint `scope` in `target`'s ledger for the delivery labelled
-    /// `label`: `Ok(None)` when none of them was seen in the last 72 hours (all are claimed now),
-    /// `Ok(Some(first))` with the first delivery's label when one was. `Err` says why the ledger
-    /// could not answer.
-    fn claim<'a>(
-        &'a self,
-        target: &'a str,
-        scope: &'a str,
-        ids: &'a [String],
-        label: &'a str,
-    ) -> LocalFuture<'a, Result<Option<String>, String>>;
+    /// Claims `claim.ids` in `target`'s ledger: `Ok(None)` when none of them was claimed within
+    /// `claim.window_ms` of `claim.now_ms` (all are claimed now), `Ok(Some(first))` with the first
+    /// claim's label when one was. `Err` says why the ledger could not answer.
+    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>>;
     /// Forgets a claim whose deliveries could not be queued, so that the provider's own redelivery
     /// is not taken for a duplicate.
     fn release<'a>(&'a self, target: &'a str, scope: &'a str, ids: &'a [String])
         -> LocalFuture<'a, Result<(), String>>;
 }
 
+/// One claim: ids (hashes, never a header's text) at a scope, for the delivery labelled `label`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Claim {
+    /// The hook endpoint, or `idempotency:<trigger>` for a token call's key.
+    pub scope: String,
+    pub ids: Vec<String>,
+    pub label: String,
+    pub now_ms: u64,
+    /// How far back a claim of the same id makes this one a repeat.
+    pub window_ms: u64,
+}
+
 impl<T: Ledger + ?Sized> Ledger for std::rc::Rc<T> {
-    fn claim<'a>(
-        &'a self,
-        target: &'a str,
-        scope: &'a str,
-        ids: &'a [String],
-        label: &'a str,
-    ) -> LocalFuture<'a, Result<Option<String>, String>> {
-        (**self).claim(target, scope, ids, label)
+    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>> {
+        (**self).claim(target, claim)
     }
 
     fn release<'a>(
@@ -166,40 +165,40 @@ impl<T: Ledger + ?Sized> Ledger for std::rc::Rc<T> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase")]
 pub enum LedgerRequest {
-    Claim { scope: String, ids: Vec<String>, label: String },
+    Claim(Claim),
     Release { scope: String, ids: Vec<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct ClaimAnswer {
-    /// The first delivery's label when one of the ids was seen; none when all are claimed now.
+    /// The first claim's label when one of the ids was claimed within the window; none when all
+    /// are claimed now.
     pub first: Option<String>,
 }
 
-/// How long a replay id is remembered (providers redeliver for up to a few days).
+/// How long a webhook's replay id is remembered (providers redeliver for up to a few days); the
+/// longest window, after which the object forgets a claim.
 pub const REPLAY_MEMORY_MS: u64 = 72 * 60 * 60 * 1000;
+/// How long a token call's `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_MEMORY_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// The ledger in memory, for native tests (one process: strongly consistent, as the object is).
 #[derive(Default)]
 pub struct MemoryLedger {
-    /// (target, scope, id) -> the first delivery's label.
-    pub seen: RefCell<std::collections::HashMap<(String, String, String), String>>,
+    /// (target, scope, id) -> the first claim's label and time.
+    pub seen: RefCell<std::collections::HashMap<(String, String, String), (String, u64)>>,
 }
 
 impl Ledger for MemoryLedger {
-    fn claim<'a>(
-        &'a self,
-        target: &'a str,
-        scope: &'a str,
-        ids: &'a [String],
-        label: &'a str,
-    ) -> LocalFuture<'a, Result<Option<String>, String>> {
+    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>> {
         let mut seen = self.seen.borrow_mut();
-        let key = |id: &String| (target.to_string(), scope.to_string(), id.clone());
-        let first = ids.iter().find_map(|id| seen.get(&key(id)).cloned());
+        let key = |id: &String| (target.to_string(), claim.scope.clone(), id.clone());
+        let recent = |at: u64| at.saturating_add(claim.window_ms) > claim.now_ms;
+        let first =
+            claim.ids.iter().find_map(|id| seen.get(&key(id)).filter(|(_, at)| recent(*at)).map(|(l, _)| l.clone()));
         if first.is_none() {
-            for id in ids {
-                seen.insert(key(id), label.to_string());
+            for id in &claim.ids {
+                seen.insert(key(id), (claim.label.clone(), claim.now_ms));
             }
         }
         Box::pin(async move { Ok(first) })

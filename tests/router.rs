@@ -1227,3 +1227,47 @@ fn a_stored_delivery_not_found_yet_is_retried_and_only_a_truly_expired_one_is_dr
     assert_eq!(expired["delivery_id"], "0123456789abcdef0123456789abcdef-8299999999999aabbccdd");
     assert!(h.app.outbound.sent.borrow().is_empty());
 }
+
+// ---- Idempotency-Key on token calls: a repeat within 24 hours fires nothing
+
+fn fire_with_key(h: &Harness, token: &str, key: &str) -> (u16, Value) {
+    let request = Request::new("POST", "/api/v4/projects/web-ci/trigger/pipeline")
+        .with_header("idempotency-key", key)
+        .with_body("application/x-www-form-urlencoded", format!("token={token}&ref=main"));
+    let answer = h.send(request);
+    (answer.status, serde_json::from_slice(&answer.body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn a_repeated_idempotency_key_fires_nothing_and_answers_the_first_calls_delivery() {
+    let h = harness(31);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let (status, _) = fire_with_key(&h, &token, "deploy-2026-11-30");
+    assert_eq!(status, 200, "the target's answer, relayed");
+    let first = h.admin_json("GET", &h.first_trigger_deliveries(), Value::Null).1["deliveries"][0]["id"].clone();
+    h.clock.advance(60_000);
+    let (status, body) = fire_with_key(&h, &token, "deploy-2026-11-30");
+    assert_eq!(
+        (status, body),
+        (200, json!({"duplicate": true, "delivery_id": first, "state": "delivered"})),
+        "the repeat"
+    );
+    assert_eq!(h.app.outbound.sent.borrow().len(), 1, "fired once");
+    assert_eq!(fire_with_key(&h, &token, "another-key").0, 200);
+    assert_eq!(h.app.outbound.sent.borrow().len(), 2, "another key fires");
+    h.clock.advance(24 * 60 * 60 * 1000);
+    assert_eq!(fire_with_key(&h, &token, "deploy-2026-11-30").0, 200, "after 24 hours the key is new again");
+    assert_eq!(h.app.outbound.sent.borrow().len(), 3);
+}
+
+#[test]
+fn an_idempotency_key_that_is_not_plain_is_refused_and_nothing_fires() {
+    let h = harness(32);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    for key in ["", &"k".repeat(256), "two words"] {
+        let (status, body) = fire_with_key(&h, &token, key);
+        assert_eq!(status, 400, "{key:?}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("Idempotency-Key"), "{body}");
+    }
+    assert!(h.app.outbound.sent.borrow().is_empty());
+}

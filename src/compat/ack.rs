@@ -218,6 +218,7 @@ pub async fn invoke(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         variables: Default::default(),
         payload: None,
         containers: containers(&ctx.request.body)?,
+        idempotency_key: crate::fire::idempotency_key(&ctx.request)?,
     };
     fire_by_token(app, call).await
 }

@@ -230,6 +230,7 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
         variables: params.variables,
         payload,
         containers: Vec::new(),
+        idempotency_key: crate::fire::idempotency_key(request)?,
     })
 }
 

@@ -1,10 +1,10 @@
 //! The shell's side of the per-target ledger: the `TargetLedger` Durable Object (SQLite storage),
 //! one per target, and the `Ledger` port that reaches it by the target's id. It decides nothing
-//! the core has not said: a claim inserts a webhook's replay ids unless one is already there
-//! (72 hours), in one synchronous stretch of SQL, so two claims of one id, concurrent or from two
+//! the core has not said: a claim inserts its ids unless one was claimed within its window (72
+//! hours for a webhook's replay ids, 24 for a token call's key), in one synchronous stretch of SQL, so two claims of one id, concurrent or from two
 //! locations, cannot both succeed. Never logs an id's source: ids are hashes.
 
-use crate::ports::{ClaimAnswer, Ledger, LedgerRequest, LocalFuture, REPLAY_MEMORY_MS};
+use crate::ports::{Claim, ClaimAnswer, Ledger, LedgerRequest, LocalFuture, REPLAY_MEMORY_MS};
 use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, RequestInit, State};
 
@@ -30,7 +30,7 @@ impl DurableObject for TargetLedger {
             serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
         // From here on no await: the object runs this whole stretch before any other request.
         let answer = match request {
-            LedgerRequest::Claim { scope, ids, label } => self.claim(&scope, &ids, &label)?,
+            LedgerRequest::Claim(claim) => self.claim(&claim)?,
             LedgerRequest::Release { scope, ids } => {
                 for id in &ids {
                     self.state
@@ -46,13 +46,16 @@ impl DurableObject for TargetLedger {
 }
 
 impl TargetLedger {
-    fn claim(&self, scope: &str, ids: &[String], label: &str) -> worker::Result<ClaimAnswer> {
+    fn claim(&self, claim: &Claim) -> worker::Result<ClaimAnswer> {
         let sql = self.state.storage().sql();
-        let now = worker::Date::now().as_millis() as i64;
+        let now = claim.now_ms as i64;
+        // Nothing is remembered past the longest window.
         sql.exec("DELETE FROM seen WHERE at < ?", vec![(now - REPLAY_MEMORY_MS as i64).into()])?;
-        for id in ids {
+        let since = now - claim.window_ms as i64;
+        for id in &claim.ids {
             // Raw rows rather than `to_array`: no serde-wasm-bindgen for one text column.
-            let cursor = sql.exec("SELECT label FROM seen WHERE id = ?", vec![format!("{scope}|{id}").into()])?;
+            let key = format!("{}|{id}", claim.scope);
+            let cursor = sql.exec("SELECT label FROM seen WHERE id = ? AND at >= ?", vec![key.into(), since.into()])?;
             if let Some(row) = cursor.raw().next() {
                 let label = match row?.into_iter().next() {
                     Some(worker::SqlStorageValue::String(label)) => label,
@@ -61,10 +64,10 @@ impl TargetLedger {
                 return Ok(ClaimAnswer { first: Some(label) });
             }
         }
-        for id in ids {
+        for id in &claim.ids {
             sql.exec(
-                "INSERT INTO seen (id, label, at) VALUES (?, ?, ?)",
-                vec![format!("{scope}|{id}").into(), label.into(), now.into()],
+                "INSERT OR REPLACE INTO seen (id, label, at) VALUES (?, ?, ?)",
+                vec![format!("{}|{id}", claim.scope).into(), claim.label.as_str().into(), now.into()],
             )?;
         }
         Ok(ClaimAnswer { first: None })
@@ -91,17 +94,8 @@ impl DurableLedger {
 }
 
 impl Ledger for DurableLedger {
-    fn claim<'a>(
-        &'a self,
-        target: &'a str,
-        scope: &'a str,
-        ids: &'a [String],
-        label: &'a str,
-    ) -> LocalFuture<'a, Result<Option<String>, String>> {
-        Box::pin(async move {
-            let request = LedgerRequest::Claim { scope: scope.into(), ids: ids.to_vec(), label: label.into() };
-            Ok(self.call(target, &request).await?.first)
-        })
+    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>> {
+        Box::pin(async move { Ok(self.call(target, &LedgerRequest::Claim(claim.clone())).await?.first) })
     }
 
     fn release<'a>(

@@ -140,3 +140,20 @@ test("a target whose host name does not resolve is attempted exactly RETRY_MAX_A
   const trigger = await tokenTrigger("nowhere", "/hook", "http://hookrelay-e2e.invalid");
   await diesAfterThreeAttempts("nowhere", trigger);
 });
+
+test("a token call repeated with its Idempotency-Key fires nothing and answers the first call's delivery", async () => {
+  const trigger = await tokenTrigger("idempotent", "/idempotent");
+  const call = () => env.worker.call("POST", "/api/v4/projects/idempotent/trigger/pipeline", {
+    headers: { "Idempotency-Key": "release-42" },
+    body: new URLSearchParams({ token: trigger.token, ref: "main" }),
+  });
+  const first = await call();
+  assert.equal(first.status, 201, first.text);
+  const repeat = await call();
+  assert.equal(repeat.status, 200, repeat.text);
+  assert.equal(repeat.body.duplicate, true);
+  const listed = await env.worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries`, { as: "alice" });
+  assert.equal(listed.body.deliveries.length, 1, "one delivery");
+  assert.equal(repeat.body.delivery_id, listed.body.deliveries[0].id);
+  assert.equal(sentTo("/idempotent").length, 1, "fired once");
+});
