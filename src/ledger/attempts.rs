@@ -71,7 +71,7 @@ impl Ledger {
                 return NextAttempt::Dead;
             }
         }
-        let entry = &self.entries[id];
+        let Some(entry) = self.entries.get(id) else { return NextAttempt::Unknown };
         if entry.due_at > now_ms {
             return NextAttempt::Wait { until_ms: entry.due_at };
         }
@@ -111,14 +111,16 @@ impl Ledger {
         match next {
             Next::Done => AfterAttempt::Done,
             Next::Dead => AfterAttempt::Dead,
-            Next::Retry => match self.newer_than(&self.entries[id]) {
+            Next::Retry => match self.entries.get(id).and_then(|entry| self.newer_than(entry)) {
                 Some(by) => {
                     self.mark_superseded(id, &by);
                     AfterAttempt::Superseded
                 }
                 None => {
                     let delay_seconds = policy.delay_seconds(made, random);
-                    self.entries.get_mut(id).expect("present above").due_at = now_ms + u64::from(delay_seconds) * 1000;
+                    if let Some(entry) = self.entries.get_mut(id) {
+                        entry.due_at = now_ms + u64::from(delay_seconds) * 1000;
+                    }
                     AfterAttempt::Retry { delay_seconds }
                 }
             },
@@ -152,7 +154,8 @@ impl Ledger {
     }
 
     fn send(&mut self, id: &str, now_ms: u64) -> NextAttempt {
-        let entry = self.entries.get_mut(id).expect("checked by the caller");
+        // The caller looked it up; a missing entry is answered, never a panic.
+        let Some(entry) = self.entries.get_mut(id) else { return NextAttempt::Unknown };
         entry.in_flight_since = Some(now_ms);
         let (seq, key) = (entry.seq, entry.key.clone());
         let number = entry.delivery.attempts.len() as u32 + 1;
@@ -167,7 +170,7 @@ impl Ledger {
     /// When an older `latest` delivery for `id`'s key that is still out will have lapsed: a newer
     /// one waits for it, or the target could apply the older one last.
     fn older_attempt_out(&self, id: &str, now_ms: u64) -> Option<u64> {
-        let entry = &self.entries[id];
+        let entry = self.entries.get(id)?;
         if entry.order != Order::Latest {
             return None;
         }
@@ -182,7 +185,8 @@ impl Ledger {
     /// Records the attempt of `id` that never reported as one whose outcome is unknown.
     fn lapse(&mut self, id: &str, now_ms: u64) -> Next {
         let policy = self.policy;
-        let entry = self.entries.get_mut(id).expect("checked by the caller");
+        // The caller looked it up; a missing entry has nothing left to record.
+        let Some(entry) = self.entries.get_mut(id) else { return Next::Done };
         let since = entry.in_flight_since.take().unwrap_or(now_ms);
         let detail = "the attempt ended without reporting; the target may have acted on it".to_string();
         let outcome = Err(Error::TargetUnreachable { target: entry.delivery.target.clone(), detail });
