@@ -246,9 +246,15 @@ fn payload_without_token(request: &Request, token: &str) -> Result<Payload, Erro
     // `\u0068rtt_...` in it would then be the token.
     let labelled_form =
         matches!(request.media_type().as_str(), "application/x-www-form-urlencoded" | "multipart/form-data");
-    let parses_as_json = !labelled_form && serde_json::from_slice::<serde::de::IgnoredAny>(&request.body).is_ok();
-    if request.is_json() || parses_as_json {
-        let mut value: Value = crate::sources::payload::parse_json(&request.body)?;
+    // Parsed once: as JSON when labelled so (an error is the caller's), else tried quietly.
+    let json: Option<Value> = if request.is_json() {
+        Some(crate::sources::payload::parse_json(&request.body)?)
+    } else if labelled_form {
+        None
+    } else {
+        crate::http::check_json_depth(&request.body).ok().and_then(|()| serde_json::from_slice(&request.body).ok())
+    };
+    if let Some(mut value) = json {
         let had_field = value.as_object_mut().and_then(|fields| fields.remove("token")).is_some();
         if !(scrub_json(&mut value, token) || had_field) {
             return Ok(unchanged());
