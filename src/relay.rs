@@ -137,9 +137,9 @@ pub async fn consume(app: &App, body: &str, delivered: u32) -> Settlement {
 
 async fn consume_once(app: &App, body: &str, delivered: u32) -> Result<Settlement, Error> {
     let carried = match serde_json::from_str::<Message>(body) {
-        Ok(Message::Inline(delivery)) => Some((delivery.attempts.len() as u32, *delivery)),
+        Ok(Message::Inline(delivery)) => Some((delivery.attempts.len() as u32, *delivery, false)),
         Ok(Message::Stored { stored, queued_attempts }) => match app.catalog().find_delivery(&stored).await {
-            Ok(delivery) => Some((queued_attempts, delivery)),
+            Ok(delivery) => Some((queued_attempts, delivery, true)),
             // Not found yet: KV may not show another location's write here for up to a minute (and
             // caches the miss), so the message comes back later rather than the delivery vanishing.
             Err(Error::NotFound(_)) if delivered < MAX_HANDOVERS_UNSEEN => {
@@ -155,8 +155,9 @@ async fn consume_once(app: &App, body: &str, delivered: u32) -> Result<Settlemen
         // Not ours (or from an older version): dropping it is all that can be done.
         Err(_) => None,
     };
-    let Some((queued_attempts, carried)) = carried else { return Ok(Settlement::Ack) };
-    let mut delivery = latest_record(app, carried, delivered).await?;
+    let Some((queued_attempts, carried, is_record)) = carried else { return Ok(Settlement::Ack) };
+    // A stored delivery was just read from its record: no second read.
+    let mut delivery = if is_record { carried } else { latest_record(app, carried, delivered).await? };
     if delivery.state != DeliveryState::Pending {
         // A redelivered message whose delivery was settled already.
         return Ok(Settlement::Ack);
