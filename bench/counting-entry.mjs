@@ -2,8 +2,8 @@
 // count operations. GET /__kv answers the counts since the last read and resets them. Never deployed.
 import { WorkerEntrypoint } from "cloudflare:workers";
 import Hookrelay from "../build/index.js";
-// The per-target ledger's class, which the LEDGER binding names in this same script.
-export { TargetLedger } from "../build/index.js";
+// The Durable Object classes, which the LEDGER and SCHEDULES bindings name in this same script.
+export { TargetLedger, TriggerSchedule } from "../build/index.js";
 
 const counts = { reads: 0, writes: 0, lists: 0, deletes: 0 };
 

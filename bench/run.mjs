@@ -131,7 +131,10 @@ function hookrelayOptions(kvDir, entry = "build/index.js") {
     compatibilityDate: "2026-04-01",
     kvNamespaces: ["TRIGGERS"],
     kvPersist: kvDir,
-    durableObjects: { LEDGER: { className: "TargetLedger", useSQLite: true } },
+    durableObjects: {
+      LEDGER: { className: "TargetLedger", useSQLite: true },
+      SCHEDULES: { className: "TriggerSchedule", useSQLite: true },
+    },
     durableObjectsPersist: path.join(kvDir, "ledger"),
     queueProducers: { DELIVERIES: "hookrelay-deliveries", DEAD_LETTERS: "hookrelay-dead-letters" },
     queueConsumers: { "hookrelay-deliveries": { maxBatchSize: 100, maxBatchTimeout: 0, maxRetries: 3, retryDelay: 1 } },
@@ -492,7 +495,7 @@ async function runtimeCost() {
   for (const name of ["web", "worker"]) {
     await call(worker.url, "POST", "/api/v1/triggers", { json: { target: "prod", kind: "image", repository: "harbor/alpine", workload: { namespace: "default", name } } });
   }
-  await call(worker.url, "POST", "/api/v1/triggers", { json: { target: "ci", source: { kind: "schedule", cron: "* * * * *", ref: "main" } } });
+  await call(worker.url, "POST", "/api/v1/triggers", { json: { target: "ci", source: { kind: "schedule", cron: "17 3 * * *", ref: "main" } } });
   const result = {};
   let sent = mock.count();
   await counts();
@@ -506,7 +509,7 @@ async function runtimeCost() {
   await fetch(worker.url + registry, { method: "POST", headers: { "content-type": "application/json", authorization: SECRET }, body: fs.readFileSync(path.join(ROOT, "tests/fixtures/harbor/push_artifact.json")) });
   await settle(sent += 2);
   result["registry fan-out to 2"] = await counts();
-  await (await worker.mf.getWorker()).scheduled({ scheduledTime: new Date(Date.UTC(2026, 10, 23, 0, 30)), cron: "* * * * *" });
+  await (await worker.mf.getWorker()).scheduled({ scheduledTime: new Date(Date.UTC(2026, 10, 23, 0, 30)), cron: "17 3 * * *" });
   await settle(sent += 1);
   result["scheduled tick"] = await counts();
   await worker.stop();

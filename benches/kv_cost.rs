@@ -35,6 +35,7 @@ fn app(queue: &Rc<MemoryQueue>) -> Bench {
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
         ledger,
+        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
         settings: Settings::default(),
     })
 }
@@ -48,11 +49,27 @@ fn admin(app: &Bench, path: &str, body: Value) -> Value {
     serde_json::from_slice(&response.body).expect("json")
 }
 
-/// The counts of `f`, from a zeroed counter.
-fn count(app: &Bench, f: impl FnOnce()) -> OperationCounts {
+/// What one path costs: KV operations, and requests and SQLite rows in the targets' ledgers.
+struct Cost {
+    kv: OperationCounts,
+    ledger_requests: u32,
+    rows_read: u64,
+    rows_written: u64,
+}
+
+/// The counts of `f`, from zeroed counters.
+fn count(app: &Bench, f: impl FnOnce()) -> Cost {
     app.store.reset_counts();
+    app.ledger.requests.borrow_mut().clear();
+    app.ledger.rows_read.set(0);
+    app.ledger.rows_written.set(0);
     f();
-    app.store.counts()
+    Cost {
+        kv: app.store.counts(),
+        ledger_requests: app.ledger.requests.borrow().values().sum(),
+        rows_read: app.ledger.rows_read.get(),
+        rows_written: app.ledger.rows_written.get(),
+    }
 }
 
 /// Consumes every queued delivery, as the platform's consumer would.
@@ -65,10 +82,11 @@ fn drain(app: &Bench, queue: &MemoryQueue) -> usize {
     messages.len()
 }
 
-fn print(path: &str, part: &str, counts: OperationCounts, deliveries: usize) {
+fn print(path: &str, part: &str, cost: Cost, deliveries: usize) {
+    let Cost { kv, ledger_requests, rows_read, rows_written } = cost;
     println!(
-        r#"BENCH {{"path":"{path}","part":"{part}","reads":{},"writes":{},"lists":{},"deletes":{},"deliveries":{deliveries}}}"#,
-        counts.reads, counts.writes, counts.lists, counts.deletes
+        r#"BENCH {{"path":"{path}","part":"{part}","reads":{},"writes":{},"lists":{},"deletes":{},"do_requests":{ledger_requests},"rows_read":{rows_read},"rows_written":{rows_written},"deliveries":{deliveries}}}"#,
+        kv.reads, kv.writes, kv.lists, kv.deletes
     );
 }
 
@@ -114,10 +132,10 @@ fn main() {
     print("registry fan-out to 2", "edge", count(&app, || assert_eq!(block_on(app.handle(image_push)).status, 202)), 0);
     print("registry fan-out to 2", "consumer", count(&app, || delivered = drain(&app, &queue)), delivered);
 
-    // A scheduled tick with one schedule due.
+    // A scheduled trigger's alarm at its due minute.
     let nightly = json!({"target": "ci", "source": {"kind": "schedule", "cron": "30 0 * * *", "ref": "main"}});
-    admin(&app, "/api/v1/triggers", nightly);
-    let tick = count(&app, || assert_eq!(block_on(schedules::run(&app, NOW)).expect("runs").len(), 1));
-    print("scheduled tick", "cron", tick, 0);
+    let id = admin(&app, "/api/v1/triggers", nightly)["id"].as_str().unwrap().to_string();
+    let tick = count(&app, || assert!(block_on(schedules::fire(&app, &id, NOW)).expect("fires")));
+    print("scheduled tick", "alarm", tick, 0);
     print("scheduled tick", "consumer", count(&app, || delivered = drain(&app, &queue)), delivered);
 }

@@ -7,8 +7,9 @@ use crate::auth::{Admin, AdminDirectory};
 use crate::catalog::Catalog;
 use crate::error::Error;
 use crate::http::Request;
+use crate::ledger::LedgerPort;
 use crate::outbound::Outbound;
-use crate::ports::{Clock, Ledger, Limiter, Log, Queue, Random};
+use crate::ports::{Alarms, Clock, Limiter, Log, Queue, Random};
 use crate::settings::Settings;
 use crate::store::Store;
 use serde::de::DeserializeOwned;
@@ -28,7 +29,9 @@ pub struct App {
     /// hookrelay's own log lines.
     pub log: Box<dyn Log>,
     /// The per-target ledger (a Durable Object per target at the edge).
-    pub ledger: Box<dyn Ledger>,
+    pub ledger: Box<dyn LedgerPort>,
+    /// The scheduled triggers' alarms (a Durable Object per scheduled trigger at the edge).
+    pub alarms: Box<dyn Alarms>,
     pub settings: Settings,
 }
 
@@ -39,6 +42,8 @@ impl App {
             store: self.store.as_ref(),
             clock: self.clock.as_ref(),
             random: self.random.as_ref(),
+            ledger: self.ledger.as_ref(),
+            retry: self.settings.retry,
             delivery_ttl_seconds: self.settings.delivery_ttl_seconds,
             allow_local_targets: self.settings.allow_local_targets,
         }

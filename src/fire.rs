@@ -1,6 +1,7 @@
 //! Firing a trigger by its token: the hot path that every token invocation form shares
 //! (GitLab's form, query, JSON, webhook and v3 forms, ACK's `/hook/trigger`). Two KV reads
-//! (trigger, target) and one write (the delivery record); never a listing. Never logs the token.
+//! (trigger, target), no KV write, and two requests to the target's ledger (the delivery taken in
+//! with its first attempt handed out, then the outcome); never a listing. Never logs the token.
 //! The target is tried at once and its answer relayed, scrubbed of the target's credentials; if it
 //! cannot take the call now (no answer, 5xx, 408, 429), the delivery is queued for retry and the
 //! caller gets 202 with its id.
@@ -10,12 +11,15 @@ use crate::context::App;
 use crate::crypto::{constant_time_eq, TriggerToken};
 use crate::error::Error;
 use crate::http::Response;
+use crate::ledger::Cause;
 use crate::model::call::validate_ref;
 use crate::model::call::ContainerImage;
 use crate::model::delivery::{redact, redact_bytes};
 use crate::model::{Call, Payload, Trigger};
-use crate::ports::{Claim, IDEMPOTENCY_MEMORY_MS};
-use crate::relay::{self, TryOutcome};
+use crate::relay::{self, Fired, TryOutcome};
+
+/// How long a token call's `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_MEMORY_MS: u64 = 24 * 60 * 60 * 1000;
 use serde_json::json;
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -86,27 +90,32 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         workload: trigger.workload.clone(),
         ..Call::default()
     };
-    let mut delivery = relay::new_delivery(app, &trigger.id, &target.id, fired);
-    let claim = match &call.idempotency_key {
-        Some(key) => match claim_key(app, &trigger.id, &target.id, key, &delivery.id).await? {
-            Ok(claim) => Some(claim),
-            Err(repeat) => return Ok(repeat),
-        },
-        None => None,
+    let delivery = relay::new_delivery(app, &trigger.id, &target.id, fired);
+    // The key is kept as a hash, scoped to the trigger, for a day.
+    let replay_ids = call
+        .idempotency_key
+        .iter()
+        .map(|key| format!("idempotency:{}|key:{}", trigger.id, hex::encode(sha2::Sha256::digest(key.as_bytes()))))
+        .collect();
+    let cause = Cause::Event { replay_ids, remember_ms: IDEMPOTENCY_MEMORY_MS };
+    let fired = relay::fire_now(app, &target, relay::arrival(&target, &trigger, delivery, cause)).await?;
+    let with_trigger = |mut response: Response| {
+        response.headers.push(("x-hookrelay-trigger".into(), trigger.id.clone()));
+        response
     };
-    let tried = relay::try_now(app, &target, &mut delivery).await;
-    if let (Err(_), Some(claim)) = (&tried, &claim) {
-        // Nothing was recorded: the caller's retry with the same key must go through.
-        let _ = app.ledger.release(&target.id, &claim.scope, &claim.ids).await;
-    }
-    let answer = match tried? {
-        TryOutcome::Answered(answer) => answer,
-        TryOutcome::Unanswered(error) => return Err(error),
-        TryOutcome::Pending => {
-            let body = json!({"delivery_id": delivery.id, "state": "pending", "status": delivery.last_status()});
-            let mut response = Response::json(202, &body);
-            response.headers.push(("x-hookrelay-trigger".into(), trigger.id));
-            return Ok(response);
+    let answer = match fired {
+        // A repeat within 24 hours: the first call's delivery id and state; nothing fires.
+        Fired::Repeat { first, state } => {
+            return Ok(with_trigger(Response::json(
+                200,
+                &json!({"duplicate": true, "delivery_id": first, "state": state}),
+            )))
+        }
+        Fired::Tried { outcome: TryOutcome::Answered(answer), .. } => answer,
+        Fired::Tried { outcome: TryOutcome::Unanswered(error), .. } => return Err(error),
+        Fired::Tried { id, status, outcome: TryOutcome::Pending, .. } => {
+            let body = json!({"delivery_id": id, "state": "pending", "status": status});
+            return Ok(with_trigger(Response::json(202, &body)));
         }
     };
     // The caller holds a trigger token, not the target's credentials: an answer that echoes them
@@ -118,34 +127,6 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         headers: vec![("content-type".into(), content_type), ("x-hookrelay-trigger".into(), trigger.id)],
         body: redact_bytes(&answer.body, &secrets),
     })
-}
-
-/// Claims a token call's `Idempotency-Key` in the target's ledger for `delivery_id`: `Ok(Ok(claim))`
-/// when it is new, `Ok(Err(answer))` with the answer for a repeat within 24 hours (the first call's
-/// delivery id and state; nothing fires). The key is kept as a hash.
-async fn claim_key(
-    app: &App,
-    trigger_id: &str,
-    target_id: &str,
-    key: &str,
-    delivery_id: &str,
-) -> Result<Result<Claim, Response>, Error> {
-    let digest = hex::encode(sha2::Sha256::digest(key.as_bytes()));
-    let claim = Claim {
-        scope: format!("idempotency:{trigger_id}"),
-        ids: vec![format!("key:{digest}")],
-        label: delivery_id.to_string(),
-        now_ms: app.clock.now_ms(),
-        window_ms: IDEMPOTENCY_MEMORY_MS,
-    };
-    let Some(first) = app.ledger.claim(target_id, &claim).await.map_err(Error::Store)? else {
-        return Ok(Ok(claim));
-    };
-    let state = app.catalog().find_delivery(&first).await.ok().map(|delivery| delivery.state);
-    let body = json!({"duplicate": true, "delivery_id": first, "state": state});
-    let mut answer = Response::json(200, &body);
-    answer.headers.push(("x-hookrelay-trigger".into(), trigger_id.to_string()));
-    Ok(Err(answer))
 }
 
 /// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.

@@ -4,10 +4,11 @@
 //! refuse replays, and queue a delivery for each matching (trigger, event) pair. The answer (202)
 //! comes as soon as they are queued, well within a provider's timeout; the queue consumer
 //! (`relay::consume`) makes the attempts.
-//! KV cost here for a hook trigger: the trigger and one read per replay id (at most two: see
-//! `sources::replay`), and a write per replay id; for a registry: the registry, one index listing
-//! per pushed repository, and a read per candidate trigger. Targets are read here only for a GitLab pipeline or job event (the loop
-//! guard). Each delivery then costs the consumer a read (the target) and a write (its record).
+//! KV cost here for a hook trigger: the trigger and its target (whose kind names the order key);
+//! for a registry: the registry, one index listing per pushed repository, a read per candidate
+//! trigger and one per distinct target. Then one request per fired target to its ledger, which
+//! takes the deliveries in and answers repeats (replay ids), and no KV write. Each delivery then
+//! costs the consumer two KV reads (trigger, target) and two ledger requests (attempt, outcome).
 //! Bounded per webhook, whoever sends it: at most 100 events (so at most 100 index listings) and
 //! 1,000 deliveries, or nothing is queued; an answer lists at most 100 deliveries and 5 reasons,
 //! quoting at most 64 bytes of any value it repeats.
@@ -16,8 +17,8 @@
 use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{quoted, Call, Event, EventKind, Payload, Registry, Source, Trigger};
-use crate::ports::{Claim, REPLAY_MEMORY_MS};
+use crate::ledger::Accepted;
+use crate::model::{quoted, Call, DeliveryState, Event, EventKind, Payload, Registry, Source, Target, Trigger};
 use crate::relay;
 use crate::sources::{self, replay, HookCall, ReplayId};
 use crate::targets::TargetSpec;
@@ -87,31 +88,74 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     }
     let replay_ids = provider.replay_ids(&call);
     let delivery_id = replay::delivery_label(&replay_ids);
-    let firings = loop_guard(app, matching).await?;
+    let mut gone = Reasons::default();
+    let (firings, looped) = with_targets(app, matching, &mut gone).await?;
     if firings.is_empty() {
-        let reason = "a GitLab pipeline event is never forwarded to a GitLab target (loop guard)";
-        return Ok(refused(app, &endpoint, reason, not_matched(reason)));
+        let reason = match looped {
+            true => "a GitLab pipeline event is never forwarded to a GitLab target (loop guard)".to_string(),
+            false => format!("filtered: {}", gone.summary()),
+        };
+        return Ok(refused(app, &endpoint, &reason, not_matched(&reason)));
     }
     let markers: Vec<String> = replay_ids.iter().map(ReplayId::ledger_key).collect();
-    let label = delivery_id.clone().unwrap_or_default();
-    let claims = claim(app, &endpoint.id, &firings, &markers, &label).await?;
-    if claims.claimed.is_empty() {
-        let first = claims.first_seen.or(delivery_id);
-        let duplicate = Response::json(200, &json!({"duplicate": true, "delivery_id": first}));
-        return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", duplicate));
-    }
-    let firings = firings.into_iter().filter(|(trigger, _)| claims.claimed.contains(&trigger.target)).collect();
-    let (listed, total) = match queue_all(app, ctx, firings, &delivery_id).await {
-        Ok(queued) => queued,
-        Err(error) => {
-            // Nothing of this webhook may stay claimed, or the provider's redelivery would be
-            // refused as a duplicate of a webhook that was never queued.
-            for target in &claims.claimed {
-                let _ = app.ledger.release(target, &endpoint.id, &markers).await;
-            }
-            return Err(error);
-        }
+    let payload = Payload {
+        content_type: ctx.request.header("content-type").unwrap_or("application/json").to_string(),
+        body: ctx.request.body.clone(),
     };
+    let total = firings.len();
+    let (mut listed, mut new) = (Vec::new(), 0);
+    for (target, firings) in by_target(firings) {
+        let mut nth: BTreeMap<&str, usize> = BTreeMap::new();
+        let arrivals = firings
+            .into_iter()
+            .map(|(trigger, mut event)| {
+                event.delivery_id = delivery_id.clone();
+                let call = call_for(trigger, &event, payload.clone());
+                let delivery = relay::new_delivery(app, &trigger.id, &target.id, call);
+                // Scoped to the endpoint, the trigger and the event's place among the trigger's
+                // (a webhook may push several tags): one webhook's deliveries stay apart, and its
+                // redelivery, parsed alike, names each the same.
+                let n = nth.entry(trigger.id.as_str()).or_default();
+                *n += 1;
+                let ids = markers.iter().map(|marker| format!("{}|{}|{n}|{marker}", endpoint.id, trigger.id)).collect();
+                relay::arrival(&target, trigger, delivery, relay::event(ids))
+            })
+            .collect::<Vec<_>>();
+        let refs: Vec<(String, String)> = arrivals
+            .iter()
+            .map(|a| (a.delivery.trigger.clone(), quoted(&a.delivery.call.ref_name).into_owned()))
+            .collect();
+        // The deliveries of the targets before this one are queued; a provider's redelivery finds
+        // them seen and fires only what was not.
+        let answers = relay::queue_arrivals(app, &target.id, arrivals).await?;
+        for ((trigger, ref_name), answer) in refs.into_iter().zip(answers) {
+            let mut line = json!({"trigger": trigger, "target": target.id, "ref": ref_name});
+            match answer.accepted {
+                Accepted::New { .. } => {
+                    new += 1;
+                    line["delivery_id"] = json!(answer.id);
+                    line["state"] = json!(DeliveryState::Pending);
+                }
+                Accepted::Duplicate { first_delivery_id, state } => {
+                    line["delivery_id"] = json!(first_delivery_id);
+                    line["state"] = json!(state);
+                    line["duplicate"] = json!(true);
+                }
+            }
+            if listed.len() < MAX_LISTED {
+                listed.push(line);
+            }
+        }
+    }
+    if new == 0 {
+        // Answered with the first delivery's id and state; every one, when it fanned out.
+        let first = listed.first().cloned().unwrap_or_default();
+        let mut answer = json!({"duplicate": true, "delivery_id": first["delivery_id"], "state": first["state"]});
+        if listed.len() > 1 {
+            answer["deliveries"] = json!(listed);
+        }
+        return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", Response::json(200, &answer)));
+    }
     let mut answer = json!({"matched": true, "delivery_id": delivery_id, "deliveries": listed});
     if total > listed.len() {
         answer["not_listed"] = json!(total - listed.len());
@@ -119,85 +163,16 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     Ok(Response::json(202, &answer))
 }
 
-/// The targets whose ledgers took this webhook's replay ids, and the first delivery's label where
-/// one had seen them.
-struct Claims {
-    claimed: Vec<String>,
-    first_seen: Option<String>,
-}
-
-/// Claims the replay ids in the ledger of each target the webhook fires: the single writer per
-/// target answers concurrent and cross-location repeats alike. A webhook without replay ids (Quay)
-/// claims nothing and is forwarded.
-async fn claim(
-    app: &App,
-    scope: &str,
-    firings: &[(&Trigger, Event)],
-    markers: &[String],
-    label: &str,
-) -> Result<Claims, Error> {
-    let mut targets: Vec<String> = firings.iter().map(|(trigger, _)| trigger.target.clone()).collect();
-    targets.sort_unstable();
-    targets.dedup();
-    if markers.is_empty() {
-        return Ok(Claims { claimed: targets, first_seen: None });
-    }
-    let mut claims = Claims { claimed: Vec::new(), first_seen: None };
-    let claim = Claim {
-        scope: scope.to_string(),
-        ids: markers.to_vec(),
-        label: label.to_string(),
-        now_ms: app.clock.now_ms(),
-        window_ms: REPLAY_MEMORY_MS,
-    };
-    for target in targets {
-        match app.ledger.claim(&target, &claim).await {
-            Ok(None) => claims.claimed.push(target),
-            Ok(Some(first)) => {
-                claims.first_seen.get_or_insert(first);
-            }
-            Err(why) => {
-                for taken in &claims.claimed {
-                    let _ = app.ledger.release(taken, scope, markers).await;
-                }
-                return Err(Error::Store(format!("the ledger of target {target}: {why}")));
-            }
+/// The firings grouped by target, each group with its target: one ledger request per target.
+fn by_target<'t>(firings: Vec<(&'t Trigger, Event, Target)>) -> Vec<(Target, Vec<(&'t Trigger, Event)>)> {
+    let mut groups: Vec<(Target, Vec<(&'t Trigger, Event)>)> = Vec::new();
+    for (trigger, event, target) in firings {
+        match groups.iter_mut().find(|(known, _)| known.id == target.id) {
+            Some((_, group)) => group.push((trigger, event)),
+            None => groups.push((target, vec![(trigger, event)])),
         }
     }
-    Ok(claims)
-}
-
-/// Queues a delivery of the webhook's payload for each firing (trigger, event). Returns what the
-/// answer lists: the first [`MAX_LISTED`] deliveries (refs quoted short), and how many in all.
-async fn queue_all(
-    app: &App,
-    ctx: &Ctx,
-    firings: Vec<(&Trigger, Event)>,
-    delivery_id: &Option<String>,
-) -> Result<(Vec<serde_json::Value>, usize), Error> {
-    let payload = Payload {
-        content_type: ctx.request.header("content-type").unwrap_or("application/json").to_string(),
-        body: ctx.request.body.clone(),
-    };
-    let (mut listed, total) = (Vec::new(), firings.len());
-    for (trigger, mut event) in firings {
-        event.delivery_id = delivery_id.clone();
-        let call = call_for(trigger, &event, payload.clone());
-        let delivery = relay::new_delivery(app, &trigger.id, &trigger.target, call);
-        // A queue that refuses fails the whole webhook before the markers are written, so that the
-        // provider's redelivery tries again.
-        relay::enqueue(app, &delivery, 0).await?;
-        if listed.len() < MAX_LISTED {
-            listed.push(json!({
-                "trigger": trigger.id,
-                "target": trigger.target,
-                "ref": quoted(&delivery.call.ref_name),
-                "delivery_id": delivery.id,
-                "state": delivery.state,
-            }));
-        }
-    }
-    Ok((listed, total))
+    groups
 }
 
 /// The image triggers of every repository pushed in `events`.
@@ -270,30 +245,32 @@ impl Reasons {
     }
 }
 
-/// Drops the pairs that would loop: a GitLab pipeline or job event forwarded to a GitLab target.
-/// Only then are the targets read (each once); every other webhook costs no target read here, the
-/// queue consumer reads it anyway. A target deleted under a trigger is left to the consumer too.
-async fn loop_guard<'t>(app: &App, matching: Vec<(&'t Trigger, Event)>) -> Result<Vec<(&'t Trigger, Event)>, Error> {
-    if !matching.iter().any(|(_, event)| LOOP_EVENTS.contains(&event.provider_event.as_str())) {
-        return Ok(matching);
-    }
-    let mut gitlab_targets: Vec<(&str, bool)> = Vec::new();
-    let mut firings = Vec::new();
+/// Reads each firing's target (each once: its kind decides the order key) and drops the pairs
+/// that would loop: a GitLab pipeline or job event forwarded to a GitLab target. A pair whose
+/// target is gone (deleted under its trigger) is dropped with a reason.
+async fn with_targets<'t>(
+    app: &App,
+    matching: Vec<(&'t Trigger, Event)>,
+    reasons: &mut Reasons,
+) -> Result<(Vec<(&'t Trigger, Event, Target)>, bool), Error> {
+    let mut targets: BTreeMap<String, Option<Target>> = BTreeMap::new();
+    let (mut firings, mut looped) = (Vec::new(), false);
     for (trigger, event) in matching {
-        let is_gitlab = match gitlab_targets.iter().find(|(id, _)| *id == trigger.target) {
-            Some((_, is_gitlab)) => *is_gitlab,
-            None => {
-                let target = app.catalog().target_by_id(&trigger.target).await?;
-                let is_gitlab = target.is_some_and(|t| matches!(t.spec, TargetSpec::Gitlab(_)));
-                gitlab_targets.push((&trigger.target, is_gitlab));
-                is_gitlab
-            }
+        if !targets.contains_key(&trigger.target) {
+            targets.insert(trigger.target.clone(), app.catalog().target_by_id(&trigger.target).await?);
+        }
+        let Some(target) = targets.get(&trigger.target).cloned().flatten() else {
+            reasons.push(format!("trigger {}'s target was deleted", trigger.id));
+            continue;
         };
-        if !(is_gitlab && LOOP_EVENTS.contains(&event.provider_event.as_str())) {
-            firings.push((trigger, event));
+        let is_gitlab = matches!(target.spec, TargetSpec::Gitlab(_));
+        if is_gitlab && LOOP_EVENTS.contains(&event.provider_event.as_str()) {
+            looped = true;
+        } else {
+            firings.push((trigger, event, target));
         }
     }
-    Ok(firings)
+    Ok((firings, looped))
 }
 
 /// Logs why a verified webhook is not forwarded, with its trigger's id; a registry endpoint is not

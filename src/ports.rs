@@ -118,102 +118,33 @@ impl Limiter for MemoryLimiter {
     }
 }
 
-/// The per-target ledger: at the edge a Durable Object per target, the single writer for what must
-/// be consistent across locations (KV is not: a write may be invisible elsewhere for a minute).
-/// Today it holds the replay ids of webhooks and the `Idempotency-Key`s of token calls, so that a
-/// repeat, concurrent or in another location, is never forwarded twice.
-pub trait Ledger {
-    /// Claims `claim.ids` in `target`'s ledger: `Ok(None)` when none of them was claimed within
-    /// `claim.window_ms` of `claim.now_ms` (all are claimed now), `Ok(Some(first))` with the first
-    /// claim's label when one was. `Err` says why the ledger could not answer.
-    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>>;
-    /// Forgets a claim whose deliveries could not be queued, so that the provider's own redelivery
-    /// is not taken for a duplicate.
-    fn release<'a>(&'a self, target: &'a str, scope: &'a str, ids: &'a [String])
-        -> LocalFuture<'a, Result<(), String>>;
+/// The alarm of each scheduled trigger (a `TriggerSchedule` Durable Object per trigger, at the
+/// edge): armed with the trigger's cron expression, it wakes at each due minute and fires the
+/// trigger (`schedules::fire`); nothing lists the schedules every minute.
+pub trait Alarms {
+    /// Arms the alarm of `trigger_id` for `cron`, or disarms it (`None`).
+    fn set<'a>(&'a self, trigger_id: &'a str, cron: Option<&'a str>) -> LocalFuture<'a, Result<(), String>>;
 }
 
-/// One claim: ids (hashes, never a header's text) at a scope, for the delivery labelled `label`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Claim {
-    /// The hook endpoint, or `idempotency:<trigger>` for a token call's key.
-    pub scope: String,
-    pub ids: Vec<String>,
-    pub label: String,
-    pub now_ms: u64,
-    /// How far back a claim of the same id makes this one a repeat.
-    pub window_ms: u64,
-}
-
-impl<T: Ledger + ?Sized> Ledger for std::rc::Rc<T> {
-    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>> {
-        (**self).claim(target, claim)
-    }
-
-    fn release<'a>(
-        &'a self,
-        target: &'a str,
-        scope: &'a str,
-        ids: &'a [String],
-    ) -> LocalFuture<'a, Result<(), String>> {
-        (**self).release(target, scope, ids)
+impl<T: Alarms + ?Sized> Alarms for std::rc::Rc<T> {
+    fn set<'a>(&'a self, trigger_id: &'a str, cron: Option<&'a str>) -> LocalFuture<'a, Result<(), String>> {
+        (**self).set(trigger_id, cron)
     }
 }
 
-/// What the shell sends a target's ledger object, and what a claim answers: plain values, so that
-/// the object's adapter only moves them.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase")]
-pub enum LedgerRequest {
-    Claim(Claim),
-    Release { scope: String, ids: Vec<String> },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct ClaimAnswer {
-    /// The first claim's label when one of the ids was claimed within the window; none when all
-    /// are claimed now.
-    pub first: Option<String>,
-}
-
-/// How long a webhook's replay id is remembered (providers redeliver for up to a few days); the
-/// longest window, after which the object forgets a claim.
-pub const REPLAY_MEMORY_MS: u64 = 72 * 60 * 60 * 1000;
-/// How long a token call's `Idempotency-Key` is remembered.
-pub const IDEMPOTENCY_MEMORY_MS: u64 = 24 * 60 * 60 * 1000;
-
-/// The ledger in memory, for native tests (one process: strongly consistent, as the object is).
+/// The alarms in memory, for native tests: which trigger is armed with which cron expression.
 #[derive(Default)]
-pub struct MemoryLedger {
-    /// (target, scope, id) -> the first claim's label and time.
-    pub seen: RefCell<std::collections::HashMap<(String, String, String), (String, u64)>>,
+pub struct MemoryAlarms {
+    pub armed: RefCell<std::collections::BTreeMap<String, String>>,
 }
 
-impl Ledger for MemoryLedger {
-    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>> {
-        let mut seen = self.seen.borrow_mut();
-        let key = |id: &String| (target.to_string(), claim.scope.clone(), id.clone());
-        let recent = |at: u64| at.saturating_add(claim.window_ms) > claim.now_ms;
-        let first =
-            claim.ids.iter().find_map(|id| seen.get(&key(id)).filter(|(_, at)| recent(*at)).map(|(l, _)| l.clone()));
-        if first.is_none() {
-            for id in &claim.ids {
-                seen.insert(key(id), (claim.label.clone(), claim.now_ms));
-            }
-        }
-        Box::pin(async move { Ok(first) })
-    }
-
-    fn release<'a>(
-        &'a self,
-        target: &'a str,
-        scope: &'a str,
-        ids: &'a [String],
-    ) -> LocalFuture<'a, Result<(), String>> {
-        let mut seen = self.seen.borrow_mut();
-        for id in ids {
-            seen.remove(&(target.to_string(), scope.to_string(), id.clone()));
-        }
+impl Alarms for MemoryAlarms {
+    fn set<'a>(&'a self, trigger_id: &'a str, cron: Option<&'a str>) -> LocalFuture<'a, Result<(), String>> {
+        let mut armed = self.armed.borrow_mut();
+        match cron {
+            Some(cron) => armed.insert(trigger_id.to_string(), cron.to_string()),
+            None => armed.remove(trigger_id),
+        };
         Box::pin(async { Ok(()) })
     }
 }
@@ -252,6 +183,8 @@ impl Log for NoLog {
 
 pub trait Clock {
     fn now_ms(&self) -> u64;
+    /// Moves a test clock on (a native test's stand-in for waiting); real clocks ignore it.
+    fn advance(&self, _ms: u64) {}
 }
 
 pub trait Random {
@@ -276,11 +209,19 @@ impl Clock for FixedClock {
     fn now_ms(&self) -> u64 {
         self.0.get()
     }
+
+    fn advance(&self, ms: u64) {
+        FixedClock::advance(self, ms)
+    }
 }
 
 impl<T: Clock + ?Sized> Clock for std::rc::Rc<T> {
     fn now_ms(&self) -> u64 {
         (**self).now_ms()
+    }
+
+    fn advance(&self, ms: u64) {
+        (**self).advance(ms)
     }
 }
 

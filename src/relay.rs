@@ -1,34 +1,29 @@
-//! Forwarding a delivery: attempt it, record it, and queue its retry or its dead letter. Token
-//! calls and replays try at once (`try_now`); webhooks and schedules queue the first attempt
-//! (`enqueue`) and the queue consumer makes it (`consume`). No `worker` import.
+//! Forwarding a delivery: hand it to its target's ledger, attempt it when the ledger says so,
+//! report the outcome, and queue what comes next. Token calls and replays are attempted at once
+//! (`fire_now`); webhooks and schedules are queued (`queue_arrivals`) and the queue consumer makes
+//! each attempt (`consume`). The ledger decides (once per delivery id, order per key, retries);
+//! this module only carries out what it decides. No `worker` import.
 //!
-//! KV cost of a delivery on the success path: the target (1 read) and the record (1 write); a
-//! token call adds the trigger's read. A retry reads the trigger again (it may have been disabled)
-//! and writes the record once per attempt.
+//! A queue message carries the target and the delivery id, never the call: the record (with its
+//! payload, up to 1 MiB) is in the target's ledger, strongly consistent, so that a consumer in
+//! another location reads it as written.
+//!
+//! Cost of a webhook's delivery on the success path: KV 2 reads at the consumer (the trigger, to
+//! see it is still live, and the target), the ledger 3 requests (accept, next, outcome).
 
 use crate::context::App;
 use crate::error::Error;
-use crate::model::delivery::Next;
-use crate::model::{Call, Delivery, DeliveryState, Target};
+use crate::ledger::{AcceptAnswer, Accepted, AfterAttempt, Arrival, Cause, NextAttempt, WireReport, SEEN_FOR_MS};
+use crate::model::{Call, Delivery, DeliveryState, Target, Trigger};
 use crate::outbound::{OutboundRequest, OutboundResponse};
 use crate::ports::Lane;
 use serde::{Deserialize, Serialize};
 
-/// Queue messages are at most 128 KB; a delivery larger than this goes through KV instead.
-const MAX_MESSAGE_BYTES: usize = 100 * 1024;
-
-/// A queue message: the delivery itself, or (when it is too large) the id of its stored record.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum Message {
-    /// The record's id, and how many attempts had been made when it was queued (the record goes
-    /// on counting, the message must not).
-    Stored {
-        stored: String,
-        #[serde(default)]
-        queued_attempts: u32,
-    },
-    Inline(Box<Delivery>),
+/// A queue message: which delivery of which target's ledger to attempt.
+#[derive(Debug, Serialize, Deserialize)]
+struct Message {
+    target: String,
+    delivery: String,
 }
 
 /// A new, pending delivery of `call` for `trigger_id` to `target_id`.
@@ -36,216 +31,281 @@ pub fn new_delivery(app: &App, trigger_id: &str, target_id: &str, call: Call) ->
     app.catalog().new_delivery(trigger_id, target_id, call)
 }
 
+/// What arrives at the ledger for `delivery` of `trigger` to `target`: its order key (the
+/// workload of a `kubernetes` or `ack` target, the ref otherwise) and the trigger's order.
+pub fn arrival(target: &Target, trigger: &Trigger, delivery: Delivery, cause: Cause) -> Arrival {
+    let key = target.spec.kind().order_key(&delivery.call);
+    let order = trigger
+        .order
+        .unwrap_or_else(|| crate::model::trigger::Order::default_for(target.spec.kind_name(), trigger.origin.as_ref()));
+    Arrival { delivery, key, order, cause }
+}
+
+/// A webhook's or schedule's replay ids, remembered 72 hours.
+pub fn event(replay_ids: Vec<String>) -> Cause {
+    Cause::Event { replay_ids, remember_ms: SEEN_FOR_MS }
+}
+
 /// What an attempt made at once came to, for the caller to answer with.
 #[derive(Debug)]
 pub enum TryOutcome {
-    /// The target could not take it now; the queue retries it.
+    /// The target could not take it now (or an older delivery for its key is still out): the
+    /// queue tries it later.
     Pending,
-    /// The target's answer, and the delivery is settled by it (delivered, failed or dead).
+    /// The target's answer; the delivery is settled by it (delivered, failed, dead, superseded).
     Answered(OutboundResponse),
     /// No answer came, and none will: why.
     Unanswered(Error),
 }
 
-/// Attempts `delivery` now, then records it and queues what comes next. `Err` only when that
-/// could not be recorded or queued.
-pub async fn try_now(app: &App, target: &Target, delivery: &mut Delivery) -> Result<TryOutcome, Error> {
-    let started = app.clock.now_ms();
-    let outcome = attempt(app, target, &delivery.call_at(started)).await;
-    let duration = app.clock.now_ms().saturating_sub(started);
-    let next = delivery.note(started, duration, &outcome, &target.spec.kind().secrets(), &app.settings.retry);
-    log_attempt(app, target, delivery, delivery.attempts.len() as u32, duration, next);
-    settle(app, delivery, next).await?;
-    Ok(match outcome {
-        _ if delivery.state == DeliveryState::Pending => TryOutcome::Pending,
-        Ok(answer) => TryOutcome::Answered(answer),
-        Err(error) => TryOutcome::Unanswered(error),
-    })
+/// A call fired at once.
+#[derive(Debug)]
+pub enum Fired {
+    /// Its replay id or `Idempotency-Key` was seen: nothing was sent. The first delivery's id and
+    /// its state (none once its record is gone).
+    Repeat { first: String, state: Option<DeliveryState> },
+    /// Taken in as `id` and tried: its state after the attempt, the attempt's status, and what
+    /// the caller is told.
+    Tried { id: String, state: DeliveryState, status: Option<u16>, outcome: TryOutcome },
 }
 
-/// Queues the delivery's retry (with backoff) or its dead letter, then records it as it stands.
-/// A retry that cannot be queued is recorded `failed`, saying so, and the error is returned.
-async fn settle(app: &App, delivery: &mut Delivery, next: Next) -> Result<(), Error> {
-    let queued = match next {
-        Next::Done => Ok(()),
-        Next::Retry => {
-            let mut random = [0u8; 4];
-            app.random.fill(&mut random);
-            let attempts = delivery.attempts.len() as u32;
-            let delay = app.settings.retry.delay_seconds(attempts, u32::from_le_bytes(random));
-            enqueue(app, delivery, delay).await
-        }
-        // The record says `dead` either way; the dead-letter copy is for inspection, and failing
-        // to send it must not make the platform repeat the attempt.
-        Next::Dead => send(app, Lane::DeadLetters, delivery, 0).await.or(Ok(())),
+/// Hands `arrival` to `target`'s ledger and attempts it now, if the ledger says so. `Err` only
+/// when the ledger or the queue could not be reached.
+pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fired, Error> {
+    let catalog = app.catalog();
+    let mut answers = catalog.admit(&target.id, vec![arrival], true).await?;
+    let Some(AcceptAnswer { id, accepted, next }) = answers.pop() else {
+        return Err(Error::Internal("the ledger answered no arrival".into()));
     };
-    if let Err(error) = &queued {
-        // The record is for admins: it keeps the platform's reason, which a caller never sees.
-        delivery.fail(app.clock.now_ms(), &format!("its retry could not be queued: {}", error.for_the_log()));
+    if let Accepted::Duplicate { first_delivery_id, state } = accepted {
+        return Ok(Fired::Repeat { first: first_delivery_id, state });
     }
-    // The target has answered: a record that cannot be written must not turn that answer into an
-    // error, or the caller (or the queue) would fire the target again.
-    let _ = app.catalog().record_delivery(delivery).await;
-    queued
-}
-
-/// Queues `delivery` for an attempt after `delay_seconds`.
-pub async fn enqueue(app: &App, delivery: &Delivery, delay_seconds: u32) -> Result<(), Error> {
-    send(app, Lane::Deliveries, delivery, delay_seconds).await
-}
-
-async fn send(app: &App, lane: Lane, delivery: &Delivery, delay: u32) -> Result<(), Error> {
-    let mut body = serde_json::to_string(delivery).map_err(|err| Error::Queue(err.to_string()))?;
-    if body.len() > MAX_MESSAGE_BYTES {
-        // One more write (and a read when consumed), only for a payload this large.
-        app.catalog().record_delivery(delivery).await?;
-        let stored = Message::Stored { stored: delivery.id.clone(), queued_attempts: delivery.attempts.len() as u32 };
-        body = serde_json::to_string(&stored).unwrap_or_default();
+    let pending =
+        |status| Fired::Tried { id: id.clone(), state: DeliveryState::Pending, status, outcome: TryOutcome::Pending };
+    match next {
+        Some(NextAttempt::Send { call, number }) => {
+            let (outcome, after) = attempt_and_report(app, target, &id, &call, number).await?;
+            let status = outcome.as_ref().ok().map(|answer| answer.status);
+            let state = match after {
+                AfterAttempt::Retry { delay_seconds } => {
+                    if let Err(error) = queue(app, &target.id, &id, delay_seconds).await {
+                        let why = format!("its retry could not be queued: {}", error.for_the_log());
+                        let _ = catalog.abandon_delivery(&target.id, &id, &why).await;
+                        return Err(error);
+                    }
+                    return Ok(pending(status));
+                }
+                AfterAttempt::Dead => {
+                    dead_letter(app, &target.id, &id).await;
+                    DeliveryState::Dead
+                }
+                AfterAttempt::Superseded => DeliveryState::Superseded,
+                AfterAttempt::Done | AfterAttempt::Ignored => match &outcome {
+                    Ok(answer) if (200..300).contains(&answer.status) => DeliveryState::Delivered,
+                    _ => DeliveryState::Failed,
+                },
+            };
+            let outcome = match outcome {
+                Ok(answer) => TryOutcome::Answered(answer),
+                Err(error) => TryOutcome::Unanswered(error),
+            };
+            Ok(Fired::Tried { id, state, status, outcome })
+        }
+        // An older delivery for its key is still out: the queue brings it back when that is over.
+        Some(NextAttempt::Wait { until_ms }) => {
+            let delay = seconds_until(app, until_ms);
+            if let Err(error) = queue(app, &target.id, &id, delay).await {
+                let _ = catalog.release_delivery(&target.id, &id, "it could not be queued").await;
+                return Err(error);
+            }
+            Ok(pending(None))
+        }
+        other => Err(Error::Internal(format!("a new delivery was not sent: {other:?}"))),
     }
-    app.queue.send(lane, body, delay).await.map_err(Error::Queue)
 }
 
-/// How often a message whose stored delivery cannot be read yet comes back, and how long it waits
-/// each time: past KV's minute of propagation and its cached miss, several times over.
+/// Hands a webhook's or schedule's deliveries (all for `target`) to its ledger and queues each new
+/// one. If the queue refuses, the new ones are released (failed, their replay ids forgotten), so
+/// that the provider's redelivery is taken as new, and the error is returned.
+pub async fn queue_arrivals(app: &App, target: &str, arrivals: Vec<Arrival>) -> Result<Vec<AcceptAnswer>, Error> {
+    let catalog = app.catalog();
+    let answers = catalog.admit(target, arrivals, false).await?;
+    let new: Vec<&str> =
+        answers.iter().filter(|a| matches!(a.accepted, Accepted::New { .. })).map(|a| a.id.as_str()).collect();
+    for (index, id) in new.iter().enumerate() {
+        if let Err(error) = queue(app, target, id, 0).await {
+            for id in &new[index..] {
+                let _ = catalog.release_delivery(target, id, "it could not be queued").await;
+            }
+            return Err(error);
+        }
+    }
+    Ok(answers)
+}
+
+/// Queues delivery `id` of `target` for an attempt after `delay_seconds`.
+async fn queue(app: &App, target: &str, id: &str, delay_seconds: u32) -> Result<(), Error> {
+    let body = serde_json::to_string(&Message { target: target.to_string(), delivery: id.to_string() })
+        .map_err(|err| Error::Queue(err.to_string()))?;
+    app.queue.send(Lane::Deliveries, body, delay_seconds).await.map_err(Error::Queue)
+}
+
+/// The dead-letter copy: for inspection (the record, in the ledger, says `dead` either way), so a
+/// failure to send it changes nothing.
+async fn dead_letter(app: &App, target: &str, id: &str) {
+    let body = serde_json::json!({"target": target, "delivery": id, "state": "dead"}).to_string();
+    let _ = app.queue.send(Lane::DeadLetters, body, 0).await;
+}
+
+/// Makes the attempt the ledger handed out and reports it back.
+async fn attempt_and_report(
+    app: &App,
+    target: &Target,
+    id: &str,
+    call: &Call,
+    number: u32,
+) -> Result<(Result<OutboundResponse, Error>, AfterAttempt), Error> {
+    let started = app.clock.now_ms();
+    // What the ledger keeps of a call leaves out what each attempt stamps on it.
+    let trigger_id = Delivery::split_id(id).map(|(trigger, _)| trigger).unwrap_or_default();
+    let call = &Call { delivery: id.to_string(), trigger_id: trigger_id.to_string(), now_ms: started, ..call.clone() };
+    let outcome = attempt(app, target, call).await;
+    let duration = app.clock.now_ms().saturating_sub(started);
+    let report = WireReport::new(started, duration, &outcome, &target.spec.kind().secrets());
+    // The target has been asked: whatever comes of recording it, it is not asked again before the
+    // attempt's lease lapses (the ledger then marks it unknown).
+    let after = app.catalog().report_attempt(&target.id, id, report).await?;
+    let status = outcome.as_ref().ok().map(|answer| answer.status);
+    log_attempt(app, target, id, call, number, status, duration, after, &outcome);
+    Ok((outcome, after))
+}
+
+/// How often a message whose trigger or target cannot be read yet comes back, and how long it
+/// waits each time: past KV's minute of propagation and its cached miss, several times over.
 const MAX_HANDOVERS_UNSEEN: u32 = 6;
 const UNSEEN_RETRY_SECONDS: u32 = 60;
+/// The longest a queue message may be delayed.
+const MAX_QUEUE_DELAY_SECONDS: u32 = 12 * 60 * 60;
 
 /// What the queue does with a message once the consumer has handled it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
-    /// Done with: delivered, failed, dead, or nothing left to deliver.
+    /// Done with: delivered, failed, dead, superseded, or nothing left to deliver.
     Ack,
     /// Deliver this same message again after `delay_seconds` (`message.retry({delaySeconds})`).
     Retry { delay_seconds: u32 },
 }
 
-/// Handles one message from the deliveries queue: the delivery's next attempt.
-///
-/// `delivered` is how many times the platform has handed over this very message (its `attempts`,
-/// 1 the first time). A retry is this same message delivered again, never a new one, so however
-/// often the platform redelivers it (an invocation that failed after the attempt, say), each
-/// (delivery, attempt number) is attempted at most once and the attempts stay bounded by
-/// `RETRY_MAX_ATTEMPTS`: the attempt number is the message's own attempts plus `delivered`, or one
-/// more than the record already holds, whichever is larger.
-pub async fn consume(app: &App, body: &str, delivered: u32) -> Settlement {
-    match consume_once(app, body, delivered).await {
+/// Handles one message from the deliveries queue: the delivery's next attempt, if its ledger says
+/// so. `handover` is how many times the platform has handed over this very message (its
+/// `attempts`, 1 the first time). However often a message is handed over (a duplicate, an
+/// invocation that died), the ledger hands each attempt out once.
+pub async fn consume(app: &App, body: &str, handover: u32) -> Settlement {
+    match consume_once(app, body, handover).await {
         Ok(settlement) => settlement,
-        // Storage failed: the same message comes back, as a later attempt number.
-        Err(_) => Settlement::Retry { delay_seconds: app.settings.retry.delay_seconds(delivered, 0) },
+        // Storage failed: the same message comes back.
+        Err(_) => Settlement::Retry { delay_seconds: app.settings.retry.delay_seconds(handover, 0) },
     }
 }
 
-async fn consume_once(app: &App, body: &str, delivered: u32) -> Result<Settlement, Error> {
-    let carried = match serde_json::from_str::<Message>(body) {
-        Ok(Message::Inline(delivery)) => Some((delivery.attempts.len() as u32, *delivery, false)),
-        Ok(Message::Stored { stored, queued_attempts }) => match app.catalog().find_delivery(&stored).await {
-            Ok(delivery) => Some((queued_attempts, delivery, true)),
-            // Not found yet: KV may not show another location's write here for up to a minute (and
-            // caches the miss), so the message comes back later rather than the delivery vanishing.
-            Err(Error::NotFound(_)) if delivered < MAX_HANDOVERS_UNSEEN => {
-                return Ok(Settlement::Retry { delay_seconds: UNSEEN_RETRY_SECONDS });
-            }
-            // Still not found after several minutes: the record truly expired. Said, then dropped.
-            Err(Error::NotFound(_)) => {
-                app.log.line(serde_json::json!({"type": "expired", "delivery_id": stored, "handovers": delivered}));
-                None
-            }
-            Err(other) => return Err(other),
-        },
-        // Not ours (or from an older version): dropping it is all that can be done.
-        Err(_) => None,
-    };
-    let Some((queued_attempts, carried, is_record)) = carried else { return Ok(Settlement::Ack) };
-    // A stored delivery was just read from its record: no second read.
-    let mut delivery = if is_record { carried } else { latest_record(app, carried, delivered).await? };
-    if delivery.state != DeliveryState::Pending {
-        // A redelivered message whose delivery was settled already.
-        return Ok(Settlement::Ack);
-    }
-    let number = (queued_attempts + delivered.max(1)).max(delivery.attempts.len() as u32 + 1);
+async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement, Error> {
+    // Not ours (or from an older version): dropping it is all that can be done.
+    let Ok(message) = serde_json::from_str::<Message>(body) else { return Ok(Settlement::Ack) };
+    let Message { target: target_id, delivery: id } = &message;
+    let catalog = app.catalog();
     let now = app.clock.now_ms();
-    if number > app.settings.retry.max_attempts {
-        // Only after an invocation died mid-attempt: that attempt counted, and it was the last.
-        delivery.state = DeliveryState::Dead;
-        settle(app, &mut delivery, Next::Dead).await?;
-        return Ok(Settlement::Ack);
-    }
-    if !delivery.attempts.is_empty() {
-        // A retry, maybe an hour later: the trigger must still be there and enabled.
-        let live = app.catalog().find_trigger(&delivery.trigger).await.ok().filter(|t| t.is_live(now));
-        if live.is_none() {
-            delivery.fail(now, "the trigger was deleted, disabled or expired before this retry");
-            app.catalog().record_delivery(&delivery).await?;
-            return Ok(Settlement::Ack);
-        }
-    }
-    let Some(target) = app.catalog().target_by_id(&delivery.target).await? else {
-        delivery.fail(now, "the target was deleted");
-        app.catalog().record_delivery(&delivery).await?;
+    // KV may not show a trigger or target written in another location for up to a minute (and
+    // caches the miss): the message comes back later rather than the delivery failing.
+    let wait_for_kv = handover < MAX_HANDOVERS_UNSEEN;
+    let later = Settlement::Retry { delay_seconds: UNSEEN_RETRY_SECONDS };
+    let trigger_id = Delivery::split_id(id).map(|(trigger, _)| trigger).unwrap_or_default();
+    let why = match catalog.trigger_by_id(trigger_id).await? {
+        Some(trigger) if trigger.is_live(now) => None,
+        Some(_) => Some("the trigger was disabled or expired before this attempt"),
+        None if wait_for_kv => return Ok(later),
+        None => Some("the trigger was deleted before this attempt"),
+    };
+    let target = match why {
+        Some(_) => None,
+        None => match catalog.target_by_id(target_id).await? {
+            None if wait_for_kv => return Ok(later),
+            found => found,
+        },
+    };
+    let Some(target) = target else {
+        let why = why.unwrap_or("the target was deleted before this attempt");
+        // `false`: settled already, or an attempt of it is out; either way nothing is left to do.
+        catalog.abandon_delivery(target_id, id, why).await?;
         return Ok(Settlement::Ack);
     };
-    let started = app.clock.now_ms();
-    let outcome = attempt(app, &target, &delivery.call_at(started)).await;
-    let duration = app.clock.now_ms().saturating_sub(started);
-    let secrets = target.spec.kind().secrets();
-    let next = delivery.note_attempt(number, started, duration, &outcome, &secrets, &app.settings.retry);
-    log_attempt(app, &target, &delivery, number, duration, next);
-    match next {
-        Next::Retry => {
-            let _ = app.catalog().record_delivery(&delivery).await;
-            Ok(Settlement::Retry { delay_seconds: retry_delay(app, number) })
+    match catalog.next_attempt(target_id, id).await? {
+        NextAttempt::Send { call, number } => match attempt_and_report(app, &target, id, &call, number).await?.1 {
+            AfterAttempt::Retry { delay_seconds } => Ok(Settlement::Retry { delay_seconds }),
+            AfterAttempt::Dead => {
+                dead_letter(app, target_id, id).await;
+                Ok(Settlement::Ack)
+            }
+            AfterAttempt::Done | AfterAttempt::Superseded | AfterAttempt::Ignored => Ok(Settlement::Ack),
+        },
+        NextAttempt::Wait { until_ms } => Ok(Settlement::Retry { delay_seconds: seconds_until(app, until_ms) }),
+        NextAttempt::Dead => {
+            dead_letter(app, target_id, id).await;
+            Ok(Settlement::Ack)
         }
-        next => {
-            // Never `Err` from here on: the target has answered, and an `Err` would attempt it again.
-            let _ = settle(app, &mut delivery, next).await;
+        NextAttempt::Superseded { .. } | NextAttempt::Settled { .. } => Ok(Settlement::Ack),
+        NextAttempt::Unknown => {
+            // The ledger is strongly consistent: a delivery it does not have has expired (its
+            // retention is over) or was never taken in. Said, then dropped.
+            app.log.line(
+                serde_json::json!({"type": "expired", "delivery_id": id, "target": target_id, "handovers": handover}),
+            );
             Ok(Settlement::Ack)
         }
     }
 }
 
+fn seconds_until(app: &App, until_ms: u64) -> u32 {
+    let wait = until_ms.saturating_sub(app.clock.now_ms()).div_ceil(1000);
+    (wait as u32).clamp(1, MAX_QUEUE_DELAY_SECONDS)
+}
+
 /// One log line per attempt: ids, the target's kind, the attempt's number, the status, how long it
 /// took and what comes of it. Never the call, the answer or a credential.
-fn log_attempt(app: &App, target: &Target, delivery: &Delivery, number: u32, duration_ms: u64, next: Next) {
-    let outcome = match next {
-        Next::Retry => "retry".to_string(),
-        Next::Dead => "dead".to_string(),
-        // Delivered or failed, as the record says.
-        Next::Done => crate::model::wire_name(&delivery.state),
+#[allow(clippy::too_many_arguments)]
+fn log_attempt(
+    app: &App,
+    target: &Target,
+    id: &str,
+    call: &Call,
+    number: u32,
+    status: Option<u16>,
+    duration_ms: u64,
+    after: AfterAttempt,
+    outcome: &Result<OutboundResponse, Error>,
+) {
+    let outcome = match after {
+        AfterAttempt::Retry { .. } => "retry",
+        AfterAttempt::Dead => "dead",
+        AfterAttempt::Superseded => "superseded",
+        AfterAttempt::Done | AfterAttempt::Ignored => match outcome {
+            Ok(answer) if (200..300).contains(&answer.status) => "delivered",
+            _ => "failed",
+        },
     };
     app.log.line(serde_json::json!({
         "type": "attempt",
-        "delivery_id": delivery.id,
-        "trigger": delivery.trigger,
+        "delivery_id": id,
+        "trigger": call.trigger_id,
         "target_kind": target.spec.kind_name(),
         "attempt": number,
-        "status": delivery.last_status(),
+        "status": status,
         "duration_ms": duration_ms,
         "outcome": outcome,
     }));
 }
 
-/// The delivery as its record has it when the record knows more than the message: a message
-/// handed over again carries the delivery as it was first queued, the record every attempt since.
-/// A first handover of a delivery never attempted costs no read: it has no record yet.
-async fn latest_record(app: &App, carried: Delivery, delivered: u32) -> Result<Delivery, Error> {
-    if delivered <= 1 && carried.attempts.is_empty() {
-        return Ok(carried);
-    }
-    match app.catalog().find_delivery(&carried.id).await {
-        Ok(recorded) if recorded.attempts.len() >= carried.attempts.len() => Ok(recorded),
-        Ok(_) | Err(Error::NotFound(_)) => Ok(carried),
-        Err(other) => Err(other),
-    }
-}
-
-/// The wait before the attempt after `attempt`, with jitter.
-fn retry_delay(app: &App, attempt: u32) -> u32 {
-    let mut random = [0u8; 4];
-    app.random.fill(&mut random);
-    app.settings.retry.delay_seconds(attempt, u32::from_le_bytes(random))
-}
-
-/// Sends a delivery again as a new delivery, linked to the old one, and tries it at once.
+/// Sends a delivery again as a new delivery, linked to the old one, and tries it at once. An
+/// admin's replay is always sent: it is no repeat, and under `latest` it is the newest.
 pub async fn replay(app: &App, id: &str) -> Result<Delivery, Error> {
     let catalog = app.catalog();
     let old = catalog.find_delivery(id).await?;
@@ -257,11 +317,12 @@ pub async fn replay(app: &App, id: &str) -> Result<Delivery, Error> {
         .target_by_id(&trigger.target)
         .await?
         .ok_or_else(|| Error::not_found("its trigger's target was deleted"))?;
-    let mut delivery = new_delivery(app, &trigger.id, &target.id, old.call.clone());
-    delivery.replay_of = Some(old.id);
+    let delivery = new_delivery(app, &trigger.id, &target.id, old.call.clone());
+    let new_id = delivery.id.clone();
+    let arrival = arrival(&target, &trigger, delivery, Cause::AdminReplay { of: old.id });
     // The outcome is in the delivery's attempts.
-    try_now(app, &target, &mut delivery).await?;
-    Ok(delivery)
+    fire_now(app, &target, arrival).await?;
+    catalog.delivery_of(&target.id, &new_id).await?.ok_or_else(|| Error::Internal("a replay vanished".into()))
 }
 
 /// The optional lookup, then the request itself, each carrying the delivery id as its

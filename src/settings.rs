@@ -55,8 +55,10 @@ pub fn problems(
     if !bound("TRIGGERS") {
         problems.push("TRIGGERS: no KV namespace is bound (see wrangler.toml)".to_string());
     }
-    if !bound("LEDGER") {
-        problems.push("LEDGER: no Durable Object namespace is bound (see wrangler.toml)".to_string());
+    for name in ["LEDGER", "SCHEDULES"] {
+        if !bound(name) {
+            problems.push(format!("{name}: no Durable Object namespace is bound (see wrangler.toml)"));
+        }
     }
     if let Some(key) = secret("ENCRYPTION_KEY").filter(|key| !key.trim().is_empty()) {
         if let Err(why) = crate::crypto::Keyring::parse(&key) {
@@ -91,7 +93,8 @@ mod tests {
             problems(none, none, |_| false),
             [
                 "TRIGGERS: no KV namespace is bound (see wrangler.toml)",
-                "LEDGER: no Durable Object namespace is bound (see wrangler.toml)"
+                "LEDGER: no Durable Object namespace is bound (see wrangler.toml)",
+                "SCHEDULES: no Durable Object namespace is bound (see wrangler.toml)"
             ]
         );
         let secrets = |name: &str| match name {

@@ -10,8 +10,9 @@
 //! - `image-trigger:{repository}:{trigger_id}` the same, per image repository, for image triggers:
 //!   how one registry endpoint finds the triggers a push fans out to.
 //! - `registry:{id}` a registry endpoint (its provider and secret); ids start with `reg_`.
-//! - `delivery:{trigger_id}:{newest-first stamp}` one record per firing, kept 7 days.
-//! Replay ids of webhooks are not here: each target's ledger (a Durable Object) keeps them.
+//!
+//! Delivery records, replay ids and order are not here: each target's ledger (a Durable Object)
+//! keeps them.
 
 use crate::error::Error;
 use crate::ports::LocalFuture;
@@ -51,16 +52,12 @@ pub mod keys {
     pub fn image_trigger_prefix(repository: &str) -> String {
         format!("image-trigger:{repository}:")
     }
-    /// One key per scheduled trigger, with its cron expression in the name, so that the minute's
-    /// run finds what is due from one listing and reads only those triggers.
+    /// One key per scheduled trigger, with its cron expression in the name, so that the daily
+    /// re-arming of their alarms needs one listing and no read.
     pub fn schedule(trigger_id: &str, cron: &str) -> String {
         format!("schedule:{trigger_id}:{cron}")
     }
     pub const SCHEDULE_PREFIX: &str = "schedule:";
-    /// Marks that a schedule fired for a minute (minutes since the epoch).
-    pub fn schedule_fired(trigger_id: &str, minute: u64) -> String {
-        format!("schedule-fired:{trigger_id}:{minute}")
-    }
     /// One key per admin mutation; `stamp` sorts newest first.
     pub fn audit(stamp: &str) -> String {
         format!("audit:{stamp}")
@@ -70,13 +67,6 @@ pub mod keys {
         format!("registry:{id}")
     }
     pub const REGISTRY_PREFIX: &str = "registry:";
-    /// A delivery record; `stamp` sorts newest first.
-    pub fn delivery(trigger_id: &str, stamp: &str) -> String {
-        format!("delivery:{trigger_id}:{stamp}")
-    }
-    pub fn delivery_prefix(trigger_id: &str) -> String {
-        format!("delivery:{trigger_id}:")
-    }
 }
 
 /// The most keys KV returns in one listing.

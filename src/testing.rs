@@ -4,8 +4,9 @@
 
 use crate::context::App;
 use crate::http::{Request, Response};
+use crate::ledger::{LedgerPort, MemoryLedger};
 use crate::outbound::{Outbound, ScriptedOutbound};
-use crate::ports::{Ledger, Log, MemoryLedger, MemoryLog};
+use crate::ports::{Log, MemoryLog};
 use crate::store::{MemoryStore, Store};
 use std::rc::Rc;
 
@@ -18,19 +19,26 @@ pub struct TestApp {
     pub log: Rc<MemoryLog>,
     /// The per-target ledger, in memory.
     pub ledger: Rc<MemoryLedger>,
+    /// The scheduled triggers' alarms, in memory (whatever `build` set is replaced by these).
+    pub alarms: Rc<crate::ports::MemoryAlarms>,
 }
 
 impl TestApp {
     /// `build` makes the app from the in-memory store, scripted outbound, log and ledger it is
     /// handed.
-    pub fn new(build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>, Box<dyn Log>, Box<dyn Ledger>) -> App) -> TestApp {
+    pub fn new(
+        build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>, Box<dyn Log>, Box<dyn LedgerPort>) -> App,
+    ) -> TestApp {
         let store = Rc::new(MemoryStore::new());
         let outbound = Rc::new(ScriptedOutbound::new());
         let log = Rc::new(MemoryLog::default());
         let ledger = Rc::new(MemoryLedger::default());
         let app =
             build(Box::new(store.clone()), Box::new(outbound.clone()), Box::new(log.clone()), Box::new(ledger.clone()));
-        TestApp { app, store, outbound, log, ledger }
+        let alarms = Rc::new(crate::ports::MemoryAlarms::default());
+        let mut app = app;
+        app.alarms = Box::new(alarms.clone());
+        TestApp { app, store, outbound, log, ledger, alarms }
     }
 
     /// Answers one request through the router.

@@ -30,6 +30,7 @@ fn app_at(now_ms: u64) -> TestApp {
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
         ledger,
+        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
         settings: Settings::default(),
     })
 }
@@ -120,9 +121,11 @@ fn a_pinned_ref_wins_over_the_events_ref() {
 fn a_duplicate_delivery_is_forwarded_once() {
     let app = app();
     let url = github_hook(&app, "http", json!({}));
-    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "same-id")).0, 202);
+    let (status, first) = send(&app, github_delivery(&url, "github/push.json", "push", "same-id"));
+    assert_eq!(status, 202);
     let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "same-id"));
-    assert_eq!((status, body), (200, json!({"duplicate": true, "delivery_id": "same-id"})));
+    let first_id = first["deliveries"][0]["delivery_id"].clone();
+    assert_eq!((status, body), (200, json!({"duplicate": true, "delivery_id": first_id, "state": "delivered"})));
     let other_push = github_delivery(&url, "github/push-tag-created-ghes.json", "push", "other-id");
     assert_eq!(send(&app, other_push).0, 202, "another real push passes");
     assert_eq!(app.outbound.sent.borrow().len(), 2);
@@ -175,10 +178,12 @@ fn a_duplicate_answer_never_echoes_a_long_delivery_header() {
     assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", &long_id)).0, 202);
     let answer = block_on(app.handle(github_delivery(&url, "github/push.json", "push", &long_id)));
     assert_eq!(answer.status, 200);
-    assert!(answer.body.len() < 100, "{}", String::from_utf8_lossy(&answer.body));
-    let markers: Vec<String> = app.ledger.seen.borrow().keys().map(|(_, _, id)| id.clone()).collect();
+    let text = String::from_utf8_lossy(&answer.body);
+    assert!(answer.body.len() < 200 && !text.contains("xxxx"), "{text}");
+    let markers: Vec<String> =
+        app.ledger.targets.borrow().values().flat_map(|rows| rows.seen.keys().cloned().collect::<Vec<_>>()).collect();
     assert_eq!(markers.len(), 2, "the provider's id and the content, hashed: {markers:?}");
-    assert!(markers.iter().all(|key| key.len() < 140 && !key.contains("xxxx")), "{markers:?}");
+    assert!(markers.iter().all(|key| key.len() < 200 && !key.contains("xxxx")), "{markers:?}");
 }
 
 /// A trigger of `source` (Standard Webhooks, Gitee, ...) on an http target; returns the hook URL.
@@ -413,14 +418,18 @@ fn hook_kv_cost_is_constant() {
     let counts = app.store.counts();
     assert_eq!(
         (counts.reads, counts.lists, counts.writes),
-        (1, 0, 0),
-        "the trigger; the replay ids go to the target's ledger, not to KV"
+        (2, 0, 0),
+        "the trigger and its target (whose kind names the order key); the replay ids go to the target's ledger"
     );
-    assert_eq!(app.ledger.seen.borrow().len(), 2, "the id's and the content's claims, in the ledger");
+    assert_eq!(seen(&app), 2, "the id's and the content's claims, in the ledger");
     app.store.reset_counts();
     assert_eq!(common::drain(&app), 1);
     let counts = app.store.counts();
-    assert_eq!((counts.reads, counts.lists, counts.writes), (1, 0, 1), "the consumer: the target; the record");
+    assert_eq!(
+        (counts.reads, counts.lists, counts.writes),
+        (2, 0, 0),
+        "the consumer: the trigger (still live?) and the target; the record is in the ledger"
+    );
 }
 
 #[test]
@@ -494,7 +503,7 @@ fn a_webhook_whose_deliveries_cannot_be_queued_leaves_no_claim_so_the_redelivery
     *common::queue().broken.borrow_mut() = Some("queue down".into());
     let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "q-1"));
     assert_eq!((status, body["error"].as_str()), (503, Some("queue_unavailable")), "{body}");
-    assert!(app.ledger.seen.borrow().is_empty(), "the claims were released");
+    assert_eq!(seen(&app), 0, "the claims were released");
     *common::queue().broken.borrow_mut() = None;
     let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "q-1"));
     assert_eq!((status, body["matched"].clone()), (202, json!(true)), "the provider's redelivery: {body}");
@@ -505,8 +514,15 @@ fn a_webhook_whose_deliveries_cannot_be_queued_leaves_no_claim_so_the_redelivery
 fn a_duplicate_is_answered_with_the_first_deliverys_id() {
     let app = app();
     let url = github_hook(&app, "http", json!({}));
-    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "first-id")).0, 202);
+    let (status, first) = send(&app, github_delivery(&url, "github/push.json", "push", "first-id"));
+    assert_eq!(status, 202);
     let (status, body) = send(&app, github_delivery(&url, "github/push.json", "push", "second-id"));
-    assert_eq!((status, body), (200, json!({"duplicate": true, "delivery_id": "first-id"})));
+    let first_id = first["deliveries"][0]["delivery_id"].clone();
+    assert_eq!((status, body), (200, json!({"duplicate": true, "delivery_id": first_id, "state": "delivered"})));
     assert_eq!(app.outbound.sent.borrow().len(), 1);
+}
+
+/// How many replay ids the targets' ledgers remember.
+fn seen(app: &TestApp) -> usize {
+    app.ledger.targets.borrow().values().map(|rows| rows.seen.len()).sum()
 }

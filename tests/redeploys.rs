@@ -7,7 +7,7 @@ use common::fixture;
 use hookrelay::auth::AdminDirectory;
 use hookrelay::context::App;
 use hookrelay::http::{Request, Response};
-use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
 use hookrelay::settings::Settings;
 use hookrelay::testing::TestApp;
 use serde_json::{json, Value};
@@ -32,6 +32,7 @@ fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
         ledger,
+        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
         settings: Settings::default(),
     });
     let cluster =
@@ -144,12 +145,19 @@ fn one_push_fans_out_to_every_image_trigger_of_the_repository_at_constant_kv_cos
     assert_eq!(answer.status, 202);
     let counts = app.store.counts();
     assert_eq!(counts.lists, 1, "one index listing for the pushed repository");
-    assert_eq!(counts.reads, 3, "the registry and the two triggers (the body's hash goes to the ledger)");
+    assert_eq!(
+        counts.reads, 4,
+        "the registry, the two triggers and their one target, read once (the body's hash goes to the ledger)"
+    );
     assert_eq!(counts.writes, 0, "no replay marker in KV");
     app.store.reset_counts();
     assert_eq!(common::drain(&app), 2, "a delivery per trigger");
     let counts = app.store.counts();
-    assert_eq!((counts.reads, counts.writes), (2, 2), "each delivery: its target and its record");
+    assert_eq!(
+        (counts.reads, counts.writes),
+        (4, 0),
+        "each delivery: its trigger and target; the record is in the ledger"
+    );
     let mut paths: Vec<String> = patches(&app).into_iter().map(|(path, _)| path).collect();
     paths.sort();
     assert_eq!(
@@ -195,6 +203,52 @@ fn trigger_history_records_success_and_failure_newest_first() {
     assert_eq!(results, vec![("failed", "v2"), ("success", "v1")]);
     assert!(history[0]["detail"].as_str().unwrap().contains("not found"));
     assert_eq!((history[1]["cluster_name"].clone(), history[1]["application"].clone()), (json!("prod"), json!("web")));
+}
+
+/// The scenario, across two triggers on one deployment: v1's PATCH gets 503, v2 is pushed
+/// 4 s later and delivered, and v1's retry, when it comes, sends nothing: the cluster ends on v2.
+#[test]
+fn an_older_image_is_never_rolled_out_after_a_newer_one_whichever_trigger_sent_it() {
+    let clock = Rc::new(FixedClock::new(1_700_000_000_000));
+    let app = app_with_clock(clock.clone());
+    let url = harbor_registry(&app);
+    assert_eq!(admin(&app, "POST", SWR_TRIGGERS, swr_trigger("web-v1", "web", "tag", "v1")).0, 201);
+    assert_eq!(admin(&app, "POST", SWR_TRIGGERS, swr_trigger("web-v2", "web", "tag", "v2")).0, 201);
+    let pushed = |tag: &str| {
+        let answer = block_on(app.handle(harbor_push(&url, tag)));
+        let body: Value = serde_json::from_slice(&answer.body).unwrap();
+        assert_eq!(answer.status, 202, "{body}");
+        body["deliveries"][0]["delivery_id"].as_str().unwrap().to_string()
+    };
+    let v1 = pushed("v1");
+    app.outbound.answer(200, DEPLOYMENT);
+    app.outbound.answer(503, "{}");
+    let message = common::queue().take(Lane::Deliveries).remove(0);
+    let settled = block_on(hookrelay::relay::consume(&app, &message.body, 1));
+    let hookrelay::relay::Settlement::Retry { delay_seconds } = settled else { panic!("{settled:?}") };
+    clock.advance(4_000);
+    let v2 = pushed("v2");
+    app.outbound.answer(200, DEPLOYMENT);
+    app.outbound.answer(200, "{}");
+    assert_eq!(common::drain(&app), 1, "v2");
+    common::queue().redeliver(message, delay_seconds);
+    assert_eq!(common::drain(&app), 1, "v1's retry, handed over");
+    let images: Vec<String> = patches(&app)
+        .iter()
+        .map(|(_, patch)| patch["spec"]["template"]["spec"]["containers"][0]["image"].to_string())
+        .collect();
+    assert_eq!(images.len(), 2, "v1's failed PATCH, then v2's: {images:?}");
+    assert!(images[1].contains(":v2"), "the cluster ends on v2: {images:?}");
+    let (_, record) = admin(&app, "GET", &format!("/api/v1/deliveries/{v1}"), Value::Null);
+    assert_eq!(
+        (record["state"].clone(), record["superseded_by"].clone()),
+        (json!("superseded"), json!(v2)),
+        "{record}"
+    );
+    let (_, history) = admin(&app, "GET", &format!("{SWR_TRIGGERS}/web-v1"), Value::Null);
+    assert_eq!(history["trigger_history"][0]["result"], "superseded", "{history}");
+    let listed = format!("/api/v1/triggers/{}/deliveries?state=superseded", v1.split('-').next().unwrap());
+    assert_eq!(admin(&app, "GET", &listed, Value::Null).1["deliveries"][0]["id"], json!(v1));
 }
 
 #[test]

@@ -151,6 +151,7 @@ fn app() -> TestApp {
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
         ledger,
+        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
         settings: Settings::default(),
     })
 }
@@ -288,7 +289,7 @@ fn post(app: &TestApp, url: &str, body: String) -> (u16, Value, usize) {
 }
 
 fn seen_markers(app: &TestApp) -> usize {
-    app.ledger.seen.borrow().len()
+    app.ledger.targets.borrow().values().map(|rows| rows.seen.len()).sum()
 }
 
 #[test]

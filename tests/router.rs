@@ -33,6 +33,7 @@ fn harness(seed: u64) -> Harness {
         limiter: Box::new(hookrelay::ports::Unlimited),
         log,
         ledger,
+        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
         settings: Settings::default(),
     });
     Harness { app, clock }
@@ -79,7 +80,7 @@ fn gitlab_target() -> Value {
 }
 
 #[test]
-fn token_call_costs_two_reads_and_one_write_and_last_used_comes_from_the_records() {
+fn token_call_costs_two_reads_and_two_ledger_requests_and_last_used_comes_from_the_records() {
     let h = harness(1);
     let (target, token) = h.setup_target_and_trigger(gitlab_target());
     let project = format!("/api/v4/projects/{}/triggers", target["id"].as_str().unwrap());
@@ -87,9 +88,12 @@ fn token_call_costs_two_reads_and_one_write_and_last_used_comes_from_the_records
     assert_eq!(listed[0]["last_used"], Value::Null, "never used");
     for _ in 0..2 {
         h.app.store.reset_counts();
+        h.app.ledger.requests.borrow_mut().clear();
         assert_eq!(h.fire("web-ci", &token, "main").status, 200);
         let counts = h.app.store.counts();
-        assert_eq!((counts.reads, counts.writes, counts.lists), (2, 1, 0), "trigger, target; the delivery record");
+        assert_eq!((counts.reads, counts.writes, counts.lists), (2, 0, 0), "trigger, target; no KV write");
+        let requests: u32 = h.app.ledger.requests.borrow().values().sum();
+        assert_eq!(requests, 2, "the ledger: accept with the first attempt handed out, then its outcome");
         h.clock.advance(1_500);
     }
     let (_, listed) = h.admin_json("GET", &project, Value::Null);
@@ -351,6 +355,7 @@ fn a_busy_target_is_retried_with_backoff_until_it_takes_the_call() {
     assert!((24..=30).contains(&queued[0].delay_seconds), "30 s less jitter: {queued:?}");
     h.app.outbound.answer(503, "busy");
     let message = common::queue().take(Lane::Deliveries).remove(0);
+    h.clock.advance(u64::from(message.delay_seconds) * 1000);
     let settled = block_on(relay::consume(&h.app, &message.body, message.handover));
     let relay::Settlement::Retry { delay_seconds } = settled else { panic!("a retry, not {settled:?}") };
     assert!((48..=60).contains(&delay_seconds), "then a minute: {delay_seconds}");
@@ -382,7 +387,7 @@ fn a_target_that_stays_down_ends_dead_in_the_dead_letter_queue() {
     let dead = common::queue().take(Lane::DeadLetters);
     assert_eq!(dead.len(), 1);
     let kept: Value = serde_json::from_str(&dead[0].body).unwrap();
-    assert_eq!((kept["id"].clone(), kept["state"].clone()), (record["id"].clone(), json!("dead")));
+    assert_eq!((kept["delivery"].clone(), kept["state"].clone()), (record["id"].clone(), json!("dead")));
 }
 
 #[test]
@@ -404,6 +409,8 @@ fn a_message_handed_back_again_and_again_never_multiplies_attempts() {
             block_on(relay::consume(&h.app, &message.body, message.handover));
             common::queue().redeliver(message, 0);
         }
+        // Long enough for any retry to be due: the ledger, not the handovers, counts attempts.
+        h.clock.advance(2 * 60 * 60 * 1000);
     }
     assert_eq!(h.app.outbound.sent.borrow().len(), 3, "exactly RETRY_MAX_ATTEMPTS attempts");
     let record = delivery(&h, body["delivery_id"].as_str().unwrap());
@@ -412,9 +419,10 @@ fn a_message_handed_back_again_and_again_never_multiplies_attempts() {
 }
 
 #[test]
-fn a_handover_the_record_missed_still_counts_towards_the_attempts() {
-    // An invocation that died between its attempt and its record: the next handover is the next
-    // attempt number, so the attempts stay bounded even when no record tells how many were made.
+fn an_attempt_whose_invocation_died_counts_as_unknown_once_its_lease_lapses() {
+    // An invocation that died between its attempt and its report: the ledger hands the delivery
+    // out to no one else while the attempt may still be running (15 minutes), then counts it, as
+    // an attempt whose outcome is unknown, so the attempts stay bounded.
     let mut h = harness(16);
     h.app.settings.retry = RetryPolicy { base_seconds: 1, max_attempts: 3 };
     let (_, token) = h.setup_target_and_trigger(gitlab_target());
@@ -423,14 +431,25 @@ fn a_handover_the_record_missed_still_counts_towards_the_attempts() {
     }
     h.fire("web-ci", &token, "main");
     let message = common::queue().take(Lane::Deliveries).remove(0);
-    // Attempt 1 was made inline; handover 1 (attempt 2) died unrecorded; handover 2 is attempt 3.
+    let parsed: Value = serde_json::from_str(&message.body).unwrap();
+    let (target, id) = (parsed["target"].as_str().unwrap(), parsed["delivery"].as_str().unwrap());
+    h.clock.advance(60_000);
+    // Attempt 2 handed out to an invocation that then died, unreported.
+    let out = block_on(h.app.catalog().next_attempt(target, id)).unwrap();
+    assert!(matches!(out, hookrelay::ledger::NextAttempt::Send { number: 2, .. }), "{out:?}");
+    h.clock.advance(60_000);
     let settled = block_on(relay::consume(&h.app, &message.body, 2));
-    assert_eq!(settled, relay::Settlement::Ack, "attempt 3 is the last");
+    assert!(matches!(settled, relay::Settlement::Retry { .. }), "still out: {settled:?}");
+    assert_eq!(h.app.outbound.sent.borrow().len(), 1, "nothing sent while attempt 2 may be running");
+    h.clock.advance(hookrelay::ledger::ATTEMPT_LEASE_MS);
+    assert_eq!(block_on(relay::consume(&h.app, &message.body, 3)), relay::Settlement::Ack, "attempt 3 is the last");
     assert_eq!(h.app.outbound.sent.borrow().len(), 2);
-    let record = delivery(&h, &serde_json::from_str::<Value>(&message.body).unwrap()["id"].as_str().unwrap());
-    assert_eq!(record["state"], "dead");
-    let later = block_on(relay::consume(&h.app, &message.body, 3));
-    assert_eq!(later, relay::Settlement::Ack);
+    let record = delivery(&h, id);
+    assert_eq!(
+        (record["state"].clone(), record["attempts"][1]["outcome_unknown"].clone()),
+        (json!("dead"), json!(true))
+    );
+    assert_eq!(block_on(relay::consume(&h.app, &message.body, 4)), relay::Settlement::Ack);
     assert_eq!(h.app.outbound.sent.borrow().len(), 2, "nothing past RETRY_MAX_ATTEMPTS");
 }
 
@@ -460,10 +479,9 @@ fn a_retry_stops_when_its_trigger_is_deleted() {
     assert_eq!(h.admin_json("DELETE", &format!("/api/v1/triggers/{trigger}"), Value::Null).0, 204);
     common::drain(&h.app);
     assert_eq!(h.app.outbound.sent.borrow().len(), 1, "no retry for a deleted trigger");
-    let record: Value =
-        serde_json::from_str(&h.app.store.raw(&format!("delivery:{trigger}:{}", &id[trigger.len() + 1..])).unwrap())
-            .unwrap();
-    assert_eq!(record["state"], "failed");
+    let targets = h.app.ledger.targets.borrow();
+    let record = targets.values().find_map(|rows| rows.entries.get(id)).expect("the record, in the ledger");
+    assert_eq!(record.delivery.state, hookrelay::model::DeliveryState::Failed);
 }
 
 /// Makes the trigger behind `delivery_id` not live: disabled, or expired by the clock.
@@ -584,35 +602,51 @@ fn a_schedule_fires_once_in_each_due_minute_with_its_ref_and_variables() {
     assert_eq!((created["kind"].clone(), created["source"]["cron"].clone()), (json!("schedule"), json!("30 0 * * *")));
     assert!(created.get("hook_url").is_none() && created.get("token").is_none());
 
+    let id = created["id"].as_str().unwrap();
+    let armed = |h: &Harness| h.app.alarms.armed.borrow().get(id).cloned();
+    assert_eq!(armed(&h).as_deref(), Some("30 0 * * *"), "its alarm is armed");
+    // The alarm wakes at the due minute (as `TriggerSchedule` computes it), and fires.
     let due = hookrelay::time::parse_rfc3339("2026-11-23T00:30:00Z").unwrap();
+    assert_eq!(schedules::next_due("30 0 * * *", due - 60_000), Some(due));
+    let alarm = |h: &Harness, at: u64| block_on(schedules::fire(&h.app, id, at)).unwrap();
     h.app.store.reset_counts();
-    assert_eq!(block_on(schedules::run(&h.app, due + 1_000)).unwrap(), [created["id"].as_str().unwrap()]);
+    assert!(alarm(&h, due));
     let counts = h.app.store.counts();
     assert_eq!(
         (counts.lists, counts.reads, counts.writes),
-        (1, 2, 1),
-        "the index; the marker and the trigger; the marker"
+        (0, 2, 0),
+        "no listing; the trigger and its target; the minute is a replay id in the target's ledger"
     );
-    assert!(
-        block_on(schedules::run(&h.app, due + 20_000)).unwrap().is_empty(),
-        "an overlapping run of the same minute"
-    );
-    assert!(block_on(schedules::run(&h.app, due + 60_000)).unwrap().is_empty(), "00:31 is not due");
+    assert!(!alarm(&h, due), "the platform retrying the same minute's alarm fires nothing");
+    assert_eq!(schedules::after_firing("30 0 * * *", due, due + 1_000), Some(due + 86_400_000), "the next night");
     assert_eq!(common::drain(&h.app), 1);
     let sent = h.app.outbound.last().unwrap();
     let form = String::from_utf8(sent.body.clone()).unwrap();
     assert!(form.contains("ref=main") && form.contains("variables%5BNIGHTLY%5D=1"), "{form}");
     assert!(form.contains("variables%5BHOOKRELAY_EVENT%5D=schedule"), "{form}");
-    assert_eq!(block_on(schedules::run(&h.app, due + 86_400_000)).unwrap().len(), 1, "the next night");
+    assert!(form.contains("variables%5BHOOKRELAY_SCHEDULED_AT%5D=2026-11-23T00%3A30%3A00.000Z"), "{form}");
+    assert!(alarm(&h, due + 86_400_000), "the next night");
 
-    let id = created["id"].as_str().unwrap();
     assert_eq!(h.admin_json("PATCH", &format!("/api/v1/triggers/{id}"), json!({"enabled": false})).0, 200);
-    assert!(block_on(schedules::run(&h.app, due + 2 * 86_400_000)).unwrap().is_empty(), "disabled");
+    assert!(!alarm(&h, due + 2 * 86_400_000), "disabled: the alarm wakes and fires nothing");
     let every_minute = json!({"source": {"kind": "schedule", "cron": "* * * * *"}, "enabled": true});
     assert_eq!(h.admin_json("PATCH", &format!("/api/v1/triggers/{id}"), every_minute).0, 200);
-    assert_eq!(block_on(schedules::run(&h.app, due + 60_000)).unwrap().len(), 1, "the new expression is indexed");
+    assert_eq!(armed(&h).as_deref(), Some("* * * * *"), "re-armed with the new expression");
     assert_eq!(h.admin_json("DELETE", &format!("/api/v1/triggers/{id}"), Value::Null).0, 204);
-    assert!(block_on(schedules::run(&h.app, due + 120_000)).unwrap().is_empty(), "deleted");
+    assert_eq!(armed(&h), None, "disarmed");
+    assert!(!alarm(&h, due + 3 * 86_400_000), "deleted");
+    // The daily Cron Trigger re-arms what the index holds: one listing, no reads.
+    h.app.store.reset_counts();
+    assert_eq!(block_on(schedules::rearm_all(&h.app)).unwrap(), 0);
+    assert_eq!((h.app.store.counts().lists, h.app.store.counts().reads), (1, 0));
+}
+
+#[test]
+fn a_late_alarm_does_not_fire_the_minutes_it_missed() {
+    let due = hookrelay::time::parse_rfc3339("2026-11-23T00:30:00Z").unwrap();
+    assert_eq!(schedules::after_firing("* * * * *", due, due + 5_000), Some(due + 60_000));
+    assert_eq!(schedules::after_firing("* * * * *", due, due + 10 * 60_000 + 5_000), Some(due + 10 * 60_000));
+    assert_eq!(schedules::next_due("not a cron", due), None);
 }
 
 #[test]
@@ -694,8 +728,18 @@ fn assert_token_nowhere(h: &Harness, token: &str) {
         assert!(!String::from_utf8_lossy(&request.body).contains(secret), "forwarded: {request:?}");
         assert!(!request.url.contains(secret));
     }
-    let records: Vec<String> = h.app.store.keys().into_iter().filter(|k| k.starts_with("delivery:")).collect();
+    let records: Vec<String> = h
+        .app
+        .ledger
+        .targets
+        .borrow()
+        .values()
+        .flat_map(|rows| rows.entries.values().map(|entry| serde_json::to_string(entry).unwrap()).collect::<Vec<_>>())
+        .collect();
     assert!(!records.is_empty(), "the deliveries were recorded");
+    for record in &records {
+        assert!(!record.contains(secret), "recorded: {record}");
+    }
     for key in h.app.store.keys() {
         assert!(!h.app.store.raw(&key).unwrap().contains(secret), "stored in {key}");
     }
@@ -965,11 +1009,11 @@ fn deliveries_can_be_listed_by_state() {
     assert_eq!(states("?state=failed").0, ["failed"; 3]);
     assert_eq!(states("?state=delivered").0, ["delivered"; 2]);
     assert!(states("?state=dead").0.is_empty());
-    // A page reads `limit` records and keeps those in the state; its cursor goes on past them.
-    let (newest_two, cursor) = states("?state=delivered&limit=2");
-    assert!(newest_two.is_empty(), "the two newest are failed");
+    // The ledger filters: a page holds `limit` deliveries in the state, and its cursor goes on.
+    let (newest_two, cursor) = states("?state=failed&limit=2");
+    assert_eq!(newest_two, ["failed"; 2]);
     let cursor = cursor.as_str().expect("older deliveries remain").to_string();
-    assert_eq!(states(&format!("?state=delivered&limit=2&cursor={cursor}")).0, ["delivered"]);
+    assert_eq!(states(&format!("?state=failed&limit=2&cursor={cursor}")).0, ["failed"]);
     let (status, error) = h.admin_json("GET", &format!("{path}?state=lost"), Value::Null);
     assert_eq!((status, error["error"].as_str()), (400, Some("bad_request")));
 }
@@ -1011,7 +1055,7 @@ fn the_memory_store_refuses_keys_longer_than_kv_takes() {
 // ---- found by review: secrets and attempts on paths the red team did not take
 
 #[test]
-fn a_delivery_too_large_for_a_message_still_gets_every_attempt() {
+fn a_delivery_of_any_size_travels_as_its_id_and_gets_every_attempt() {
     let mut h = harness(21);
     h.app.settings.retry = RetryPolicy { base_seconds: 1, max_attempts: 5 };
     let (_, token) = h.setup_target_and_trigger(gitlab_target());
@@ -1024,14 +1068,11 @@ fn a_delivery_too_large_for_a_message_still_gets_every_attempt() {
     let answer = h.send(request);
     assert_eq!(answer.status, 202, "{}", String::from_utf8_lossy(&answer.body));
     let queued = common::queue().waiting(Lane::Deliveries);
-    assert!(
-        queued[0].body.contains("\"stored\""),
-        "stored message: {}",
-        &queued[0].body[..80.min(queued[0].body.len())]
-    );
+    assert!(queued[0].body.len() < 200, "the message names the delivery: {}", queued[0].body);
     common::drain(&h.app);
-    let sent = h.app.outbound.sent.borrow().len();
-    assert_eq!(sent, 5, "exactly RETRY_MAX_ATTEMPTS attempts for a stored message");
+    let sent = h.app.outbound.sent.borrow();
+    assert_eq!(sent.len(), 5, "exactly RETRY_MAX_ATTEMPTS attempts");
+    assert!(sent.iter().all(|request| request.body.len() > 150 * 1024), "each with the whole payload");
 }
 
 #[test]
@@ -1211,20 +1252,24 @@ fn a_refused_webhook_is_logged_with_its_reason_and_trigger() {
 }
 
 #[test]
-fn a_stored_delivery_not_found_yet_is_retried_and_only_a_truly_expired_one_is_dropped_and_said() {
-    // At the edge, the consumer can run where KV does not show the record yet (up to a minute, and a
-    // cached miss): that is not expiry, and a delivery accepted with 202 must not vanish.
+fn a_trigger_not_visible_yet_is_waited_for_and_a_delivery_its_ledger_lacks_is_said_expired() {
+    // At the edge, the consumer can run where KV does not show a new trigger yet (up to a minute,
+    // and a cached miss): that is not deletion, and a delivery accepted with 202 must not vanish.
     let h = harness(30);
-    let message = r#"{"stored":"0123456789abcdef0123456789abcdef-8299999999999aabbccdd","queued_attempts":0}"#;
+    let unseen = r#"{"target":"0123","delivery":"0123456789abcdef0123456789abcdef-8299999999999aabbccdd"}"#;
     for handover in 1..6 {
-        let settled = block_on(relay::consume(&h.app, message, handover));
+        let settled = block_on(relay::consume(&h.app, unseen, handover));
         assert_eq!(settled, relay::Settlement::Retry { delay_seconds: 60 }, "handover {handover}");
     }
-    assert!(!h.app.log.lines.borrow().iter().any(|line| line["type"] == "expired"));
-    assert_eq!(block_on(relay::consume(&h.app, message, 6)), relay::Settlement::Ack);
+    assert_eq!(block_on(relay::consume(&h.app, unseen, 6)), relay::Settlement::Ack, "deleted, then");
+    // The ledger is strongly consistent: a delivery it does not have has expired.
+    let (target, _) = h.setup_target_and_trigger(gitlab_target());
+    let trigger = h.admin_json("GET", "/api/v1/triggers", Value::Null).1[0]["id"].as_str().unwrap().to_string();
+    let gone = json!({"target": target["id"], "delivery": format!("{trigger}-8299999999999aabbccdd")}).to_string();
+    assert_eq!(block_on(relay::consume(&h.app, &gone, 1)), relay::Settlement::Ack);
     let lines = h.app.log.lines.borrow();
     let expired = lines.iter().find(|line| line["type"] == "expired").expect("an expired line");
-    assert_eq!(expired["delivery_id"], "0123456789abcdef0123456789abcdef-8299999999999aabbccdd");
+    assert_eq!(expired["delivery_id"], format!("{trigger}-8299999999999aabbccdd"));
     assert!(h.app.outbound.sent.borrow().is_empty());
 }
 

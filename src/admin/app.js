@@ -343,7 +343,7 @@ async function loadDeliveries(fresh) {
   });
 }
 
-// The API filters by state (?state=); a page may come back short while older ones remain.
+// The API filters by state (?state=), so a page holds only deliveries in that state.
 function renderDeliveries() {
   const state = $("d-state").value;
   $("d-list").replaceChildren(...loaded.map(deliveryItem));
@@ -359,11 +359,12 @@ function deliveryItem(d) {
     dl(["Target status", last ? String(last.status ?? "no answer") : "not tried yet"],
       ["Duration", last ? `${last.duration_ms} ms` : "–"],
       ["Ref", (d.call && d.call.ref) || "–"],
-      d.replay_of && ["Replay of", el("code", { text: d.replay_of })]),
+      d.replay_of && ["Replay of", el("code", { text: d.replay_of })],
+      d.superseded_by && ["Superseded by", el("code", { text: d.superseded_by })]),
     el("details", {},
       el("summary", { text: `${n} attempt${n === 1 ? "" : "s"}` }),
       el("ol", {}, ...d.attempts.map((a) => el("li", {},
-        el("p", {}, when(a.at), ` · status ${a.status ?? "none"} · ${a.duration_ms} ms`),
+        el("p", {}, when(a.at), ` · status ${a.status ?? "none"} · ${a.duration_ms} ms${a.outcome_unknown ? " · outcome unknown" : ""}`),
         el("pre", { text: a.excerpt || "(empty answer)" }))))),
     button("Replay", () => replay(d), `Replay delivery ${d.id}`));
 }

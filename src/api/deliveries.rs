@@ -20,8 +20,8 @@ fn delivery_view(delivery: &Delivery) -> Value {
 }
 
 /// Newest first, `?limit=` (at most 100) per page; `?cursor=` continues where `cursor` said.
-/// `?state=` keeps the page's deliveries in that state: a page reads `limit` records, so it may
-/// hold fewer (none, even) while `cursor` says that older ones remain.
+/// `?state=` lists only the deliveries in that state (the ledger filters, so a page is full while
+/// more remain).
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let wanted = ctx
         .request
@@ -32,10 +32,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     let (limit, cursor) = super::page_params(ctx)?;
-    let (mut deliveries, cursor) = catalog.deliveries(&trigger.id, cursor.as_deref(), limit).await?;
-    if let Some(wanted) = wanted {
-        deliveries.retain(|delivery| delivery.state == wanted);
-    }
+    let (deliveries, cursor) = catalog.deliveries(&trigger, wanted, cursor.as_deref(), limit).await?;
     let views: Vec<Value> = deliveries.iter().map(delivery_view).collect();
     Ok(Response::json(200, &json!({"deliveries": views, "cursor": cursor})))
 }

@@ -17,6 +17,7 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_
         "id": trigger.id,
         "kind": crate::model::wire_name(&trigger.kind()),
         "enabled": trigger.enabled,
+        "order": trigger.order,
         "target": trigger.target,
         "description": trigger.description,
         "owner": trigger.owner,
@@ -61,7 +62,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let triggers = catalog.list_triggers(target.as_ref()).await?;
     let mut views = Vec::with_capacity(triggers.len());
     for trigger in &triggers {
-        views.push(trigger_view(trigger, None, catalog.last_used(&trigger.id).await?));
+        views.push(trigger_view(trigger, None, catalog.last_used(trigger).await?));
     }
     Ok(Response::json(200, &views))
 }
@@ -76,12 +77,15 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         other => other,
     })?;
     let (trigger, token) = catalog.create_trigger(admin, &target, TriggerInput { target: None, ..input }).await?;
+    if trigger.kind() == TriggerKind::Schedule {
+        crate::schedules::arm(app, &trigger).await?;
+    }
     Ok(Response::json(201, &trigger_view(&trigger, token.as_ref(), None)))
 }
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let trigger = app.catalog().find_trigger(ctx.param("id")).await?;
-    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
+    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger).await?)))
 }
 
 /// Changes fields; a `source` in the body replaces the hook's source (how secrets are rotated).
@@ -90,12 +94,17 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     let trigger = catalog.update_trigger(trigger, input).await?;
-    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
+    if trigger.kind() == TriggerKind::Schedule {
+        // Its cron expression may have changed.
+        crate::schedules::arm(app, &trigger).await?;
+    }
+    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger).await?)))
 }
 
 pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let trigger = catalog.find_trigger(ctx.param("id")).await?;
     catalog.delete_trigger(&trigger).await?;
+    crate::schedules::disarm(app, &trigger).await?;
     Ok(Response::empty(204))
 }

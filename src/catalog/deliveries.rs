@@ -1,24 +1,21 @@
-//! Delivery records in the catalog: one write per attempt, a page of a trigger's newest, one by id,
-//! and a trigger's last use. No `worker` import; records hold no credential (see `model/delivery.rs`).
+//! Delivery records, in the ledger of their target (a Durable Object each at the edge, see
+//! `ledger::LedgerPort`), never in KV: taking deliveries in, handing out attempts and recording their
+//! outcomes, a page of a trigger's newest, one by id, and a trigger's last use. Every request is
+//! one round trip to one target's ledger. No `worker` import; records hold no credential (see
+//! `model/delivery.rs`).
 
 use super::Catalog;
 use crate::error::Error;
-use crate::model::delivery::{delivery_stamp, stamp_time};
-use crate::model::{Call, Delivery};
-use crate::store::keys;
+use crate::ledger::{AcceptAnswer, AfterAttempt, Answer, Arrival, Envelope, NextAttempt, Request, WireReport};
+use crate::model::delivery::delivery_stamp;
+use crate::model::{Call, Delivery, DeliveryState, Trigger};
+
+/// The most deliveries one page lists.
+pub const MAX_PAGE: usize = 100;
 
 impl<'a> Catalog<'a> {
-    /// Records a delivery as it stands (one write, kept for `DELIVERY_TTL_SECONDS`).
-    pub async fn record_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
-        let Some((trigger, stamp)) = Delivery::split_id(&delivery.id) else {
-            return Err(Error::Store(format!("delivery id '{}' is malformed", delivery.id)));
-        };
-        let text = serde_json::to_string(delivery).map_err(|err| Error::Store(err.to_string()))?;
-        self.store.put(&keys::delivery(trigger, stamp), &text, Some(self.delivery_ttl_seconds)).await
-    }
-
-    /// A new, pending delivery. One clock reading makes both its time and its stamp (newest first,
-    /// unique within a millisecond), so `last_used`, read from the stamp, is the delivery's time.
+    /// A new, pending delivery. One clock reading makes both its time and its stamp (unique within
+    /// a millisecond), and its id names its trigger, so that one id finds its ledger.
     pub fn new_delivery(&self, trigger_id: &str, target_id: &str, call: Call) -> Delivery {
         let mut random = [0u8; 4];
         self.random.fill(&mut random);
@@ -26,35 +23,119 @@ impl<'a> Catalog<'a> {
         Delivery::new(trigger_id, target_id, &delivery_stamp(now, random), call, now)
     }
 
-    /// A page of a trigger's deliveries, newest first: at most `limit`, from `cursor` on, and the
-    /// cursor of the next page. A record that expired between the listing and its read is skipped.
+    async fn ask(&self, target: &str, request: Request) -> Result<Answer, Error> {
+        let mut random = [0u8; 4];
+        self.random.fill(&mut random);
+        let envelope = Envelope {
+            now_ms: self.clock.now_ms(),
+            random: u32::from_le_bytes(random),
+            base_seconds: self.retry.base_seconds,
+            max_attempts: self.retry.max_attempts,
+            retention_ms: self.delivery_ttl_seconds.saturating_mul(1000),
+            request,
+        };
+        self.ledger
+            .ask(target, &envelope)
+            .await
+            .map_err(|why| Error::Store(format!("the ledger of target {target}: {why}")))
+    }
+
+    /// Hands `arrivals` (all for `target`) to its ledger: each is new or a repeat. With
+    /// `attempt_now`, each new one comes back with its first attempt decided.
+    pub async fn admit(
+        &self,
+        target: &str,
+        arrivals: Vec<Arrival>,
+        attempt_now: bool,
+    ) -> Result<Vec<AcceptAnswer>, Error> {
+        match self.ask(target, Request::Accept { arrivals, attempt_now }).await? {
+            Answer::Accepted { answers } => Ok(answers),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Whether delivery `id` is attempted now (and if so, it is out until its outcome is reported).
+    pub async fn next_attempt(&self, target: &str, id: &str) -> Result<NextAttempt, Error> {
+        match self.ask(target, Request::Next { id: id.to_string() }).await? {
+            Answer::Next { next } => Ok(next),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Records an attempt's outcome; says what comes next.
+    pub async fn report_attempt(&self, target: &str, id: &str, report: WireReport) -> Result<AfterAttempt, Error> {
+        match self.ask(target, Request::Outcome { id: id.to_string(), report }).await? {
+            Answer::After { after } => Ok(after),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Ends a pending delivery that can no longer be attempted; `false` if it was settled or out.
+    pub async fn abandon_delivery(&self, target: &str, id: &str, why: &str) -> Result<bool, Error> {
+        self.done(target, Request::Abandon { id: id.to_string(), why: why.to_string() }).await
+    }
+
+    /// Fails a delivery whose first attempt could not be queued and forgets its replay ids.
+    pub async fn release_delivery(&self, target: &str, id: &str, why: &str) -> Result<bool, Error> {
+        self.done(target, Request::Release { id: id.to_string(), why: why.to_string() }).await
+    }
+
+    async fn done(&self, target: &str, request: Request) -> Result<bool, Error> {
+        match self.ask(target, request).await? {
+            Answer::Done { changed } => Ok(changed),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// One delivery, by its id: its trigger (one KV read) names the target whose ledger has it.
+    pub async fn find_delivery(&self, id: &str) -> Result<Delivery, Error> {
+        let missing = || Error::not_found(format!("no delivery '{id}'"));
+        let (trigger_id, _) = Delivery::split_id(id).ok_or_else(missing)?;
+        let trigger = self.trigger_by_id(trigger_id).await?.ok_or_else(missing)?;
+        self.delivery_of(&trigger.target, id).await?.ok_or_else(missing)
+    }
+
+    /// One delivery in `target`'s ledger.
+    pub async fn delivery_of(&self, target: &str, id: &str) -> Result<Option<Delivery>, Error> {
+        match self.ask(target, Request::Get { id: id.to_string() }).await? {
+            Answer::Delivery { delivery } => Ok(delivery.map(|delivery| *delivery)),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A page of a trigger's deliveries, newest first, in `state` when given: at most `limit`,
+    /// from `cursor` on, and the cursor of the next page.
     pub async fn deliveries(
         &self,
-        trigger_id: &str,
+        trigger: &Trigger,
+        state: Option<DeliveryState>,
         cursor: Option<&str>,
         limit: usize,
     ) -> Result<(Vec<Delivery>, Option<String>), Error> {
-        let page = self.store.list(&keys::delivery_prefix(trigger_id), cursor, limit).await?;
-        let mut deliveries = Vec::new();
-        for key in &page.keys {
-            if let Some(delivery) = self.store.get_json::<Delivery>(key).await? {
-                deliveries.push(delivery);
+        let before = match cursor {
+            Some(cursor) => {
+                Some(cursor.parse::<u64>().map_err(|_| Error::bad_request("cursor is not one this API gave"))?)
             }
+            None => None,
+        };
+        let request = Request::Page { trigger: trigger.id.clone(), state, before, limit: limit.clamp(1, MAX_PAGE) };
+        match self.ask(&trigger.target, request).await? {
+            Answer::Page { deliveries, next } => Ok((deliveries, next.map(|seq| seq.to_string()))),
+            other => Err(unexpected(&other)),
         }
-        Ok((deliveries, page.cursor))
     }
 
-    /// When the trigger last fired: its newest delivery's stamp tells (one listing, no read, and no
-    /// write on the hot path). GitLab's `last_used` comes from here.
-    pub async fn last_used(&self, trigger_id: &str) -> Result<Option<u64>, Error> {
-        let page = self.store.list(&keys::delivery_prefix(trigger_id), None, 1).await?;
-        Ok(page.keys.first().and_then(|key| key.rsplit(':').next()).and_then(stamp_time))
+    /// When the trigger last fired: its newest delivery's time (GitLab's `last_used`).
+    pub async fn last_used(&self, trigger: &Trigger) -> Result<Option<u64>, Error> {
+        match self.ask(&trigger.target, Request::LastUsed { trigger: trigger.id.clone() }).await? {
+            Answer::LastUsed { at } => Ok(at),
+            other => Err(unexpected(&other)),
+        }
     }
+}
 
-    /// One delivery, by its id (one read: the key is derived from the id).
-    pub async fn find_delivery(&self, id: &str) -> Result<Delivery, Error> {
-        let missing = || Error::not_found(format!("no delivery '{id}'"));
-        let (trigger, stamp) = Delivery::split_id(id).ok_or_else(missing)?;
-        self.store.get_json(&keys::delivery(trigger, stamp)).await?.ok_or_else(missing)
-    }
+fn unexpected(answer: &Answer) -> Error {
+    let mut shown = format!("{answer:?}");
+    shown.truncate(shown.floor_char_boundary(200));
+    Error::Internal(format!("the ledger answered out of turn: {shown}"))
 }

@@ -1,5 +1,5 @@
-//! The catalog's small records beside the catalog proper: the minute markers of schedules, records read by exact id on the hot path, and re-sealing every sealed
-//! record. The key strings stay here and in `store::keys`: callers name things, never keys.
+//! The catalog's small records beside the catalog proper: the schedule index, records read by
+//! exact id on the hot path, and re-sealing every sealed record. The key strings stay here and in `store::keys`: callers name things, never keys.
 //! No `worker` import.
 
 use super::Catalog;
@@ -7,9 +7,6 @@ use crate::error::Error;
 use crate::model::{Target, Trigger};
 use crate::sealed::SEALED_PREFIXES;
 use crate::store::keys;
-
-/// A schedule's minute marker outlives its minute, with room for a late or repeated run.
-const SCHEDULE_MARKER_SECONDS: u64 = 3600;
 
 impl<'a> Catalog<'a> {
     /// The target stored under this exact id (no name lookup): one read.
@@ -23,7 +20,8 @@ impl<'a> Catalog<'a> {
         self.store.get_json(&keys::trigger(id)).await
     }
 
-    /// Every scheduled trigger and its cron expression, from one listing of the schedule index.
+    /// Every scheduled trigger and its cron expression, from one listing of the schedule index
+    /// (the daily re-arming of their alarms; nothing reads it every minute).
     pub async fn schedules(&self) -> Result<Vec<(String, String)>, Error> {
         let keys = self.store.list_all(keys::SCHEDULE_PREFIX).await?;
         Ok(keys
@@ -31,17 +29,6 @@ impl<'a> Catalog<'a> {
             .filter_map(|key| key[keys::SCHEDULE_PREFIX.len()..].split_once(':'))
             .map(|(trigger_id, cron)| (trigger_id.to_string(), cron.to_string()))
             .collect())
-    }
-
-    /// Claims the minute `minute` for the schedule of `trigger_id`: `true` the first time, `false`
-    /// once claimed (a second run of the same minute).
-    pub async fn claim_schedule_minute(&self, trigger_id: &str, minute: u64) -> Result<bool, Error> {
-        let marker = keys::schedule_fired(trigger_id, minute);
-        if self.store.get(&marker).await?.is_some() {
-            return Ok(false);
-        }
-        self.store.put(&marker, "1", Some(SCHEDULE_MARKER_SECONDS)).await?;
-        Ok(true)
     }
 
     /// Reads each sealed record (any known key opens it) and writes it back (the newest key seals

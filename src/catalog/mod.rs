@@ -27,6 +27,9 @@ pub struct Catalog<'a> {
     pub store: &'a dyn Store,
     pub clock: &'a dyn Clock,
     pub random: &'a dyn Random,
+    /// The targets' ledgers: delivery records, replay ids and order (see `deliveries.rs`).
+    pub ledger: &'a dyn crate::ledger::LedgerPort,
+    pub retry: crate::model::delivery::RetryPolicy,
     pub delivery_ttl_seconds: u64,
     pub allow_local_targets: bool,
 }
@@ -71,6 +74,10 @@ pub struct TriggerInput {
     pub variables: Option<BTreeMap<String, String>>,
     #[serde(default, deserialize_with = "double_option")]
     pub workload: Option<Option<crate::model::Workload>>,
+    /// `latest` or `all`; by default `latest` for a `kubernetes` or `ack` target and a trigger of
+    /// the SWR or ACK API, `all` otherwise (`Order::default_for`).
+    #[serde(default)]
+    pub order: Option<crate::model::trigger::Order>,
     /// Set by the compatible APIs only; never read from a request body.
     #[serde(skip)]
     pub origin: Option<crate::model::Origin>,
@@ -127,8 +134,12 @@ impl<'a> Catalog<'a> {
             variables: BTreeMap::new(),
             workload: None,
             origin: input.origin.take(),
+            order: None,
             enabled: true,
         };
+        // Resolved once, here, so that every view says which order it keeps.
+        let order = crate::model::trigger::Order::default_for(target.spec.kind_name(), trigger.origin.as_ref());
+        trigger.order = Some(input.order.take().unwrap_or(order));
         trigger.source = source.map(crate::sources::validate_source).transpose()?;
         if kind == TriggerKind::Image {
             trigger.filter.events = vec![EventKind::ImagePush];
@@ -269,6 +280,9 @@ fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(),
     }
     if let Some(enabled) = input.enabled {
         trigger.enabled = enabled;
+    }
+    if let Some(order) = input.order {
+        trigger.order = Some(order);
     }
     if let Some(description) = input.description {
         if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(|c| c.is_control() && c != '\n') {

@@ -52,14 +52,14 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let triggers = catalog.list_triggers(Some(&target)).await?;
     let mut entities = Vec::with_capacity(triggers.len());
     for trigger in &triggers {
-        entities.push(trigger_entity(trigger, None, catalog.last_used(&trigger.id).await?));
+        entities.push(trigger_entity(trigger, None, catalog.last_used(trigger).await?));
     }
     Ok(Response::json(200, &entities))
 }
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
-    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
+    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger).await?)))
 }
 
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
@@ -77,7 +77,7 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
     let input = management_input(&ctx.request)?;
     let trigger = app.catalog().update_trigger(trigger, input).await?;
-    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger.id).await?)))
+    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger).await?)))
 }
 
 pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {

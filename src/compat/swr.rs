@@ -164,7 +164,10 @@ fn history_entry(trigger: &Trigger, cluster: Option<&Target>, delivery: &Deliver
         // Not an error: a newer push for the same workload went out instead.
         DeliveryState::Superseded => "superseded",
     };
-    let detail = delivery.attempts.last().map(|attempt| attempt.excerpt.clone()).unwrap_or_default();
+    let detail = match &delivery.superseded_by {
+        Some(newer) => format!("superseded by delivery {newer}, a newer push for the same workload"),
+        None => delivery.attempts.last().map(|attempt| attempt.excerpt.clone()).unwrap_or_default(),
+    };
     let tag = delivery.call.image.as_ref().map(|image| image.tag.clone()).unwrap_or_default();
     entry.insert("created_at".into(), format_rfc3339(delivery.at).into());
     entry.insert("creator_name".into(), trigger.owner.clone().into());
@@ -200,7 +203,7 @@ pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (trigger, cluster) = own_trigger(app, ctx).await?;
     let history: Vec<Value> = app
         .catalog()
-        .deliveries(&trigger.id, None, HISTORY_LENGTH)
+        .deliveries(&trigger, None, None, HISTORY_LENGTH)
         .await?
         .0
         .iter()

@@ -1,12 +1,32 @@
 //! The shell's side of the per-target ledger: the `TargetLedger` Durable Object (SQLite storage),
-//! one per target, and the `Ledger` port that reaches it by the target's id. It decides nothing
-//! the core has not said: a claim inserts its ids unless one was claimed within its window (72
-//! hours for a webhook's replay ids, 24 for a token call's key), in one synchronous stretch of SQL, so two claims of one id, concurrent or from two
-//! locations, cannot both succeed. Never logs an id's source: ids are hashes.
+//! one per target, and the `Ledger` port that reaches it by the target's id. The object decides
+//! nothing: it implements `ledger::Rows` over its tables and hands each request to
+//! `ledger::serve`, in one synchronous stretch (no `await` between reading and writing), so two
+//! requests, concurrent or from two locations, never interleave. Never logs an id's source: replay
+//! ids are hashes.
 
-use crate::ports::{Claim, ClaimAnswer, Ledger, LedgerRequest, LocalFuture, REPLAY_MEMORY_MS};
+use crate::ledger::LedgerPort;
+use crate::ledger::{Answer, Entry, Envelope, KeyState, Rows, Seen};
+use crate::model::DeliveryState;
+use crate::ports::LocalFuture;
 use wasm_bindgen::JsValue;
-use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, RequestInit, State};
+use worker::{
+    durable_object, DurableObject, Env, Method, ObjectNamespace, RequestInit, SqlStorage, SqlStorageValue, State,
+};
+
+/// The tables: see `ledger/mod.rs` for what each row is.
+const SCHEMA: [&str; 10] = [
+    "DROP TABLE IF EXISTS seen",
+    "CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS replay_ids_until ON replay_ids (until)",
+    "CREATE INDEX IF NOT EXISTS replay_ids_delivery ON replay_ids (delivery_id)",
+    "CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, key TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (key, state)",
+    "CREATE INDEX IF NOT EXISTS deliveries_trigger ON deliveries (trigger, state, seq)",
+    "CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at)",
+    "CREATE TABLE IF NOT EXISTS order_keys (key TEXT PRIMARY KEY, state TEXT NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+];
 
 #[durable_object]
 pub struct TargetLedger {
@@ -17,60 +37,173 @@ impl DurableObject for TargetLedger {
     fn new(state: State, _env: Env) -> Self {
         let sql = state.storage().sql();
         // Once per object instance: the schema.
-        let _ = sql.exec(
-            "CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, label TEXT NOT NULL, at INTEGER NOT NULL)",
-            None,
-        );
-        let _ = sql.exec("CREATE INDEX IF NOT EXISTS seen_at ON seen (at)", None);
+        for statement in SCHEMA {
+            let _ = sql.exec(statement, None);
+        }
         TargetLedger { state }
     }
 
     async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
-        let request: LedgerRequest =
+        let envelope: Envelope =
             serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
         // From here on no await: the object runs this whole stretch before any other request.
-        let answer = match request {
-            LedgerRequest::Claim(claim) => self.claim(&claim)?,
-            LedgerRequest::Release { scope, ids } => {
-                for id in &ids {
-                    self.state
-                        .storage()
-                        .sql()
-                        .exec("DELETE FROM seen WHERE id = ?", vec![format!("{scope}|{id}").into()])?;
-                }
-                ClaimAnswer::default()
-            }
-        };
+        let mut rows = SqlRows(self.state.storage().sql());
+        let answer = crate::ledger::serve(&mut rows, envelope).map_err(worker::Error::RustError)?;
         worker::Response::from_json(&answer)
     }
 }
 
-impl TargetLedger {
-    fn claim(&self, claim: &Claim) -> worker::Result<ClaimAnswer> {
-        let sql = self.state.storage().sql();
-        let now = claim.now_ms as i64;
-        // Nothing is remembered past the longest window.
-        sql.exec("DELETE FROM seen WHERE at < ?", vec![(now - REPLAY_MEMORY_MS as i64).into()])?;
-        let since = now - claim.window_ms as i64;
-        for id in &claim.ids {
-            // Raw rows rather than `to_array`: no serde-wasm-bindgen for one text column.
-            let key = format!("{}|{id}", claim.scope);
-            let cursor = sql.exec("SELECT label FROM seen WHERE id = ? AND at >= ?", vec![key.into(), since.into()])?;
-            if let Some(row) = cursor.raw().next() {
-                let label = match row?.into_iter().next() {
-                    Some(worker::SqlStorageValue::String(label)) => label,
-                    _ => String::new(),
-                };
-                return Ok(ClaimAnswer { first: Some(label) });
-            }
+/// `ledger::Rows` over the object's SQLite tables. Records are JSON in one column; the columns
+/// beside it are what the queries select on.
+struct SqlRows(SqlStorage);
+
+type Values = Vec<SqlStorageValue>;
+
+impl SqlRows {
+    fn rows(&self, query: &str, bindings: Values) -> Result<Vec<Values>, String> {
+        let cursor = self.0.exec(query, Some(bindings)).map_err(|e| e.to_string())?;
+        cursor.raw().map(|row| row.map_err(|e| e.to_string())).collect()
+    }
+
+    fn run(&self, query: &str, bindings: Values) -> Result<(), String> {
+        self.0.exec(query, Some(bindings)).map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn json_rows<T: serde::de::DeserializeOwned>(&self, query: &str, bindings: Values) -> Result<Vec<T>, String> {
+        self.rows(query, bindings)?
+            .into_iter()
+            .map(|row| serde_json::from_str(&text(row.first())).map_err(|e| e.to_string()))
+            .collect()
+    }
+}
+
+fn text(value: Option<&SqlStorageValue>) -> String {
+    match value {
+        Some(SqlStorageValue::String(text)) => text.clone(),
+        _ => String::new(),
+    }
+}
+
+fn number(value: Option<&SqlStorageValue>) -> u64 {
+    match value {
+        Some(SqlStorageValue::Integer(n)) => (*n).max(0) as u64,
+        Some(SqlStorageValue::Float(n)) => n.max(0.0) as u64,
+        _ => 0,
+    }
+}
+
+/// JavaScript's largest safe integer: what a SQLite integer can be bound as without loss.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+fn int(n: u64) -> SqlStorageValue {
+    SqlStorageValue::Integer(n.min(MAX_SAFE_INTEGER) as i64)
+}
+
+fn state_name(state: DeliveryState) -> String {
+    crate::model::wire_name(&state)
+}
+
+impl Rows for SqlRows {
+    fn seen(&self, replay_id: &str) -> Result<Option<Seen>, String> {
+        let rows = self.rows("SELECT delivery_id, at, until FROM replay_ids WHERE id = ?", vec![replay_id.into()])?;
+        Ok(rows.first().map(|row| Seen {
+            delivery_id: text(row.first()),
+            at: number(row.get(1)),
+            until: number(row.get(2)),
+        }))
+    }
+
+    fn entry(&self, id: &str) -> Result<Option<Entry>, String> {
+        Ok(self.json_rows("SELECT entry FROM deliveries WHERE id = ?", vec![id.into()])?.pop())
+    }
+
+    fn key_state(&self, key: &str) -> Result<Option<KeyState>, String> {
+        Ok(self.json_rows("SELECT state FROM order_keys WHERE key = ?", vec![key.into()])?.pop())
+    }
+
+    fn pending_of_key(&self, key: &str) -> Result<Vec<Entry>, String> {
+        let pending = state_name(DeliveryState::Pending);
+        self.json_rows("SELECT entry FROM deliveries WHERE key = ? AND state = ?", vec![key.into(), pending.into()])
+    }
+
+    fn next_seq(&self) -> Result<u64, String> {
+        let rows = self.rows("SELECT value FROM meta WHERE name = 'next_seq'", Vec::new())?;
+        Ok(rows.first().map(|row| number(row.first())).unwrap_or(1))
+    }
+
+    fn put_entry(&mut self, entry: &Entry) -> Result<(), String> {
+        let json = serde_json::to_string(entry).map_err(|e| e.to_string())?;
+        self.run(
+            "INSERT OR REPLACE INTO deliveries (id, seq, key, trigger, state, at, entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            vec![
+                entry.delivery.id.as_str().into(),
+                int(entry.seq),
+                entry.key.as_str().into(),
+                entry.delivery.trigger.as_str().into(),
+                state_name(entry.delivery.state).into(),
+                int(entry.delivery.at),
+                json.into(),
+            ],
+        )
+    }
+
+    fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String> {
+        let json = serde_json::to_string(state).map_err(|e| e.to_string())?;
+        self.run("INSERT OR REPLACE INTO order_keys (key, state) VALUES (?, ?)", vec![key.into(), json.into()])
+    }
+
+    fn put_seen(&mut self, replay_id: &str, seen: &Seen) -> Result<(), String> {
+        self.run(
+            "INSERT OR REPLACE INTO replay_ids (id, delivery_id, at, until) VALUES (?, ?, ?, ?)",
+            vec![replay_id.into(), seen.delivery_id.as_str().into(), int(seen.at), int(seen.until)],
+        )
+    }
+
+    fn forget_seen(&mut self, replay_id: &str) -> Result<(), String> {
+        self.run("DELETE FROM replay_ids WHERE id = ?", vec![replay_id.into()])
+    }
+
+    fn forget_seen_of(&mut self, delivery_id: &str) -> Result<(), String> {
+        self.run("DELETE FROM replay_ids WHERE delivery_id = ?", vec![delivery_id.into()])
+    }
+
+    fn put_next_seq(&mut self, seq: u64) -> Result<(), String> {
+        self.run("INSERT OR REPLACE INTO meta (name, value) VALUES ('next_seq', ?)", vec![int(seq)])
+    }
+
+    fn page(
+        &self,
+        trigger: &str,
+        state: Option<DeliveryState>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, String> {
+        let before = int(before.unwrap_or(MAX_SAFE_INTEGER));
+        let limit = int(limit as u64);
+        match state {
+            Some(state) => self.json_rows(
+                "SELECT entry FROM deliveries WHERE trigger = ? AND state = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                vec![trigger.into(), state_name(state).into(), before, limit],
+            ),
+            None => self.json_rows(
+                "SELECT entry FROM deliveries WHERE trigger = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                vec![trigger.into(), before, limit],
+            ),
         }
-        for id in &claim.ids {
-            sql.exec(
-                "INSERT OR REPLACE INTO seen (id, label, at) VALUES (?, ?, ?)",
-                vec![format!("{}|{id}", claim.scope).into(), claim.label.as_str().into(), now.into()],
-            )?;
-        }
-        Ok(ClaimAnswer { first: None })
+    }
+
+    fn last_used(&self, trigger: &str) -> Result<Option<u64>, String> {
+        let rows = self.rows("SELECT MAX(at) FROM deliveries WHERE trigger = ?", vec![trigger.into()])?;
+        Ok(rows
+            .first()
+            .and_then(|row| row.first())
+            .filter(|v| !matches!(v, SqlStorageValue::Null))
+            .map(|v| number(Some(v))))
+    }
+
+    fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
+        self.run("DELETE FROM replay_ids WHERE until <= ?", vec![int(now_ms)])?;
+        self.run("DELETE FROM deliveries WHERE at < ?", vec![int(deliveries_before)])
     }
 }
 
@@ -78,34 +211,24 @@ impl TargetLedger {
 pub struct DurableLedger(pub ObjectNamespace);
 
 impl DurableLedger {
-    async fn call(&self, target: &str, request: &LedgerRequest) -> Result<ClaimAnswer, String> {
-        let body = serde_json::to_string(request).map_err(|e| e.to_string())?;
+    async fn call(&self, target: &str, envelope: &Envelope) -> Result<Answer, String> {
+        let body = serde_json::to_string(envelope).map_err(|e| e.to_string())?;
         let stub = self.0.id_from_name(target).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
         let request = worker::Request::new_with_init("https://ledger/", &init).map_err(|e| e.to_string())?;
         let mut answer = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
         if answer.status_code() != 200 {
-            return Err(format!("the ledger answered {}", answer.status_code()));
+            let why = answer.text().await.unwrap_or_default();
+            return Err(format!("the ledger answered {}: {why}", answer.status_code()));
         }
         let text = answer.text().await.map_err(|e| e.to_string())?;
         serde_json::from_str(&text).map_err(|e| e.to_string())
     }
 }
 
-impl Ledger for DurableLedger {
-    fn claim<'a>(&'a self, target: &'a str, claim: &'a Claim) -> LocalFuture<'a, Result<Option<String>, String>> {
-        Box::pin(async move { Ok(self.call(target, &LedgerRequest::Claim(claim.clone())).await?.first) })
-    }
-
-    fn release<'a>(
-        &'a self,
-        target: &'a str,
-        scope: &'a str,
-        ids: &'a [String],
-    ) -> LocalFuture<'a, Result<(), String>> {
-        Box::pin(async move {
-            self.call(target, &LedgerRequest::Release { scope: scope.into(), ids: ids.to_vec() }).await.map(|_| ())
-        })
+impl LedgerPort for DurableLedger {
+    fn ask<'a>(&'a self, target: &'a str, envelope: &'a Envelope) -> LocalFuture<'a, Result<Answer, String>> {
+        Box::pin(self.call(target, envelope))
     }
 }

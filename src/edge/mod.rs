@@ -4,6 +4,7 @@
 //! nothing and never logs a secret.
 
 mod ledger;
+mod schedule;
 
 use crate::auth::AdminDirectory;
 use crate::context::App;
@@ -52,6 +53,7 @@ fn app(env: &Env) -> worker::Result<App> {
         },
         log: Box::new(ConsoleLog),
         ledger: Box::new(ledger::DurableLedger(env.durable_object("LEDGER")?)),
+        alarms: Box::new(schedule::DurableAlarms(env.durable_object("SCHEDULES")?)),
         settings: Settings::from_vars(|name| env.var(name).ok().map(|var| var.to_string())),
     })
 }
@@ -67,12 +69,16 @@ async fn fetch(req: worker::Request, env: Env, _ctx: Context) -> worker::Result<
     into_worker_response(crate::router::handle(&app(&env)?, request).await)
 }
 
-/// The Cron Trigger (`wrangler.toml`, every minute): queues the schedules due this minute.
+/// The Cron Trigger (`wrangler.toml`, once a day): re-arms every scheduled trigger's alarm, in
+/// case one was lost. The alarms fire the schedules; nothing runs every minute.
 #[event(scheduled)]
-async fn scheduled(event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
     if let Some(app) = configured_app(&env) {
-        // Nothing waits for the answer: a run that fails leaves its minute unfired.
-        let _ = crate::schedules::run(&app, event.schedule() as u64).await;
+        if let Err(error) = crate::schedules::rearm_all(&app).await {
+            ConsoleLog.line(
+                serde_json::json!({"type": "error", "what": "re-arming the schedules", "detail": error.for_the_log()}),
+            );
+        }
     }
 }
 

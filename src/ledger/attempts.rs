@@ -12,7 +12,8 @@ use crate::outbound::OutboundResponse;
 pub const ATTEMPT_LEASE_MS: u64 = 15 * 60 * 1000;
 
 /// What `next_attempt` decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum NextAttempt {
     /// Send `call` now, as attempt `number`; it is recorded as out until its outcome is reported.
     Send { call: Box<Call>, number: u32 },
@@ -42,7 +43,8 @@ pub struct AttemptReport<'a> {
 }
 
 /// What comes after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum AfterAttempt {
     /// Delivered, or failed for good.
     Done,

@@ -3,13 +3,15 @@
 //! (every method takes `now`). The Durable Object of a target is a thin adapter over it: it loads
 //! the rows a method needs, calls it, and writes back the rows `take_changes` names.
 //!
-//! The state maps onto four SQLite tables of the target's object:
-//! - `seen(replay_id TEXT PRIMARY KEY, delivery_id TEXT, at INTEGER)`: [`Seen`], kept 72 h;
-//! - `deliveries(id TEXT PRIMARY KEY, seq INTEGER UNIQUE, key TEXT, ord TEXT, due_at INTEGER,
-//!   in_flight_since INTEGER NULL, state TEXT, record TEXT)`, indexed on `(key, state, seq)`:
-//!   [`Entry`], `record` being the [`Delivery`] as JSON (call and payload included);
-//! - `order_keys(key TEXT PRIMARY KEY, last_seq INTEGER, last_id TEXT, sent_seq INTEGER)`: [`KeyState`];
-//! - `meta(next_seq INTEGER)`: the arrival counter.
+//! The state maps onto four SQLite tables of the target's object (`edge/ledger.rs` creates them;
+//! [`serve`] reads and writes them through [`Rows`]):
+//! - `replay_ids(id TEXT PRIMARY KEY, delivery_id, at, until)`: [`Seen`], each until its time is
+//!   over (72 h for a webhook's, 24 h for an `Idempotency-Key`);
+//! - `deliveries(id TEXT PRIMARY KEY, seq, key, trigger, state, at, entry)`, indexed on
+//!   `(key, state)`, `(trigger, state, seq)` and `at`: [`Entry`] as JSON in `entry` (the
+//!   [`Delivery`] with its call and payload), the other columns what queries select on;
+//! - `order_keys(key TEXT PRIMARY KEY, state)`: [`KeyState`] as JSON;
+//! - `meta(name TEXT PRIMARY KEY, value)`: `next_seq`, the arrival counter.
 //!
 //! Each method reads only the rows it names, so the adapter need not load the whole ledger:
 //! `accept` the `seen` rows of its replay ids, its key's row and that key's pending deliveries;
@@ -17,8 +19,13 @@
 //! that key's in-flight deliveries; `expire` the `seen` rows older than 72 h.
 
 mod attempts;
+mod port;
+mod serve;
+
+pub use port::{LedgerPort, MemoryLedger};
 
 pub use attempts::{AfterAttempt, AttemptReport, NextAttempt, ATTEMPT_LEASE_MS};
+pub use serve::{serve, AcceptAnswer, Answer, Envelope, MemoryRows, Request, Rows, WireOutcome, WireReport};
 
 use crate::model::delivery::RetryPolicy;
 use crate::model::{Delivery, DeliveryState};
@@ -28,29 +35,23 @@ use std::collections::{BTreeMap, BTreeSet};
 /// How long a replay id answers as a duplicate: providers redeliver for up to a few days.
 pub const SEEN_FOR_MS: u64 = 72 * 60 * 60 * 1000;
 
-/// Which deliveries for one key the target must get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Order {
-    /// Only the newest matters (a deployment's image): an older one still pending is dropped.
-    Latest,
-    /// Each one, in any order (a pipeline per push).
-    All,
-}
+pub use crate::model::trigger::Order;
 
 /// Why a delivery arrives at the ledger.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Cause {
     /// An event (webhook, token call, schedule) with its replay ids: the provider's own or signed
     /// id or the content hash (`ReplayId::marker`), or a token call's `Idempotency-Key`. The
     /// caller scopes each one (endpoint and trigger), so that a fan-out's deliveries stay apart.
-    Event { replay_ids: Vec<String> },
+    /// They are remembered for `remember_ms` ([`SEEN_FOR_MS`] for a webhook's, a day for a key).
+    Event { replay_ids: Vec<String>, remember_ms: u64 },
     /// An admin's explicit replay of the delivery `of`: never a duplicate, whatever was seen.
     AdminReplay { of: String },
 }
 
 /// A delivery handed to the ledger, with what decides its order.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Arrival {
     pub delivery: Delivery,
     /// The workload (kubernetes, ack targets) or the ref (every other target), as the caller words it.
@@ -60,7 +61,8 @@ pub struct Arrival {
 }
 
 /// What `accept` decided.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Accepted {
     /// Taken, as arrival number `seq`; `superseded` are the older pending deliveries it replaced.
     New { seq: u64, superseded: Vec<String> },
@@ -74,6 +76,8 @@ pub enum Accepted {
 pub struct Seen {
     pub delivery_id: String,
     pub at: u64,
+    /// When it stops answering as a repeat.
+    pub until: u64,
 }
 
 /// One delivery as the ledger holds it (table `deliveries`).
@@ -131,11 +135,11 @@ impl Ledger {
     /// delivery of its key that is not out being attempted is superseded by it at once.
     pub fn accept(&mut self, arrival: Arrival, now_ms: u64) -> Accepted {
         let Arrival { mut delivery, key, order, cause } = arrival;
-        let replay_ids = match cause {
-            Cause::Event { replay_ids } => replay_ids,
+        let (replay_ids, remember_ms) = match cause {
+            Cause::Event { replay_ids, remember_ms } => (replay_ids, remember_ms),
             Cause::AdminReplay { of } => {
                 delivery.replay_of = Some(of);
-                Vec::new()
+                (Vec::new(), 0)
             }
         };
         if let Some(first) = replay_ids.iter().find_map(|id| self.seen_within(id, now_ms)) {
@@ -144,7 +148,8 @@ impl Ledger {
         }
         let seq = self.take_seq();
         for id in replay_ids {
-            self.seen.insert(id.clone(), Seen { delivery_id: delivery.id.clone(), at: now_ms });
+            let until = now_ms + remember_ms.min(SEEN_FOR_MS);
+            self.seen.insert(id.clone(), Seen { delivery_id: delivery.id.clone(), at: now_ms, until });
             self.changes.seen.insert(id);
         }
         let superseded = self.supersede_pending(&key, seq, &delivery.id);
@@ -154,10 +159,10 @@ impl Ledger {
         Accepted::New { seq, superseded }
     }
 
-    /// Forgets the replay ids seen more than 72 h ago; returns how many.
+    /// Forgets the replay ids past their time (72 h at most); returns how many.
     pub fn expire(&mut self, now_ms: u64) -> usize {
         let old: Vec<String> =
-            self.seen.iter().filter(|(_, seen)| seen.at + SEEN_FOR_MS <= now_ms).map(|(id, _)| id.clone()).collect();
+            self.seen.iter().filter(|(_, seen)| seen.until <= now_ms).map(|(id, _)| id.clone()).collect();
         for id in &old {
             self.seen.remove(id);
             self.changes.seen.remove(id);
@@ -178,7 +183,7 @@ impl Ledger {
 
     fn seen_within(&self, replay_id: &str, now_ms: u64) -> Option<String> {
         let seen = self.seen.get(replay_id)?;
-        (now_ms < seen.at + SEEN_FOR_MS).then(|| seen.delivery_id.clone())
+        (now_ms < seen.until).then(|| seen.delivery_id.clone())
     }
 
     fn take_seq(&mut self) -> u64 {
@@ -240,7 +245,7 @@ pub(crate) mod tests {
         let mut delivery = Delivery::new("t1", "g1", id, Call { ref_name: key.into(), ..Call::default() }, 0);
         delivery.id = id.into();
         let replay_ids = replay_ids.iter().map(|id| id.to_string()).collect();
-        Arrival { delivery, key: key.into(), order, cause: Cause::Event { replay_ids } }
+        Arrival { delivery, key: key.into(), order, cause: Cause::Event { replay_ids, remember_ms: SEEN_FOR_MS } }
     }
 
     pub fn state(ledger: &Ledger, id: &str) -> DeliveryState {

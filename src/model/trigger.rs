@@ -48,6 +48,10 @@ pub struct Trigger {
     /// Which compatible API created it, so that API lists only its own; `None` for the native API.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// Which of its deliveries per key the target gets; `None` for a trigger stored before it
+    /// existed, which takes its target's default (`Order::default_for`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<Order>,
     /// A disabled trigger never fires (SWR's `enable`).
     #[serde(default = "enabled_by_default", skip_serializing_if = "is_true")]
     pub enabled: bool,
@@ -59,6 +63,31 @@ fn enabled_by_default() -> bool {
 
 fn is_true(value: &bool) -> bool {
     *value
+}
+
+/// Which deliveries for one key (the workload of a `kubernetes` or `ack` target, the ref of any
+/// other) the target must get: a trigger's `order`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    /// Only the newest matters (a deployment's image): an older one still pending is dropped.
+    Latest,
+    /// Each one, in any order (a pipeline per push).
+    All,
+}
+
+impl Order {
+    /// `latest` where a delivery deploys (a `kubernetes` or `ack` target, a trigger made by the SWR
+    /// or ACK API): an older image is never rolled out after a newer one. `all` otherwise.
+    pub fn default_for(target_kind: &str, origin: Option<&Origin>) -> Order {
+        let deploys = matches!(target_kind, "kubernetes" | "ack")
+            || matches!(origin, Some(Origin::Swr { .. } | Origin::Ack { .. }));
+        if deploys {
+            Order::Latest
+        } else {
+            Order::All
+        }
+    }
 }
 
 /// How a trigger is fired.
@@ -149,6 +178,7 @@ mod tests {
             variables: BTreeMap::new(),
             workload: None,
             origin: None,
+            order: None,
             enabled: true,
         }
     }

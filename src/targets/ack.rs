@@ -53,6 +53,14 @@ impl AckTarget {
 }
 
 impl TargetKind for AckTarget {
+    /// An ACK trigger URL redeploys one workload: every delivery to it shares one key.
+    fn order_key(&self, call: &Call) -> String {
+        match &call.workload {
+            Some(w) => format!("workload:{}/{}", w.namespace, w.name),
+            None => "workload".to_string(),
+        }
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate_url("url", self.url.expose())?;
         if let Some(host) = &self.registry {

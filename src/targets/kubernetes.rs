@@ -104,6 +104,13 @@ fn restart_patch(call: &Call, containers: &[ContainerImage]) -> Value {
 }
 
 impl TargetKind for KubernetesTarget {
+    fn order_key(&self, call: &Call) -> String {
+        match &call.workload {
+            Some(w) => format!("workload:{}/{}/{}", w.namespace, crate::model::wire_name(&w.kind), w.name),
+            None => format!("ref:{}", call.ref_name),
+        }
+    }
+
     fn validate(&self) -> Result<(), Error> {
         validate_base_url("api_server", &self.api_server)?;
         if !self.token.is_set() {

@@ -35,6 +35,11 @@ pub trait TargetKind {
     /// Clears the credentials whose field `supplied` does not name (the URL moved to another
     /// origin, and they were meant for the old one). Returns the fields cleared.
     fn drop_credentials(&mut self, supplied: &dyn Fn(&str) -> bool) -> Vec<&'static str>;
+    /// What its deliveries are ordered by (`"order": "latest"` keeps only the newest per key): the
+    /// ref, unless the target acts on a workload, whose key is then the workload.
+    fn order_key(&self, call: &Call) -> String {
+        format!("ref:{}", call.ref_name)
+    }
     /// `build`, given the lookup's answer when there was one.
     fn build_with(&self, call: &Call, _looked_up: Option<&OutboundResponse>) -> Result<OutboundRequest, Error> {
         self.build(call)

@@ -52,7 +52,10 @@ export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 1
     kvNamespaces: ["TRIGGERS"],
     kvPersist: kvDir,
     // As wrangler.toml declares it: the per-target ledger, with SQLite storage kept beside KV.
-    durableObjects: { LEDGER: { className: "TargetLedger", useSQLite: true } },
+    durableObjects: {
+      LEDGER: { className: "TargetLedger", useSQLite: true },
+      SCHEDULES: { className: "TriggerSchedule", useSQLite: true },
+    },
     durableObjectsPersist: path.join(kvDir, "ledger"),
     // As wrangler.toml declares them; Miniflare's local Queues, consumed by the same worker at once.
     queueProducers: { DELIVERIES: "hookrelay-deliveries", DEAD_LETTERS: "hookrelay-dead-letters" },
@@ -97,7 +100,7 @@ export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 1
     /** Runs the worker's Cron Trigger as the platform would at `scheduledTime` (ms). */
     async scheduled(scheduledTime) {
       const fetcher = await mf.getWorker();
-      return fetcher.scheduled({ scheduledTime: new Date(scheduledTime), cron: "* * * * *" });
+      return fetcher.scheduled({ scheduledTime: new Date(scheduledTime), cron: "17 3 * * *" });
     },
     /** Waits for every delivery a webhook's answer queued to settle; returns their records. */
     async settled(answer) {

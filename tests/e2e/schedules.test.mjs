@@ -1,37 +1,39 @@
-// Scheduled triggers end to end: the worker's Cron Trigger, run through Miniflare's scheduled
-// call, queues each due schedule once per minute; the queue delivers it to a mock on 127.0.0.1.
+// Scheduled triggers end to end: creating one arms its own Durable Object's alarm
+// (TriggerSchedule), which wakes at each due minute in workerd and fires it through the target's
+// ledger; the queue delivers it to a mock on 127.0.0.1. No Cron Trigger runs every minute.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { withWorkerAndMock, waitFor } from "./harness.mjs";
 
 const env = withWorkerAndMock({ status: 201, json: { id: 1 } });
 
-test("a nightly schedule fires once in its minute, even when run twice", async () => {
+test("an every-minute schedule fires at the next minute from its alarm, and stops when deleted", { timeout: 200_000 }, async () => {
   await env.worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "nightly", kind: "http", url: `${env.target.url}/nightly` } });
   const created = await env.worker.call("POST", "/api/v1/triggers", {
     as: "alice",
-    json: { target: "nightly", source: { kind: "schedule", cron: "30 0 * * *", ref: "main", variables: { NIGHTLY: "1" } } },
+    json: { target: "nightly", source: { kind: "schedule", cron: "* * * * *", ref: "main", variables: { NIGHTLY: "1" } } },
   });
   assert.equal(created.status, 201, created.text);
   assert.equal(created.body.kind, "schedule");
-
-  const due = Date.parse("2026-11-23T00:30:00Z");
-  await env.worker.scheduled(due);
-  await env.worker.scheduled(due + 15_000); // the same minute again
-  await env.worker.scheduled(due + 60_000); // 00:31: not due
-  const [delivery] = (await env.worker.call("GET", `/api/v1/triggers/${created.body.id}/deliveries`, { as: "alice" })).body.deliveries;
-  await env.worker.delivery(delivery.id);
-  await new Promise((resolve) => setTimeout(resolve, 300));
-  const sent = env.target.received.filter((r) => r.rawPath === "/nightly");
-  assert.equal(sent.length, 1, "once for the minute");
-  const call = JSON.parse(sent[0].body);
+  // The daily Cron Trigger only re-arms alarms: it fires nothing itself.
+  await env.worker.scheduled(Date.now());
+  const fired = () => env.target.received.filter((r) => r.rawPath === "/nightly");
+  await waitFor(() => fired().length >= 1, { timeoutMs: 75_000, what: "the alarm at the next minute" });
+  const call = JSON.parse(fired()[0].body);
   assert.equal(call.ref, "main");
   assert.equal(call.variables.NIGHTLY, "1");
   assert.equal(call.variables.HOOKRELAY_EVENT, "schedule");
-  assert.equal(call.variables.HOOKRELAY_SCHEDULED_AT, "2026-11-23T00:30:00.000Z");
+  const scheduledAt = Date.parse(call.variables.HOOKRELAY_SCHEDULED_AT);
+  assert.equal(scheduledAt % 60_000, 0, "a minute's start");
+  const deliveries = (await env.worker.call("GET", `/api/v1/triggers/${created.body.id}/deliveries`, { as: "alice" })).body.deliveries;
+  assert.equal(deliveries.length, 1, "once for its minute");
+  assert.equal(deliveries[0].state, "delivered");
 
-  await env.worker.scheduled(due + 86_400_000);
-  await waitFor(() => env.target.received.filter((r) => r.rawPath === "/nightly").length === 2, { what: "the next night's run" });
+  assert.equal((await env.worker.call("DELETE", `/api/v1/triggers/${created.body.id}`, { as: "alice" })).status, 204);
+  const before = fired().length;
+  const nextMinute = scheduledAt + 60_000;
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, nextMinute - Date.now()) + 5_000));
+  assert.equal(fired().length, before, "disarmed: nothing at the next minute");
 });
 
 test("an invalid cron expression gets 400 naming the field", async () => {

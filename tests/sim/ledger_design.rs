@@ -53,7 +53,7 @@ impl LedgerDesign {
         match ledger.accept(arrival, now) {
             Accepted::New { .. } => {
                 let replay_id = match &cause {
-                    Cause::Event { replay_ids } => {
+                    Cause::Event { replay_ids, .. } => {
                         replay_ids.first().and_then(|id| id.split_once(':')).map(|(_, id)| id)
                     }
                     Cause::AdminReplay { .. } => None,
@@ -112,7 +112,10 @@ impl Design for LedgerDesign {
         if !world.trigger_live(location, &trigger.id) {
             return;
         }
-        let cause = Cause::Event { replay_ids: vec![format!("{}:{}", trigger.id, hook.replay_id)] };
+        let cause = Cause::Event {
+            replay_ids: vec![format!("{}:{}", trigger.id, hook.replay_id)],
+            remember_ms: hookrelay::ledger::SEEN_FOR_MS,
+        };
         if let Some(id) = self.accept(world, hook.trigger, &hook.key, hook.version, cause) {
             // Large or not, the payload stays in the ledger: the message carries the id only.
             world.send(Message { target: trigger.target, id }, 0);

@@ -1,0 +1,101 @@
+//! The shell's side of scheduled triggers: the `TriggerSchedule` Durable Object, one per scheduled
+//! trigger, whose alarm wakes at each due minute, and the `Alarms` port that arms it. It decides
+//! nothing: when it is due comes from `schedules::next_due`, what firing does from
+//! `schedules::fire`, with the app built as the worker builds it.
+
+use crate::ports::{Alarms, LocalFuture};
+use serde::{Deserialize, Serialize};
+use wasm_bindgen::JsValue;
+use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, RequestInit, State};
+
+/// What the alarm is armed with (storage key `armed`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Armed {
+    trigger: String,
+    cron: String,
+    /// The start of the minute the alarm is set for.
+    due_ms: u64,
+}
+
+/// What the port sends: arm with `cron`, or disarm.
+#[derive(Debug, Serialize, Deserialize)]
+struct Plan {
+    trigger: String,
+    cron: Option<String>,
+}
+
+#[durable_object]
+pub struct TriggerSchedule {
+    state: State,
+    env: Env,
+}
+
+impl DurableObject for TriggerSchedule {
+    fn new(state: State, env: Env) -> Self {
+        TriggerSchedule { state, env }
+    }
+
+    async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
+        let plan: Plan =
+            serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let storage = self.state.storage();
+        let now = worker::Date::now().as_millis();
+        match plan.cron.and_then(|cron| crate::schedules::next_due(&cron, now).map(|due_ms| (cron, due_ms))) {
+            Some((cron, due_ms)) => {
+                storage.put("armed", Armed { trigger: plan.trigger, cron, due_ms }).await?;
+                storage.set_alarm(offset(due_ms, now)).await?;
+            }
+            None => {
+                storage.delete_alarm().await?;
+                storage.delete_all().await?;
+            }
+        }
+        worker::Response::empty()
+    }
+
+    async fn alarm(&self) -> worker::Result<worker::Response> {
+        let storage = self.state.storage();
+        let Some(armed) = storage.get::<Armed>("armed").await? else { return worker::Response::empty() };
+        // Misconfigured, or storage failed: the error makes the platform retry the alarm, and the
+        // ledger keeps a retried minute from firing twice.
+        let app = super::configured_app(&self.env).ok_or_else(|| worker::Error::RustError("misconfigured".into()))?;
+        crate::schedules::fire(&app, &armed.trigger, armed.due_ms)
+            .await
+            .map_err(|error| worker::Error::RustError(error.for_the_log()))?;
+        let now = worker::Date::now().as_millis();
+        if let Some(due_ms) = crate::schedules::after_firing(&armed.cron, armed.due_ms, now) {
+            storage.put("armed", Armed { due_ms, ..armed }).await?;
+            storage.set_alarm(offset(due_ms, now)).await?;
+        }
+        worker::Response::empty()
+    }
+}
+
+/// `set_alarm` takes an `i64` as milliseconds from now, not as a time.
+fn offset(due_ms: u64, now_ms: u64) -> i64 {
+    due_ms.saturating_sub(now_ms) as i64
+}
+
+/// The `Alarms` port on the `SCHEDULES` namespace: one object per scheduled trigger, by its id.
+pub struct DurableAlarms(pub ObjectNamespace);
+
+impl DurableAlarms {
+    async fn call(&self, plan: Plan) -> Result<(), String> {
+        let body = serde_json::to_string(&plan).map_err(|e| e.to_string())?;
+        let stub = self.0.id_from_name(&plan.trigger).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
+        let request = worker::Request::new_with_init("https://schedule/", &init).map_err(|e| e.to_string())?;
+        let answer = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
+        match answer.status_code() {
+            200..=299 => Ok(()),
+            status => Err(format!("the schedule object answered {status}")),
+        }
+    }
+}
+
+impl Alarms for DurableAlarms {
+    fn set<'a>(&'a self, trigger_id: &'a str, cron: Option<&'a str>) -> LocalFuture<'a, Result<(), String>> {
+        Box::pin(self.call(Plan { trigger: trigger_id.to_string(), cron: cron.map(str::to_string) }))
+    }
+}

@@ -1,0 +1,414 @@
+//! The ledger as one target's object serves it: a request in, an answer out, over rows that the
+//! adapter keeps (SQLite in the Durable Object, [`MemoryRows`] in native tests). The adapter only
+//! implements [`Rows`] and calls [`serve`]; everything that decides is here or in the ledger.
+//! Each request reads only the rows it needs and writes back only the rows it changed.
+
+use super::{Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Seen};
+use crate::error::Error;
+use crate::model::delivery::{excerpt, redact, redact_bytes, RetryPolicy};
+use crate::model::{Delivery, DeliveryState};
+use crate::outbound::OutboundResponse;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The rows of one target's ledger. `Err` is the storage's own reason.
+pub trait Rows {
+    fn seen(&self, replay_id: &str) -> Result<Option<Seen>, String>;
+    fn entry(&self, id: &str) -> Result<Option<Entry>, String>;
+    fn key_state(&self, key: &str) -> Result<Option<KeyState>, String>;
+    /// The pending deliveries of `key`, out being attempted or not.
+    fn pending_of_key(&self, key: &str) -> Result<Vec<Entry>, String>;
+    fn next_seq(&self) -> Result<u64, String>;
+    fn put_entry(&mut self, entry: &Entry) -> Result<(), String>;
+    fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String>;
+    fn put_seen(&mut self, replay_id: &str, seen: &Seen) -> Result<(), String>;
+    fn forget_seen(&mut self, replay_id: &str) -> Result<(), String>;
+    /// Forgets every replay id that came with `delivery_id`.
+    fn forget_seen_of(&mut self, delivery_id: &str) -> Result<(), String>;
+    fn put_next_seq(&mut self, seq: u64) -> Result<(), String>;
+    /// A trigger's deliveries, newest arrival first, older than arrival `before` when given.
+    fn page(
+        &self,
+        trigger: &str,
+        state: Option<DeliveryState>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, String>;
+    /// When the trigger's newest delivery was made.
+    fn last_used(&self, trigger: &str) -> Result<Option<u64>, String>;
+    /// Deletes the replay ids whose time is over by `now_ms` and the deliveries made before
+    /// `deliveries_before` (their retention is over).
+    fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String>;
+}
+
+/// One request to a target's ledger, with what it is decided under.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub now_ms: u64,
+    /// Spreads retries (the backoff's jitter).
+    pub random: u32,
+    pub base_seconds: u32,
+    pub max_attempts: u32,
+    /// How long a delivery record is kept (`DELIVERY_TTL_SECONDS`).
+    pub retention_ms: u64,
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Request {
+    /// Takes deliveries in; with `attempt_now`, each new one is also handed out for its first
+    /// attempt (`next_attempt`), in the same step.
+    Accept {
+        arrivals: Vec<Arrival>,
+        attempt_now: bool,
+    },
+    /// Whether delivery `id` is sent now.
+    Next {
+        id: String,
+    },
+    /// An attempt's outcome.
+    Outcome {
+        id: String,
+        report: WireReport,
+    },
+    /// Ends a pending delivery that can no longer be attempted.
+    Abandon {
+        id: String,
+        why: String,
+    },
+    /// A delivery whose first attempt could not be queued: it fails, and its replay ids are
+    /// forgotten, so that the provider's redelivery is taken as new.
+    Release {
+        id: String,
+        why: String,
+    },
+    Get {
+        id: String,
+    },
+    Page {
+        trigger: String,
+        state: Option<DeliveryState>,
+        before: Option<u64>,
+        limit: usize,
+    },
+    LastUsed {
+        trigger: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    Accepted {
+        answers: Vec<AcceptAnswer>,
+    },
+    Next {
+        next: NextAttempt,
+    },
+    After {
+        after: AfterAttempt,
+    },
+    Done {
+        changed: bool,
+    },
+    Delivery {
+        delivery: Option<Box<Delivery>>,
+    },
+    /// `next` is the cursor (an arrival number) of the page after this one.
+    Page {
+        deliveries: Vec<Delivery>,
+        next: Option<u64>,
+    },
+    LastUsed {
+        at: Option<u64>,
+    },
+}
+
+/// What became of one arrival.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AcceptAnswer {
+    pub id: String,
+    pub accepted: Accepted,
+    /// Its first attempt, when asked for at once and it was new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<NextAttempt>,
+}
+
+/// An attempt's report as it travels to the object: already scrubbed of the target's secrets
+/// and cut to the excerpt kept, so that no credential crosses.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WireReport {
+    pub started_ms: u64,
+    pub duration_ms: u64,
+    pub outcome: WireOutcome,
+    /// No answer came, and the target may have acted on the request.
+    pub unknown: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WireOutcome {
+    Answer {
+        status: u16,
+        excerpt: String,
+    },
+    Unreachable {
+        target: String,
+        detail: String,
+    },
+    /// Refused before it was sent (a request that could not be built, a destination refused).
+    Refused {
+        message: String,
+    },
+}
+
+impl WireReport {
+    /// The report of an attempt that began at `started_ms`, scrubbed of `secrets`.
+    pub fn new(
+        started_ms: u64,
+        duration_ms: u64,
+        outcome: &Result<OutboundResponse, Error>,
+        secrets: &[String],
+    ) -> WireReport {
+        let (outcome, unknown) = match outcome {
+            Ok(answer) => {
+                let text = excerpt(&redact_bytes(&answer.body, secrets));
+                (WireOutcome::Answer { status: answer.status, excerpt: text }, false)
+            }
+            // Sent, maybe, and no answer: the target may have acted on it.
+            Err(Error::TargetUnreachable { target, detail }) => {
+                (WireOutcome::Unreachable { target: target.clone(), detail: redact(detail, secrets) }, true)
+            }
+            Err(error) => (WireOutcome::Refused { message: redact(&error.message(), secrets) }, false),
+        };
+        WireReport { started_ms, duration_ms, outcome, unknown }
+    }
+
+    fn outcome(&self) -> Result<OutboundResponse, Error> {
+        match &self.outcome {
+            WireOutcome::Answer { status, excerpt } => {
+                Ok(OutboundResponse { status: *status, headers: Vec::new(), body: excerpt.as_bytes().to_vec() })
+            }
+            WireOutcome::Unreachable { target, detail } => {
+                Err(Error::TargetUnreachable { target: target.clone(), detail: detail.clone() })
+            }
+            WireOutcome::Refused { message } => Err(Error::BadRequest(message.clone())),
+        }
+    }
+}
+
+/// Serves one request over `rows`.
+pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> {
+    let Envelope { now_ms: now, random, base_seconds, max_attempts, retention_ms, request } = envelope;
+    let mut ledger = Ledger::new(RetryPolicy { base_seconds, max_attempts });
+    let answer = match request {
+        Request::Accept { arrivals, attempt_now } => {
+            rows.expire(now, now.saturating_sub(retention_ms))?;
+            ledger.next_seq = rows.next_seq()?.max(1);
+            let mut answers = Vec::with_capacity(arrivals.len());
+            for arrival in arrivals {
+                load_for_accept(rows, &mut ledger, &arrival)?;
+                let id = arrival.delivery.id.clone();
+                let accepted = ledger.accept(arrival, now);
+                let next =
+                    (attempt_now && matches!(accepted, Accepted::New { .. })).then(|| ledger.next_attempt(&id, now));
+                answers.push(AcceptAnswer { id, accepted, next });
+            }
+            Answer::Accepted { answers }
+        }
+        Request::Next { id } => {
+            load_with_key(rows, &mut ledger, &id)?;
+            Answer::Next { next: ledger.next_attempt(&id, now) }
+        }
+        Request::Outcome { id, report } => {
+            load_with_key(rows, &mut ledger, &id)?;
+            let outcome = report.outcome();
+            let attempt = AttemptReport {
+                started_ms: report.started_ms,
+                duration_ms: report.duration_ms,
+                outcome: &outcome,
+                unknown: report.unknown,
+                secrets: &[],
+            };
+            Answer::After { after: ledger.record_outcome(&id, &attempt, now, random) }
+        }
+        Request::Abandon { id, why } => {
+            load(rows, &mut ledger, &id)?;
+            Answer::Done { changed: ledger.abandon(&id, now, &why) }
+        }
+        Request::Release { id, why } => {
+            rows.forget_seen_of(&id)?;
+            load(rows, &mut ledger, &id)?;
+            Answer::Done { changed: ledger.abandon(&id, now, &why) }
+        }
+        Request::Get { id } => {
+            return Ok(Answer::Delivery { delivery: rows.entry(&id)?.map(|entry| Box::new(entry.delivery)) })
+        }
+        Request::Page { trigger, state, before, limit } => {
+            let entries = rows.page(&trigger, state, before, limit)?;
+            let next = (entries.len() == limit).then(|| entries.last().map(|entry| entry.seq)).flatten();
+            return Ok(Answer::Page { deliveries: entries.into_iter().map(|entry| entry.delivery).collect(), next });
+        }
+        Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
+    };
+    save(rows, &mut ledger)?;
+    Ok(answer)
+}
+
+/// The rows `accept` reads: the arrival's replay ids (and the deliveries they name), its key's
+/// state and that key's pending deliveries.
+fn load_for_accept(rows: &dyn Rows, ledger: &mut Ledger, arrival: &Arrival) -> Result<(), String> {
+    if let super::Cause::Event { replay_ids, .. } = &arrival.cause {
+        for replay_id in replay_ids {
+            if ledger.seen.contains_key(replay_id) {
+                continue;
+            }
+            if let Some(seen) = rows.seen(replay_id)? {
+                load(rows, ledger, &seen.delivery_id)?;
+                ledger.seen.insert(replay_id.clone(), seen);
+            }
+        }
+    }
+    load_key(rows, ledger, &arrival.key)
+}
+
+fn load(rows: &dyn Rows, ledger: &mut Ledger, id: &str) -> Result<(), String> {
+    if !ledger.entries.contains_key(id) {
+        if let Some(entry) = rows.entry(id)? {
+            ledger.entries.insert(id.to_string(), entry);
+        }
+    }
+    Ok(())
+}
+
+fn load_key(rows: &dyn Rows, ledger: &mut Ledger, key: &str) -> Result<(), String> {
+    if ledger.keys.contains_key(key) {
+        return Ok(());
+    }
+    if let Some(state) = rows.key_state(key)? {
+        ledger.keys.insert(key.to_string(), state);
+    }
+    for entry in rows.pending_of_key(key)? {
+        ledger.entries.entry(entry.delivery.id.clone()).or_insert(entry);
+    }
+    Ok(())
+}
+
+fn load_with_key(rows: &dyn Rows, ledger: &mut Ledger, id: &str) -> Result<(), String> {
+    load(rows, ledger, id)?;
+    match ledger.entries.get(id).map(|entry| entry.key.clone()) {
+        Some(key) => load_key(rows, ledger, &key),
+        None => Ok(()),
+    }
+}
+
+/// Writes back the rows the ledger changed.
+fn save(rows: &mut dyn Rows, ledger: &mut Ledger) -> Result<(), String> {
+    let changes = ledger.take_changes();
+    for id in &changes.deliveries {
+        if let Some(entry) = ledger.entries.get(id) {
+            rows.put_entry(entry)?;
+        }
+    }
+    for key in &changes.keys {
+        if let Some(state) = ledger.keys.get(key) {
+            rows.put_key(key, state)?;
+        }
+    }
+    for id in &changes.seen {
+        if let Some(seen) = ledger.seen.get(id) {
+            rows.put_seen(id, seen)?;
+        }
+    }
+    for id in &changes.forgotten {
+        rows.forget_seen(id)?;
+    }
+    if changes.next_seq {
+        rows.put_next_seq(ledger.next_seq)?;
+    }
+    Ok(())
+}
+
+/// The rows in memory: native tests, and the model of what the object's tables hold.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryRows {
+    pub seen: BTreeMap<String, Seen>,
+    pub entries: BTreeMap<String, Entry>,
+    pub keys: BTreeMap<String, KeyState>,
+    pub next_seq: u64,
+}
+
+impl Rows for MemoryRows {
+    fn seen(&self, replay_id: &str) -> Result<Option<Seen>, String> {
+        Ok(self.seen.get(replay_id).cloned())
+    }
+    fn entry(&self, id: &str) -> Result<Option<Entry>, String> {
+        Ok(self.entries.get(id).cloned())
+    }
+    fn key_state(&self, key: &str) -> Result<Option<KeyState>, String> {
+        Ok(self.keys.get(key).cloned())
+    }
+    fn pending_of_key(&self, key: &str) -> Result<Vec<Entry>, String> {
+        Ok(self
+            .entries
+            .values()
+            .filter(|entry| entry.key == key && entry.delivery.state == DeliveryState::Pending)
+            .cloned()
+            .collect())
+    }
+    fn next_seq(&self) -> Result<u64, String> {
+        Ok(self.next_seq)
+    }
+    fn put_entry(&mut self, entry: &Entry) -> Result<(), String> {
+        self.entries.insert(entry.delivery.id.clone(), entry.clone());
+        Ok(())
+    }
+    fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String> {
+        self.keys.insert(key.to_string(), state.clone());
+        Ok(())
+    }
+    fn put_seen(&mut self, replay_id: &str, seen: &Seen) -> Result<(), String> {
+        self.seen.insert(replay_id.to_string(), seen.clone());
+        Ok(())
+    }
+    fn forget_seen(&mut self, replay_id: &str) -> Result<(), String> {
+        self.seen.remove(replay_id);
+        Ok(())
+    }
+    fn forget_seen_of(&mut self, delivery_id: &str) -> Result<(), String> {
+        self.seen.retain(|_, seen| seen.delivery_id != delivery_id);
+        Ok(())
+    }
+    fn put_next_seq(&mut self, seq: u64) -> Result<(), String> {
+        self.next_seq = seq;
+        Ok(())
+    }
+    fn page(
+        &self,
+        trigger: &str,
+        state: Option<DeliveryState>,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Entry>, String> {
+        let mut page: Vec<Entry> = self
+            .entries
+            .values()
+            .filter(|entry| entry.delivery.trigger == trigger)
+            .filter(|entry| state.is_none_or(|state| entry.delivery.state == state))
+            .filter(|entry| before.is_none_or(|before| entry.seq < before))
+            .cloned()
+            .collect();
+        page.sort_by_key(|entry| std::cmp::Reverse(entry.seq));
+        page.truncate(limit);
+        Ok(page)
+    }
+    fn last_used(&self, trigger: &str) -> Result<Option<u64>, String> {
+        Ok(self.entries.values().filter(|entry| entry.delivery.trigger == trigger).map(|entry| entry.delivery.at).max())
+    }
+    fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
+        self.seen.retain(|_, seen| seen.until > now_ms);
+        self.entries.retain(|_, entry| entry.delivery.at >= deliveries_before);
+        Ok(())
+    }
+}
