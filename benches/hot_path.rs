@@ -148,7 +148,9 @@ fn measure(mut f: impl FnMut()) -> (f64, f64) {
 
 /// Where a GitHub push's CPU goes, part by part, beside the whole path: the signature, the parse,
 /// the filter and request build, opening the sealed trigger record (KV returns it sealed), and
-/// serializing the queue message (the delivery with its payload). Storage itself is left out.
+/// the request to the target's ledger (the delivery with its payload), and the ledger object's own
+/// work on it (parsing it, deciding, and the rows it writes, kept in memory). Storage itself is left
+/// out.
 fn breakdown(case: &Case, request: &Request) -> Vec<(&'static str, f64)> {
     let source = case.trigger.source.as_ref().and_then(|source| source.as_provider()).expect("a hook trigger");
     let provider = sources::provider(&source.kind).expect("a provider");
@@ -159,6 +161,23 @@ fn breakdown(case: &Case, request: &Request) -> Vec<(&'static str, f64)> {
     let payload = Payload { content_type: "application/json".into(), body: request.body.clone() };
     let fired = hookrelay::hooks::call_for(&case.trigger, &events[0], payload);
     let delivery = hookrelay::model::Delivery::new("t1", "g1", "0000000001abcd", fired.clone(), NOW_MS);
+    let cause = hookrelay::relay::event(vec!["hook|t1|1|id:a".into(), "hook|t1|1|content:b".into()]);
+    let arrival = hookrelay::relay::arrival(&case.target, &case.trigger, delivery, cause);
+    let envelope = hookrelay::ledger::Envelope {
+        now_ms: NOW_MS,
+        random: 0,
+        base_seconds: 30,
+        max_attempts: 10,
+        retention_ms: 7 * 86_400_000,
+        request: hookrelay::ledger::Request::Accept { arrivals: vec![arrival], attempt_now: false },
+    };
+    let envelope_json = serde_json::to_string(&envelope).unwrap();
+    let accept = || {
+        let envelope: hookrelay::ledger::Envelope = serde_json::from_str(&envelope_json).unwrap();
+        let mut rows = hookrelay::ledger::MemoryRows::default();
+        let answer = hookrelay::ledger::serve(&mut rows, envelope).unwrap();
+        drop(black_box(serde_json::to_string(&answer)));
+    };
     vec![
         ("signature (verify)", measure(|| drop(black_box(provider.verify(black_box(&call))))).0),
         ("parse into events", measure(|| drop(black_box(provider.parse(black_box(&call))))).0),
@@ -171,7 +190,8 @@ fn breakdown(case: &Case, request: &Request) -> Vec<(&'static str, f64)> {
             .0,
         ),
         ("open the sealed trigger record", measure(|| drop(black_box(keyring.open(black_box(sealed.clone()))))).0),
-        ("serialize the queue message", measure(|| drop(black_box(serde_json::to_string(black_box(&delivery))))).0),
+        ("serialize the ledger request", measure(|| drop(black_box(serde_json::to_string(black_box(&envelope))))).0),
+        ("the ledger object: accept (rows in memory)", measure(accept).0),
     ]
 }
 
