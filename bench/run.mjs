@@ -334,7 +334,8 @@ export class Ledger {
   constructor(state) {
     this.sql = state.storage.sql;
     this.sql.exec("CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)");
-    this.sql.exec("CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, key TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, key TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL, watched INTEGER NOT NULL, due_at INTEGER NOT NULL)");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS deliveries_watched ON deliveries (key, state, watched)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS order_keys (key TEXT PRIMARY KEY, state TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
   }
@@ -347,8 +348,8 @@ export class Ledger {
         if (row) return Response.json({ first: row.delivery_id });
       }
       const seq = (this.sql.exec("SELECT value FROM meta WHERE name = 'next_seq'").toArray()[0]?.value ?? 1);
-      this.sql.exec("SELECT entry FROM deliveries WHERE key = ? AND state = 'pending'", "main").toArray();
-      this.sql.exec("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, 'pending', ?, ?)", ask.delivery, seq, "main", "twin", now, ask.entry);
+      this.sql.exec("SELECT entry FROM deliveries WHERE key = ? AND state = 'pending' AND watched = 1", "main").toArray();
+      this.sql.exec("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, 'pending', ?, ?, 0, ?)", ask.delivery, seq, "main", "twin", now, ask.entry, now);
       this.sql.exec("INSERT OR REPLACE INTO order_keys VALUES (?, ?)", "main", JSON.stringify({ last_seq: seq, last_id: ask.delivery, sent_seq: 0 }));
       for (const id of ask.ids) this.sql.exec("INSERT OR REPLACE INTO replay_ids VALUES (?, ?, ?, ?)", id, ask.delivery, now, now + 259200000);
       this.sql.exec("INSERT OR REPLACE INTO meta VALUES ('next_seq', ?)", seq + 1);
@@ -356,7 +357,7 @@ export class Ledger {
     }
     const row = this.sql.exec("SELECT entry FROM deliveries WHERE id = ?", ask.delivery).toArray()[0];
     this.sql.exec("SELECT state FROM order_keys WHERE key = ?", "main").toArray();
-    if (ask.op === "next") this.sql.exec("SELECT entry FROM deliveries WHERE key = ? AND state = 'pending'", "main").toArray();
+    if (ask.op === "next") this.sql.exec("SELECT entry FROM deliveries WHERE key = ? AND state = 'pending' AND watched = 1", "main").toArray();
     this.sql.exec("UPDATE deliveries SET state = ?, entry = ? WHERE id = ?", ask.op === "next" ? "pending" : "delivered", row.entry, ask.delivery);
     this.sql.exec("INSERT OR REPLACE INTO order_keys VALUES (?, ?)", "main", "{}");
     return Response.json({ call: ask.op === "next" ? row.entry : null });

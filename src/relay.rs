@@ -74,6 +74,7 @@ pub enum Fired {
 pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fired, Error> {
     let catalog = app.catalog();
     let mut answers = catalog.admit(&target.id, vec![arrival], true).await?;
+    log_superseded(app, &target.id, &answers);
     let Some(AcceptAnswer { id, accepted, next }) = answers.pop() else {
         return Err(Error::Internal("the ledger answered no arrival".into()));
     };
@@ -84,7 +85,16 @@ pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fi
         |status| Fired::Tried { id: id.clone(), state: DeliveryState::Pending, status, outcome: TryOutcome::Pending };
     match next {
         Some(NextAttempt::Send { call, number }) => {
-            let (outcome, after) = attempt_and_report(app, target, &id, &call, number).await?;
+            let (outcome, after) = match attempt_and_report(app, target, &id, &call, number).await {
+                Ok(done) => done,
+                Err(error) => {
+                    // Its outcome never reached the ledger: a message comes back once the
+                    // attempt's lease lapses, so the delivery is not left pending with none.
+                    let lapsed = (crate::ledger::ATTEMPT_LEASE_MS / 1000) as u32 + 1;
+                    let _ = queue(app, &target.id, &id, lapsed).await;
+                    return Err(error);
+                }
+            };
             let status = outcome.as_ref().ok().map(|answer| answer.status);
             let state = match after {
                 AfterAttempt::Retry { delay_seconds } => {
@@ -130,6 +140,7 @@ pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fi
 pub async fn queue_arrivals(app: &App, target: &str, arrivals: Vec<Arrival>) -> Result<Vec<AcceptAnswer>, Error> {
     let catalog = app.catalog();
     let answers = catalog.admit(target, arrivals, false).await?;
+    log_superseded(app, target, &answers);
     let new: Vec<&str> =
         answers.iter().filter(|a| matches!(a.accepted, Accepted::New { .. })).map(|a| a.id.as_str()).collect();
     for (index, id) in new.iter().enumerate() {
@@ -141,6 +152,16 @@ pub async fn queue_arrivals(app: &App, target: &str, arrivals: Vec<Arrival>) -> 
         }
     }
     Ok(answers)
+}
+
+/// Queues again the deliveries (target, id) whose messages were lost, as a ledger's sweep found
+/// them, with a `requeued` log line each.
+pub async fn requeue(app: &App, lost: &[(String, String)]) -> Result<(), Error> {
+    for (target, id) in lost {
+        app.log.line(serde_json::json!({"type": "requeued", "delivery_id": id, "target": target}));
+        queue(app, target, id, 0).await?;
+    }
+    Ok(())
 }
 
 /// Queues delivery `id` of `target` for an attempt after `delay_seconds`.
@@ -172,13 +193,26 @@ async fn attempt_and_report(
     let outcome = attempt(app, target, call).await;
     let duration = app.clock.now_ms().saturating_sub(started);
     let report = WireReport::new(started, duration, &outcome, &target.spec.kind().secrets());
-    // The target has been asked: whatever comes of recording it, it is not asked again before the
-    // attempt's lease lapses (the ledger then marks it unknown).
-    let after = app.catalog().report_attempt(&target.id, id, report).await?;
+    // The target has been asked. Its outcome is reported again if the ledger could not be reached
+    // (a repeat is ignored: the ledger takes one report per attempt handed out); only if it never
+    // is does the attempt count as unknown once its lease lapses.
+    let mut tries = 0;
+    let after = loop {
+        tries += 1;
+        match app.catalog().report_attempt(&target.id, id, report.clone()).await {
+            Ok(after) => break after,
+            Err(error) if tries >= REPORT_TRIES => return Err(error),
+            Err(_) => continue,
+        }
+    };
     let status = outcome.as_ref().ok().map(|answer| answer.status);
     log_attempt(app, target, id, call, number, status, duration, after, &outcome);
     Ok((outcome, after))
 }
+
+/// How many times an attempt's outcome is offered to the ledger before the attempt is left to its
+/// lease.
+const REPORT_TRIES: u32 = 3;
 
 /// How often a message whose trigger or target cannot be read yet comes back, and how long it
 /// waits each time: past KV's minute of propagation and its cached miss, several times over.
@@ -252,7 +286,11 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
             dead_letter(app, target_id, id).await;
             Ok(Settlement::Ack)
         }
-        NextAttempt::Superseded { .. } | NextAttempt::Settled { .. } => Ok(Settlement::Ack),
+        NextAttempt::Superseded { by } => {
+            log_superseded_one(app, target_id, id, &by);
+            Ok(Settlement::Ack)
+        }
+        NextAttempt::Settled { .. } => Ok(Settlement::Ack),
         NextAttempt::Unknown => {
             // The ledger is strongly consistent: a delivery it does not have has expired (its
             // retention is over) or was never taken in. Said, then dropped.
@@ -267,6 +305,21 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
 fn seconds_until(app: &App, until_ms: u64) -> u32 {
     let wait = until_ms.saturating_sub(app.clock.now_ms()).div_ceil(1000);
     (wait as u32).clamp(1, MAX_QUEUE_DELAY_SECONDS)
+}
+
+/// One log line per delivery that a newer one for its key made `superseded`, when that happens.
+fn log_superseded(app: &App, target: &str, answers: &[AcceptAnswer]) {
+    for answer in answers {
+        if let Accepted::New { superseded, .. } = &answer.accepted {
+            for old in superseded {
+                log_superseded_one(app, target, old, &answer.id);
+            }
+        }
+    }
+}
+
+fn log_superseded_one(app: &App, target: &str, id: &str, by: &str) {
+    app.log.line(serde_json::json!({"type": "superseded", "delivery_id": id, "superseded_by": by, "target": target}));
 }
 
 /// One log line per attempt: ids, the target's kind, the attempt's number, the status, how long it

@@ -23,7 +23,8 @@ pub fn next_due(cron: &str, after_ms: u64) -> Option<u64> {
 }
 
 /// Where the alarm goes after firing (or skipping) the minute `due_ms`: the next due minute after
-/// it, or after `now_ms` if the alarm woke late (a missed minute is not fired late).
+/// it, or, if the alarm woke more than a minute late, the first due minute from the one before
+/// now on (the minutes in between are not fired late).
 pub fn after_firing(cron: &str, due_ms: u64, now_ms: u64) -> Option<u64> {
     next_due(cron, due_ms.max(now_ms.saturating_sub(60_000)))
 }
@@ -75,6 +76,28 @@ pub async fn fire(app: &App, trigger_id: &str, at_ms: u64) -> Result<bool, Error
     let answers =
         relay::queue_arrivals(app, &target.id, vec![relay::arrival(&target, &trigger, delivery, cause)]).await?;
     Ok(answers.iter().any(|answer| matches!(answer.accepted, crate::ledger::Accepted::New { .. })))
+}
+
+/// How long after its alarm was armed a trigger that cannot be read counts as deleted (KV may not
+/// show a new trigger in the alarm's location for up to a minute).
+const GONE_AFTER_MS: u64 = 5 * 60 * 1000;
+
+/// What an alarm armed at `armed_ms` for `trigger_id` does when it wakes for the minute `due_ms`:
+/// fires it, then says when to wake next; `None` when it never should again (the trigger was
+/// deleted, and its disarming was lost) or the expression never comes due again.
+pub async fn wake(
+    app: &App,
+    trigger_id: &str,
+    cron: &str,
+    due_ms: u64,
+    armed_ms: u64,
+    now_ms: u64,
+) -> Result<Option<u64>, Error> {
+    let fired = fire(app, trigger_id, due_ms).await?;
+    if !fired && now_ms > armed_ms + GONE_AFTER_MS && app.catalog().trigger_by_id(trigger_id).await?.is_none() {
+        return Ok(None);
+    }
+    Ok(after_firing(cron, due_ms, now_ms))
 }
 
 /// What a schedule runs: its ref and variables over the trigger's, and when it was due.

@@ -247,6 +247,10 @@ fn an_older_image_is_never_rolled_out_after_a_newer_one_whichever_trigger_sent_i
     );
     let (_, history) = admin(&app, "GET", &format!("{SWR_TRIGGERS}/web-v1"), Value::Null);
     assert_eq!(history["trigger_history"][0]["result"], "superseded", "{history}");
+    let lines = app.log.lines.borrow();
+    let said = lines.iter().find(|line| line["type"] == "superseded").expect("a superseded log line");
+    assert_eq!((said["delivery_id"].clone(), said["superseded_by"].clone()), (json!(v1), json!(v2)));
+    drop(lines);
     let listed = format!("/api/v1/triggers/{}/deliveries?state=superseded", v1.split('-').next().unwrap());
     assert_eq!(admin(&app, "GET", &listed, Value::Null).1["deliveries"][0]["id"], json!(v1));
 }

@@ -1316,3 +1316,44 @@ fn an_idempotency_key_that_is_not_plain_is_refused_and_nothing_fires() {
     }
     assert!(h.app.outbound.sent.borrow().is_empty());
 }
+
+// ---- the sweep: a delivery taken in is never left pending without a queue message
+
+#[test]
+fn a_delivery_whose_message_was_lost_is_found_by_the_sweep_and_delivered() {
+    let h = harness(31);
+    let (target, _) = h.setup_target_and_trigger(gitlab_target());
+    let target_id = target["id"].as_str().unwrap().to_string();
+    let catalog = h.app.catalog();
+    let target = block_on(catalog.target_by_id(&target_id)).unwrap().unwrap();
+    let trigger_id = h.admin_json("GET", "/api/v1/triggers", Value::Null).1[0]["id"].as_str().unwrap().to_string();
+    let trigger = block_on(catalog.find_trigger(&trigger_id)).unwrap();
+    let call = hookrelay::model::Call { ref_name: "main".into(), ..Default::default() };
+    let made = relay::new_delivery(&h.app, &trigger.id, &target.id, call);
+    let id = made.id.clone();
+    // Taken in, and then the invocation died before queuing it.
+    let arrival = relay::arrival(&target, &trigger, made, relay::event(vec!["hook|x|1|id:lost".into()]));
+    block_on(catalog.admit(&target.id, vec![arrival], false)).unwrap();
+    assert!(common::queue().waiting(Lane::Deliveries).is_empty());
+    let sweep = |h: &Harness| {
+        let mut targets = h.app.ledger.targets.borrow_mut();
+        hookrelay::ledger::sweep(targets.get_mut(&target_id).unwrap(), hookrelay::ports::Clock::now_ms(&*h.clock))
+            .unwrap()
+    };
+    assert_eq!(sweep(&h), (vec![], true), "not overdue yet: its message may still come");
+    h.clock.advance(hookrelay::ledger::SWEEP_GRACE_MS + 1_000);
+    let (lost, pending) = sweep(&h);
+    assert_eq!((lost.clone(), pending), (vec![(target_id.clone(), id.clone())], true));
+    block_on(relay::requeue(&h.app, &lost)).unwrap();
+    h.app.outbound.answer(201, "{}");
+    assert_eq!(common::drain(&h.app), 1);
+    assert_eq!(delivery(&h, &id)["state"], "delivered");
+    assert_eq!(sweep(&h), (vec![], false), "nothing pending: the alarm is not set again");
+    assert!(h
+        .app
+        .log
+        .lines
+        .borrow()
+        .iter()
+        .any(|line| line["type"] == "requeued" && line["delivery_id"] == id.as_str()));
+}

@@ -39,6 +39,17 @@ fn todays_kv_only_design_breaks_each_property_on_some_seed() {
     assert_eq!(found, [Property::Order, Property::Once, Property::Settled]);
 }
 
+/// Without its sweep, the ledger loses the deliveries of an edge that died between taking them in
+/// and queuing them: property (c) catches it.
+#[test]
+fn the_ledger_without_its_sweep_leaves_deliveries_pending_on_some_seed() {
+    let caught = (0..SEEDS).find_map(|seed| {
+        run(seed, LedgerDesign::without_sweep()).into_iter().find(|broken| broken.property == Property::Settled)
+    });
+    let caught = caught.expect("some seed leaves a delivery pending without the sweep");
+    println!("without the sweep: {}", caught.detail);
+}
+
 #[test]
 fn a_run_is_the_same_for_the_same_seed() {
     let describe = |seed| format!("{:?}", run(seed, OldDesign::new()));

@@ -6,7 +6,7 @@
 //! ids are hashes.
 
 use crate::ledger::LedgerPort;
-use crate::ledger::{Answer, Entry, Envelope, KeyState, Rows, Seen};
+use crate::ledger::{Answer, Entry, Envelope, KeyState, Order, Request, Rows, Seen, SWEEP_EVERY_MS};
 use crate::model::DeliveryState;
 use crate::ports::LocalFuture;
 use wasm_bindgen::JsValue;
@@ -15,14 +15,21 @@ use worker::{
 };
 
 /// The tables: see `ledger/mod.rs` for what each row is.
-const SCHEMA: [&str; 10] = [
+const SCHEMA: [&str; 16] = [
     "DROP TABLE IF EXISTS seen",
     "CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS replay_ids_until ON replay_ids (until)",
     "CREATE INDEX IF NOT EXISTS replay_ids_delivery ON replay_ids (delivery_id)",
-    "CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, key TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS deliveries_key ON deliveries (key, state)",
+    "CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, key TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL, watched INTEGER NOT NULL DEFAULT 1)",
+    // A table made before `watched` existed gets it (the statement fails, ignored, once it has it).
+    "ALTER TABLE deliveries ADD COLUMN watched INTEGER NOT NULL DEFAULT 1",
+    "DROP INDEX IF EXISTS deliveries_key",
+    "CREATE INDEX IF NOT EXISTS deliveries_watched ON deliveries (key, state, watched)",
     "CREATE INDEX IF NOT EXISTS deliveries_trigger ON deliveries (trigger, state, seq)",
+    "CREATE INDEX IF NOT EXISTS deliveries_trigger_seq ON deliveries (trigger, seq)",
+    "ALTER TABLE deliveries ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at)",
+    "CREATE INDEX IF NOT EXISTS deliveries_trigger_at ON deliveries (trigger, at)",
     "CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at)",
     "CREATE TABLE IF NOT EXISTS order_keys (key TEXT PRIMARY KEY, state TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
@@ -31,25 +38,51 @@ const SCHEMA: [&str; 10] = [
 #[durable_object]
 pub struct TargetLedger {
     state: State,
+    env: Env,
 }
 
 impl DurableObject for TargetLedger {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         // Once per object instance: the schema.
         for statement in SCHEMA {
             let _ = sql.exec(statement, None);
         }
-        TargetLedger { state }
+        TargetLedger { state, env }
     }
 
     async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
         let envelope: Envelope =
             serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let took_in = matches!(&envelope.request, Request::Accept { .. });
         // From here on no await: the object runs this whole stretch before any other request.
         let mut rows = SqlRows(self.state.storage().sql());
         let answer = crate::ledger::serve(&mut rows, envelope).map_err(worker::Error::RustError)?;
+        if took_in {
+            // The sweep: a delivery taken in is never left pending without a queue message.
+            let storage = self.state.storage();
+            if storage.get_alarm().await?.is_none() {
+                storage.set_alarm(SWEEP_EVERY_MS as i64).await?;
+            }
+        }
         worker::Response::from_json(&answer)
+    }
+
+    /// Queues again every delivery whose message must have been lost (`ledger::sweep`), and sweeps
+    /// again later while any is pending.
+    async fn alarm(&self) -> worker::Result<worker::Response> {
+        let now = worker::Date::now().as_millis();
+        let mut rows = SqlRows(self.state.storage().sql());
+        let (lost, pending) = crate::ledger::sweep(&mut rows, now).map_err(worker::Error::RustError)?;
+        if !lost.is_empty() {
+            let app =
+                super::configured_app(&self.env).ok_or_else(|| worker::Error::RustError("misconfigured".into()))?;
+            crate::relay::requeue(&app, &lost).await.map_err(|error| worker::Error::RustError(error.for_the_log()))?;
+        }
+        if pending {
+            self.state.storage().set_alarm(SWEEP_EVERY_MS as i64).await?;
+        }
+        worker::Response::empty()
     }
 }
 
@@ -123,7 +156,10 @@ impl Rows for SqlRows {
 
     fn pending_of_key(&self, key: &str) -> Result<Vec<Entry>, String> {
         let pending = state_name(DeliveryState::Pending);
-        self.json_rows("SELECT entry FROM deliveries WHERE key = ? AND state = ?", vec![key.into(), pending.into()])
+        self.json_rows(
+            "SELECT entry FROM deliveries WHERE key = ? AND state = ? AND watched = 1",
+            vec![key.into(), pending.into()],
+        )
     }
 
     fn next_seq(&self) -> Result<u64, String> {
@@ -134,7 +170,7 @@ impl Rows for SqlRows {
     fn put_entry(&mut self, entry: &Entry) -> Result<(), String> {
         let json = serde_json::to_string(entry).map_err(|e| e.to_string())?;
         self.run(
-            "INSERT OR REPLACE INTO deliveries (id, seq, key, trigger, state, at, entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO deliveries (id, seq, key, trigger, state, at, entry, watched, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             vec![
                 entry.delivery.id.as_str().into(),
                 int(entry.seq),
@@ -143,6 +179,9 @@ impl Rows for SqlRows {
                 state_name(entry.delivery.state).into(),
                 int(entry.delivery.at),
                 json.into(),
+                // What `pending_of_key` selects: `latest`, or out being attempted.
+                int(u64::from(entry.order == Order::Latest || entry.in_flight_since.is_some())),
+                int(entry.due_at),
             ],
         )
     }
@@ -201,9 +240,23 @@ impl Rows for SqlRows {
             .map(|v| number(Some(v))))
     }
 
+    fn overdue(&self, before_ms: u64, limit: usize) -> Result<Vec<Entry>, String> {
+        let pending = state_name(DeliveryState::Pending);
+        self.json_rows(
+            "SELECT entry FROM deliveries WHERE state = ? AND due_at < ? ORDER BY due_at LIMIT ?",
+            vec![pending.into(), int(before_ms), int(limit as u64)],
+        )
+    }
+
+    fn any_pending(&self) -> Result<bool, String> {
+        let pending = state_name(DeliveryState::Pending);
+        Ok(!self.rows("SELECT 1 FROM deliveries WHERE state = ? LIMIT 1", vec![pending.into()])?.is_empty())
+    }
+
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
         self.run("DELETE FROM replay_ids WHERE until <= ?", vec![int(now_ms)])?;
-        self.run("DELETE FROM deliveries WHERE at < ?", vec![int(deliveries_before)])
+        let pending = state_name(DeliveryState::Pending);
+        self.run("DELETE FROM deliveries WHERE at < ? AND state <> ?", vec![int(deliveries_before), pending.into()])
     }
 }
 

@@ -9,12 +9,15 @@ use wasm_bindgen::JsValue;
 use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, RequestInit, State};
 
 /// What the alarm is armed with (storage key `armed`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Armed {
     trigger: String,
     cron: String,
     /// The start of the minute the alarm is set for.
     due_ms: u64,
+    /// When it was armed with this expression.
+    #[serde(default)]
+    armed_ms: u64,
 }
 
 /// What the port sends: arm with `cron`, or disarm.
@@ -40,15 +43,30 @@ impl DurableObject for TriggerSchedule {
             serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
         let storage = self.state.storage();
         let now = worker::Date::now().as_millis();
-        match plan.cron.and_then(|cron| crate::schedules::next_due(&cron, now).map(|due_ms| (cron, due_ms))) {
-            Some((cron, due_ms)) => {
-                storage.put("armed", Armed { trigger: plan.trigger, cron, due_ms }).await?;
-                storage.set_alarm(offset(due_ms, now)).await?;
+        let current = storage.get::<Armed>("armed").await?;
+        match plan.cron {
+            // Armed already with this expression (the daily re-arming): the alarm stays as it is,
+            // so a minute due before it fires is not skipped.
+            Some(cron) if current.as_ref().is_some_and(|armed| armed.cron == cron && armed.trigger == plan.trigger) => {
+                // An alarm that was lost is set again, for its minute if that is not past.
+                if let (None, Some(armed)) = (storage.get_alarm().await?, current) {
+                    match crate::schedules::after_firing(&armed.cron, armed.due_ms.saturating_sub(60_000), now) {
+                        Some(due_ms) => {
+                            storage.put("armed", Armed { due_ms, ..armed }).await?;
+                            storage.set_alarm(offset(due_ms, now)).await?;
+                        }
+                        None => disarm(&storage).await?,
+                    }
+                }
             }
-            None => {
-                storage.delete_alarm().await?;
-                storage.delete_all().await?;
-            }
+            Some(cron) => match crate::schedules::next_due(&cron, now) {
+                Some(due_ms) => {
+                    storage.put("armed", Armed { trigger: plan.trigger, cron, due_ms, armed_ms: now }).await?;
+                    storage.set_alarm(offset(due_ms, now)).await?;
+                }
+                None => disarm(&storage).await?,
+            },
+            None => disarm(&storage).await?,
         }
         worker::Response::empty()
     }
@@ -59,16 +77,28 @@ impl DurableObject for TriggerSchedule {
         // Misconfigured, or storage failed: the error makes the platform retry the alarm, and the
         // ledger keeps a retried minute from firing twice.
         let app = super::configured_app(&self.env).ok_or_else(|| worker::Error::RustError("misconfigured".into()))?;
-        crate::schedules::fire(&app, &armed.trigger, armed.due_ms)
+        let now = worker::Date::now().as_millis();
+        let next = crate::schedules::wake(&app, &armed.trigger, &armed.cron, armed.due_ms, armed.armed_ms, now)
             .await
             .map_err(|error| worker::Error::RustError(error.for_the_log()))?;
-        let now = worker::Date::now().as_millis();
-        if let Some(due_ms) = crate::schedules::after_firing(&armed.cron, armed.due_ms, now) {
-            storage.put("armed", Armed { due_ms, ..armed }).await?;
-            storage.set_alarm(offset(due_ms, now)).await?;
+        // Requests ran while it fired: a trigger deleted or changed meanwhile has its own plan now.
+        if storage.get::<Armed>("armed").await?.as_ref() != Some(&armed) {
+            return worker::Response::empty();
+        }
+        match next {
+            Some(due_ms) => {
+                storage.put("armed", Armed { due_ms, ..armed }).await?;
+                storage.set_alarm(offset(due_ms, worker::Date::now().as_millis())).await?;
+            }
+            None => disarm(&storage).await?,
         }
         worker::Response::empty()
     }
+}
+
+async fn disarm(storage: &worker::Storage) -> worker::Result<()> {
+    storage.delete_alarm().await?;
+    storage.delete_all().await
 }
 
 /// `set_alarm` takes an `i64` as milliseconds from now, not as a time.

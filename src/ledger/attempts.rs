@@ -11,6 +11,10 @@ use crate::outbound::OutboundResponse;
 /// or an alarm runs for at most 15 minutes of wall time); its outcome is then unknown.
 pub const ATTEMPT_LEASE_MS: u64 = 15 * 60 * 1000;
 
+/// How soon a delivery waiting for an older attempt of its key asks again, at first (then half as
+/// long again as that attempt has been out).
+pub const WAIT_POLL_MS: u64 = 5_000;
+
 /// What `next_attempt` decided.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,19 +173,24 @@ impl Ledger {
         NextAttempt::Send { call, number }
     }
 
-    /// When an older `latest` delivery for `id`'s key that is still out will have lapsed: a newer
-    /// one waits for it, or the target could apply the older one last.
+    /// When to ask again while an older delivery for `id`'s key is still out (a newer `latest` one
+    /// waits for it, or the target could apply the older one last): in a few seconds, since the
+    /// older one usually reports long before its lease lapses, and at the latest when it lapses.
     fn older_attempt_out(&self, id: &str, now_ms: u64) -> Option<u64> {
         let entry = self.entries.get(id)?;
         if entry.order != Order::Latest {
             return None;
         }
-        self.entries
+        let (since, lapses) = self
+            .entries
             .values()
             .filter(|other| other.key == entry.key && other.seq < entry.seq)
-            .filter_map(|other| other.in_flight_since.map(|since| since + ATTEMPT_LEASE_MS))
-            .filter(|&lapses| lapses > now_ms)
-            .max()
+            .filter_map(|other| other.in_flight_since.map(|since| (since, since + ATTEMPT_LEASE_MS)))
+            .filter(|&(_, lapses)| lapses > now_ms)
+            .max_by_key(|&(_, lapses)| lapses)?;
+        // The longer it has been out, the longer the wait: a handful of asks over a whole lease.
+        let poll = WAIT_POLL_MS.max(now_ms.saturating_sub(since) / 2);
+        Some(lapses.min(now_ms + poll))
     }
 
     /// Records the attempt of `id` that never reported as one whose outcome is unknown.
@@ -252,7 +261,7 @@ mod tests {
         // v2 arrives while v1 is out, so v1 is not superseded at once; it waits for v1's report.
         ledger.accept(arrival("v2", "web", Order::Latest, &[]), 10);
         assert_eq!(state(&ledger, "v1"), DeliveryState::Pending);
-        assert_eq!(ledger.next_attempt("v2", 10), NextAttempt::Wait { until_ms: ATTEMPT_LEASE_MS });
+        assert_eq!(ledger.next_attempt("v2", 10), NextAttempt::Wait { until_ms: 10 + WAIT_POLL_MS }, "asks again soon");
         assert_eq!(ledger.record_outcome("v1", &report(&answer(503), false), 20, 0), AfterAttempt::Superseded);
         assert_eq!(ledger.delivery("v1").unwrap().superseded_by.as_deref(), Some("v2"));
         assert!(sends(ledger.next_attempt("v2", 20)));

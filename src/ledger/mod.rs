@@ -7,9 +7,10 @@
 //! [`serve`] reads and writes them through [`Rows`]):
 //! - `replay_ids(id TEXT PRIMARY KEY, delivery_id, at, until)`: [`Seen`], each until its time is
 //!   over (72 h for a webhook's, 24 h for an `Idempotency-Key`);
-//! - `deliveries(id TEXT PRIMARY KEY, seq, key, trigger, state, at, entry)`, indexed on
-//!   `(key, state)`, `(trigger, state, seq)` and `at`: [`Entry`] as JSON in `entry` (the
-//!   [`Delivery`] with its call and payload), the other columns what queries select on;
+//! - `deliveries(id TEXT PRIMARY KEY, seq, key, trigger, state, at, entry, watched)`, indexed on
+//!   `(key, state, watched)`, `(trigger, state, seq)` and `at`: [`Entry`] as JSON in `entry` (the
+//!   [`Delivery`] with its call and payload), the other columns what queries select on (`watched`:
+//!   `latest`, or out being attempted, what [`Rows::pending_of_key`] reads);
 //! - `order_keys(key TEXT PRIMARY KEY, state)`: [`KeyState`] as JSON;
 //! - `meta(name TEXT PRIMARY KEY, value)`: `next_seq`, the arrival counter.
 //!
@@ -25,7 +26,10 @@ mod serve;
 pub use port::{LedgerPort, MemoryLedger};
 
 pub use attempts::{AfterAttempt, AttemptReport, NextAttempt, ATTEMPT_LEASE_MS};
-pub use serve::{serve, AcceptAnswer, Answer, Envelope, MemoryRows, Request, Rows, WireOutcome, WireReport};
+pub use serve::{
+    serve, sweep, AcceptAnswer, Answer, Envelope, MemoryRows, Request, Rows, WireOutcome, WireReport, SWEEP_EVERY_MS,
+    SWEEP_GRACE_MS,
+};
 
 use crate::model::delivery::RetryPolicy;
 use crate::model::{Delivery, DeliveryState};

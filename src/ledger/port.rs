@@ -139,6 +139,12 @@ impl Rows for Counted<'_> {
     fn last_used(&self, trigger: &str) -> Result<Option<u64>, String> {
         self.count_one(self.rows.last_used(trigger))
     }
+    fn overdue(&self, before_ms: u64, limit: usize) -> Result<Vec<Entry>, String> {
+        self.count(self.rows.overdue(before_ms, limit))
+    }
+    fn any_pending(&self) -> Result<bool, String> {
+        self.rows.any_pending()
+    }
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
         let before = self.rows.seen.len() + self.rows.entries.len();
         self.rows.expire(now_ms, deliveries_before)?;

@@ -3,7 +3,7 @@
 //! implements [`Rows`] and calls [`serve`]; everything that decides is here or in the ledger.
 //! Each request reads only the rows it needs and writes back only the rows it changed.
 
-use super::{Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Seen};
+use super::{Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Order, Seen};
 use crate::error::Error;
 use crate::model::delivery::{excerpt, redact, redact_bytes, RetryPolicy};
 use crate::model::{Delivery, DeliveryState};
@@ -16,7 +16,9 @@ pub trait Rows {
     fn seen(&self, replay_id: &str) -> Result<Option<Seen>, String>;
     fn entry(&self, id: &str) -> Result<Option<Entry>, String>;
     fn key_state(&self, key: &str) -> Result<Option<KeyState>, String>;
-    /// The pending deliveries of `key`, out being attempted or not.
+    /// The pending deliveries of `key` that are `latest` (supersession looks at them) or out
+    /// being attempted (a newer `latest` one waits for them). Not the other `all` ones: a busy key
+    /// may have thousands queued, and nothing decides on them.
     fn pending_of_key(&self, key: &str) -> Result<Vec<Entry>, String>;
     fn next_seq(&self) -> Result<u64, String>;
     fn put_entry(&mut self, entry: &Entry) -> Result<(), String>;
@@ -36,8 +38,12 @@ pub trait Rows {
     ) -> Result<Vec<Entry>, String>;
     /// When the trigger's newest delivery was made.
     fn last_used(&self, trigger: &str) -> Result<Option<u64>, String>;
-    /// Deletes the replay ids whose time is over by `now_ms` and the deliveries made before
-    /// `deliveries_before` (their retention is over).
+    /// At most `limit` pending deliveries that were due before `before_ms`, oldest first.
+    fn overdue(&self, before_ms: u64, limit: usize) -> Result<Vec<Entry>, String>;
+    /// Whether any delivery is pending.
+    fn any_pending(&self) -> Result<bool, String>;
+    /// Deletes the replay ids whose time is over by `now_ms` and the settled deliveries made before
+    /// `deliveries_before` (their retention is over). A pending one is kept until it settles.
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String>;
 }
 
@@ -256,6 +262,32 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
     Ok(answer)
 }
 
+/// How long past its time a pending delivery must be before the sweep queues it again: past any
+/// queue lag and any attempt's lease, so that it is one whose message was lost (an invocation that
+/// died between taking it in and queuing it, a report that never arrived).
+pub const SWEEP_GRACE_MS: u64 = 20 * 60 * 1000;
+/// How often a ledger with pending deliveries sweeps (its object's alarm).
+pub const SWEEP_EVERY_MS: u64 = 10 * 60 * 1000;
+/// The most deliveries one sweep queues again.
+const SWEEP_LIMIT: usize = 100;
+
+/// The sweep, when the object's alarm wakes: the deliveries (target, id) whose queue message must
+/// have been lost, to be queued again (a message too many is harmless: the ledger hands each
+/// attempt out once), and whether any delivery is still pending (the alarm is set again).
+pub fn sweep(rows: &mut dyn Rows, now_ms: u64) -> Result<(Vec<(String, String)>, bool), String> {
+    let cutoff = now_ms.saturating_sub(SWEEP_GRACE_MS);
+    let mut ledger = Ledger::new(RetryPolicy::default());
+    for entry in rows.overdue(cutoff, SWEEP_LIMIT)? {
+        ledger.entries.insert(entry.delivery.id.clone(), entry);
+    }
+    let lost = ledger
+        .due(cutoff)
+        .into_iter()
+        .filter_map(|id| ledger.entries.get(&id).map(|entry| (entry.delivery.target.clone(), id)))
+        .collect();
+    Ok((lost, rows.any_pending()?))
+}
+
 /// The rows `accept` reads: the arrival's replay ids (and the deliveries they name), its key's
 /// state and that key's pending deliveries.
 fn load_for_accept(rows: &dyn Rows, ledger: &mut Ledger, arrival: &Arrival) -> Result<(), String> {
@@ -282,6 +314,8 @@ fn load(rows: &dyn Rows, ledger: &mut Ledger, id: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A key's state and the pending deliveries of it that supersession and the wait for an older
+/// attempt look at (see [`Rows::pending_of_key`]).
 fn load_key(rows: &dyn Rows, ledger: &mut Ledger, key: &str) -> Result<(), String> {
     if ledger.keys.contains_key(key) {
         return Ok(());
@@ -354,6 +388,7 @@ impl Rows for MemoryRows {
             .entries
             .values()
             .filter(|entry| entry.key == key && entry.delivery.state == DeliveryState::Pending)
+            .filter(|entry| entry.order == Order::Latest || entry.in_flight_since.is_some())
             .cloned()
             .collect())
     }
@@ -406,9 +441,25 @@ impl Rows for MemoryRows {
     fn last_used(&self, trigger: &str) -> Result<Option<u64>, String> {
         Ok(self.entries.values().filter(|entry| entry.delivery.trigger == trigger).map(|entry| entry.delivery.at).max())
     }
+    fn overdue(&self, before_ms: u64, limit: usize) -> Result<Vec<Entry>, String> {
+        let mut overdue: Vec<Entry> = self
+            .entries
+            .values()
+            .filter(|entry| entry.delivery.state == DeliveryState::Pending && entry.due_at < before_ms)
+            .cloned()
+            .collect();
+        overdue.sort_by_key(|entry| entry.seq);
+        overdue.truncate(limit);
+        Ok(overdue)
+    }
+    fn any_pending(&self) -> Result<bool, String> {
+        Ok(self.entries.values().any(|entry| entry.delivery.state == DeliveryState::Pending))
+    }
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
         self.seen.retain(|_, seen| seen.until > now_ms);
-        self.entries.retain(|_, entry| entry.delivery.at >= deliveries_before);
+        self.entries.retain(|_, entry| {
+            entry.delivery.at >= deliveries_before || entry.delivery.state == DeliveryState::Pending
+        });
         Ok(())
     }
 }

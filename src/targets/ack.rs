@@ -53,10 +53,11 @@ impl AckTarget {
 }
 
 impl TargetKind for AckTarget {
-    /// An ACK trigger URL redeploys one workload: every delivery to it shares one key.
+    /// An ACK trigger URL redeploys one workload: every delivery to it shares one key, but for an
+    /// application trigger's container, whose image is its own.
     fn order_key(&self, call: &Call) -> String {
-        match &call.workload {
-            Some(w) => format!("workload:{}/{}", w.namespace, w.name),
+        match call.workload.as_ref().and_then(|w| w.container.as_ref().map(|c| (w, c))) {
+            Some((w, container)) => format!("workload:{}/{}/container:{container}", w.namespace, w.name),
             None => "workload".to_string(),
         }
     }

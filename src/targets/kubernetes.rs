@@ -104,10 +104,17 @@ fn restart_patch(call: &Call, containers: &[ContainerImage]) -> Value {
 }
 
 impl TargetKind for KubernetesTarget {
+    /// The workload and what is done to it: a restart, or setting the image of one container (or
+    /// of the containers running one repository). So a newer image for `app` never drops a
+    /// pending one for `sidecar`, nor a restart a pending image.
     fn order_key(&self, call: &Call) -> String {
-        match &call.workload {
-            Some(w) => format!("workload:{}/{}/{}", w.namespace, crate::model::wire_name(&w.kind), w.name),
-            None => format!("ref:{}", call.ref_name),
+        let Some(w) = &call.workload else { return format!("ref:{}", call.ref_name) };
+        let workload = format!("workload:{}/{}/{}", w.namespace, crate::model::wire_name(&w.kind), w.name);
+        match (w.action, &w.container, &call.image) {
+            (WorkloadAction::Restart, _, _) => format!("{workload}/restart"),
+            (WorkloadAction::SetImage, Some(container), _) => format!("{workload}/container:{container}"),
+            (WorkloadAction::SetImage, None, Some(image)) => format!("{workload}/repository:{}", image.repository),
+            (WorkloadAction::SetImage, None, None) => format!("{workload}/set-image"),
         }
     }
 
@@ -171,6 +178,22 @@ mod tests {
 
     fn target() -> KubernetesTarget {
         KubernetesTarget { api_server: "https://k8s.example.com:6443/".into(), token: Secret::new("sa-token") }
+    }
+
+    #[test]
+    fn the_order_key_is_the_workload_and_what_is_done_to_it() {
+        let key = |action, container| target().order_key(&call(action, container));
+        assert_eq!(key(WorkloadAction::SetImage, Some("app")), key(WorkloadAction::SetImage, Some("app")));
+        assert_ne!(key(WorkloadAction::SetImage, Some("app")), key(WorkloadAction::SetImage, Some("sidecar")));
+        assert_ne!(key(WorkloadAction::SetImage, Some("app")), key(WorkloadAction::Restart, None));
+        assert!(
+            key(WorkloadAction::Restart, None).starts_with("workload:prod/"),
+            "{}",
+            key(WorkloadAction::Restart, None)
+        );
+        let mut other_ref = call(WorkloadAction::Restart, None);
+        other_ref.ref_name = "v2".into();
+        assert_eq!(target().order_key(&other_ref), key(WorkloadAction::Restart, None), "not the ref");
     }
 
     fn call(action: WorkloadAction, container: Option<&str>) -> Call {

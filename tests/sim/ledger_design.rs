@@ -2,10 +2,11 @@
 //! it run one at a time whichever location makes them); KV keeps only the catalog (triggers); the
 //! queue carries delivery ids, and the ledger decides each attempt.
 
-use super::world::{World, POLICY};
+use super::world::{Step, World, POLICY};
 use super::Design;
 use hookrelay::ledger::{Accepted, AfterAttempt, Arrival, AttemptReport, Cause, Ledger, NextAttempt};
-use hookrelay::model::{Call, Delivery};
+use hookrelay::ledger::{SWEEP_EVERY_MS, SWEEP_GRACE_MS};
+use hookrelay::model::{Call, Delivery, DeliveryState};
 use std::collections::BTreeMap;
 
 #[derive(Clone)]
@@ -17,11 +18,29 @@ pub struct Message {
 pub struct LedgerDesign {
     ledgers: BTreeMap<String, Ledger>,
     made: u64,
+    /// Whether each object sweeps for deliveries whose message was lost (`ledger::sweep`); the
+    /// design without it loses the deliveries of an edge that died after taking them in.
+    sweeps: bool,
+    /// The targets whose object's alarm is set.
+    armed: std::collections::BTreeSet<String>,
 }
 
 impl LedgerDesign {
     pub fn new() -> LedgerDesign {
-        LedgerDesign { ledgers: BTreeMap::new(), made: 0 }
+        LedgerDesign { ledgers: BTreeMap::new(), made: 0, sweeps: true, armed: Default::default() }
+    }
+
+    /// The same design without the sweep: a known-bad variant the properties must catch.
+    pub fn without_sweep() -> LedgerDesign {
+        LedgerDesign { sweeps: false, ..LedgerDesign::new() }
+    }
+
+    /// Sets the target's alarm for its next sweep, unless it is set (as `TargetLedger` does).
+    fn arm(&mut self, world: &mut World<Message>, target: &str) {
+        if self.sweeps && self.armed.insert(target.to_string()) {
+            let location = world.location();
+            world.schedule(world.now + SWEEP_EVERY_MS, location, Step::Sweep { target: target.to_string() });
+        }
     }
 
     fn ledger(&mut self, target: &str) -> &mut Ledger {
@@ -117,6 +136,12 @@ impl Design for LedgerDesign {
             remember_ms: hookrelay::ledger::SEEN_FOR_MS,
         };
         if let Some(id) = self.accept(world, hook.trigger, &hook.key, hook.version, cause) {
+            self.arm(world, &trigger.target);
+            // The edge's invocation may die after the ledger took the delivery in and before its
+            // message is queued: the 202 never left, but the replay id is taken.
+            if world.rng.chance(5) {
+                return;
+            }
             // Large or not, the payload stays in the ledger: the message carries the id only.
             world.send(Message { target: trigger.target, id }, 0);
         }
@@ -138,6 +163,22 @@ impl Design for LedgerDesign {
         if let Some(id) = self.accept(world, trigger, &old.call.ref_name, version, cause) {
             // Tried at once, as today; a retry goes through the queue like any other.
             self.attempt(world, location, &Message { target: old.target, id }, 0);
+        }
+    }
+
+    /// `ledger::sweep`: every delivery long overdue is queued again; the alarm is set again while
+    /// any is pending.
+    fn sweep(&mut self, world: &mut World<Message>, target: &str) {
+        self.armed.remove(target);
+        let now = world.now;
+        let ledger = self.ledger(target);
+        let lost = ledger.due(now.saturating_sub(SWEEP_GRACE_MS));
+        let pending = ledger.entries.values().any(|entry| entry.delivery.state == DeliveryState::Pending);
+        for id in lost {
+            world.send(Message { target: target.to_string(), id }, 0);
+        }
+        if pending {
+            self.arm(world, target);
         }
     }
 

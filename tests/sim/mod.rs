@@ -25,6 +25,8 @@ pub trait Design {
     fn replay(&mut self, world: &mut World<Self::Msg>, location: usize, of: &str);
     /// Every delivery record as it finally stands, by id.
     fn records(&self) -> BTreeMap<String, Delivery>;
+    /// A target's ledger object wakes for its sweep (designs without one never schedule it).
+    fn sweep(&mut self, _world: &mut World<Self::Msg>, _target: &str) {}
 }
 
 /// What one run came to.
@@ -58,6 +60,7 @@ pub fn run_in_full<D: Design>(seed: u64, mut design: D) -> Run {
                 }
             }
             Step::SetTrigger { trigger, enabled } => world.set_trigger(location, trigger, enabled),
+            Step::Sweep { target } => design.sweep(&mut world, &target),
             Step::Apply { target, key, delivery_id } => world.act(target, key, &delivery_id, true),
         }
     }

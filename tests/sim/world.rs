@@ -69,6 +69,10 @@ pub enum Step<M> {
         trigger: usize,
         enabled: bool,
     },
+    /// A target's ledger object wakes for its sweep (its alarm).
+    Sweep {
+        target: String,
+    },
     /// A target acts on a request whose sender died before it answered.
     Apply {
         target: String,
