@@ -7,7 +7,7 @@
 
 use crate::ledger::LedgerPort;
 use crate::ledger::{Answer, Entry, Envelope, KeyState, Order, Request, Rows, Seen, SWEEP_EVERY_MS};
-use crate::model::DeliveryState;
+use crate::model::{Call, DeliveryState};
 use crate::ports::LocalFuture;
 use wasm_bindgen::JsValue;
 use worker::{
@@ -15,7 +15,7 @@ use worker::{
 };
 
 /// The tables: see `ledger/mod.rs` for what each row is.
-const SCHEMA: [&str; 16] = [
+const SCHEMA: [&str; 17] = [
     "DROP TABLE IF EXISTS seen",
     "CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS replay_ids_until ON replay_ids (until)",
@@ -28,6 +28,9 @@ const SCHEMA: [&str; 16] = [
     "CREATE INDEX IF NOT EXISTS deliveries_trigger ON deliveries (trigger, state, seq)",
     "CREATE INDEX IF NOT EXISTS deliveries_trigger_seq ON deliveries (trigger, seq)",
     "ALTER TABLE deliveries ADD COLUMN due_at INTEGER NOT NULL DEFAULT 0",
+    // The call (with its payload) apart from the entry, written once: '' in a row made before it,
+    // whose entry still holds it.
+    "ALTER TABLE deliveries ADD COLUMN call TEXT NOT NULL DEFAULT ''",
     "CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (state, due_at)",
     "CREATE INDEX IF NOT EXISTS deliveries_trigger_at ON deliveries (trigger, at)",
     "CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at)",
@@ -167,23 +170,50 @@ impl Rows for SqlRows {
         Ok(rows.first().map(|row| number(row.first())).unwrap_or(1))
     }
 
-    fn put_entry(&mut self, entry: &Entry) -> Result<(), String> {
-        let json = serde_json::to_string(entry).map_err(|e| e.to_string())?;
-        self.run(
-            "INSERT OR REPLACE INTO deliveries (id, seq, key, trigger, state, at, entry, watched, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            vec![
-                entry.delivery.id.as_str().into(),
-                int(entry.seq),
-                entry.key.as_str().into(),
-                entry.delivery.trigger.as_str().into(),
-                state_name(entry.delivery.state).into(),
-                int(entry.delivery.at),
-                json.into(),
-                // What `pending_of_key` selects: `latest`, or out being attempted.
-                int(u64::from(entry.order == Order::Latest || entry.in_flight_since.is_some())),
-                int(entry.due_at),
-            ],
-        )
+    fn call(&self, id: &str) -> Result<Option<Call>, String> {
+        let rows = self.rows("SELECT call, entry FROM deliveries WHERE id = ?", vec![id.into()])?;
+        let Some(row) = rows.first() else { return Ok(None) };
+        match text(row.first()) {
+            call if !call.is_empty() => serde_json::from_str(&call).map(Some).map_err(|e| e.to_string()),
+            _ => {
+                let entry: Entry = serde_json::from_str(&text(row.get(1))).map_err(|e| e.to_string())?;
+                Ok(Some(entry.delivery.call))
+            }
+        }
+    }
+
+    fn put_entry(&mut self, entry: &Entry, with_call: bool) -> Result<(), String> {
+        // The entry without its call: an attempt's bookkeeping never rewrites the payload.
+        let mut light = entry.clone();
+        let call = std::mem::take(&mut light.delivery.call);
+        let json = serde_json::to_string(&light).map_err(|e| e.to_string())?;
+        let watched = int(u64::from(entry.order == Order::Latest || entry.in_flight_since.is_some()));
+        let mut values: Values = vec![
+            int(entry.seq),
+            entry.key.as_str().into(),
+            entry.delivery.trigger.as_str().into(),
+            state_name(entry.delivery.state).into(),
+            int(entry.delivery.at),
+            json.into(),
+            // What `pending_of_key` selects: `latest`, or out being attempted.
+            watched,
+            int(entry.due_at),
+        ];
+        if with_call {
+            values.push(serde_json::to_string(&call).map_err(|e| e.to_string())?.into());
+            values.push(entry.delivery.id.as_str().into());
+            self.run(
+                "INSERT OR REPLACE INTO deliveries (seq, key, trigger, state, at, entry, watched, due_at, call, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        } else {
+            values.push(entry.delivery.id.as_str().into());
+            self.run(
+                // A row from before the call was kept apart moves its call out of its old entry.
+                "UPDATE deliveries SET call = CASE WHEN call = '' THEN COALESCE(json_extract(entry, '$.delivery.call'), '') ELSE call END, seq = ?, key = ?, trigger = ?, state = ?, at = ?, entry = ?, watched = ?, due_at = ? WHERE id = ?",
+                values,
+            )
+        }
     }
 
     fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String> {

@@ -112,6 +112,8 @@ pub struct KeyState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Changes {
     pub deliveries: BTreeSet<String>,
+    /// Of `deliveries`, the ones taken in since: their call is written once, with them.
+    pub created: BTreeSet<String>,
     pub keys: BTreeSet<String>,
     pub seen: BTreeSet<String>,
     /// `seen` rows to delete.
@@ -230,6 +232,7 @@ impl Ledger {
 
     fn put(&mut self, entry: Entry) {
         self.changes.deliveries.insert(entry.delivery.id.clone());
+        self.changes.created.insert(entry.delivery.id.clone());
         self.entries.insert(entry.delivery.id.clone(), entry);
     }
 

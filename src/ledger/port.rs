@@ -101,9 +101,12 @@ impl Rows for Counted<'_> {
         self.read.set(self.read.get() + 1);
         self.rows.next_seq()
     }
-    fn put_entry(&mut self, entry: &Entry) -> Result<(), String> {
+    fn call(&self, id: &str) -> Result<Option<crate::model::Call>, String> {
+        self.rows.call(id)
+    }
+    fn put_entry(&mut self, entry: &Entry, with_call: bool) -> Result<(), String> {
         self.written += 1;
-        self.rows.put_entry(entry)
+        self.rows.put_entry(entry, with_call)
     }
     fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String> {
         self.written += 1;

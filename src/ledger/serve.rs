@@ -6,22 +6,32 @@
 use super::{Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Order, Seen};
 use crate::error::Error;
 use crate::model::delivery::{excerpt, redact, redact_bytes, RetryPolicy};
-use crate::model::{Delivery, DeliveryState};
+use crate::model::{Call, Delivery, DeliveryState};
 use crate::outbound::OutboundResponse;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// The rows of one target's ledger. `Err` is the storage's own reason.
+///
+/// A delivery's call (with its payload, up to 1 MiB) never changes once it is taken in, while its
+/// state changes with every attempt: an adapter may keep the call apart, write it once
+/// (`put_entry` with `with_call`), and read it only when asked (`call`), so that an attempt's
+/// bookkeeping never moves the payload. Entries it returns may then hold an empty call; `serve`
+/// asks for the call where one is needed.
 pub trait Rows {
     fn seen(&self, replay_id: &str) -> Result<Option<Seen>, String>;
     fn entry(&self, id: &str) -> Result<Option<Entry>, String>;
+    /// The call of delivery `id`, as it was taken in.
+    fn call(&self, id: &str) -> Result<Option<Call>, String>;
     fn key_state(&self, key: &str) -> Result<Option<KeyState>, String>;
     /// The pending deliveries of `key` that are `latest` (supersession looks at them) or out
     /// being attempted (a newer `latest` one waits for them). Not the other `all` ones: a busy key
     /// may have thousands queued, and nothing decides on them.
     fn pending_of_key(&self, key: &str) -> Result<Vec<Entry>, String>;
     fn next_seq(&self) -> Result<u64, String>;
-    fn put_entry(&mut self, entry: &Entry) -> Result<(), String>;
+    /// Writes the entry; its call too when `with_call` (it was just taken in), else the stored
+    /// call stays.
+    fn put_entry(&mut self, entry: &Entry, with_call: bool) -> Result<(), String>;
     fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String>;
     fn put_seen(&mut self, replay_id: &str, seen: &Seen) -> Result<(), String>;
     fn forget_seen(&mut self, replay_id: &str) -> Result<(), String>;
@@ -225,7 +235,13 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
         }
         Request::Next { id } => {
             load_with_key(rows, &mut ledger, &id)?;
-            Answer::Next { next: ledger.next_attempt(&id, now) }
+            let mut next = ledger.next_attempt(&id, now);
+            if let NextAttempt::Send { call, .. } = &mut next {
+                if let Some(stored) = rows.call(&id)? {
+                    **call = stored;
+                }
+            }
+            Answer::Next { next }
         }
         Request::Outcome { id, report } => {
             load_with_key(rows, &mut ledger, &id)?;
@@ -249,12 +265,17 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
             Answer::Done { changed: ledger.abandon(&id, now, &why) }
         }
         Request::Get { id } => {
-            return Ok(Answer::Delivery { delivery: rows.entry(&id)?.map(|entry| Box::new(entry.delivery)) })
+            let delivery = match rows.entry(&id)? {
+                Some(entry) => Some(Box::new(with_call(rows, entry)?)),
+                None => None,
+            };
+            return Ok(Answer::Delivery { delivery });
         }
         Request::Page { trigger, state, before, limit } => {
             let entries = rows.page(&trigger, state, before, limit)?;
             let next = (entries.len() == limit).then(|| entries.last().map(|entry| entry.seq)).flatten();
-            return Ok(Answer::Page { deliveries: entries.into_iter().map(|entry| entry.delivery).collect(), next });
+            let deliveries = entries.into_iter().map(|entry| with_call(rows, entry)).collect::<Result<_, _>>()?;
+            return Ok(Answer::Page { deliveries, next });
         }
         Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
     };
@@ -337,12 +358,21 @@ fn load_with_key(rows: &dyn Rows, ledger: &mut Ledger, id: &str) -> Result<(), S
     }
 }
 
+/// The delivery of `entry`, with its call.
+fn with_call(rows: &dyn Rows, entry: Entry) -> Result<Delivery, String> {
+    let mut delivery = entry.delivery;
+    if let Some(call) = rows.call(&delivery.id)? {
+        delivery.call = call;
+    }
+    Ok(delivery)
+}
+
 /// Writes back the rows the ledger changed.
 fn save(rows: &mut dyn Rows, ledger: &mut Ledger) -> Result<(), String> {
     let changes = ledger.take_changes();
     for id in &changes.deliveries {
         if let Some(entry) = ledger.entries.get(id) {
-            rows.put_entry(entry)?;
+            rows.put_entry(entry, changes.created.contains(id))?;
         }
     }
     for key in &changes.keys {
@@ -380,6 +410,9 @@ impl Rows for MemoryRows {
     fn entry(&self, id: &str) -> Result<Option<Entry>, String> {
         Ok(self.entries.get(id).cloned())
     }
+    fn call(&self, id: &str) -> Result<Option<Call>, String> {
+        Ok(self.entries.get(id).map(|entry| entry.delivery.call.clone()))
+    }
     fn key_state(&self, key: &str) -> Result<Option<KeyState>, String> {
         Ok(self.keys.get(key).cloned())
     }
@@ -395,8 +428,14 @@ impl Rows for MemoryRows {
     fn next_seq(&self) -> Result<u64, String> {
         Ok(self.next_seq)
     }
-    fn put_entry(&mut self, entry: &Entry) -> Result<(), String> {
-        self.entries.insert(entry.delivery.id.clone(), entry.clone());
+    fn put_entry(&mut self, entry: &Entry, with_call: bool) -> Result<(), String> {
+        let mut entry = entry.clone();
+        if !with_call {
+            if let Some(stored) = self.entries.get_mut(&entry.delivery.id) {
+                entry.delivery.call = std::mem::take(&mut stored.delivery.call);
+            }
+        }
+        self.entries.insert(entry.delivery.id.clone(), entry);
         Ok(())
     }
     fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String> {
