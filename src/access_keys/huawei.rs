@@ -74,4 +74,15 @@ mod tests {
         assert_eq!(canonical_uri("/"), "/");
         assert_eq!(canonical_uri(""), "/");
     }
+
+    #[test]
+    fn a_declared_body_hash_must_be_the_bodys_and_unsigned_payload_is_taken_as_declared() {
+        let body = Request::new("POST", "/").with_body("application/octet-stream", "abc");
+        let declared = |value: &str| body.clone().with_header("X-Sdk-Content-Sha256", value);
+        assert_eq!(payload_hash(&body), Ok(sha256_hex(b"abc")));
+        assert_eq!(payload_hash(&declared(UNSIGNED_PAYLOAD)), Ok(UNSIGNED_PAYLOAD.into()));
+        assert_eq!(payload_hash(&declared(&sha256_hex(b"abc"))), Ok(sha256_hex(b"abc")));
+        let other = declared(&sha256_hex(b"abd"));
+        assert_eq!(payload_hash(&other), Err(Refusal::BodyHashMismatch("X-Sdk-Content-Sha256")));
+    }
 }
