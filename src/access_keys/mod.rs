@@ -13,7 +13,7 @@ use crate::crypto::Secret;
 use crate::http::{parse_urlencoded, percent_encode, Request};
 use sha2::{Digest, Sha256};
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 /// How far a signing date may be from now, either way: 15 minutes, as the vendors allow.
 pub const SIGNING_WINDOW_MS: u64 = 15 * 60 * 1000;
@@ -204,7 +204,8 @@ pub trait NonceMemory {
 /// Nonces in memory, at most `capacity` unexpired ones.
 pub struct MemoryNonces {
     capacity: usize,
-    seen: RefCell<HashMap<String, u64>>,
+    // A BTreeMap, as elsewhere in the core: a HashMap would add hashbrown and SipHash to the wasm.
+    seen: RefCell<BTreeMap<String, u64>>,
 }
 
 impl MemoryNonces {

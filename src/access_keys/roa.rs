@@ -31,9 +31,9 @@ fn string_to_sign(request: &Request) -> String {
         signed.push('\n');
     }
     // One value per name, the first, as the SDK's dict held them; sorted by name.
-    let mut acs_headers = BTreeMap::new();
+    let mut acs_headers: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in request.headers.iter().filter(|(name, _)| name.to_ascii_lowercase().starts_with("x-acs-")) {
-        acs_headers.entry(name.to_ascii_lowercase()).or_insert(value.as_str());
+        acs_headers.entry(name.to_ascii_lowercase()).or_insert_with(|| value.clone());
     }
     for (name, value) in acs_headers {
         signed.push_str(&format!("{name}:{value}\n"));
