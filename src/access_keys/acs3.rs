@@ -1,6 +1,6 @@
 //! Alibaba Cloud ACS3-HMAC-SHA256, the default of alibabacloud-tea-openapi (`Utils.get_authorization`):
 //! `Authorization: ACS3-HMAC-SHA256 Credential=AK,SignedHeaders=a;b,Signature=<hex>`. The SDK signs
-//! every header it set (names lower-cased, values trimmed, repeats joined sorted), the path as
+//! every header it set (names lower-cased, values trimmed, repeats joined), the path as
 //! sent, the query re-encoded, and the body's SHA-256, which it also sends as
 //! `x-acs-content-sha256`. No `worker` import; never logs.
 
@@ -34,8 +34,8 @@ pub(super) fn verify<'k>(request: &Request, credentials: &str, keys: &'k AccessK
     }
     let mut canonical_headers = String::new();
     for name in &names {
-        let mut values: Vec<&str> = header_values(request, name).into_iter().map(str::trim).collect();
-        values.sort_unstable();
+        // The SDK sorts a repeated header's values; the platform hands over one value per name.
+        let values: Vec<&str> = header_values(request, name).into_iter().map(str::trim).collect();
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
     let path = if request.path.is_empty() { "/" } else { &request.path };
