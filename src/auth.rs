@@ -1,29 +1,45 @@
-//! Who may call: admin identities from `ADMIN_TOKENS`, and trigger tokens.
+//! Who may call: admin identities from `ADMIN_TOKENS` and `ADMIN_ACCESS_KEYS`, and trigger tokens.
 //! Trigger tokens are generated here, stored only as SHA-256, and compared in constant time.
 //! Nothing here logs or returns a secret.
 
+use crate::access_keys::{AccessKeys, MemoryNonces, NonceMemory};
 use crate::error::Error;
 use crate::http::Request;
 use sha2::{Digest, Sha256};
+use std::rc::Rc;
 
 pub use crate::crypto::{constant_time_eq, TriggerToken, TOKEN_PREFIX};
 
-/// An administrator, as named in `ADMIN_TOKENS`.
+/// An administrator, as named in `ADMIN_TOKENS` or `ADMIN_ACCESS_KEYS`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin {
     pub name: String,
 }
 
-/// The admins known to this deployment. Tokens are kept as SHA-256 only.
-#[derive(Clone, Default)]
+/// The admins known to this deployment. Tokens are kept as SHA-256 only; access key secrets as
+/// they are, since they key the MACs.
+#[derive(Clone)]
 pub struct AdminDirectory {
     entries: Vec<(String, [u8; 32])>,
+    access_keys: AccessKeys,
+    /// Where the nonces of accepted Alibaba signatures are remembered (see `access_keys`).
+    nonces: Rc<dyn NonceMemory>,
+}
+
+impl Default for AdminDirectory {
+    fn default() -> Self {
+        AdminDirectory {
+            entries: Vec::new(),
+            access_keys: AccessKeys::default(),
+            nonces: Rc::new(MemoryNonces::default()),
+        }
+    }
 }
 
 impl std::fmt::Debug for AdminDirectory {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let names: Vec<&str> = self.entries.iter().map(|(name, _)| name.as_str()).collect();
-        write!(f, "AdminDirectory({names:?}, tokens=***)")
+        write!(f, "AdminDirectory({names:?}, tokens=***, {:?})", self.access_keys)
     }
 }
 
@@ -38,21 +54,41 @@ impl AdminDirectory {
                 (!name.is_empty() && !token.is_empty()).then(|| (name.to_string(), sha256(token)))
             })
             .collect();
-        AdminDirectory { entries }
+        AdminDirectory { entries, ..AdminDirectory::default() }
     }
 
+    /// Adds the pairs of `ADMIN_ACCESS_KEYS` (`name:ACCESS_KEY_ID:ACCESS_KEY_SECRET,...`).
+    pub fn with_access_keys(self, spec: &str) -> Self {
+        AdminDirectory { access_keys: AccessKeys::parse(spec), ..self }
+    }
+
+    /// Remembers nonces in `nonces` rather than in this directory's own memory, so that they
+    /// outlive it (the shell builds a directory per request).
+    pub fn with_nonce_memory(self, nonces: Rc<dyn NonceMemory>) -> Self {
+        AdminDirectory { nonces, ..self }
+    }
+
+    /// How many tokens and access keys it holds.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.access_keys.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
-    /// Finds the admin whose token the request carries in `Authorization: Bearer`,
-    /// `PRIVATE-TOKEN` or `X-Auth-Token`. Every entry is compared, so the time taken
-    /// does not tell which admin, if any, was close.
-    pub fn authenticate(&self, request: &Request) -> Result<Admin, Error> {
+    /// Finds the admin who signed the request with an access key (`access_keys`, its signing date
+    /// checked against `now_ms`), or else whose token it carries in `Authorization: Bearer`,
+    /// `PRIVATE-TOKEN`, `X-Auth-Token` or `x-acs-bearer-token` (Alibaba's bearer mode). Every
+    /// token is compared, so the time taken does not tell which admin, if any, was close. A
+    /// refused signature says why, naming headers only.
+    pub fn authenticate(&self, request: &Request, now_ms: u64) -> Result<Admin, Error> {
+        if let Some(verdict) = self.access_keys.verify(request, now_ms, self.nonces.as_ref()) {
+            return match verdict {
+                Ok(name) => Ok(Admin { name: name.to_string() }),
+                Err(refusal) => Err(Error::BadSignature(refusal.message())),
+            };
+        }
         let presented = presented_admin_token(request).ok_or(Error::Unauthorized)?;
         let digest = sha256(presented);
         let mut found = None;
@@ -73,6 +109,7 @@ fn presented_admin_token(request: &Request) -> Option<&str> {
     bearer
         .or_else(|| request.header("private-token"))
         .or_else(|| request.header("x-auth-token"))
+        .or_else(|| request.header("x-acs-bearer-token"))
         .map(str::trim)
         .filter(|token| !token.is_empty())
 }
@@ -128,12 +165,13 @@ mod tests {
     fn admins_authenticate_by_any_of_the_three_headers() {
         let admins = AdminDirectory::parse(" alice:tok-a , bob:tok-b,broken,:x,y:");
         assert_eq!(admins.len(), 2);
-        let by = |name: &str, value: &str| admins.authenticate(&Request::new("GET", "/").with_header(name, value));
+        let by = |name: &str, value: &str| admins.authenticate(&Request::new("GET", "/").with_header(name, value), 0);
         assert_eq!(by("Authorization", "Bearer tok-a").unwrap().name, "alice");
         assert_eq!(by("PRIVATE-TOKEN", "tok-b").unwrap().name, "bob");
         assert_eq!(by("X-Auth-Token", "tok-a").unwrap().name, "alice");
+        assert_eq!(by("x-acs-bearer-token", "tok-b").unwrap().name, "bob");
         assert_eq!(by("Authorization", "Basic tok-a"), Err(Error::Unauthorized));
         assert_eq!(by("PRIVATE-TOKEN", "tok-c"), Err(Error::Unauthorized));
-        assert_eq!(admins.authenticate(&Request::new("GET", "/")), Err(Error::Unauthorized));
+        assert_eq!(admins.authenticate(&Request::new("GET", "/"), 0), Err(Error::Unauthorized));
     }
 }

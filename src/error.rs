@@ -15,7 +15,8 @@ pub enum Error {
     Unauthorized,
     /// The client sent more admin requests than its limit allows this period.
     RateLimited,
-    /// A webhook's signature or token is missing or wrong; the message names the header.
+    /// A webhook's signature or token is missing or wrong, or an admin request's access-key
+    /// signature is refused (`access_keys::Refusal`); the message names the header, never a value.
     BadSignature(String),
     /// Nothing there, or (for trigger tokens) nothing the caller may know about.
     NotFound(String),

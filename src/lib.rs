@@ -6,6 +6,7 @@
 //! ports (KV store, `Fetch` client, clock, randomness), and is compiled for wasm32 only, so a
 //! `worker` import anywhere else fails the native build.
 
+pub mod access_keys;
 pub mod admin;
 pub mod api;
 pub mod auth;

@@ -319,7 +319,7 @@ async fn serve(app: &App, request: Request, request_id: &str) -> Served {
             if !app.limiter.allow(&client_address(&request)).await {
                 return refuse(Error::RateLimited, route.dialect, pattern);
             }
-            match app.admins.authenticate(&request) {
+            match app.admins.authenticate(&request, app.clock.now_ms()) {
                 Ok(admin) => Some(admin),
                 Err(error) => return refuse(error, route.dialect, pattern),
             }

@@ -73,6 +73,9 @@ pub fn problems(
             problems.push(format!("ADMIN_TOKENS: entry {} is not name:token", position + 1));
         }
     }
+    if let Some(problem) = secret("ADMIN_ACCESS_KEYS").and_then(|keys| crate::access_keys::AccessKeys::problem(&keys)) {
+        problems.push(problem);
+    }
     for name in NUMBER_VARS {
         if var(name).is_some_and(|text| text.trim().parse::<u64>().is_err()) {
             problems.push(format!("{name}: not a whole number"));
@@ -100,6 +103,7 @@ mod tests {
         let secrets = |name: &str| match name {
             "ENCRYPTION_KEY" => Some("c2VjcmV0LWtleS1tYXRlcmlhbC13aXRob3V0LWlk".to_string()),
             "ADMIN_TOKENS" => Some("alice:tok-a,bob-without-token".to_string()),
+            "ADMIN_ACCESS_KEYS" => Some("alice:LTAI5tKey:sk-a,carol:LTAI5tOther-sk-c".to_string()),
             _ => None,
         };
         let vars = |name: &str| (name == "RETRY_MAX_ATTEMPTS").then(|| "ten".to_string());
@@ -109,11 +113,13 @@ mod tests {
             [
                 "ENCRYPTION_KEY: key 1 is not <id>:<base64 of 32 bytes> (no ':')",
                 "ADMIN_TOKENS: entry 2 is not name:token",
+                "ADMIN_ACCESS_KEYS: entry 2 is not name:access_key_id:access_key_secret",
                 "RETRY_MAX_ATTEMPTS: not a whole number",
             ]
         );
         let shown = found.join(" ");
         assert!(!shown.contains("c2VjcmV0") && !shown.contains("bob-without-token") && !shown.contains("ten"));
+        assert!(!shown.contains("sk-a") && !shown.contains("LTAI5t"));
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! RFC 3339 timestamps to and from Unix milliseconds, without a date crate.
+//! RFC 3339 timestamps to and from Unix milliseconds, without a date crate; also the two other UTC
+//! forms request signers send (HTTP dates and ISO 8601 basic).
 //! The clock itself is a port (see `ports.rs`), so these functions are pure.
 //! Home-made on purpose: `chrono` and `time` bring calendars, zones and format languages for the
 //! one UTC form we write and read (not measured in wasm); the day arithmetic here is a few dozen lines.
@@ -68,6 +69,41 @@ pub fn parse_rfc3339(input: &str) -> Option<u64> {
     u64::try_from(secs * 1000 + millis).ok()
 }
 
+/// Parses an HTTP date in its one current form (IMF-fixdate, RFC 9110), `Wed, 15 Jan 2025 08:30:00 GMT`,
+/// as Alibaba's legacy signature sends it in `Date`. The weekday is not checked.
+pub fn parse_http_date(input: &str) -> Option<u64> {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let rest = input.get(3..)?.strip_prefix(", ")?.strip_suffix(" GMT")?;
+    let [day, month, year, time] = rest.split(' ').collect::<Vec<_>>().try_into().ok()?;
+    let month = MONTHS.iter().position(|name| *name == month)? + 1;
+    if day.len() != 2 || year.len() != 4 || time.len() != 8 {
+        return None;
+    }
+    parse_rfc3339(&format!("{year}-{month:02}-{day}T{time}Z"))
+}
+
+/// Parses the ISO 8601 basic form `20250115T083000Z`, as Huawei's signature sends it in `X-Sdk-Date`.
+pub fn parse_basic_utc(input: &str) -> Option<u64> {
+    let shape = |(at, byte): (usize, u8)| match at {
+        8 => byte == b'T',
+        15 => byte == b'Z',
+        _ => byte.is_ascii_digit(),
+    };
+    if input.len() != 16 || !input.bytes().enumerate().all(shape) {
+        return None;
+    }
+    let (date, time) = (&input[..8], &input[9..15]);
+    parse_rfc3339(&format!(
+        "{}-{}-{}T{}:{}:{}Z",
+        &date[..4],
+        &date[4..6],
+        &date[6..],
+        &time[..2],
+        &time[2..4],
+        &time[4..]
+    ))
+}
+
 fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
@@ -134,6 +170,29 @@ mod tests {
             "２０２４-01-01T00:00:00Z",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn reads_the_http_and_basic_forms_the_signers_send() {
+        let signed_at = parse_rfc3339("2025-01-15T08:30:00Z");
+        assert!(signed_at.is_some());
+        assert_eq!(parse_http_date("Wed, 15 Jan 2025 08:30:00 GMT"), signed_at);
+        assert_eq!(parse_basic_utc("20250115T083000Z"), signed_at);
+        for bad in
+            ["Wed, 15 Jan 2025 08:30:00 UTC", "Wed, 15 Foo 2025 08:30:00 GMT", "Wed, 5 Jan 2025 08:30:00 GMT", ""]
+        {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+        for bad in [
+            "20250115T083000",
+            "2025011TT083000Z",
+            "20251315T083000Z",
+            "2025-01-15T08:30Z",
+            "２０２５0115T0Z",
+            "20２115T083000Z",
+        ] {
+            assert_eq!(parse_basic_utc(bad), None, "{bad}");
         }
     }
 

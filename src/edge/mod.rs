@@ -6,6 +6,7 @@
 mod ledger;
 mod schedule;
 
+use crate::access_keys::MemoryNonces;
 use crate::auth::AdminDirectory;
 use crate::context::App;
 use crate::error::Error;
@@ -30,10 +31,19 @@ fn problems(env: &Env) -> Vec<String> {
     )
 }
 
+thread_local! {
+    /// The nonces of the Alibaba signatures this isolate accepted, for 15 minutes each: kept across
+    /// requests, per isolate (a replay to another isolate is not caught; see `access_keys`).
+    static NONCES: std::rc::Rc<MemoryNonces> = std::rc::Rc::new(MemoryNonces::default());
+}
+
 /// The app with the platform's ports, as `wrangler.toml` binds them. `Err` only for a deployment
 /// that `problems` finds misconfigured.
 fn app(env: &Env) -> worker::Result<App> {
-    let admins = env.secret("ADMIN_TOKENS").map(|s| s.to_string()).unwrap_or_default();
+    let secret = |name| env.secret(name).map(|s| s.to_string()).unwrap_or_default();
+    let admins = AdminDirectory::parse(&secret("ADMIN_TOKENS"))
+        .with_access_keys(&secret("ADMIN_ACCESS_KEYS"))
+        .with_nonce_memory(NONCES.with(|nonces| nonces.clone()));
     // A malformed key is refused loudly rather than ignored: nothing would decrypt.
     let keyring = match env.secret("ENCRYPTION_KEY").map(|key| key.to_string()) {
         Ok(key) if !key.trim().is_empty() => Some(Keyring::parse(&key).map_err(worker::Error::RustError)?),
@@ -46,7 +56,7 @@ fn app(env: &Env) -> worker::Result<App> {
         clock: Box::new(PlatformClock),
         random: Box::new(CryptoRandom),
         queue: Box::new(Queues { deliveries: binding(env, "DELIVERIES"), dead_letters: binding(env, "DEAD_LETTERS") }),
-        admins: AdminDirectory::parse(&admins),
+        admins,
         limiter: match binding::<RateLimitBinding>(env, "ADMIN_RATE_LIMIT") {
             Some(limiter) => Box::new(RateLimit(limiter)),
             None => Box::new(crate::ports::Unlimited),
