@@ -87,6 +87,8 @@ pub static ROUTES: &[Route] = &[
     route("GET", "/api/v1/registries/{id}", A, N, handler!(crate::api::registries::get)),
     route("PATCH", "/api/v1/registries/{id}", A, N, handler!(crate::api::registries::update)),
     route("DELETE", "/api/v1/registries/{id}", A, N, handler!(crate::api::registries::delete)),
+    route("GET", "/api/v4/user", A, GL, handler!(crate::compat::gitlab::current_user)),
+    route("GET", "/api/v4/version", A, GL, handler!(crate::compat::gitlab::version)),
     route("GET", "/api/v4/projects/{id}/triggers", A, GL, handler!(crate::compat::gitlab::list)),
     route("POST", "/api/v4/projects/{id}/triggers", A, GL, handler!(crate::compat::gitlab::create)),
     route("GET", "/api/v4/projects/{id}/triggers/{trigger_id}", A, GL, handler!(crate::compat::gitlab::get)),

@@ -1357,3 +1357,31 @@ fn a_delivery_whose_message_was_lost_is_found_by_the_sweep_and_delivered() {
         .iter()
         .any(|line| line["type"] == "requeued" && line["delivery_id"] == id.as_str()));
 }
+
+// ---- what GitLab's own clients ask first
+
+#[test]
+fn gitlab_clients_find_the_admin_as_their_user_and_the_api_version() {
+    let h = harness(40);
+    let as_bob = |path: &str| {
+        let answer = h
+            .send(Request::new("GET", path).with_header("private-token", "tok-b").with_header("host", "relay.example"));
+        (answer.status, serde_json::from_slice::<Value>(&answer.body).unwrap_or(Value::Null))
+    };
+    let (status, user) = h.admin_json("GET", "/api/v4/user", Value::Null);
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(
+        (user["username"].clone(), user["name"].clone(), user["state"].clone()),
+        (json!("alice"), json!("alice"), json!("active"))
+    );
+    assert!(user["id"].is_u64() && user["web_url"].as_str().unwrap().ends_with("/alice"), "{user}");
+    assert_eq!(h.admin_json("GET", "/api/v4/user", Value::Null).1["id"], user["id"], "stable");
+    let (status, bob) = as_bob("/api/v4/user");
+    assert_eq!((status, bob["username"].clone()), (200, json!("bob")));
+    assert_ne!(bob["id"], user["id"]);
+    assert_eq!(bob["web_url"], "https://relay.example/bob");
+    assert_eq!(h.send(Request::new("GET", "/api/v4/user")).status, 401, "GitLab's 401 without a token");
+    let (status, version) = as_bob("/api/v4/version");
+    assert_eq!((status, version["version"].clone()), (200, json!("17.0.0")));
+    assert!(version["revision"].as_str().unwrap().starts_with("hookrelay-"));
+}

@@ -32,6 +32,31 @@ pub fn trigger_entity(trigger: &Trigger, fresh_token: Option<&TriggerToken>, las
     })
 }
 
+/// The GitLab API level these routes answer as (`GET /api/v4/version`).
+const GITLAB_VERSION: &str = "17.0.0";
+
+/// `GET /api/v4/user`: the admin as GitLab describes a user, so that python-gitlab's `gl.auth()`
+/// and the `gitlab` CLI, which ask for it first, work. The id is stable per admin name.
+pub async fn current_user(_app: &App, ctx: &Ctx) -> Result<Response, Error> {
+    let admin = ctx.admin()?;
+    let digest = crate::auth::sha256(&admin.name);
+    let id = u32::from_be_bytes([digest[0] & 0x7f, digest[1], digest[2], digest[3]]);
+    let host = ctx.request.header("host").unwrap_or("localhost");
+    let web_url = format!("https://{host}/{}", percent_path(&admin.name));
+    let user = json!({"id": id, "username": admin.name, "name": admin.name, "state": "active", "web_url": web_url});
+    Ok(Response::json(200, &user))
+}
+
+/// `GET /api/v4/version`: the GitLab API level, and hookrelay's own version as the revision.
+pub async fn version(_app: &App, _ctx: &Ctx) -> Result<Response, Error> {
+    let revision = concat!("hookrelay-", env!("CARGO_PKG_VERSION"));
+    Ok(Response::json(200, &json!({"version": GITLAB_VERSION, "revision": revision})))
+}
+
+fn percent_path(text: &str) -> String {
+    crate::targets::path_segment(text)
+}
+
 async fn project(app: &App, ctx: &Ctx) -> Result<Target, Error> {
     app.catalog().find_target(ctx.param("id")).await
 }
