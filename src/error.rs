@@ -54,6 +54,11 @@ pub enum Dialect {
     GitLab,
     /// ServiceStage: `{"error_code": "SVCSTG.REPO.0400", "error_msg": text}`.
     ServiceStage,
+    /// Huawei SWR: `{"error_code": "SVCSTG.SWR.400", "error_msg": text}`.
+    Swr,
+    /// Alibaba Cloud (the ACK routes): `{"code": "NotFound", "message": text, "requestId": id}`;
+    /// its SDK raises on `code`.
+    Alibaba,
 }
 
 impl Error {
@@ -144,6 +149,15 @@ impl Error {
                 "error_code": format!("SVCSTG.REPO.{status:04}"),
                 "error_msg": format!("{} (request {request_id})", self.message()),
             }),
+            (Dialect::Swr, _) if self.detail().is_some() => serde_json::json!({
+                "error_code": format!("SVCSTG.SWR.{status}"),
+                "error_msg": format!("{} (request {request_id})", self.message()),
+            }),
+            (Dialect::Alibaba, _) => serde_json::json!({
+                "code": pascal_case(self.code()),
+                "message": self.message(),
+                "requestId": request_id,
+            }),
             _ if self.detail().is_some() => {
                 serde_json::json!({"error": self.code(), "message": self.message(), "request_id": request_id})
             }
@@ -153,6 +167,10 @@ impl Error {
             }
             (Dialect::ServiceStage, _) => serde_json::json!({
                 "error_code": format!("SVCSTG.REPO.{status:04}"),
+                "error_msg": self.message(),
+            }),
+            (Dialect::Swr, _) => serde_json::json!({
+                "error_code": format!("SVCSTG.SWR.{status}"),
                 "error_msg": self.message(),
             }),
             _ => serde_json::json!({"error": self.code(), "message": self.message()}),
@@ -166,6 +184,16 @@ impl Error {
         }
         response
     }
+}
+
+/// `bad_request` as Alibaba's error codes are spelled: `BadRequest`.
+fn pascal_case(code: &str) -> String {
+    code.split('_')
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
 }
 
 impl std::fmt::Display for Error {
@@ -186,6 +214,24 @@ mod tests {
 
     fn body_of(response: &Response) -> serde_json::Value {
         serde_json::from_slice(&response.body).unwrap()
+    }
+
+    #[test]
+    fn alibaba_and_swr_routes_answer_in_their_vendors_shapes() {
+        let body = |error: Error, dialect| {
+            serde_json::from_slice::<serde_json::Value>(&error.into_response(dialect, "r9").body).unwrap()
+        };
+        assert_eq!(
+            body(Error::not_found("no trigger 'x'"), Dialect::Alibaba),
+            serde_json::json!({"code": "NotFound", "message": "no trigger 'x'", "requestId": "r9"})
+        );
+        assert_eq!(body(Error::Unauthorized, Dialect::Alibaba)["code"], "Unauthorized");
+        assert_eq!(
+            body(Error::bad_request("name is missing"), Dialect::Swr),
+            serde_json::json!({"error_code": "SVCSTG.SWR.400", "error_msg": "name is missing"})
+        );
+        let internal = body(Error::Store("kv down at target:t1".into()), Dialect::Swr);
+        assert!(!internal.to_string().contains("target:t1") && internal["error_msg"].as_str().unwrap().contains("r9"));
     }
 
     #[test]

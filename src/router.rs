@@ -59,7 +59,7 @@ const fn route(
 }
 
 use Access::{Admin as A, Public as P};
-use Dialect::{GitLab as GL, Native as N, ServiceStage as SS};
+use Dialect::{Alibaba as AL, GitLab as GL, Native as N, ServiceStage as SS, Swr as SW};
 
 pub static ROUTES: &[Route] = &[
     route("GET", "/healthz", P, N, handler!(health)),
@@ -136,45 +136,45 @@ pub static ROUTES: &[Route] = &[
         "GET",
         "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers",
         A,
-        N,
+        SW,
         handler!(crate::compat::swr::list),
     ),
     route(
         "POST",
         "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers",
         A,
-        N,
+        SW,
         handler!(crate::compat::swr::create),
     ),
     route(
         "GET",
         "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
         A,
-        N,
+        SW,
         handler!(crate::compat::swr::get),
     ),
     route(
         "PATCH",
         "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
         A,
-        N,
+        SW,
         handler!(crate::compat::swr::update),
     ),
     route(
         "DELETE",
         "/v2/manage/namespaces/{namespace}/repos/{repository}/triggers/{trigger}",
         A,
-        N,
+        SW,
         handler!(crate::compat::swr::delete),
     ),
-    route("POST", "/triggers", A, N, handler!(crate::compat::ack::create)),
-    route("POST", "/clusters/{cluster_id}/triggers", A, N, handler!(crate::compat::ack::create)),
-    route("GET", "/clusters/{cluster_id}/triggers", A, N, handler!(crate::compat::ack::describe)),
-    route("GET", "/triggers/{cluster_id}", A, N, handler!(crate::compat::ack::describe)),
-    route("DELETE", "/clusters/{cluster_id}/triggers/{id}", A, N, handler!(crate::compat::ack::delete)),
-    route("DELETE", "/triggers/revoke/{id}", A, N, handler!(crate::compat::ack::delete)),
-    route("GET", "/hook/trigger", P, N, handler!(crate::compat::ack::invoke)),
-    route("POST", "/hook/trigger", P, N, handler!(crate::compat::ack::invoke)),
+    route("POST", "/triggers", A, AL, handler!(crate::compat::ack::create)),
+    route("POST", "/clusters/{cluster_id}/triggers", A, AL, handler!(crate::compat::ack::create)),
+    route("GET", "/clusters/{cluster_id}/triggers", A, AL, handler!(crate::compat::ack::describe)),
+    route("GET", "/triggers/{cluster_id}", A, AL, handler!(crate::compat::ack::describe)),
+    route("DELETE", "/clusters/{cluster_id}/triggers/{id}", A, AL, handler!(crate::compat::ack::delete)),
+    route("DELETE", "/triggers/revoke/{id}", A, AL, handler!(crate::compat::ack::delete)),
+    route("GET", "/hook/trigger", P, AL, handler!(crate::compat::ack::invoke)),
+    route("POST", "/hook/trigger", P, AL, handler!(crate::compat::ack::invoke)),
 ];
 
 /// Matches a path against a pattern, capturing `{name}` segments (percent-decoded).

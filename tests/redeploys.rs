@@ -261,18 +261,19 @@ fn the_swr_api_answers_as_swr_does() {
     assert_eq!(admin(&app, "POST", SWR_TRIGGERS, swr_trigger("web", "web", "all", ".*")).0, 201);
     let (status, dup) = admin(&app, "POST", SWR_TRIGGERS, swr_trigger("web", "web", "all", ".*"));
     assert_eq!(status, 409);
-    assert!(dup["message"].as_str().unwrap().starts_with("name"));
+    assert!(dup["error_msg"].as_str().unwrap().starts_with("name"));
+    assert_eq!(dup["error_code"], "SVCSTG.SWR.409", "SWR's error shape: {dup}");
     let mut missing = swr_trigger("x", "web", "all", ".*");
     missing["cluster_name"] = "nowhere".into();
     let (status, err) = admin(&app, "POST", SWR_TRIGGERS, missing);
     assert_eq!(status, 404);
-    assert!(err["message"].as_str().unwrap().starts_with("cluster_name"));
+    assert!(err["error_msg"].as_str().unwrap().starts_with("cluster_name"));
     for (trigger_type, condition, field) in
         [("regular", "(", "condition"), ("tag", " ; ", "condition"), ("any", ".*", "trigger_type")]
     {
         let (status, err) = admin(&app, "POST", SWR_TRIGGERS, swr_trigger("x", "web", trigger_type, condition));
         assert_eq!(status, 400, "{trigger_type} {condition}");
-        assert!(err["message"].as_str().unwrap().starts_with(field), "{err}");
+        assert!(err["error_msg"].as_str().unwrap().starts_with(field), "{err}");
     }
     let (_, listed) = admin(&app, "GET", SWR_TRIGGERS, Value::Null);
     assert_eq!(listed.as_array().unwrap().len(), 1);
@@ -285,11 +286,11 @@ fn the_swr_api_answers_as_swr_does() {
     assert_eq!(repositories, vec!["harbor/alpine", "group/team/api"]);
     // Names and repositories that a path could never address are refused.
     let (status, err) = admin(&app, "POST", SWR_TRIGGERS, swr_trigger("..", "web", "all", ".*"));
-    assert_eq!((status, err["message"].as_str()), (400, Some("name must not be '.' or '..'")));
+    assert_eq!((status, err["error_msg"].as_str()), (400, Some("name must not be '.' or '..'")));
     let dotted = "/v2/manage/namespaces/group/repos/team$../triggers";
     let (status, err) = admin(&app, "POST", dotted, swr_trigger("web", "api", "all", ".*"));
     assert_eq!(status, 400);
-    assert!(err["message"].as_str().unwrap().starts_with("repository"), "{err}");
+    assert!(err["error_msg"].as_str().unwrap().starts_with("repository"), "{err}");
     assert_eq!(admin(&app, "DELETE", &format!("{SWR_TRIGGERS}/web"), Value::Null).0, 204);
     assert_eq!(admin(&app, "GET", &format!("{SWR_TRIGGERS}/web"), Value::Null).0, 404);
 }
