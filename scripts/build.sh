@@ -13,4 +13,11 @@ fi
 # the same features as worker-build enables, no optimization passes.
 features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
 "$WASM_OPT_BIN" build/index_bg.wasm --strip-debug --strip-producers "${features[@]/#/--enable-}" -o build/index_bg.wasm
-echo "[build] build/index_bg.wasm: $(wc -c < build/index_bg.wasm) bytes, $(gzip -9 -c build/index_bg.wasm | wc -c) gzipped"
+gzipped=$(gzip -9 -c build/index_bg.wasm | wc -c)
+echo "[build] build/index_bg.wasm: $(wc -c < build/index_bg.wasm) bytes, $gzipped gzipped"
+# The size budget is a ceiling: a build over it fails here, before anything is served or deployed.
+budget=$((512 * 1024))
+if [ "$gzipped" -gt "$budget" ]; then
+  echo "[build] over the size budget: $gzipped gzipped bytes > $budget (512 KiB); see bench/SWAPS.md" >&2
+  exit 1
+fi
