@@ -1385,3 +1385,55 @@ fn gitlab_clients_find_the_admin_as_their_user_and_the_api_version() {
     assert_eq!((status, version["version"].clone()), (200, json!("17.0.0")));
     assert!(version["revision"].as_str().unwrap().starts_with("hookrelay-"));
 }
+
+#[test]
+fn gitlab_trigger_lists_are_paged_with_gitlabs_headers() {
+    let h = harness(42);
+    let (target, _) = h.setup_target_and_trigger(gitlab_target());
+    for i in 0..24 {
+        assert_eq!(
+            h.admin_json("POST", "/api/v1/triggers", json!({"target": target["id"], "description": format!("t{i}")})).0,
+            201
+        );
+    }
+    let project = format!("/api/v4/projects/{}/triggers", target["id"].as_str().unwrap());
+    let page = |query: &str| {
+        let answer = h.send(
+            Request::new("GET", &format!("{project}{query}"))
+                .with_header("private-token", "tok-a")
+                .with_header("host", "relay.example"),
+        );
+        let body: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+        (answer.status, body, answer.headers)
+    };
+    let header = |headers: &[(String, String)], name: &str| {
+        headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone()).unwrap_or_default()
+    };
+    h.app.ledger.requests.borrow_mut().clear();
+    let (status, first, headers) = page("");
+    assert_eq!((status, first.as_array().unwrap().len()), (200, 20), "20 by default");
+    let requests: u32 = h.app.ledger.requests.borrow().values().sum();
+    assert_eq!(requests, 20, "last_used is read for the page's triggers only");
+    assert_eq!(
+        ["x-page", "x-per-page", "x-total", "x-total-pages", "x-next-page", "x-prev-page"].map(|n| header(&headers, n)),
+        ["1", "20", "25", "2", "2", ""].map(String::from)
+    );
+    let link = header(&headers, "link");
+    assert!(link.contains(&format!("<https://relay.example{project}?page=2&per_page=20>; rel=\"next\"")), "{link}");
+    assert!(link.contains("rel=\"last\"") && !link.contains("rel=\"prev\""), "{link}");
+    let (_, second, headers) = page("?page=2");
+    assert_eq!(second.as_array().unwrap().len(), 5);
+    assert_eq!((header(&headers, "x-next-page"), header(&headers, "x-prev-page")), (String::new(), "1".into()));
+    let ids: std::collections::BTreeSet<String> = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second.as_array().unwrap())
+        .map(|t| t["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 25, "every trigger once");
+    let (_, all, headers) = page("?per_page=500");
+    assert_eq!((all.as_array().unwrap().len(), header(&headers, "x-per-page")), (25, "100".into()), "at most 100");
+    assert_eq!(page("?page=0").0, 400);
+    assert_eq!(page("?per_page=x").0, 400);
+}

@@ -41,8 +41,7 @@ pub async fn current_user(_app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let admin = ctx.admin()?;
     let digest = crate::auth::sha256(&admin.name);
     let id = u32::from_be_bytes([digest[0] & 0x7f, digest[1], digest[2], digest[3]]);
-    let host = ctx.request.header("host").unwrap_or("localhost");
-    let web_url = format!("https://{host}/{}", percent_path(&admin.name));
+    let web_url = format!("{}/{}", ctx.request.origin(), percent_path(&admin.name));
     let user = json!({"id": id, "username": admin.name, "name": admin.name, "state": "active", "web_url": web_url});
     Ok(Response::json(200, &user))
 }
@@ -75,11 +74,64 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let target = project(app, ctx).await?;
     let catalog = app.catalog();
     let triggers = catalog.list_triggers(Some(&target)).await?;
-    let mut entities = Vec::with_capacity(triggers.len());
-    for trigger in &triggers {
+    let page = Pagination::of(&ctx.request)?;
+    let shown = page.slice(&triggers);
+    let mut entities = Vec::with_capacity(shown.len());
+    for trigger in shown {
         entities.push(trigger_entity(trigger, None, catalog.last_used(trigger).await?));
     }
-    Ok(Response::json(200, &entities))
+    let mut response = Response::json(200, &entities);
+    response.headers.extend(page.headers(triggers.len(), &ctx.request));
+    Ok(response)
+}
+
+/// GitLab's offset pagination: `page` (from 1) and `per_page` (20 by default, at most 100), and
+/// the headers its clients follow (`X-Next-Page`, `Link`, ...).
+struct Pagination {
+    page: usize,
+    per_page: usize,
+}
+
+impl Pagination {
+    fn of(request: &Request) -> Result<Pagination, Error> {
+        let number = |name: &str, default: usize| match request.query_field(name) {
+            None => Ok(default),
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(n),
+                _ => Err(Error::bad_request(format!("{name} must be a positive whole number"))),
+            },
+        };
+        Ok(Pagination { page: number("page", 1)?, per_page: number("per_page", 20)?.min(100) })
+    }
+
+    fn slice<'a, T>(&self, all: &'a [T]) -> &'a [T] {
+        let start = (self.page - 1).saturating_mul(self.per_page).min(all.len());
+        &all[start..(start + self.per_page).min(all.len())]
+    }
+
+    fn headers(&self, total: usize, request: &Request) -> Vec<(String, String)> {
+        let pages = total.div_ceil(self.per_page).max(1);
+        let next = (self.page < pages).then(|| self.page + 1);
+        let prev = (self.page > 1).then(|| (self.page - 1).min(pages));
+        let link = |page: usize, rel: &str| {
+            format!("<{}{}?page={page}&per_page={}>; rel=\"{rel}\"", request.origin(), request.path, self.per_page)
+        };
+        let mut links: Vec<String> = Vec::new();
+        links.extend(prev.map(|page| link(page, "prev")));
+        links.extend(next.map(|page| link(page, "next")));
+        links.push(link(1, "first"));
+        links.push(link(pages, "last"));
+        let shown = |page: Option<usize>| page.map(|p| p.to_string()).unwrap_or_default();
+        vec![
+            ("x-page".into(), self.page.to_string()),
+            ("x-per-page".into(), self.per_page.to_string()),
+            ("x-total".into(), total.to_string()),
+            ("x-total-pages".into(), pages.to_string()),
+            ("x-next-page".into(), shown(next)),
+            ("x-prev-page".into(), shown(prev)),
+            ("link".into(), links.join(", ")),
+        ]
+    }
 }
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {

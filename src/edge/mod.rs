@@ -162,6 +162,7 @@ async fn into_core_request(mut req: worker::Request) -> worker::Result<http::Req
     let url = req.inner().url();
     let after_scheme = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
     let path_and_query = after_scheme.find('/').map_or("/", |start| &after_scheme[start..]);
+    let origin = url[..url.len() - path_and_query.len()].to_string();
     let path_and_query = path_and_query.split_once('#').map_or(path_and_query, |(before, _)| before);
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let headers = req.headers().entries().map(|(name, value)| (name.to_ascii_lowercase(), value)).collect();
@@ -174,6 +175,7 @@ async fn into_core_request(mut req: worker::Request) -> worker::Result<http::Req
         query: query.to_string(),
         headers,
         body,
+        origin,
     })
 }
 

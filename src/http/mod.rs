@@ -19,9 +19,21 @@ pub struct Request {
     /// Header names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// `scheme://host[:port]` as the platform received it; empty when not known (native tests).
+    pub origin: String,
 }
 
 impl Request {
+    /// Where this deployment is reached, for links in answers: the request's origin, else
+    /// `https://` and its `Host`.
+    pub fn origin(&self) -> String {
+        match (self.origin.is_empty(), self.header("host")) {
+            (false, _) => self.origin.clone(),
+            (true, Some(host)) => format!("https://{host}"),
+            (true, None) => String::new(),
+        }
+    }
+
     pub fn new(method: &str, target: &str) -> Self {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         Request { method: method.to_ascii_uppercase(), path: path.into(), query: query.into(), ..Default::default() }
