@@ -38,6 +38,8 @@ pub struct TokenCall {
     pub containers: Vec<ContainerImage>,
     /// The caller's `Idempotency-Key`: a repeat within 24 hours fires nothing.
     pub idempotency_key: Option<String>,
+    /// GitLab pipeline inputs, typed as sent.
+    pub inputs: BTreeMap<String, serde_json::Value>,
 }
 
 /// The caller's `Idempotency-Key`, if it sent one: 1 to 255 printable ASCII characters, or a 400.
@@ -88,6 +90,7 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         payload,
         containers,
         workload: trigger.workload.clone(),
+        inputs: call.inputs,
         ..Call::default()
     };
     let delivery = relay::new_delivery(app, &trigger.id, &target.id, fired);

@@ -1437,3 +1437,49 @@ fn gitlab_trigger_lists_are_paged_with_gitlabs_headers() {
     assert_eq!(page("?page=0").0, 400);
     assert_eq!(page("?per_page=x").0, 400);
 }
+
+/// python-gitlab's `trigger_pipeline(ref, token, variables=..., inputs=...)`, as it sent it
+/// (`tests/fixtures/python-gitlab/requests.json`, captured from python-gitlab 8.6.0).
+#[test]
+fn python_gitlabs_pipeline_inputs_reach_a_gitlab_target_with_their_types() {
+    let h = harness(43);
+    let (target, token) = h.setup_target_and_trigger(gitlab_target());
+    let captured: Value = serde_json::from_slice(&common::fixture("python-gitlab/requests.json")).unwrap();
+    let sent = captured
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["path"].as_str().is_some_and(|p| p.ends_with("/trigger/pipeline"))
+                && r["body"].as_str().is_some_and(|b| b.contains("inputs"))
+        })
+        .unwrap();
+    let mut body: Value = serde_json::from_str(sent["body"].as_str().unwrap()).unwrap();
+    body["token"] = token.as_str().into();
+    let path = format!("/api/v4/projects/{}/trigger/pipeline", target["id"].as_str().unwrap());
+    h.app.outbound.answer(201, r#"{"id":1}"#);
+    let answer = h.send(Request::new("POST", &path).with_body("application/json", body.to_string()));
+    assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    let forwarded = h.app.outbound.last().unwrap();
+    assert_eq!(forwarded.header("content-type"), Some("application/json"));
+    let forwarded: Value = serde_json::from_slice(&forwarded.body).unwrap();
+    assert_eq!(forwarded["inputs"], json!({"replicas": 3, "dry_run": false, "regions": ["a", "b"]}), "types kept");
+    assert_eq!(forwarded["variables"]["DEPLOY_ENV"], "prod");
+    assert_eq!((forwarded["ref"].clone(), forwarded["token"].clone()), (json!("main"), json!("glptt-real")));
+    // A form's inputs are strings; a bad one is refused before anything is sent.
+    let form = format!("token={token}&ref=main&inputs[replicas]=3");
+    assert_eq!(h.send(Request::new("POST", &path).with_body("application/x-www-form-urlencoded", form)).status, 200);
+    let forwarded: Value = serde_json::from_slice(&h.app.outbound.last().unwrap().body).unwrap();
+    assert_eq!(forwarded["inputs"]["replicas"], "3");
+    let before = h.app.outbound.sent.borrow().len();
+    for bad in
+        [json!({"inputs": [1]}), json!({"inputs": {"bad name": 1}}), json!({"inputs": {"x": "y".repeat(20_000)}})]
+    {
+        let mut body = bad;
+        body["token"] = token.as_str().into();
+        body["ref"] = "main".into();
+        let answer = h.send(Request::new("POST", &path).with_body("application/json", body.to_string()));
+        assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(&answer.body));
+    }
+    assert_eq!(h.app.outbound.sent.borrow().len(), before, "nothing sent");
+}

@@ -219,6 +219,7 @@ pub async fn invoke(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         payload: None,
         containers: containers(&ctx.request.body)?,
         idempotency_key: crate::fire::idempotency_key(&ctx.request)?,
+        inputs: std::collections::BTreeMap::new(),
     };
     fire_by_token(app, call).await
 }

@@ -8,7 +8,7 @@ use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::fire::{fire_by_token, TokenCall};
 use crate::http::{utf8, Request, Response};
-use crate::model::call::{validate_variable, MAX_VARIABLES};
+use crate::model::call::{validate_variable, MAX_INPUTS, MAX_INPUT_BYTES, MAX_VARIABLES};
 use crate::model::{Payload, Target, Trigger};
 use crate::time::format_rfc3339;
 use serde::Deserialize;
@@ -207,6 +207,7 @@ struct InvocationParams {
     token: Option<String>,
     ref_name: Option<String>,
     variables: BTreeMap<String, String>,
+    inputs: BTreeMap<String, Value>,
 }
 
 impl InvocationParams {
@@ -217,6 +218,8 @@ impl InvocationParams {
             _ => {
                 if let Some(name) = key.strip_prefix("variables[").and_then(|rest| rest.strip_suffix(']')) {
                     self.add_variable(name, value)?;
+                } else if let Some(name) = key.strip_prefix("inputs[").and_then(|rest| rest.strip_suffix(']')) {
+                    self.add_input(name, Value::String(value))?;
                 }
             }
         }
@@ -232,7 +235,21 @@ impl InvocationParams {
         Ok(())
     }
 
-    /// `{"token","ref","variables":{}}`; other fields (a webhook payload's) are skipped unparsed.
+    /// A pipeline input: a name as a variable's, any JSON value as GitLab takes it (a form's are
+    /// strings), bounded in count and size.
+    fn add_input(&mut self, key: &str, value: Value) -> Result<(), Error> {
+        validate_variable(key, "").map_err(|_| Error::bad_request(format!("inputs: '{key}' is not a valid name")))?;
+        if value.to_string().len() > MAX_INPUT_BYTES {
+            return Err(Error::bad_request(format!("inputs: {key} is larger than {MAX_INPUT_BYTES} bytes")));
+        }
+        self.inputs.insert(key.to_string(), value);
+        if self.inputs.len() > MAX_INPUTS {
+            return Err(Error::bad_request(format!("inputs: more than {MAX_INPUTS} inputs")));
+        }
+        Ok(())
+    }
+
+    /// `{"token","ref","variables":{},"inputs":{}}`; other fields (a webhook payload's) are skipped unparsed.
     fn absorb_json(&mut self, body: &[u8]) -> Result<(), Error> {
         #[derive(Deserialize)]
         struct JsonInvocation {
@@ -240,6 +257,7 @@ impl InvocationParams {
             #[serde(rename = "ref")]
             ref_name: Option<Value>,
             variables: Option<Value>,
+            inputs: Option<Value>,
         }
         let parsed: JsonInvocation = crate::sources::payload::parse_json(body)?;
         let text = |field: &str, value: Option<Value>| -> Result<Option<String>, Error> {
@@ -268,6 +286,15 @@ impl InvocationParams {
                 }
             }
             Some(_) => return Err(Error::bad_request("variables must be an object of strings")),
+        }
+        match parsed.inputs {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(inputs)) => {
+                for (key, value) in inputs {
+                    self.add_input(&key, value)?;
+                }
+            }
+            Some(_) => return Err(Error::bad_request("inputs must be an object")),
         }
         Ok(())
     }
@@ -308,6 +335,7 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
         payload,
         containers: Vec::new(),
         idempotency_key: crate::fire::idempotency_key(request)?,
+        inputs: params.inputs,
     })
 }
 

@@ -20,6 +20,10 @@ pub struct Call {
     pub ref_name: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
+    /// A GitLab pipeline's typed `inputs` (strings, numbers, booleans, arrays), as the caller sent
+    /// them; a `gitlab` target passes them on.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub inputs: BTreeMap<String, serde_json::Value>,
     /// The body that caused the call, passed on as it came (GitLab's webhook form).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
@@ -171,6 +175,10 @@ pub fn validate_ref(ref_name: &str) -> Result<(), Error> {
 }
 
 /// GitLab's limits on trigger variables, used for every source of variables.
+/// The most inputs a call may carry, and the most bytes one may take as JSON.
+pub const MAX_INPUTS: usize = 100;
+pub const MAX_INPUT_BYTES: usize = 10 * 1024;
+
 pub const MAX_VARIABLES: usize = 200;
 const MAX_VARIABLE_KEY_BYTES: usize = 255;
 const MAX_VARIABLE_VALUE_BYTES: usize = 10 * 1024;

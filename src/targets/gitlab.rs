@@ -29,6 +29,11 @@ impl GitlabTarget {
             form.push(("ref".to_string(), call.ref_name.clone()));
         }
         form.extend(call.variables.iter().map(|(key, value)| (format!("variables[{key}]"), value.clone())));
+        // In a form (the webhook form's query), an input is its JSON text, or a string as it is.
+        form.extend(call.inputs.iter().map(|(key, value)| {
+            let text = value.as_str().map_or_else(|| value.to_string(), str::to_string);
+            (format!("inputs[{key}]"), text)
+        }));
         form
     }
 }
@@ -67,6 +72,21 @@ impl TargetKind for GitlabTarget {
         let project = percent_encode(&self.project);
         let common = vec![("user-agent".to_string(), USER_AGENT.to_string())];
         let request = match &call.payload {
+            // Inputs keep their types only in JSON, which the trigger API takes as well as a form.
+            None if !call.inputs.is_empty() => {
+                let body = json!({
+                    "token": self.token.expose(),
+                    "ref": call.ref_name,
+                    "variables": call.variables,
+                    "inputs": call.inputs,
+                });
+                OutboundRequest {
+                    method: "POST".into(),
+                    url: join_url(&self.url, &format!("/api/v4/projects/{project}/trigger/pipeline")),
+                    headers: [common, vec![("content-type".into(), "application/json".into())]].concat(),
+                    body: body.to_string().into_bytes(),
+                }
+            }
             None => OutboundRequest {
                 method: "POST".into(),
                 url: join_url(&self.url, &format!("/api/v4/projects/{project}/trigger/pipeline")),
