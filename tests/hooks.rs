@@ -528,3 +528,206 @@ fn a_duplicate_is_answered_with_the_first_deliverys_id() {
 fn seen(app: &TestApp) -> usize {
     app.ledger.targets.borrow().values().map(|rows| rows.seen.len()).sum()
 }
+
+// ---- generic sources (`standard`, `hmac`): any body, facts where `fields` point
+
+/// The body issue 17 was refused with (400, "expected struct Repository").
+const ISSUE_BODY: &str = r#"{"type":"push","ref":"refs/heads/main","repository":"acme/app"}"#;
+const WHSEC: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const NOW_MS: u64 = 1_700_000_000_000;
+
+/// An http target (with `template` as its body, if any) and a trigger of `source` with `extra`.
+fn generic_hook(app: &TestApp, source: Value, template: Option<&str>, extra: Value) -> (u16, Value) {
+    let mut target = json!({"name": "ci", "kind": "http", "url": "https://deploy.example.com"});
+    if let Some(template) = template {
+        target["body_template"] = json!(template);
+        target["content_type"] = json!("application/json");
+    }
+    admin(app, "POST", "/api/v1/targets", target);
+    let mut trigger = json!({"target": "ci", "source": source});
+    trigger.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    admin(app, "POST", "/api/v1/triggers", trigger)
+}
+
+fn generic_url(app: &TestApp, source: Value, template: Option<&str>, extra: Value) -> String {
+    let (status, created) = generic_hook(app, source, template, extra);
+    assert_eq!(status, 201, "{created}");
+    created["hook_url"].as_str().unwrap().to_string()
+}
+
+fn standard_source(fields: Option<Value>) -> Value {
+    let mut source = json!({"kind": "standard", "secrets": [WHSEC]});
+    if let Some(fields) = fields {
+        source["fields"] = fields;
+    }
+    source
+}
+
+/// `body` signed as a Standard Webhooks sender signs it, as message `id`, at `NOW_MS`.
+fn standard_message(url: &str, id: &str, content_type: &str, body: &str) -> Request {
+    let timestamp = (NOW_MS / 1000).to_string();
+    let signature = hookrelay::sources::standard::sign(WHSEC, id, &timestamp, body.as_bytes());
+    Request::new("POST", url)
+        .with_body(content_type, body)
+        .with_header("webhook-id", id)
+        .with_header("webhook-timestamp", &timestamp)
+        .with_header("webhook-signature", &signature)
+}
+
+fn last_sent(app: &TestApp) -> String {
+    String::from_utf8(app.outbound.last().expect("a call reached the target").body).unwrap()
+}
+
+#[test]
+fn a_standard_webhooks_message_of_any_shape_is_accepted_and_forwarded_whole() {
+    // Without `fields`, a body that is not a git server's payload is an `other` event with no facts.
+    let app = app_at(NOW_MS);
+    let url = generic_url(&app, standard_source(None), None, json!({"events": ["other"]}));
+    let (status, body) = send(&app, standard_message(&url, "msg_1", "application/json", ISSUE_BODY));
+    assert_eq!((status, body["matched"].clone()), (202, json!(true)), "{body}");
+    let sent = last_sent(&app);
+    assert!(sent.contains(ISSUE_BODY), "the body, byte for byte: {sent}");
+    let sent: Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!((sent["variables"]["HOOKRELAY_EVENT"].clone(), sent["ref"].clone()), (json!("other"), json!("")));
+
+    // With them, the same message is a push of main to acme/app, as it says.
+    let app = app_at(NOW_MS);
+    let fields = json!({"ref": "/ref", "repository": "/repository", "event": "/type"});
+    let filter = json!({"repository": "acme/app", "branches": ["main"]});
+    let url = generic_url(&app, standard_source(Some(fields)), None, filter);
+    let (status, body) = send(&app, standard_message(&url, "msg_1", "application/json", ISSUE_BODY));
+    assert_eq!((status, body["deliveries"][0]["ref"].clone()), (202, json!("main")), "{body}");
+    let sent = last_sent(&app);
+    assert!(sent.contains(ISSUE_BODY), "{sent}");
+    let sent: Value = serde_json::from_str(&sent).unwrap();
+    assert_eq!(sent["variables"]["HOOKRELAY_EVENT"], "push");
+    assert_eq!(sent["variables"]["HOOKRELAY_REF"], "refs/heads/main");
+    assert_eq!(sent["variables"]["HOOKRELAY_REPOSITORY"], "acme/app");
+}
+
+#[test]
+fn mapped_fields_feed_the_filters_and_the_body_template() {
+    let fields = json!({"ref": "/data/branch", "repository": "/data/repo", "commit": "/data/sha", "event": "/type"});
+    let template =
+        r#"{"branch":"{{branch}}","tag":"{{tag}}","repo":"{{repository}}","sha":"{{commit}}","ref":"{{ref}}"}"#;
+    let app = app_at(NOW_MS);
+    let url = generic_url(&app, standard_source(Some(fields)), Some(template), json!({"branches": ["release/*"]}));
+    let message = |id: &str, branch: &str| {
+        let body = json!({"type": "deploy.requested", "data": {"branch": branch, "repo": "acme/app", "sha": "abc123"}});
+        standard_message(&url, id, "application/json", &body.to_string())
+    };
+    let (status, body) = send(&app, message("msg_1", "release/2"));
+    assert_eq!((status, body["matched"].clone()), (202, json!(true)), "{body}");
+    let sent: Value = serde_json::from_str(&last_sent(&app)).unwrap();
+    assert_eq!(
+        sent,
+        json!({"branch": "release/2", "tag": "", "repo": "acme/app", "sha": "abc123", "ref": "release/2"})
+    );
+    let (status, body) = send(&app, message("msg_2", "main"));
+    assert_eq!((status, body["matched"].clone()), (202, json!(false)), "{body}");
+    assert!(body["reason"].as_str().unwrap().contains("branch 'main'"), "{body}");
+    let (status, body) = send(&app, message("msg_3", "refs/heads/release/3"));
+    assert_eq!((status, body["deliveries"][0]["ref"].clone()), (202, json!("release/3")), "a full ref reads alike");
+    let (status, body) = send(&app, message("msg_4", "refs/tags/release/4"));
+    assert_eq!((status, body["matched"].clone()), (202, json!(false)), "a tag is no branch: {body}");
+    assert_eq!(app.outbound.sent.borrow().len(), 2);
+}
+
+#[test]
+fn a_missing_or_non_string_field_is_an_unknown_fact_that_matches_no_ref_filter() {
+    let fields = json!({"ref": "/data/branch", "repository": "/data/repo", "commit": "/data/sha"});
+    let app = app_at(NOW_MS);
+    let filter = json!({"events": ["push", "other"], "branches": ["*", "**"]});
+    let url = generic_url(&app, standard_source(Some(fields)), None, filter);
+    // The Standard Webhooks specification's own example message, and shapes that miss the pointers.
+    let vector: Value = serde_json::from_slice(&fixture("standard-webhooks-vector.json")).unwrap();
+    let spec_example = vector["spec_example_without_secret"]["signed_content_minified"].as_str().unwrap();
+    let spec_body = spec_example.splitn(3, '.').nth(2).unwrap().to_string();
+    let bodies = [
+        spec_body.as_str(),
+        r#"{"data":{"branch":5,"repo":["acme/app"],"sha":null}}"#,
+        r#"{"data":{"branch":{"name":"main"}}}"#,
+        r#"{"data":{"branch":""}}"#,
+        r#"{"data":"main"}"#,
+        r#"["main"]"#,
+        "null",
+    ];
+    for (i, body) in bodies.iter().enumerate() {
+        let (status, answer) = send(&app, standard_message(&url, &format!("msg_{i}"), "application/json", body));
+        assert_eq!((status, answer["matched"].clone()), (202, json!(false)), "{body}: {answer}");
+        assert!(answer["reason"].as_str().unwrap().contains("no ref"), "{body}: {answer}");
+    }
+    assert!(app.outbound.sent.borrow().is_empty());
+    // Without a ref filter, the same `other` event fires, its facts empty.
+    let app = app_at(NOW_MS);
+    let url =
+        generic_url(&app, standard_source(Some(json!({"ref": "/data/branch"}))), None, json!({"events": ["other"]}));
+    let (status, answer) = send(&app, standard_message(&url, "msg_1", "application/json", bodies[1]));
+    assert_eq!((status, answer["matched"].clone()), (202, json!(true)), "{answer}");
+    let sent: Value = serde_json::from_str(&last_sent(&app)).unwrap();
+    assert_eq!((sent["ref"].clone(), sent["variables"]["HOOKRELAY_REPOSITORY"].clone()), (json!(""), json!("")));
+}
+
+#[test]
+fn a_signed_body_that_is_not_json_is_accepted_with_no_facts() {
+    let hmac_source = json!({"kind": "hmac", "secrets": [SECRET], "header": "X-Signature", "prefix": "sha256=",
+        "fields": {"ref": "/ref"}});
+    for (content_type, body) in [
+        ("text/plain", "deploy main, please"),
+        ("application/json", "{\"ref\": "),
+        ("application/json", &format!("{}1{}", "[".repeat(100), "]".repeat(100))),
+        ("application/x-www-form-urlencoded", "ref=main"),
+    ] {
+        let app = app();
+        let url = generic_url(&app, hmac_source.clone(), None, json!({"events": ["other"]}));
+        let signature = format!("sha256={}", hex::encode(hmac_sha256(SECRET.as_bytes(), &[body.as_bytes()])));
+        let request =
+            Request::new("POST", &url).with_body(content_type, body.to_string()).with_header("X-Signature", &signature);
+        let (status, answer) = send(&app, request);
+        assert_eq!((status, answer["matched"].clone()), (202, json!(true)), "{body}: {answer}");
+        let sent = last_sent(&app);
+        let sent: Value = serde_json::from_str(&sent).unwrap();
+        let payload = sent["payload"].as_str().map(str::to_string).unwrap_or_else(|| sent["payload"].to_string());
+        assert_eq!(payload.replace(' ', ""), body.replace(' ', ""), "forwarded whole");
+        assert_eq!(sent["variables"]["HOOKRELAY_REF"], "", "{body}");
+    }
+    // A signed body that is not JSON is accepted by a standard source without `fields` too.
+    let app = app_at(NOW_MS);
+    let url = generic_url(&app, standard_source(None), None, json!({"events": ["other"]}));
+    let (status, answer) = send(&app, standard_message(&url, "msg_1", "text/plain", "plain words"));
+    assert_eq!((status, answer["matched"].clone()), (202, json!(true)), "{answer}");
+}
+
+#[test]
+fn invalid_fields_are_refused_naming_the_field() {
+    let app = app();
+    for (fields, named) in [
+        (json!({"ref": "data/branch"}), "source.fields.ref"),
+        (json!({"repository": "/data/~2repo"}), "source.fields.repository"),
+        (json!({"commit": format!("/{}", "a".repeat(255))}), "source.fields.commit is longer than 255 bytes"),
+        (json!({"event": "#/type"}), "source.fields.event"),
+        (json!({"branch": "/data/branch"}), "branch"),
+        (json!({"ref": 5}), "invalid type"),
+    ] {
+        let (status, refused) = generic_hook(&app, standard_source(Some(fields.clone())), None, json!({}));
+        assert_eq!(status, 400, "{fields}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains(named), "{fields}: {refused}");
+    }
+    let github = json!({"kind": "github", "secrets": [SECRET], "fields": {"ref": "/ref"}});
+    let (status, refused) = generic_hook(&app, github, None, json!({}));
+    assert_eq!(status, 400);
+    assert!(refused["message"].as_str().unwrap().contains("source.fields is for the hmac and standard sources"));
+    let schedule = json!({"kind": "schedule", "cron": "0 0 * * *", "fields": {"ref": "/ref"}});
+    assert_eq!(generic_hook(&app, schedule, None, json!({})).0, 400);
+
+    // Valid pointers are kept, shown, and checked again on update.
+    let fields = json!({"ref": "", "repository": "/a~1b/~0c", "commit": "/data/0/sha", "event": "/type"});
+    let (status, created) = generic_hook(&app, standard_source(Some(fields.clone())), None, json!({}));
+    assert_eq!((status, created["source"]["fields"].clone()), (201, fields), "{created}");
+    let path = format!("/api/v1/triggers/{}", created["id"].as_str().unwrap());
+    let (status, refused) = admin(&app, "PATCH", &path, json!({"source": standard_source(Some(json!({"ref": "x"})))}));
+    assert_eq!(status, 400, "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("source.fields.ref"), "{refused}");
+    let (status, patched) = admin(&app, "PATCH", &path, json!({"source": standard_source(Some(json!({"ref": "/x"})))}));
+    assert_eq!((status, patched["source"]["fields"].clone()), (200, json!({"ref": "/x"})), "{patched}");
+}

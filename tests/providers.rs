@@ -421,7 +421,7 @@ fn github_form_mode_payload_parses_like_json() {
 }
 
 #[test]
-fn malformed_json_is_a_bad_request_not_a_panic() {
+fn malformed_json_is_a_bad_request_not_a_panic_except_where_any_body_goes() {
     for case in cases() {
         let req = request(b"{\"ref\": ", &[]);
         let result = sources::provider(case.kind).unwrap().parse(&HookCall {
@@ -429,8 +429,102 @@ fn malformed_json_is_a_bad_request_not_a_panic() {
             source: &source_for(&case, &["x"]),
             now_ms: NOW_MS,
         });
-        assert!(matches!(result, Err(Error::BadRequest(_))), "{}", case.kind);
+        match case.kind {
+            // The generic sources read any body: one that is not JSON carries no facts.
+            "hmac" | "standard" => {
+                let event = &result.unwrap()[0];
+                assert_eq!((event.kind, event.git_ref.as_str(), event.repository.as_str()), (EventKind::Other, "", ""));
+            }
+            _ => assert!(matches!(result, Err(Error::BadRequest(_))), "{}", case.kind),
+        }
     }
+}
+
+/// The generic sources' cases, with `fields` set to `pointers`.
+fn mapped(kind: &str, pointers: Value) -> (Case, ProviderSource) {
+    let case = cases().into_iter().find(|case| case.kind == kind).unwrap();
+    let mut source = source_for(&case, &[&secret_for(&case)]);
+    source.fields = Some(serde_json::from_value(pointers).unwrap());
+    (case, source)
+}
+
+fn parse_mapped(case: &Case, source: &ProviderSource, body: &[u8]) -> Event {
+    let req = request(body, &(case.signer)(body, &secret_for(case), NOW_MS));
+    assert_eq!(verify(case, source, &req, NOW_MS), Ok(()));
+    sources::validate_provider(source).unwrap();
+    parse(case, source, &req).remove(0)
+}
+
+#[test]
+fn generic_sources_read_real_payloads_where_their_fields_point() {
+    let pointers = serde_json::json!({"ref": "/ref", "repository": "/repository/full_name",
+        "commit": "/head_commit/id", "event": "/hook/type"});
+    let (case, src) = mapped("hmac", pointers);
+    let event = parse_mapped(&case, &src, &fixture("github/push.json"));
+    let (repository, git_ref, commit, _) = GITHUB_PUSH;
+    assert_eq!(
+        (event.kind, event.repository.as_str(), event.git_ref.as_str(), event.commit.as_str(), event.sender.as_str()),
+        (EventKind::Push, repository, git_ref, commit, ""),
+        "the mapped facts only"
+    );
+    let tag = parse_mapped(&case, &src, &fixture("github/push-tag-created-ghes.json"));
+    assert_eq!((tag.kind, tag.tag()), (EventKind::TagPush, Some("simple-tag")));
+    let pointers = serde_json::json!({"ref": "/ref", "repository": "/project/path_with_namespace",
+        "commit": "/checkout_sha", "event": "/object_kind"});
+    let (case, src) = mapped("standard", pointers);
+    let event = parse_mapped(&case, &src, &fixture("gitlab/push.json"));
+    let (repository, git_ref, commit, _) = GITLAB_PUSH;
+    assert_eq!(
+        (event.provider_event.as_str(), event.repository.as_str(), event.git_ref.as_str(), event.commit.as_str()),
+        ("push", repository, git_ref, commit)
+    );
+}
+
+#[test]
+fn a_mapped_ref_is_a_branch_unless_it_names_a_tag_and_a_missing_one_is_unknown() {
+    let (case, src) = mapped("standard", serde_json::json!({"ref": "/data/ref", "repository": "/data/repo"}));
+    for (body, kind, git_ref) in [
+        (r#"{"data":{"ref":"main"}}"#, EventKind::Push, "refs/heads/main"),
+        (r#"{"data":{"ref":"refs/heads/release/1"}}"#, EventKind::Push, "refs/heads/release/1"),
+        (r#"{"data":{"ref":"refs/tags/v1.2"}}"#, EventKind::TagPush, "refs/tags/v1.2"),
+        (r#"{"data":{"ref":7}}"#, EventKind::Other, ""),
+        (r#"{"data":{"ref":null,"repo":"acme/app"}}"#, EventKind::Other, ""),
+        (r#"{"data":[]}"#, EventKind::Other, ""),
+        (r#"{"ref":"main"}"#, EventKind::Other, ""),
+        ("not json", EventKind::Other, ""),
+    ] {
+        let event = parse_mapped(&case, &src, body.as_bytes());
+        assert_eq!((event.kind, event.git_ref.as_str()), (kind, git_ref), "{body}");
+        assert_eq!(event.provider_event, "webhook", "no event pointer: the generic name");
+    }
+    let event = parse_mapped(&case, &src, br#"{"data":{"ref":"main","repo":"acme/app"}}"#);
+    assert_eq!(event.repository, "acme/app");
+    let long = format!(r#"{{"data":{{"ref":"{}"}}}}"#, "b".repeat(256));
+    let event = parse_mapped(&case, &src, long.as_bytes());
+    assert_eq!(sources::check_events(&[event]).unwrap_err().message(), "ref is longer than 255 bytes");
+}
+
+#[test]
+fn fields_are_validated_by_name() {
+    let with = |kind: &str, pointers: Value| {
+        let mut src = if kind == "hmac" { hmac_source(&["x"]) } else { source(kind, &[&whsec()]) };
+        src.fields = Some(serde_json::from_value(pointers).unwrap());
+        sources::validate_provider(&src).map_err(|err| err.message())
+    };
+    assert_eq!(with("standard", serde_json::json!({"ref": "", "event": "/a~0b~1c"})), Ok(()));
+    assert_eq!(with("hmac", serde_json::json!({"repository": "/data/repo"})), Ok(()));
+    let refused = with("hmac", serde_json::json!({"commit": "data/sha"})).unwrap_err();
+    assert!(refused.starts_with("source.fields.commit is not a JSON pointer"), "{refused}");
+    let refused = with("standard", serde_json::json!({"event": "/a~b"})).unwrap_err();
+    assert!(refused.starts_with("source.fields.event is not a JSON pointer"), "{refused}");
+    let long = format!("/{}", "x".repeat(255));
+    assert_eq!(
+        with("standard", serde_json::json!({"ref": long})),
+        Err("source.fields.ref is longer than 255 bytes".to_string())
+    );
+    assert!(with("github", serde_json::json!({"ref": "/ref"})).unwrap_err().contains("hmac and standard"));
+    let unknown = serde_json::from_value::<hookrelay::model::FieldPointers>(serde_json::json!({"branch": "/b"}));
+    assert!(unknown.unwrap_err().to_string().contains("unknown field `branch`"));
 }
 
 #[test]

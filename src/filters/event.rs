@@ -9,6 +9,7 @@ use crate::model::{quoted, wire_name, Event, EventKind};
 use serde::{Deserialize, Serialize};
 
 const MAX_PATTERNS: usize = 100;
+const NO_REF: &str = "the event has no ref, so it matches none of the trigger's ref filters";
 
 /// The filters a hook trigger may set, all optional, checked the same way for every provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,8 +93,14 @@ impl EventFilter {
                 return Err(format!("repository '{}' is not '{repository}'", quoted(&event.repository)));
             }
         }
+        // An event whose ref is unknown (a generic source's body without one) matches no ref filter,
+        // not even `*`.
+        let no_ref = event.image.is_none() && event.git_ref.is_empty();
         // As in GitHub Actions: once branches or tags are listed, a ref must match the list of its kind.
         if !self.branches.is_empty() || !self.tags.is_empty() {
+            if no_ref {
+                return Err(NO_REF.into());
+            }
             let (name, patterns, what) = match (&event.image, event.branch(), event.tag()) {
                 (Some(image), _, _) => (image.tag.as_str(), &self.tags, "tag"),
                 (None, Some(branch), _) => (branch, &self.branches, "branch"),
@@ -111,6 +118,7 @@ impl EventFilter {
                     return Err(format!("tag '{}' does not meet the {kind} condition", quoted(event.short_ref())));
                 }
             }
+            (None, Some(_)) if no_ref => return Err(NO_REF.into()),
             (None, Some(condition)) => {
                 let regex = compile_regex("condition", condition).map_err(|err| err.message())?;
                 if !regex.is_match(event.short_ref()) {
@@ -171,6 +179,23 @@ mod filter_tests {
         let tags = EventFilter { tags: vec!["v*".into()], ..Default::default() };
         assert!(tags.check(&push("refs/tags/v1.2")).is_ok());
         assert!(tags.check(&push("refs/tags/x1")).is_err());
+    }
+
+    #[test]
+    fn an_unknown_ref_matches_no_ref_filter_not_even_a_star() {
+        let unknown = Event { kind: EventKind::Other, ..Default::default() };
+        let other = vec![EventKind::Other];
+        let filter = |branches: &[&str], condition: Option<&str>| EventFilter {
+            events: other.clone(),
+            branches: branches.iter().map(|b| b.to_string()).collect(),
+            condition: condition.map(str::to_string),
+            ..Default::default()
+        };
+        assert!(filter(&[], None).check(&unknown).is_ok(), "no ref filter: it may fire");
+        for (branches, condition) in [(&["*"][..], None), (&["**"], None), (&[], Some(".*")), (&[], Some(""))] {
+            let refused = filter(branches, condition).check(&unknown).unwrap_err();
+            assert!(refused.contains("no ref"), "{branches:?} {condition:?}: {refused}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use delivery::{Delivery, DeliveryState};
 pub use event::{Event, EventKind, Image};
 pub use origin::Origin;
 pub use registry::Registry;
-pub use source::{ProviderSource, Schedule, Source, SourceFields};
+pub use source::{FieldPointers, ProviderSource, Schedule, Source, SourceFields};
 pub use target::Target;
 pub use trigger::{Trigger, TriggerKind};
 pub use workload::Workload;

@@ -18,7 +18,8 @@ pub enum Source {
     Schedule(Schedule),
 }
 
-/// A provider in the registry (`sources::PROVIDERS`), its secrets, and the generic-HMAC settings.
+/// A provider in the registry (`sources::PROVIDERS`), its secrets, the generic-HMAC settings, and
+/// the generic sources' field pointers.
 /// Stored as it is in [`SourceFields`] (a registry endpoint keeps one directly).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +40,38 @@ pub struct ProviderSource {
     /// `hmac` only: text before the signature, such as `sha256=`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
+    /// `hmac` and `standard` only: where the event's facts are in the body (`sources::generic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<FieldPointers>,
+}
+
+/// JSON pointers (RFC 6901) to the event's facts in any JSON body, such as `/data/branch`. A fact
+/// whose pointer is unset, missing from the body or not a string is unknown.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldPointers {
+    /// A branch or tag: `refs/heads/x`, `refs/tags/x`, or a bare name, which is a branch.
+    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub git_ref: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// The sender's name for the event, kept as the event's provider name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+}
+
+impl FieldPointers {
+    /// Each fact's name as the source spells it, and its pointer.
+    pub fn named(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("ref", self.git_ref.as_deref()),
+            ("repository", self.repository.as_deref()),
+            ("commit", self.commit.as_deref()),
+            ("event", self.event.as_deref()),
+        ]
+    }
 }
 
 /// When a scheduled trigger fires, and what it runs.
@@ -71,6 +104,8 @@ pub struct SourceFields {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<FieldPointers>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cron: Option<String>,
     #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
     pub ref_name: Option<String>,
@@ -97,14 +132,19 @@ impl SourceFields {
 
     /// Set fields that only a provider has.
     pub fn has_provider_fields(&self) -> bool {
-        let SourceFields { secrets, header, algorithm, encoding, prefix, .. } = self;
-        !secrets.is_empty() || header.is_some() || algorithm.is_some() || encoding.is_some() || prefix.is_some()
+        let SourceFields { secrets, header, algorithm, encoding, prefix, fields, .. } = self;
+        !secrets.is_empty()
+            || header.is_some()
+            || algorithm.is_some()
+            || encoding.is_some()
+            || prefix.is_some()
+            || fields.is_some()
     }
 
     /// The provider fields; the schedule's are left behind.
     pub fn provider(self) -> ProviderSource {
-        let SourceFields { kind, secrets, header, algorithm, encoding, prefix, .. } = self;
-        ProviderSource { kind, secrets, header, algorithm, encoding, prefix }
+        let SourceFields { kind, secrets, header, algorithm, encoding, prefix, fields, .. } = self;
+        ProviderSource { kind, secrets, header, algorithm, encoding, prefix, fields }
     }
 }
 
@@ -126,8 +166,8 @@ impl TryFrom<SourceFields> for Source {
 impl From<Source> for SourceFields {
     fn from(source: Source) -> SourceFields {
         match source {
-            Source::Provider(ProviderSource { kind, secrets, header, algorithm, encoding, prefix }) => {
-                SourceFields { kind, secrets, header, algorithm, encoding, prefix, ..SourceFields::default() }
+            Source::Provider(ProviderSource { kind, secrets, header, algorithm, encoding, prefix, fields }) => {
+                SourceFields { kind, secrets, header, algorithm, encoding, prefix, fields, ..SourceFields::default() }
             }
             Source::Schedule(Schedule { cron, ref_name, variables }) => {
                 SourceFields { kind: SCHEDULE.into(), cron: Some(cron), ref_name, variables, ..SourceFields::default() }
@@ -156,6 +196,9 @@ impl ProviderSource {
             }
             if let Some(prefix) = &self.prefix {
                 fields.insert("prefix".into(), prefix.clone().into());
+            }
+            if let Some(pointers) = &self.fields {
+                fields.insert("fields".into(), serde_json::to_value(pointers).unwrap_or_default());
             }
         }
         view

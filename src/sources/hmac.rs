@@ -1,7 +1,6 @@
 //! Generic HMAC: the header, algorithm (sha1, sha256, sha512), encoding (hex, base64) and an
-//! optional prefix are set on the trigger's source. The payload may be any JSON.
+//! optional prefix are set on the trigger's source. The body may be anything (`generic`).
 
-use super::payload::parse_git_payload;
 use super::{require_secrets, required_header, verdict, HookCall, Provider};
 use crate::error::Error;
 use crate::model::source::Encoding;
@@ -35,7 +34,11 @@ impl Provider for GenericHmac {
     }
 
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
-        Ok(vec![parse_git_payload(call.request)?.into_guessed("webhook")])
+        Ok(super::generic::parse(call))
+    }
+
+    fn maps_fields(&self) -> bool {
+        true
     }
 
     fn validate(&self, source: &ProviderSource) -> Result<(), Error> {

@@ -6,6 +6,7 @@ pub mod acr;
 pub mod bitbucket;
 pub mod distribution;
 pub mod dockerhub;
+pub mod generic;
 pub mod ghcr;
 pub mod gitea;
 pub mod gitee;
@@ -40,6 +41,10 @@ pub trait Provider: Sync {
     /// Checks a source's settings when a trigger is created or changed.
     fn validate(&self, source: &ProviderSource) -> Result<(), Error> {
         require_secrets(source)
+    }
+    /// Whether it reads any body, where a source's `fields` say (`generic`).
+    fn maps_fields(&self) -> bool {
+        false
     }
     /// Whether it is a container registry, whose image pushes a registry endpoint fans out.
     fn emits_images(&self) -> bool {
@@ -104,6 +109,12 @@ pub fn validate_provider(source: &ProviderSource) -> Result<(), Error> {
             provider_names().join(", ")
         ))
     })?;
+    if let Some(fields) = &source.fields {
+        if !provider.maps_fields() {
+            return Err(Error::bad_request("source.fields is for the hmac and standard sources only"));
+        }
+        generic::validate(fields)?;
+    }
     provider.validate(source)
 }
 

@@ -1,8 +1,7 @@
 //! Standard Webhooks: `webhook-id`, `webhook-timestamp`, and `webhook-signature` holding a
 //! space-separated list of `v1,<base64 HMAC-SHA256("{id}.{timestamp}.{body}")>`. The secret is
-//! `whsec_<base64 key>`; the timestamp must be within 5 minutes.
+//! `whsec_<base64 key>`; the timestamp must be within 5 minutes. The body may be anything (`generic`).
 
-use super::payload::parse_git_payload;
 use super::{check_timestamp, required_header, verdict, HookCall, Provider, ReplayId};
 use crate::error::Error;
 use crate::model::{Event, ProviderSource};
@@ -59,7 +58,11 @@ impl Provider for StandardWebhooks {
     }
 
     fn parse(&self, call: &HookCall) -> Result<Vec<Event>, Error> {
-        Ok(vec![parse_git_payload(call.request)?.into_guessed("webhook")])
+        Ok(super::generic::parse(call))
+    }
+
+    fn maps_fields(&self) -> bool {
+        true
     }
 
     fn replay_ids(&self, call: &HookCall) -> Vec<ReplayId> {
