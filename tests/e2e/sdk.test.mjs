@@ -53,7 +53,7 @@ before(async () => {
   gitlab = await startMock({ status: 201, json: { id: 4242, status: "created", ref: "main" } });
   apiServer = await startMock({ status: 200, json: DEPLOYMENT });
   hookTarget = await startMock({ status: 200, json: {} });
-  rememberSecret(ACCESS_KEY.secret);
+  rememberSecret(ACCESS_KEY.secret, "sdk-e2e-hook-secret", "glptt-sdk-e2e");
   worker = await startWorker({ bindings: { ADMIN_ACCESS_KEYS: `alice:${ACCESS_KEY.id}:${ACCESS_KEY.secret}` } });
   const target = await worker.call("POST", "/api/v1/targets", {
     as: "alice", json: { name: "web-ci", kind: "gitlab", url: gitlab.url, project: "group/app", token: "glptt-sdk-e2e" },
@@ -99,11 +99,12 @@ test("Alibaba's ACK client: create, describe, delete; the token fires a restart;
   assert.match(patches[0].body, /restartedAt/);
 });
 
-test("Huawei's SWR client: a trigger's create, list, show, update, delete; wrong secret and stale date refused", { timeout: 120_000 }, async (t) => {
+test("Huawei's SWR client: a trigger's create, list, show, update, delete; wrong secret, stale date, tampered body refused", { timeout: 120_000 }, async (t) => {
   const run = await driver("huawei_swr.py", { HOOKRELAY_CLUSTER: "prod" });
   t.diagnostic(JSON.stringify(run.results));
   assert.equal(run.status, 0, run.output);
-  assert.deepEqual([run.results.wrong_secret, run.results.stale_date, run.results.delete], [401, 401, 404]);
+  assert.deepEqual(
+    [run.results.wrong_secret, run.results.stale_date, run.results.tampered_body, run.results.delete], [401, 401, 401, 404]);
 });
 
 test("Huawei's ServiceStage client: a hook's create, list, delete; wrong secret refused", { timeout: 120_000 }, async (t) => {

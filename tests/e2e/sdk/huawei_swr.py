@@ -1,10 +1,12 @@
 """Huawei's SWR client (huaweicloudsdkswr, SDK-HMAC-SHA256) against the worker's SWR-compatible API,
 with an ADMIN_ACCESS_KEYS pair: an image trigger's create, list, show, update and delete on the
-kubernetes target CLUSTER, and a wrong secret and a date 20 minutes old refused (401)."""
+kubernetes target CLUSTER; and a wrong secret, a date 20 minutes old (the signer's clock patched) and
+a body changed after signing (the SDK's HTTP client wrapped) refused (401)."""
 import datetime
 
 import huaweicloudsdkcore.signer.signer as signer
 from huaweicloudsdkcore.auth.credentials import BasicCredentials
+from huaweicloudsdkcore.http.http_client import HttpClient
 from huaweicloudsdkcore.http.http_config import HttpConfig
 from huaweicloudsdkswr.v2 import SwrClient
 from huaweicloudsdkswr.v2 import model
@@ -61,6 +63,25 @@ def main():
             401, "a date 20 minutes old"))
     finally:
         signer.datetime = clock
+
+    send = HttpClient.do_request_sync
+
+    def tampered(self, request):  # signed by now: turn {"enable":"false"} into {"enable":"true"}
+        body = request.body
+        request.body = body.replace(b"false", b"true") if isinstance(body, bytes) else body.replace("false", "true")
+        check(request.body != body, f"nothing to tamper with in {body!r}")
+        return send(self, request)
+
+    HttpClient.do_request_sync = tampered
+    try:
+        record("tampered_body", refused(
+            lambda: swr.update_trigger(model.UpdateTriggerRequest(
+                namespace=NS, repository=REPO, trigger=NAME, body=model.UpdateTriggerRequestBody(enable="false"))),
+            401, "a body changed after signing"))
+    finally:
+        HttpClient.do_request_sync = send
+    shown = swr.show_trigger(model.ShowTriggerRequest(namespace=NS, repository=REPO, trigger=NAME))
+    check(shown.enable == "false", f"the tampered update changed the trigger: {shown}")
 
     swr.delete_trigger(model.DeleteTriggerRequest(namespace=NS, repository=REPO, trigger=NAME))
     record("delete", refused(
