@@ -107,9 +107,13 @@ test("Huawei's SWR client: a trigger's create, list, show, update, delete; wrong
     [run.results.wrong_secret, run.results.stale_date, run.results.tampered_body, run.results.delete], [401, 401, 401, 404]);
 });
 
-test("Huawei's ServiceStage client: a hook's create, list, delete; wrong secret refused", { timeout: 120_000 }, async (t) => {
+test("Huawei's ServiceStage client: a hook's create, list, delete; wrong secret refused; a signed push reaches the callback", { timeout: 120_000 }, async (t) => {
   const run = await driver("huawei_servicestage.py", { HOOKRELAY_CALLBACK: `${hookTarget.url}/webhook` });
   t.diagnostic(JSON.stringify(run.results));
   assert.equal(run.status, 0, run.output);
   assert.equal(run.results.wrong_secret, 401);
+  assert.equal(run.results.delivery, "delivered");
+  const pushed = hookTarget.received.filter((r) => r.rawPath === "/webhook");
+  assert.equal(pushed.length, 1, "the push reaches the hook's callback");
+  assert.match(pushed[0].body, /group\/app/);
 });
