@@ -10,6 +10,8 @@ export WASM_BINDGEN_BIN="$HOOKRELAY_TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION/bin
 export WASM_OPT_BIN="$HOOKRELAY_ROOT/node_modules/.bin/wasm-opt"
 # Schemathesis, for the API fuzzing test (tests/e2e/schemathesis.test.mjs).
 export SCHEMATHESIS_VENV="$HOOKRELAY_TOOLS/schemathesis-$(awk -F'==' '/^schemathesis==/ {print $2}' "$HOOKRELAY_ROOT/scripts/schemathesis-requirements.txt")"
+# The vendors' SDKs, for tests/e2e/sdk.test.mjs; the venv is named after the pins' hash.
+export SDK_VENV="$HOOKRELAY_TOOLS/sdk-$(sha256sum "$HOOKRELAY_ROOT/scripts/sdk-requirements.txt" | cut -c1-12)"
 export PATH="$HOME/.cargo/bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 export CLOUDFLARE_CF_FETCH_ENABLED=false

@@ -43,6 +43,17 @@ if [ "$(cat "$SCHEMATHESIS_VENV/.hookrelay-requirements.sha256" 2>/dev/null)" !=
   echo "$want" > "$SCHEMATHESIS_VENV/.hookrelay-requirements.sha256"
 fi
 
+# The vendors' SDKs (python-gitlab, Alibaba's and Huawei's), pinned with their dependencies, in a
+# venv in the tool cache, for tests/e2e/sdk.test.mjs. Reinstalled when the pins change.
+want="$(sha256sum scripts/sdk-requirements.txt | cut -d' ' -f1)"
+if [ "$(cat "$SDK_VENV/.hookrelay-requirements.sha256" 2>/dev/null)" != "$want" ]; then
+  say "installing the vendors' SDKs into $SDK_VENV"
+  rm -rf "$SDK_VENV"
+  python3 -m venv "$SDK_VENV"
+  "$SDK_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r scripts/sdk-requirements.txt
+  echo "$want" > "$SDK_VENV/.hookrelay-requirements.sha256"
+fi
+
 if [ ! -f .dev.vars ]; then
   say "creating .dev.vars from .dev.vars.example"
   cp .dev.vars.example .dev.vars
