@@ -136,13 +136,21 @@ fn the_outbound_request_carries_the_real_token_never_the_trigger_token() {
 }
 
 #[test]
-fn only_the_sha256_of_a_token_is_stored() {
+fn a_token_is_found_by_its_sha256_and_kept_only_in_its_trigger_record() {
+    // The trigger record holds the owner's copy; the shell seals that record at rest under
+    // ENCRYPTION_KEY (tests/e2e/secrets.test.mjs reads KV raw). Lookups use the hash alone.
     let h = harness(5);
     let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    let trigger = h.admin_json("GET", "/api/v1/triggers", Value::Null).1[0]["id"].as_str().unwrap().to_string();
     for key in h.app.store.keys() {
         let value = h.app.store.raw(&key).unwrap();
-        assert!(!value.contains(&token) && !key.contains(&token), "{key} holds the token");
+        assert!(!key.contains(&token), "{key} names the token");
+        if key != format!("trigger:{trigger}") {
+            assert!(!value.contains(&token), "{key} holds the token");
+        }
     }
+    let record: Value = serde_json::from_str(&h.app.store.raw(&format!("trigger:{trigger}")).unwrap()).unwrap();
+    assert_eq!(record["token_hash"], hex::encode(hookrelay::auth::sha256(&token)));
 }
 
 #[test]
@@ -740,7 +748,8 @@ fn assert_token_nowhere(h: &Harness, token: &str) {
     for record in &records {
         assert!(!record.contains(secret), "recorded: {record}");
     }
-    for key in h.app.store.keys() {
+    // Only the trigger's own record keeps it (its owner's copy, sealed at rest by the shell).
+    for key in h.app.store.keys().into_iter().filter(|key| !key.starts_with("trigger:")) {
         assert!(!h.app.store.raw(&key).unwrap().contains(secret), "stored in {key}");
     }
 }
@@ -1482,4 +1491,31 @@ fn python_gitlabs_pipeline_inputs_reach_a_gitlab_target_with_their_types() {
         assert_eq!(answer.status, 400, "{}", String::from_utf8_lossy(&answer.body));
     }
     assert_eq!(h.app.outbound.sent.borrow().len(), before, "nothing sent");
+}
+
+// ---- tokens as GitLab and ACK show them: in full to their owner, 4 characters to anyone else
+
+#[test]
+fn a_token_is_shown_in_full_to_its_owner_and_as_four_characters_to_others() {
+    let h = harness(44);
+    let (target, token) = h.setup_target_and_trigger(gitlab_target());
+    let project = format!("/api/v4/projects/{}/triggers", target["id"].as_str().unwrap());
+    let as_bob = |path: &str| {
+        let answer = h.send(Request::new("GET", path).with_header("private-token", "tok-b"));
+        serde_json::from_slice::<Value>(&answer.body).unwrap()
+    };
+    let (_, mine) = h.admin_json("GET", &project, Value::Null);
+    assert_eq!(mine[0]["token"], token.as_str(), "GitLab shows its owner the token");
+    let (_, native) = h.admin_json("GET", "/api/v1/triggers", Value::Null);
+    assert_eq!(native[0]["token"], token.as_str());
+    assert_eq!(as_bob(&project)[0]["token"], &token[..4], "anyone else sees 4 characters");
+    assert_eq!(as_bob("/api/v1/triggers")[0]["token"], &token[..4]);
+    // A trigger stored before the copy was kept shows 4 characters, to its owner too, and works.
+    let id = mine[0]["id"].as_str().unwrap();
+    let mut record = block_on(h.app.catalog().find_trigger(id)).unwrap();
+    record.token = None;
+    let store: &dyn hookrelay::store::Store = &*h.app.store;
+    block_on(store.put_json(&format!("trigger:{id}"), &record)).unwrap();
+    assert_eq!(h.admin_json("GET", &project, Value::Null).1[0]["token"], &token[..4]);
+    assert_eq!(h.fire(target["id"].as_str().unwrap(), &token, "main").status, 200, "its token still works");
 }

@@ -12,7 +12,13 @@ use serde_json::{json, Value};
 
 /// The trigger as the native API shows it; `token` is in full only right after creation.
 /// `last_used` comes from its newest delivery record (`Catalog::last_used`).
-pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_used: Option<u64>) -> Value {
+/// `viewer` is the admin asking: the owner sees the full token (`Trigger::token_for`).
+pub fn trigger_view(
+    trigger: &Trigger,
+    fresh_token: Option<&TriggerToken>,
+    last_used: Option<u64>,
+    viewer: &str,
+) -> Value {
     let mut view = json!({
         "id": trigger.id,
         "kind": crate::model::wire_name(&trigger.kind()),
@@ -34,7 +40,7 @@ pub fn trigger_view(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_
         fields.insert("hook_url".into(), hook_url.into());
     }
     if trigger.kind() == TriggerKind::Token {
-        let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
+        let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_for(viewer));
         fields.insert("token".into(), token.into());
         fields.insert("refs".into(), json!(trigger.refs));
     } else if let Ok(Value::Object(filter)) = serde_json::to_value(&trigger.filter) {
@@ -62,7 +68,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let triggers = catalog.list_triggers(target.as_ref()).await?;
     let mut views = Vec::with_capacity(triggers.len());
     for trigger in &triggers {
-        views.push(trigger_view(trigger, None, catalog.last_used(trigger).await?));
+        views.push(trigger_view(trigger, None, catalog.last_used(trigger).await?, &ctx.admin()?.name));
     }
     Ok(Response::json(200, &views))
 }
@@ -80,12 +86,12 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     if trigger.kind() == TriggerKind::Schedule {
         crate::schedules::arm(app, &trigger).await?;
     }
-    Ok(Response::json(201, &trigger_view(&trigger, token.as_ref(), None)))
+    Ok(Response::json(201, &trigger_view(&trigger, token.as_ref(), None, &admin.name)))
 }
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let trigger = app.catalog().find_trigger(ctx.param("id")).await?;
-    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger).await?)))
+    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger).await?, &ctx.admin()?.name)))
 }
 
 /// Changes fields; a `source` in the body replaces the hook's source (how secrets are rotated).
@@ -98,7 +104,7 @@ pub async fn update(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         // Its cron expression may have changed.
         crate::schedules::arm(app, &trigger).await?;
     }
-    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger).await?)))
+    Ok(Response::json(200, &trigger_view(&trigger, None, app.catalog().last_used(&trigger).await?, &ctx.admin()?.name)))
 }
 
 pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {

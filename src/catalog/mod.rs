@@ -125,6 +125,7 @@ impl<'a> Catalog<'a> {
             token_hash: token.as_ref().map(TriggerToken::hash),
             token_start: token.as_ref().map(|t| TriggerToken::shortened(t.expose())).unwrap_or_default(),
             owner: owner.name.clone(),
+            token: token.as_ref().map(|t| crate::model::Secret::new(t.expose())),
             created_at: now,
             updated_at: now,
             expires_at: None,

@@ -65,7 +65,9 @@ fn trigger_type(trigger: &Trigger) -> String {
     }
 }
 
-fn trigger_view(trigger: &Trigger, cluster_id: &str) -> Value {
+/// `viewer` is the admin asking: its owner sees the full token, as ACK's describe shows it (the
+/// SDK's create answer has no token field, so describe is how an SDK user gets one).
+fn trigger_view(trigger: &Trigger, cluster_id: &str, viewer: &str) -> Value {
     let (namespace, name) =
         trigger.workload.as_ref().map(|w| (w.namespace.as_str(), w.name.as_str())).unwrap_or_default();
     let mut view = json!({
@@ -75,7 +77,7 @@ fn trigger_view(trigger: &Trigger, cluster_id: &str) -> Value {
         "project_id": format!("{namespace}/{name}"),
         "type": trigger_type(trigger),
         "action": "redeploy",
-        "token": trigger.token_start,
+        "token": trigger.token_for(viewer),
     });
     let workload = trigger.workload.as_ref();
     for (field, value) in [
@@ -129,7 +131,7 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         ..TriggerInput::default()
     };
     let (trigger, token) = app.catalog().create_trigger(admin, &target, trigger_input).await?;
-    let mut view = trigger_view(&trigger, &cluster_id);
+    let mut view = trigger_view(&trigger, &cluster_id, &ctx.admin()?.name);
     view["token"] = token.map(|t| t.expose().to_string()).unwrap_or_default().into();
     if let Value::Object(fields) = &mut view {
         fields.remove("name");
@@ -153,6 +155,7 @@ pub async fn describe(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let cluster_id = ctx.param("cluster_id");
     let target = cluster(app, cluster_id).await?;
     let wanted_type = field("Type");
+    let viewer = ctx.admin()?.name.clone();
     let views: Vec<Value> = app
         .catalog()
         .list_triggers(Some(&target))
@@ -161,7 +164,7 @@ pub async fn describe(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         .filter(|t| is_ack(t))
         .filter(|t| t.workload.as_ref().is_some_and(|w| w.namespace == namespace && w.name == name))
         .filter(|t| wanted_type.is_empty() || trigger_type(t) == wanted_type)
-        .map(|t| trigger_view(t, cluster_id))
+        .map(|t| trigger_view(t, cluster_id, &viewer))
         .collect();
     Ok(Response::json(200, &views))
 }

@@ -18,8 +18,14 @@ use std::collections::BTreeMap;
 /// The trigger as GitLab shows it. The token is in full only in `fresh_token`, which exists only
 /// in the answer to its creation (hookrelay keeps just the hash); otherwise its first 4 characters.
 /// `last_used` comes from its newest delivery record (`Catalog::last_used`).
-pub fn trigger_entity(trigger: &Trigger, fresh_token: Option<&TriggerToken>, last_used: Option<u64>) -> Value {
-    let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_start.clone());
+/// `viewer` is the admin asking: its owner sees the full token, as GitLab shows it.
+pub fn trigger_entity(
+    trigger: &Trigger,
+    fresh_token: Option<&TriggerToken>,
+    last_used: Option<u64>,
+    viewer: &str,
+) -> Value {
+    let token = fresh_token.map(|t| t.expose().to_string()).unwrap_or_else(|| trigger.token_for(viewer));
     json!({
         "id": trigger.id,
         "token": token,
@@ -78,7 +84,7 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let shown = page.slice(&triggers);
     let mut entities = Vec::with_capacity(shown.len());
     for trigger in shown {
-        entities.push(trigger_entity(trigger, None, catalog.last_used(trigger).await?));
+        entities.push(trigger_entity(trigger, None, catalog.last_used(trigger).await?, &ctx.admin()?.name));
     }
     let mut response = Response::json(200, &entities);
     response.headers.extend(page.headers(triggers.len(), &ctx.request));
@@ -136,7 +142,10 @@ impl Pagination {
 
 pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
-    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger).await?)))
+    Ok(Response::json(
+        200,
+        &trigger_entity(&trigger, None, app.catalog().last_used(&trigger).await?, &ctx.admin()?.name),
+    ))
 }
 
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
@@ -147,14 +156,17 @@ pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         return Err(Error::bad_request("description is missing"));
     }
     let (trigger, token) = app.catalog().create_trigger(admin, &target, input).await?;
-    Ok(Response::json(201, &trigger_entity(&trigger, token.as_ref(), None)))
+    Ok(Response::json(201, &trigger_entity(&trigger, token.as_ref(), None, &ctx.admin()?.name)))
 }
 
 pub async fn update(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let (_, trigger) = project_trigger(app, ctx).await?;
     let input = management_input(&ctx.request)?;
     let trigger = app.catalog().update_trigger(trigger, input).await?;
-    Ok(Response::json(200, &trigger_entity(&trigger, None, app.catalog().last_used(&trigger).await?)))
+    Ok(Response::json(
+        200,
+        &trigger_entity(&trigger, None, app.catalog().last_used(&trigger).await?, &ctx.admin()?.name),
+    ))
 }
 
 pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {

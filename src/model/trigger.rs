@@ -26,6 +26,12 @@ pub struct Trigger {
     pub token_start: String,
     /// The name of the admin who created it.
     pub owner: String,
+    /// The token itself, for its owner's eyes (GitLab and ACK show the owner the full token on
+    /// every read; the Alibaba SDK has no other way to get one). The record is sealed at rest under
+    /// `ENCRYPTION_KEY`, as every trigger is; lookups use `token_hash` only. `None` for a trigger
+    /// made before the copy was kept, whose token only its hash knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<super::Secret>,
     pub created_at: u64,
     pub updated_at: u64,
     #[serde(default)]
@@ -115,6 +121,15 @@ impl Trigger {
         }
     }
 
+    /// The token as `viewer` may see it: in full for its owner when a copy is kept, otherwise its
+    /// first four characters.
+    pub fn token_for(&self, viewer: &str) -> String {
+        match &self.token {
+            Some(token) if viewer == self.owner && token.is_set() => token.expose().to_string(),
+            _ => self.token_start.clone(),
+        }
+    }
+
     /// The path a provider posts to, for hook triggers.
     pub fn hook_url(&self) -> Option<String> {
         (self.kind() == TriggerKind::Hook).then(|| format!("/hooks/{}", self.id))
@@ -169,6 +184,7 @@ mod tests {
             token_hash: None,
             token_start: String::new(),
             owner: "alice".into(),
+            token: None,
             created_at: 0,
             updated_at: 0,
             expires_at: None,

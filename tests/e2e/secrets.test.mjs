@@ -49,7 +49,7 @@ test("credentials are sealed at rest, an old key still opens them, and rotation 
   assert.equal(records.length, 4, "a target, two triggers, a registry");
   for (const [name, value] of records) {
     assert.match(value, /^enc:v1:e2e1:/, name);
-    for (const secret of SECRETS) assert.ok(!value.includes(secret), `${name} holds no secret in the clear`);
+    for (const secret of [...SECRETS, token.slice(5)]) assert.ok(!value.includes(secret), `${name} holds no secret in the clear`);
   }
   await first.stop();
 
@@ -64,6 +64,11 @@ test("credentials are sealed at rest, an old key still opens them, and rotation 
   const fired = await second.call("POST", "/api/v4/projects/ci/trigger/pipeline", { body: new URLSearchParams({ token, ref: "main" }) });
   assert.equal(fired.status, 201, fired.text);
   assert.equal(new URLSearchParams(mock.last().body).get("token"), SECRETS[0], "the target's token, opened for the call");
+  // The owner's copy of the trigger token came through the re-sealing: GitLab shows it to its owner.
+  const listed = await second.call("GET", "/api/v4/projects/ci/triggers", { as: "alice" });
+  assert.equal(listed.body.find((t) => t.token.length > 4)?.token, token);
+  const others = await second.call("GET", "/api/v4/projects/ci/triggers", { as: "bob" });
+  assert.ok(others.body.every((t) => t.token.length === 4), "4 characters to anyone else");
 });
 
 test("without ENCRYPTION_KEY, credentials are refused rather than stored in the clear", async () => {
