@@ -32,6 +32,11 @@ pub(super) fn verify<'k>(request: &Request, credentials: &str, keys: &'k AccessK
     let string_to_sign = format!("{ALGORITHM}\n{date}\n{}", sha256_hex(canonical_request.as_bytes()));
     let ours = hmac_sha256(key.secret.expose().as_bytes(), &[string_to_sign.as_bytes()]);
     macs_match(&ours, hex::decode(signature).ok())?;
+    // The SDK leaves a body unsigned for any type but JSON; hookrelay reads JSON by a wider rule
+    // (`+json`, any case), and GitLab's routes read forms: an unsigned body is never taken.
+    if !request.body.is_empty() && request.header("x-sdk-content-sha256").map(str::trim) == Some(UNSIGNED_PAYLOAD) {
+        return Err(Refusal::NotSigned("the body"));
+    }
     let at_ms = crate::time::parse_basic_utc(date).ok_or(Refusal::Malformed("X-Sdk-Date is not yyyyMMddTHHmmssZ"))?;
     Ok(Signed { key, at_ms, nonce: None })
 }

@@ -170,7 +170,8 @@ impl Refusal {
     pub fn message(&self) -> String {
         let why = match self {
             Refusal::Malformed(what) => what.to_string(),
-            Refusal::UnknownAccessKey => "the access key id is unknown".into(),
+            // Worded as a mismatch: a refusal does not tell which key ids exist.
+            Refusal::UnknownAccessKey => "the signature does not match".into(),
             Refusal::SignatureMismatch => "the signature does not match".into(),
             Refusal::SignedHeaderMissing(name) => format!("the signed header '{name}' is missing"),
             Refusal::NotSigned(name) => format!("{name} must be sent and signed"),

@@ -16,14 +16,15 @@ pub(super) fn verify<'k>(request: &Request, credentials: &str, keys: &'k AccessK
     let key = keys.find(key_id)?;
     let date = request.header("date").ok_or(Refusal::NotSigned("Date"))?;
     let nonce = request.header("x-acs-signature-nonce").ok_or(Refusal::NotSigned("x-acs-signature-nonce"))?;
-    let string_to_sign = string_to_sign(request);
+    let string_to_sign =
+        string_to_sign(request).ok_or(Refusal::Malformed("a query key is repeated or holds '&' or '='"))?;
     let ours = hmac(Algorithm::Sha1, key.secret.expose().as_bytes(), &[string_to_sign.as_bytes()]);
     macs_match(&ours, base64_decode(signature))?;
     let at_ms = crate::time::parse_http_date(date.trim()).ok_or(Refusal::Malformed("Date is not an HTTP date"))?;
     Ok(Signed { key, at_ms, nonce: Some(nonce.trim().to_string()) })
 }
 
-fn string_to_sign(request: &Request) -> String {
+fn string_to_sign(request: &Request) -> Option<String> {
     let header = |name| request.header(name).unwrap_or("");
     let mut signed = format!("{}\n", request.method);
     for name in ["accept", "content-md5", "content-type", "date"] {
@@ -39,13 +40,18 @@ fn string_to_sign(request: &Request) -> String {
         signed.push_str(&format!("{name}:{value}\n"));
     }
     signed.push_str(&request.path);
-    // The query decoded and not re-encoded, the last value of a repeated key, `key` alone when empty.
-    let query: BTreeMap<String, String> = parse_urlencoded(&request.query).into_iter().collect();
+    // The query decoded and not re-encoded, `key` alone when empty. The SDK builds it from a dict:
+    // a repeated key, or a key holding `&` or `=`, would sign one query and let another be read.
+    let decoded = parse_urlencoded(&request.query);
+    let query: BTreeMap<String, String> = decoded.iter().cloned().collect();
+    if query.len() != decoded.len() || query.keys().any(|key| key.contains(['&', '='])) {
+        return None;
+    }
     let pairs: Vec<String> =
         query.into_iter().map(|(key, value)| if value.is_empty() { key } else { format!("{key}={value}") }).collect();
     if !pairs.is_empty() {
         signed.push('?');
         signed.push_str(&pairs.join("&"));
     }
-    signed
+    Some(signed)
 }
