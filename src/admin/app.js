@@ -197,7 +197,8 @@ function triggerItem(g, t) {
     dl(["Kind", g.kind],
       ["Owner", g.owner],
       g.source && ["Source", g.source.kind + (g.source.cron ? ` (${g.source.cron})` : "")],
-      token && ["Token", `${g.token}… (shown once, at creation)`],
+      // The API gives the owner the full token (as GitLab does); the page shows its start only.
+      token && ["Token", `${g.token.slice(0, 4)}… (shown in full at creation; its owner can read it from the API)`],
       token && ["Fire at", `${location.origin}/api/v4/projects/${encodeURIComponent(t.name || g.target)}/trigger/pipeline`],
       hook && ["Hook URL", el("code", { text: hook }), " ", button("Copy hook URL", () => copy(hook))],
       !token && filters(g) && ["Fires on", filters(g)],
