@@ -32,27 +32,23 @@ if [ ! -x "$WASM_BINDGEN_BIN" ]; then
   cargo install --quiet wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --root "$HOOKRELAY_TOOLS/wasm-bindgen-$WASM_BINDGEN_VERSION"
 fi
 
-# Schemathesis (API fuzzing in `npm test`), from PyPI, pinned with its dependencies, in a venv in
-# the tool cache. Reinstalled when the pins change.
-want="$(sha256sum scripts/schemathesis-requirements.txt | cut -d' ' -f1)"
-if [ "$(cat "$SCHEMATHESIS_VENV/.hookrelay-requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  say "installing Schemathesis into $SCHEMATHESIS_VENV"
-  rm -rf "$SCHEMATHESIS_VENV"
-  python3 -m venv "$SCHEMATHESIS_VENV"
-  "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r scripts/schemathesis-requirements.txt
-  echo "$want" > "$SCHEMATHESIS_VENV/.hookrelay-requirements.sha256"
-fi
-
-# The vendors' SDKs (python-gitlab, Alibaba's and Huawei's), pinned with their dependencies, in a
-# venv in the tool cache, for tests/e2e/sdk.test.mjs. Reinstalled when the pins change.
-want="$(sha256sum scripts/sdk-requirements.txt | cut -d' ' -f1)"
-if [ "$(cat "$SDK_VENV/.hookrelay-requirements.sha256" 2>/dev/null)" != "$want" ]; then
-  say "installing the vendors' SDKs into $SDK_VENV"
-  rm -rf "$SDK_VENV"
-  python3 -m venv "$SDK_VENV"
-  "$SDK_VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps -r scripts/sdk-requirements.txt
-  echo "$want" > "$SDK_VENV/.hookrelay-requirements.sha256"
-fi
+# Python tools from PyPI, each pinned with its dependencies in a requirements file and installed
+# into its own venv in the tool cache; reinstalled when the pins change.
+pinned_venv() { # <what> <venv> <requirements file>
+  local want
+  want="$(sha256sum "$3" | cut -d' ' -f1)"
+  if [ "$(cat "$2/.hookrelay-requirements.sha256" 2>/dev/null)" != "$want" ]; then
+    say "installing $1 into $2"
+    rm -rf "$2"
+    python3 -m venv "$2"
+    "$2/bin/pip" install --quiet --disable-pip-version-check --no-deps -r "$3"
+    echo "$want" > "$2/.hookrelay-requirements.sha256"
+  fi
+}
+# Schemathesis, for the API fuzzing in `npm test`.
+pinned_venv Schemathesis "$SCHEMATHESIS_VENV" scripts/schemathesis-requirements.txt
+# The vendors' SDKs (python-gitlab, Alibaba's and Huawei's), for tests/e2e/sdk.test.mjs.
+pinned_venv "the vendors' SDKs" "$SDK_VENV" scripts/sdk-requirements.txt
 
 if [ ! -f .dev.vars ]; then
   say "creating .dev.vars from .dev.vars.example"
