@@ -188,7 +188,7 @@ async fn attempt_and_report(
 ) -> Result<(Result<OutboundResponse, Error>, AfterAttempt), Error> {
     let started = app.clock.now_ms();
     // What the ledger keeps of a call leaves out what each attempt stamps on it.
-    let trigger_id = Delivery::split_id(id).map(|(trigger, _)| trigger).unwrap_or_default();
+    let trigger_id = trigger_of(id);
     let call = &Call { delivery: id.to_string(), trigger_id: trigger_id.to_string(), now_ms: started, ..call.clone() };
     let outcome = attempt(app, target, call).await;
     let duration = app.clock.now_ms().saturating_sub(started);
@@ -252,7 +252,7 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
     // caches the miss): the message comes back later rather than the delivery failing.
     let wait_for_kv = handover < MAX_HANDOVERS_UNSEEN;
     let later = Settlement::Retry { delay_seconds: UNSEEN_RETRY_SECONDS };
-    let trigger_id = Delivery::split_id(id).map(|(trigger, _)| trigger).unwrap_or_default();
+    let trigger_id = trigger_of(id);
     let why = match catalog.trigger_by_id(trigger_id).await? {
         Some(trigger) if trigger.is_live(now) => None,
         Some(_) => Some("the trigger was disabled or expired before this attempt"),
@@ -300,6 +300,11 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
             Ok(Settlement::Ack)
         }
     }
+}
+
+/// The trigger a delivery id names (`{trigger}-{stamp}`); empty for an id that is none.
+fn trigger_of(id: &str) -> &str {
+    Delivery::split_id(id).map(|(trigger, _)| trigger).unwrap_or_default()
 }
 
 fn seconds_until(app: &App, until_ms: u64) -> u32 {

@@ -47,7 +47,7 @@ pub async fn current_user(_app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let admin = ctx.admin()?;
     let digest = crate::auth::sha256(&admin.name);
     let id = u32::from_be_bytes([digest[0] & 0x7f, digest[1], digest[2], digest[3]]);
-    let web_url = format!("{}/{}", ctx.request.origin(), percent_path(&admin.name));
+    let web_url = format!("{}/{}", ctx.request.origin(), crate::targets::path_segment(&admin.name));
     let user = json!({"id": id, "username": admin.name, "name": admin.name, "state": "active", "web_url": web_url});
     Ok(Response::json(200, &user))
 }
@@ -56,10 +56,6 @@ pub async fn current_user(_app: &App, ctx: &Ctx) -> Result<Response, Error> {
 pub async fn version(_app: &App, _ctx: &Ctx) -> Result<Response, Error> {
     let revision = concat!("hookrelay-", env!("CARGO_PKG_VERSION"));
     Ok(Response::json(200, &json!({"version": GITLAB_VERSION, "revision": revision})))
-}
-
-fn percent_path(text: &str) -> String {
-    crate::targets::path_segment(text)
 }
 
 async fn project(app: &App, ctx: &Ctx) -> Result<Target, Error> {

@@ -20,14 +20,16 @@
 //! that key's in-flight deliveries; `expire` the `seen` rows older than 72 h.
 
 mod attempts;
+mod memory;
 mod port;
 mod serve;
 
 pub use port::{LedgerPort, MemoryLedger};
 
 pub use attempts::{AfterAttempt, AttemptReport, NextAttempt, ATTEMPT_LEASE_MS};
+pub use memory::MemoryRows;
 pub use serve::{
-    serve, sweep, AcceptAnswer, Answer, Envelope, MemoryRows, Request, Rows, WireOutcome, WireReport, SWEEP_EVERY_MS,
+    serve, sweep, AcceptAnswer, Answer, Envelope, Request, Rows, WireOutcome, WireReport, SWEEP_EVERY_MS,
     SWEEP_GRACE_MS,
 };
 
