@@ -36,6 +36,8 @@ fn app(queue: &Rc<MemoryQueue>) -> Bench {
         log,
         ledger,
         alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
+        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
+        analytics: Box::new(hookrelay::ports::NoAnalytics),
         settings: Settings::default(),
     })
 }

@@ -8,6 +8,13 @@ if [ ! -x "$WORKER_BUILD_BIN" ] || [ ! -x "$WASM_BINDGEN_BIN" ] || [ ! -x "$WASM
   bash scripts/setup.sh
 fi
 "$WORKER_BUILD_BIN" --release
+# The static files (Workers Static Assets, `[assets]` in wrangler.toml): the admin page as it is,
+# the OpenAPI document without its indentation. They are served through the worker's route table,
+# and are not part of the wasm or its budget.
+rm -rf build/assets && mkdir -p build/assets/admin
+cp src/admin/index.html src/admin/app.js src/admin/app.css build/assets/admin/
+node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], JSON.stringify(JSON.parse(fs.readFileSync(process.argv[1], "utf8"))))' \
+  src/openapi.json build/assets/openapi.json
 # worker-build keeps the wasm `name` section for stack traces; it is over a third of the gzipped
 # size, and hookrelay's core never panics on input, so it is stripped. Only custom sections go:
 # the same features as worker-build enables, no optimization passes.

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::http::Request;
 use crate::ledger::LedgerPort;
 use crate::outbound::Outbound;
-use crate::ports::{Alarms, Clock, Limiter, Log, Queue, Random};
+use crate::ports::{Alarms, Analytics, Assets, Clock, Limiter, Log, Queue, Random};
 use crate::settings::Settings;
 use crate::store::Store;
 use serde::de::DeserializeOwned;
@@ -32,6 +32,10 @@ pub struct App {
     pub ledger: Box<dyn LedgerPort>,
     /// The scheduled triggers' alarms (a Durable Object per scheduled trigger at the edge).
     pub alarms: Box<dyn Alarms>,
+    /// The static files (the admin page, the OpenAPI document): Workers Static Assets at the edge.
+    pub assets: Box<dyn Assets>,
+    /// One data point per delivery attempt, when an Analytics Engine dataset is bound.
+    pub analytics: Box<dyn Analytics>,
     pub settings: Settings,
 }
 

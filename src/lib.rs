@@ -40,6 +40,3 @@ pub mod time;
 
 #[cfg(target_arch = "wasm32")]
 mod edge;
-
-/// The OpenAPI description served at `/openapi.json`; a test keeps it equal to the route table.
-pub const OPENAPI_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));

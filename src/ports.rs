@@ -257,3 +257,64 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         }
     }
 }
+
+/// The static files served beside the worker (Workers Static Assets, the `ASSETS` binding): the
+/// admin page's HTML, script and style, and the OpenAPI document. They are not in the wasm; the
+/// routes that serve them still go through the route table and add their own headers.
+pub trait Assets {
+    /// The file at `path` (`admin/index.html`, say), or `None` when there is none.
+    fn get<'a>(&'a self, path: &'a str) -> LocalFuture<'a, Result<Option<Vec<u8>>, String>>;
+}
+
+/// The files in memory, by path, for native tests (`testing::TestApp` loads the repository's own).
+#[derive(Default)]
+pub struct MemoryAssets {
+    pub files: std::collections::BTreeMap<String, Vec<u8>>,
+}
+
+impl Assets for MemoryAssets {
+    fn get<'a>(&'a self, path: &'a str) -> LocalFuture<'a, Result<Option<Vec<u8>>, String>> {
+        let file = self.files.get(path).cloned();
+        Box::pin(async move { Ok(file) })
+    }
+}
+
+/// One Workers Analytics Engine data point (`writeDataPoint`): an index, blobs and doubles, in
+/// the order the README's SQL reads them (`blob1`, `double1`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataPoint {
+    pub index: String,
+    pub blobs: Vec<String>,
+    pub doubles: Vec<f64>,
+}
+
+/// Where one data point per delivery attempt goes, when the `ANALYTICS` dataset is bound. Writing
+/// never fails the caller: the platform buffers points and drops them on its side.
+pub trait Analytics {
+    fn write(&self, point: DataPoint);
+}
+
+/// No dataset bound: nothing is written (and nothing else changes).
+pub struct NoAnalytics;
+
+impl Analytics for NoAnalytics {
+    fn write(&self, _point: DataPoint) {}
+}
+
+/// Keeps every point, for native tests to read.
+#[derive(Default)]
+pub struct MemoryAnalytics {
+    pub points: RefCell<Vec<DataPoint>>,
+}
+
+impl Analytics for MemoryAnalytics {
+    fn write(&self, point: DataPoint) {
+        self.points.borrow_mut().push(point);
+    }
+}
+
+impl<T: Analytics + ?Sized> Analytics for std::rc::Rc<T> {
+    fn write(&self, point: DataPoint) {
+        (**self).write(point)
+    }
+}

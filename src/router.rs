@@ -414,24 +414,30 @@ fn health<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Respons
     std::future::ready(Ok(Response::json(200, &serde_json::json!({"status": "ok"}))))
 }
 
-fn openapi<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
-    std::future::ready(Ok(Response {
-        status: 200,
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: crate::OPENAPI_JSON.as_bytes().to_vec(),
-    }))
+/// A static file from the assets (`app.assets`), with its headers; one that is not there is an
+/// internal error (a build that did not lay out `build/assets`), named in the log.
+async fn static_file(app: &App, asset: crate::admin::Asset) -> Result<Response, Error> {
+    match app.assets.get(asset.path()).await {
+        Ok(Some(body)) => Ok(crate::admin::serve(asset, body)),
+        Ok(None) => Err(Error::Internal(format!("static asset {} is missing (scripts/build.sh lays out build/assets)", asset.path()))),
+        Err(error) => Err(Error::Internal(format!("reading static asset {}: {error}", asset.path()))),
+    }
 }
 
-fn admin_page<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
-    std::future::ready(Ok(crate::admin::serve(crate::admin::Asset::Page)))
+async fn openapi(app: &App, _ctx: &Ctx) -> Result<Response, Error> {
+    static_file(app, crate::admin::Asset::OpenApi).await
 }
 
-fn admin_script<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
-    std::future::ready(Ok(crate::admin::serve(crate::admin::Asset::Script)))
+async fn admin_page(app: &App, _ctx: &Ctx) -> Result<Response, Error> {
+    static_file(app, crate::admin::Asset::Page).await
 }
 
-fn admin_style<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Response, Error>> {
-    std::future::ready(Ok(crate::admin::serve(crate::admin::Asset::Style)))
+async fn admin_script(app: &App, _ctx: &Ctx) -> Result<Response, Error> {
+    static_file(app, crate::admin::Asset::Script).await
+}
+
+async fn admin_style(app: &App, _ctx: &Ctx) -> Result<Response, Error> {
+    static_file(app, crate::admin::Asset::Style).await
 }
 
 #[cfg(test)]
@@ -496,7 +502,7 @@ mod tests {
 
     #[test]
     fn openapi_describes_every_route_and_nothing_else() {
-        let spec: serde_json::Value = serde_json::from_str(crate::OPENAPI_JSON).unwrap();
+        let spec: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
         let paths = spec["paths"].as_object().unwrap();
         let mut described = std::collections::BTreeSet::new();
         for (path, item) in paths {

@@ -21,6 +21,20 @@ pub struct TestApp {
     pub ledger: Rc<MemoryLedger>,
     /// The scheduled triggers' alarms, in memory (whatever `build` set is replaced by these).
     pub alarms: Rc<crate::ports::MemoryAlarms>,
+    /// Every Analytics Engine data point the app wrote.
+    pub analytics: Rc<crate::ports::MemoryAnalytics>,
+}
+
+/// The repository's static files, as `scripts/build.sh` lays them out under `build/assets`.
+pub fn repository_assets() -> crate::ports::MemoryAssets {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut assets = crate::ports::MemoryAssets::default();
+    for (path, source) in crate::admin::ASSET_SOURCES {
+        if let Ok(bytes) = std::fs::read(root.join(source)) {
+            assets.files.insert(path.to_string(), bytes);
+        }
+    }
+    assets
 }
 
 impl TestApp {
@@ -38,7 +52,10 @@ impl TestApp {
         let alarms = Rc::new(crate::ports::MemoryAlarms::default());
         let mut app = app;
         app.alarms = Box::new(alarms.clone());
-        TestApp { app, store, outbound, log, ledger, alarms }
+        app.assets = Box::new(repository_assets());
+        let analytics = Rc::new(crate::ports::MemoryAnalytics::default());
+        app.analytics = Box::new(analytics.clone());
+        TestApp { app, store, outbound, log, ledger, alarms, analytics }
     }
 
     /// Answers one request through the router.

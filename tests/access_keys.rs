@@ -162,6 +162,8 @@ fn app_for(case: &Case, limiter: Box<dyn Limiter>) -> TestApp {
         log,
         ledger,
         alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
+        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
+        analytics: Box::new(hookrelay::ports::NoAnalytics),
         settings: Settings::default(),
     })
 }

@@ -31,6 +31,8 @@ fn app_at(now_ms: u64) -> TestApp {
         log,
         ledger,
         alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
+        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
+        analytics: Box::new(hookrelay::ports::NoAnalytics),
         settings: Settings::default(),
     })
 }

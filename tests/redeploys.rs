@@ -33,6 +33,8 @@ fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
         log,
         ledger,
         alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
+        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
+        analytics: Box::new(hookrelay::ports::NoAnalytics),
         settings: Settings::default(),
     });
     let cluster =

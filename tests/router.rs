@@ -34,6 +34,8 @@ fn harness(seed: u64) -> Harness {
         log,
         ledger,
         alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
+        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
+        analytics: Box::new(hookrelay::ports::NoAnalytics),
         settings: Settings::default(),
     });
     Harness { app, clock }

@@ -12,7 +12,7 @@ use crate::context::App;
 use crate::error::Error;
 use crate::http;
 use crate::outbound::{Outbound, OutboundRequest, OutboundResponse, OUTBOUND_TIMEOUT_MS};
-use crate::ports::{Clock, Lane, Limiter, LocalFuture, Log, Queue, Random};
+use crate::ports::{Analytics, Assets, Clock, DataPoint, Lane, Limiter, LocalFuture, Log, Queue, Random};
 use crate::sealed::{Keyring, SealedStore};
 use crate::settings::Settings;
 use crate::store::{KeyPage, Store, MAX_LIST_PAGE};
@@ -64,6 +64,11 @@ fn app(env: &Env) -> worker::Result<App> {
         log: Box::new(ConsoleLog),
         ledger: Box::new(ledger::DurableLedger(env.durable_object("LEDGER")?)),
         alarms: Box::new(schedule::DurableAlarms(env.durable_object("SCHEDULES")?)),
+        assets: Box::new(StaticAssets(binding(env, "ASSETS"))),
+        analytics: match binding::<AnalyticsDataset>(env, "ANALYTICS") {
+            Some(dataset) => Box::new(AnalyticsEngine(dataset)),
+            None => Box::new(crate::ports::NoAnalytics),
+        },
         settings: Settings::from_vars(|name| env.var(name).ok().map(|var| var.to_string())),
     })
 }
@@ -431,6 +436,57 @@ impl Random for CryptoRandom {
         // getRandomValues takes at most 65536 bytes at a time.
         for chunk in buf.chunks_mut(65_536) {
             get_random_values(chunk);
+        }
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    /// The Workers Static Assets binding (`[assets]` in `wrangler.toml`): a fetcher of its files.
+    type AssetsBinding;
+    #[wasm_bindgen(method, catch)]
+    fn fetch(this: &AssetsBinding, url: &str) -> Result<Promise, JsValue>;
+
+    /// A Workers Analytics Engine dataset (`[[analytics_engine_datasets]]`).
+    type AnalyticsDataset;
+    #[wasm_bindgen(method, catch, js_name = writeDataPoint)]
+    fn write_data_point(this: &AnalyticsDataset, point: &Object) -> Result<(), JsValue>;
+}
+
+/// The static files, read through the `ASSETS` binding (none bound: every file is missing).
+struct StaticAssets(Option<AssetsBinding>);
+
+impl Assets for StaticAssets {
+    fn get<'a>(&'a self, path: &'a str) -> LocalFuture<'a, Result<Option<Vec<u8>>, String>> {
+        Box::pin(async move {
+            let Some(assets) = &self.0 else { return Ok(None) };
+            // The host is never looked up: the binding serves its own files by path.
+            let answer = settle(assets.fetch(&format!("https://assets.invalid/{path}"))).await?;
+            let answer: worker::web_sys::Response = answer.unchecked_into();
+            if answer.status() != 200 {
+                return Ok(None);
+            }
+            let buffer = answer.array_buffer().map_err(|err| format!("{err:?}"))?;
+            let bytes = JsFuture::from(buffer).await.map_err(|err| format!("{err:?}"))?;
+            Ok(Some(Uint8Array::new(&bytes).to_vec()))
+        })
+    }
+}
+
+/// The `ANALYTICS` dataset: each point as `{indexes, blobs, doubles}`.
+struct AnalyticsEngine(AnalyticsDataset);
+
+impl Analytics for AnalyticsEngine {
+    fn write(&self, point: DataPoint) {
+        let blobs: Array = point.blobs.iter().map(|blob| JsValue::from_str(blob)).collect();
+        let doubles: Array = point.doubles.iter().map(|double| JsValue::from_f64(*double)).collect();
+        let fields = [
+            ("indexes", Array::of1(&JsValue::from_str(&point.index)).into()),
+            ("blobs", blobs.into()),
+            ("doubles", doubles.into()),
+        ];
+        if let Err(err) = self.0.write_data_point(&object(&fields)) {
+            ConsoleLog.line(serde_json::json!({"type": "error", "what": "writing an analytics data point", "detail": format!("{err:?}")}));
         }
     }
 }

@@ -49,6 +49,13 @@ export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 1
     modules: true,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-01",
+    // As wrangler.toml declares them: the static files, behind the worker.
+    assets: {
+      directory: path.join(ROOT, "build/assets"),
+      binding: "ASSETS",
+      routerConfig: { invoke_user_worker_ahead_of_assets: true, has_user_worker: true },
+      assetConfig: { html_handling: "none", not_found_handling: "none" },
+    },
     kvNamespaces: ["TRIGGERS"],
     kvPersist: kvDir,
     // As wrangler.toml declares it: the per-target ledger, with SQLite storage kept beside KV.
