@@ -101,7 +101,7 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         .map(|key| format!("idempotency:{}|key:{}", trigger.id, hex::encode(sha2::Sha256::digest(key.as_bytes()))))
         .collect();
     let cause = Cause::Event { replay_ids, remember_ms: IDEMPOTENCY_MEMORY_MS };
-    let fired = relay::fire_now(app, &target, relay::arrival(&target, &trigger, delivery, cause)).await?;
+    let fired = relay::fire_now(app, &trigger, &target, relay::arrival(&target, &trigger, delivery, cause)).await?;
     let with_trigger = |mut response: Response| {
         response.headers.push(("x-hookrelay-trigger".into(), trigger.id.clone()));
         response

@@ -22,6 +22,7 @@ pub mod hooks;
 pub mod http;
 pub mod ledger;
 pub mod model;
+pub mod notify;
 pub mod outbound;
 pub mod ports;
 pub mod relay;

@@ -71,7 +71,7 @@ pub enum Fired {
 
 /// Hands `arrival` to `target`'s ledger and attempts it now, if the ledger says so. `Err` only
 /// when the ledger or the queue could not be reached.
-pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fired, Error> {
+pub async fn fire_now(app: &App, trigger: &Trigger, target: &Target, arrival: Arrival) -> Result<Fired, Error> {
     let catalog = app.catalog();
     let mut answers = catalog.admit(&target.id, vec![arrival], true).await?;
     log_superseded(app, &target.id, &answers);
@@ -96,25 +96,21 @@ pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fi
                 }
             };
             let status = outcome.as_ref().ok().map(|answer| answer.status);
-            let state = match after {
-                AfterAttempt::Retry { delay_seconds } => {
-                    if let Err(error) = queue(app, &target.id, &id, delay_seconds).await {
-                        let why = format!("its retry could not be queued: {}", error.for_the_log());
-                        let _ = catalog.abandon_delivery(&target.id, &id, &why).await;
-                        return Err(error);
-                    }
-                    return Ok(pending(status));
+            if let AfterAttempt::Retry { delay_seconds } = after {
+                if let Err(error) = queue(app, &target.id, &id, delay_seconds).await {
+                    let why = format!("its retry could not be queued: {}", error.for_the_log());
+                    let _ = catalog.abandon_delivery(&target.id, &id, &why).await;
+                    return Err(error);
                 }
-                AfterAttempt::Dead => {
-                    dead_letter(app, &target.id, &id).await;
-                    DeliveryState::Dead
-                }
-                AfterAttempt::Superseded => DeliveryState::Superseded,
-                AfterAttempt::Done | AfterAttempt::Ignored => match &outcome {
-                    Ok(answer) if (200..300).contains(&answer.status) => DeliveryState::Delivered,
-                    _ => DeliveryState::Failed,
-                },
-            };
+                return Ok(pending(status));
+            }
+            let state = state_after(after, &outcome);
+            if state == DeliveryState::Dead {
+                dead_letter(app, &target.id, &id).await;
+            }
+            if after != AfterAttempt::Ignored {
+                crate::notify::settled(app, trigger, target, &id, state, status, number).await;
+            }
             let outcome = match outcome {
                 Ok(answer) => TryOutcome::Answered(answer),
                 Err(error) => TryOutcome::Unanswered(error),
@@ -130,7 +126,9 @@ pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fi
             }
             Ok(pending(None))
         }
-        Some(NextAttempt::Superseded { .. } | NextAttempt::Dead | NextAttempt::Settled { .. } | NextAttempt::Unknown)
+        Some(
+            NextAttempt::Superseded { .. } | NextAttempt::Dead | NextAttempt::Settled { .. } | NextAttempt::Unknown,
+        )
         | None => Err(Error::Internal("a new delivery was not sent: the ledger handed out no attempt".into())),
     }
 }
@@ -245,7 +243,7 @@ pub async fn consume(app: &App, body: &str, handover: u32) -> Settlement {
 
 async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement, Error> {
     // Not ours (or from an older version): dropping it is all that can be done.
-    let Ok(message) = serde_json::from_str::<Message>(body) else { return Ok(Settlement::Ack) };
+    let Ok(message) = serde_json::from_slice::<Message>(body.as_bytes()) else { return Ok(Settlement::Ack) };
     let Message { target: target_id, delivery: id } = &message;
     let catalog = app.catalog();
     let now = app.clock.now_ms();
@@ -254,7 +252,8 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
     let wait_for_kv = handover < MAX_HANDOVERS_UNSEEN;
     let later = Settlement::Retry { delay_seconds: UNSEEN_RETRY_SECONDS };
     let trigger_id = trigger_of(id);
-    let why = match catalog.trigger_by_id(trigger_id).await? {
+    let trigger = catalog.trigger_by_id(trigger_id).await?;
+    let why = match &trigger {
         Some(trigger) if trigger.is_live(now) => None,
         Some(_) => Some("the trigger was disabled or expired before this attempt"),
         None if wait_for_kv => return Ok(later),
@@ -267,21 +266,28 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
             found => found,
         },
     };
-    let Some(target) = target else {
+    let (Some(target), Some(trigger)) = (target, trigger) else {
         let why = why.unwrap_or("the target was deleted before this attempt");
         // `false`: settled already, or an attempt of it is out; either way nothing is left to do.
         catalog.abandon_delivery(target_id, id, why).await?;
         return Ok(Settlement::Ack);
     };
     match catalog.next_attempt(target_id, id).await? {
-        NextAttempt::Send { call, number } => match attempt_and_report(app, &target, id, &call, number).await?.1 {
-            AfterAttempt::Retry { delay_seconds } => Ok(Settlement::Retry { delay_seconds }),
-            AfterAttempt::Dead => {
-                dead_letter(app, target_id, id).await;
-                Ok(Settlement::Ack)
+        NextAttempt::Send { call, number } => {
+            let (outcome, after) = attempt_and_report(app, &target, id, &call, number).await?;
+            if let AfterAttempt::Retry { delay_seconds } = after {
+                return Ok(Settlement::Retry { delay_seconds });
             }
-            AfterAttempt::Done | AfterAttempt::Superseded | AfterAttempt::Ignored => Ok(Settlement::Ack),
-        },
+            let state = state_after(after, &outcome);
+            if state == DeliveryState::Dead {
+                dead_letter(app, target_id, id).await;
+            }
+            if after != AfterAttempt::Ignored {
+                let status = outcome.as_ref().ok().map(|answer| answer.status);
+                crate::notify::settled(app, &trigger, &target, id, state, status, number).await;
+            }
+            Ok(Settlement::Ack)
+        }
         NextAttempt::Wait { until_ms } => Ok(Settlement::Retry { delay_seconds: seconds_until(app, until_ms) }),
         NextAttempt::Dead => {
             dead_letter(app, target_id, id).await;
@@ -328,6 +334,37 @@ fn log_superseded_one(app: &App, target: &str, id: &str, by: &str) {
     app.log.line(serde_json::json!({"type": "superseded", "delivery_id": id, "superseded_by": by, "target": target}));
 }
 
+/// The Analytics Engine data point of one attempt: indexed (sampled) by trigger; `blob1` trigger,
+/// `blob2` target kind, `blob3` outcome, `blob4` target id; `double1` status (0 without an
+/// answer), `double2` duration in ms, `double3` attempt number. The README's queries read these.
+pub fn attempt_point(
+    trigger: &str,
+    target: &Target,
+    outcome: &str,
+    status: Option<u16>,
+    duration_ms: u64,
+    number: u32,
+) -> crate::ports::DataPoint {
+    crate::ports::DataPoint {
+        index: trigger.to_string(),
+        blobs: vec![trigger.to_string(), target.spec.kind_name().to_string(), outcome.to_string(), target.id.clone()],
+        doubles: vec![f64::from(status.unwrap_or(0)), duration_ms as f64, f64::from(number)],
+    }
+}
+
+/// The state a delivery is in after an attempt: settled, or `pending` for a retry.
+fn state_after(after: AfterAttempt, outcome: &Result<OutboundResponse, Error>) -> DeliveryState {
+    match after {
+        AfterAttempt::Retry { .. } => DeliveryState::Pending,
+        AfterAttempt::Dead => DeliveryState::Dead,
+        AfterAttempt::Superseded => DeliveryState::Superseded,
+        AfterAttempt::Done | AfterAttempt::Ignored => match outcome {
+            Ok(answer) if (200..300).contains(&answer.status) => DeliveryState::Delivered,
+            _ => DeliveryState::Failed,
+        },
+    }
+}
+
 /// One log line per attempt: ids, the target's kind, the attempt's number, the status, how long it
 /// took and what comes of it. Never the call, the answer or a credential.
 #[allow(clippy::too_many_arguments)]
@@ -343,13 +380,8 @@ fn log_attempt(
     outcome: &Result<OutboundResponse, Error>,
 ) {
     let outcome = match after {
-        AfterAttempt::Retry { .. } => "retry",
-        AfterAttempt::Dead => "dead",
-        AfterAttempt::Superseded => "superseded",
-        AfterAttempt::Done | AfterAttempt::Ignored => match outcome {
-            Ok(answer) if (200..300).contains(&answer.status) => "delivered",
-            _ => "failed",
-        },
+        AfterAttempt::Retry { .. } => "retry".to_string(),
+        _ => crate::model::wire_name(&state_after(after, outcome)),
     };
     app.log.line(serde_json::json!({
         "type": "attempt",
@@ -361,6 +393,7 @@ fn log_attempt(
         "duration_ms": duration_ms,
         "outcome": outcome,
     }));
+    app.analytics.write(attempt_point(&call.trigger_id, target, &outcome, status, duration_ms, number));
 }
 
 /// Sends a delivery again as a new delivery, linked to the old one, and tries it at once. An
@@ -380,7 +413,7 @@ pub async fn replay(app: &App, id: &str) -> Result<Delivery, Error> {
     let new_id = delivery.id.clone();
     let arrival = arrival(&target, &trigger, delivery, Cause::AdminReplay { of: old.id });
     // The outcome is in the delivery's attempts.
-    fire_now(app, &target, arrival).await?;
+    fire_now(app, &trigger, &target, arrival).await?;
     catalog.delivery_of(&target.id, &new_id).await?.ok_or_else(|| Error::Internal("a replay vanished".into()))
 }
 

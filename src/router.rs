@@ -421,7 +421,10 @@ fn health<'a>(_app: &'a App, _ctx: &'a Ctx) -> std::future::Ready<Result<Respons
 async fn static_file(app: &App, asset: crate::admin::Asset) -> Result<Response, Error> {
     match app.assets.get(asset.path()).await {
         Ok(Some(body)) => Ok(crate::admin::serve(asset, body)),
-        Ok(None) => Err(Error::Internal(format!("static asset {} is missing (scripts/build.sh lays out build/assets)", asset.path()))),
+        Ok(None) => Err(Error::Internal(format!(
+            "static asset {} is missing (scripts/build.sh lays out build/assets)",
+            asset.path()
+        ))),
         Err(error) => Err(Error::Internal(format!("reading static asset {}: {error}", asset.path()))),
     }
 }

@@ -3,7 +3,7 @@
 use crate::model::delivery::{RetryPolicy, DELIVERY_RETENTION_SECONDS};
 
 /// What the deployment tunes through vars.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     /// `RETRY_BASE_SECONDS` and `RETRY_MAX_ATTEMPTS`.
     pub retry: RetryPolicy,
@@ -11,6 +11,9 @@ pub struct Settings {
     pub delivery_ttl_seconds: u64,
     /// `ALLOW_HTTP_TARGETS`: local development and tests may send over http and to local addresses.
     pub allow_local_targets: bool,
+    /// `PUBLIC_URL`: where admins reach this worker (`https://hooks.example.com`), for the links
+    /// in notifications; without it they link to the admin page's path alone.
+    pub public_url: Option<String>,
 }
 
 impl Default for Settings {
@@ -19,6 +22,7 @@ impl Default for Settings {
             retry: RetryPolicy::default(),
             delivery_ttl_seconds: DELIVERY_RETENTION_SECONDS,
             allow_local_targets: false,
+            public_url: None,
         }
     }
 }
@@ -36,6 +40,9 @@ impl Settings {
             delivery_ttl_seconds: number("DELIVERY_TTL_SECONDS").map_or(defaults.delivery_ttl_seconds, |n| n.max(60)),
             allow_local_targets: var("ALLOW_HTTP_TARGETS")
                 .is_some_and(|value| matches!(value.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
+            public_url: var("PUBLIC_URL")
+                .map(|url| url.trim().trim_end_matches('/').to_string())
+                .filter(|url| public_url_problem(url).is_none()),
         }
     }
 }
@@ -76,12 +83,22 @@ pub fn problems(
     if let Some(problem) = secret("ADMIN_ACCESS_KEYS").and_then(|keys| crate::access_keys::AccessKeys::problem(&keys)) {
         problems.push(problem);
     }
+    if let Some(problem) = var("PUBLIC_URL").and_then(|url| public_url_problem(url.trim())) {
+        problems.push(problem);
+    }
     for name in NUMBER_VARS {
         if var(name).is_some_and(|text| text.trim().parse::<u64>().is_err()) {
             problems.push(format!("{name}: not a whole number"));
         }
     }
     problems
+}
+
+/// What is wrong with a `PUBLIC_URL`, if anything: it must be an http(s) origin (a path is allowed).
+fn public_url_problem(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok();
+    let fine = parsed.is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some());
+    (!fine).then(|| "PUBLIC_URL: not an http(s) URL such as https://hooks.example.com".to_string())
 }
 
 #[cfg(test)]

@@ -776,3 +776,83 @@ fn a_triggers_statistics_count_deliveries_attempts_and_refusals_by_the_hour() {
         assert_eq!((status, body["error"].clone()), (400, json!("bad_request")), "hours={bad}");
     }
 }
+
+#[test]
+fn a_dead_delivery_notifies_its_triggers_notify_target_once_and_records_how_it_went() {
+    let app = app();
+    let slack = json!({"name": "alerts", "kind": "http", "url": "https://hooks.slack.com/services/T0/B0/xyz"});
+    assert_eq!(admin(&app, "POST", "/api/v1/targets", slack).0, 201);
+    let (status, refused) = admin(&app, "POST", "/api/v1/triggers", json!({"target": "alerts", "notify": "nowhere"}));
+    assert_eq!((status, refused["message"].as_str().unwrap()), (400, "notify: target 'nowhere' does not exist"));
+    let (status, _) = admin(
+        &app,
+        "POST",
+        "/api/v1/triggers",
+        json!({"target": "alerts", "notify": "alerts", "notify_on": ["pending"]}),
+    );
+    assert_eq!(status, 400, "pending is no outcome");
+    let url = github_hook(&app, "http", json!({"notify": "alerts", "description": "Deploy web"}));
+    let trigger = url.rsplit('/').next().unwrap().to_string();
+    let (_, view) = admin(&app, "GET", &format!("/api/v1/triggers/{trigger}"), Value::Null);
+    assert_eq!(view["notify_on"], json!(["dead"]), "dead by default: {view}");
+
+    let attempts = hookrelay::model::delivery::RetryPolicy::default().max_attempts as usize;
+    for _ in 0..attempts {
+        app.outbound.answer(500, "{}");
+    }
+    app.outbound.answer(404, "no_service"); // Slack's answer for a removed webhook
+    let (status, answer) = send(&app, github_delivery(&url, "github/push.json", "push", "d-1"));
+    assert_eq!(status, 202);
+    let id = answer["deliveries"][0]["delivery_id"].as_str().unwrap().to_string();
+    let sent = app.outbound.sent.borrow().clone();
+    assert_eq!(sent.len(), attempts + 1, "every attempt, then one notification");
+    let notice = sent.last().unwrap();
+    assert_eq!(notice.url, "https://hooks.slack.com/services/T0/B0/xyz");
+    let text: Value = serde_json::from_slice(&notice.body).unwrap();
+    let text = text["text"].as_str().unwrap();
+    assert!(text.contains(&id) && text.contains("Deploy web") && text.contains("is dead"), "{text}");
+    assert!(text.contains("last status 500") && text.contains(&format!("/admin#delivery={id}|open>")), "{text}");
+
+    let (_, record) = admin(&app, "GET", &format!("/api/v1/deliveries/{id}"), Value::Null);
+    assert_eq!(record["state"], "dead");
+    assert_eq!(record["notification"]["status"], 404, "{record}");
+    assert!(record["notification"]["error"].as_str().unwrap().contains("404"));
+    // Never retried: nothing more is sent, whatever runs next.
+    common::drain(&app);
+    assert_eq!(app.outbound.sent.borrow().len(), attempts + 1);
+    let (_, stats) = admin(&app, "GET", &format!("/api/v1/triggers/{trigger}/stats"), Value::Null);
+    assert_eq!((stats["totals"]["dead"].clone(), stats["totals"]["attempts"].clone()), (json!(1), json!(attempts)));
+
+    // One Analytics Engine point per attempt, the last one dead.
+    let points = app.analytics.points.borrow();
+    assert_eq!(points.len(), attempts);
+    let last = points.last().unwrap();
+    assert_eq!(
+        (last.index.as_str(), last.blobs[1].as_str(), last.blobs[2].as_str()),
+        (trigger.as_str(), "http", "dead")
+    );
+    assert_eq!((last.doubles[0], last.doubles[2]), (500.0, attempts as f64));
+    assert!(
+        last.blobs.len() <= 20 && last.doubles.len() <= 20 && last.index.len() <= 96,
+        "within the platform's limits"
+    );
+}
+
+#[test]
+fn a_delivered_delivery_notifies_only_when_notify_on_says_so() {
+    let app = app();
+    let hook = json!({"name": "alerts", "kind": "http", "url": "https://alerts.example.com/in", "format": "discord"});
+    assert_eq!(admin(&app, "POST", "/api/v1/targets", hook).0, 201);
+    let url = github_hook(&app, "http", json!({"notify": "alerts", "notify_on": ["delivered", "dead"]}));
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-1")).0, 202);
+    let sent = app.outbound.sent.borrow().clone();
+    assert_eq!(sent.len(), 2, "the delivery, then its notification");
+    let body: Value = serde_json::from_slice(&sent[1].body).unwrap();
+    assert!(body["content"].as_str().unwrap().contains("is delivered"), "the target's format: {body}");
+    let trigger = url.rsplit('/').next().unwrap();
+    let (_, patched) = admin(&app, "PATCH", &format!("/api/v1/triggers/{trigger}"), json!({"notify": null}));
+    assert!(patched.get("notify").is_none() && patched.get("notify_on").is_none(), "{patched}");
+    let tag = send(&app, github_delivery(&url, "github/push-tag-created-ghes.json", "push", "d-2"));
+    assert_eq!(tag.0, 202, "{}", tag.1);
+    assert_eq!(app.outbound.sent.borrow().len(), 3, "no notification any more");
+}

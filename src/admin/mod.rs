@@ -50,7 +50,11 @@ pub fn serve(asset: Asset, body: Vec<u8>) -> Response {
         ("referrer-policy", "no-referrer"),
         ("cache-control", "no-cache"),
     ];
-    Response { status: 200, headers: headers.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(), body }
+    Response {
+        status: 200,
+        headers: headers.iter().map(|(name, value)| (name.to_string(), value.to_string())).collect(),
+        body,
+    }
 }
 
 #[cfg(test)]

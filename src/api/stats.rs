@@ -157,7 +157,8 @@ mod tests {
             row("quiet", 10, &[]),
         ];
         let view = overview(&rows, 10, 24);
-        let order: Vec<&str> = view["triggers"].as_array().unwrap().iter().map(|t| t["trigger"].as_str().unwrap()).collect();
+        let order: Vec<&str> =
+            view["triggers"].as_array().unwrap().iter().map(|t| t["trigger"].as_str().unwrap()).collect();
         assert_eq!(order, ["broken", "flaky", "healthy"]);
         assert_eq!(view["totals"]["delivered"], 3);
         assert_eq!(view["totals"]["dead"], 4);

@@ -46,6 +46,10 @@ pub fn trigger_view(
     } else if let Ok(Value::Object(filter)) = serde_json::to_value(&trigger.filter) {
         fields.extend(filter);
     }
+    if let Some(notify) = &trigger.notify {
+        fields.insert("notify".into(), notify.clone().into());
+        fields.insert("notify_on".into(), json!(trigger.notify_on));
+    }
     if let Some(pinned_ref) = &trigger.pinned_ref {
         fields.insert("ref".into(), pinned_ref.clone().into());
     }

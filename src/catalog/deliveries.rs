@@ -8,7 +8,7 @@ use super::Catalog;
 use crate::error::Error;
 use crate::ledger::stats::StatsRow;
 use crate::ledger::{AcceptAnswer, AfterAttempt, Answer, Arrival, Envelope, NextAttempt, Request, WireReport};
-use crate::model::delivery::delivery_stamp;
+use crate::model::delivery::{delivery_stamp, Notification};
 use crate::model::{Call, Delivery, DeliveryState, Trigger};
 
 /// The most deliveries one page lists.
@@ -136,6 +136,11 @@ impl<'a> Catalog<'a> {
 }
 
 impl<'a> Catalog<'a> {
+    /// Records on delivery `id` how its notification went.
+    pub async fn note_notification(&self, target: &str, id: &str, notification: Notification) -> Result<bool, Error> {
+        self.done(target, Request::Notified { id: id.to_string(), notification }).await
+    }
+
     /// Counts a refused webhook (a bad signature, a filter) in its trigger's statistics.
     pub async fn count_refused(&self, trigger: &Trigger) -> Result<(), Error> {
         self.done(&trigger.target, Request::Refused { trigger: trigger.id.clone() }).await.map(|_| ())

@@ -78,6 +78,12 @@ pub struct TriggerInput {
     /// the SWR or ACK API, `all` otherwise (`Order::default_for`).
     #[serde(default)]
     pub order: Option<crate::model::trigger::Order>,
+    /// The target (id or name) told when a delivery settles in a state of `notify_on`; `null`
+    /// stops the notifications.
+    #[serde(default, deserialize_with = "double_option")]
+    pub notify: Option<Option<String>>,
+    #[serde(default)]
+    pub notify_on: Option<Vec<crate::model::DeliveryState>>,
     /// Set by the compatible APIs only; never read from a request body.
     #[serde(skip)]
     pub origin: Option<crate::model::Origin>,
@@ -137,6 +143,8 @@ impl<'a> Catalog<'a> {
             origin: input.origin.take(),
             order: None,
             enabled: true,
+            notify: None,
+            notify_on: Vec::new(),
         };
         // Resolved once, here, so that every view says which order it keeps.
         let order = crate::model::trigger::Order::default_for(target.spec.kind_name(), trigger.origin.as_ref());
@@ -145,6 +153,7 @@ impl<'a> Catalog<'a> {
         if kind == TriggerKind::Image {
             trigger.filter.events = vec![EventKind::ImagePush];
         }
+        self.resolve_notify(&mut input).await?;
         apply_trigger_input(&mut trigger, input)?;
         // Index keys first: if a write fails part way, what is left is an index key without its
         // trigger, which every reader skips, never a trigger that its target does not know of.
@@ -214,7 +223,19 @@ impl<'a> Catalog<'a> {
         Ok(triggers)
     }
 
-    pub async fn update_trigger(&self, mut trigger: Trigger, input: TriggerInput) -> Result<Trigger, Error> {
+    /// `notify` names a target by id or name: the trigger keeps its id.
+    async fn resolve_notify(&self, input: &mut TriggerInput) -> Result<(), Error> {
+        if let Some(Some(name)) = &input.notify {
+            let target = self.find_target(name).await.map_err(|error| match error {
+                Error::NotFound(_) => Error::bad_request(format!("notify: target '{name}' does not exist")),
+                other => other,
+            })?;
+            input.notify = Some(Some(target.id));
+        }
+        Ok(())
+    }
+
+    pub async fn update_trigger(&self, mut trigger: Trigger, mut input: TriggerInput) -> Result<Trigger, Error> {
         if input.target.as_deref().is_some_and(|t| t != trigger.target) {
             return Err(Error::bad_request("target cannot be changed; create a new trigger instead"));
         }
@@ -222,6 +243,7 @@ impl<'a> Catalog<'a> {
             return Err(Error::bad_request("kind cannot be changed; create a new trigger instead"));
         }
         let old_index = index_key(&trigger);
+        self.resolve_notify(&mut input).await?;
         apply_trigger_input(&mut trigger, input)?;
         trigger.updated_at = self.clock.now_ms();
         // The new index key before the record, the old one after it (see `create_trigger`).
@@ -284,6 +306,20 @@ fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(),
     }
     if let Some(order) = input.order {
         trigger.order = Some(order);
+    }
+    if let Some(notify) = input.notify {
+        trigger.notify = notify;
+    }
+    if let Some(states) = input.notify_on {
+        if states.is_empty() || states.contains(&crate::model::DeliveryState::Pending) {
+            return Err(Error::bad_request("notify_on lists one or more of delivered, failed, dead, superseded"));
+        }
+        trigger.notify_on = states;
+    }
+    if trigger.notify.is_none() {
+        trigger.notify_on.clear();
+    } else if trigger.notify_on.is_empty() {
+        trigger.notify_on = vec![crate::model::DeliveryState::Dead];
     }
     if let Some(description) = input.description {
         if description.len() > MAX_DESCRIPTION_BYTES || description.chars().any(|c| c.is_control() && c != '\n') {

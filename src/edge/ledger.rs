@@ -10,10 +10,7 @@ use crate::ledger::LedgerPort;
 use crate::ledger::{Answer, Entry, Envelope, KeyState, Order, Request, Rows, Seen, SWEEP_EVERY_MS};
 use crate::model::{Call, DeliveryState};
 use crate::ports::LocalFuture;
-use wasm_bindgen::JsValue;
-use worker::{
-    durable_object, DurableObject, Env, Method, ObjectNamespace, RequestInit, SqlStorage, SqlStorageValue, State,
-};
+use worker::{durable_object, DurableObject, Env, ObjectNamespace, SqlStorage, SqlStorageValue, State};
 
 /// The tables: see `ledger/mod.rs` for what each row is.
 const SCHEMA: [&str; 18] = [
@@ -58,8 +55,8 @@ impl DurableObject for TargetLedger {
     }
 
     async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
-        let envelope: Envelope =
-            serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let envelope: Envelope = serde_json::from_slice(req.text().await?.as_bytes())
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let took_in = matches!(&envelope.request, Request::Accept { .. });
         // From here on no await: the object runs this whole stretch before any other request.
         let mut rows = SqlRows(self.state.storage().sql());
@@ -111,7 +108,7 @@ impl SqlRows {
     fn json_rows<T: serde::de::DeserializeOwned>(&self, query: &str, bindings: Values) -> Result<Vec<T>, String> {
         self.rows(query, bindings)?
             .into_iter()
-            .map(|row| serde_json::from_str(&text(row.first())).map_err(|e| e.to_string()))
+            .map(|row| serde_json::from_slice(text(row.first()).as_bytes()).map_err(|e| e.to_string()))
             .collect()
     }
 }
@@ -177,9 +174,9 @@ impl Rows for SqlRows {
         let rows = self.rows("SELECT call, entry FROM deliveries WHERE id = ?", vec![id.into()])?;
         let Some(row) = rows.first() else { return Ok(None) };
         match text(row.first()) {
-            call if !call.is_empty() => serde_json::from_str(&call).map(Some).map_err(|e| e.to_string()),
+            call if !call.is_empty() => serde_json::from_slice(call.as_bytes()).map(Some).map_err(|e| e.to_string()),
             _ => {
-                let entry: Entry = serde_json::from_str(&text(row.get(1))).map_err(|e| e.to_string())?;
+                let entry: Entry = serde_json::from_slice(text(row.get(1)).as_bytes()).map_err(|e| e.to_string())?;
                 Ok(Some(entry.delivery.call))
             }
         }
@@ -294,7 +291,8 @@ impl Rows for SqlRows {
     }
 
     fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String> {
-        let rows = self.rows("SELECT data FROM stats WHERE trigger = ? AND hour = ?", vec![trigger.into(), int(hour)])?;
+        let rows =
+            self.rows("SELECT data FROM stats WHERE trigger = ? AND hour = ?", vec![trigger.into(), int(hour)])?;
         Ok(rows.first().and_then(|row| HourStats::decode(&text(row.first()))))
     }
 
@@ -312,7 +310,10 @@ impl Rows for SqlRows {
                 "SELECT trigger, hour, data FROM stats WHERE trigger = ? AND hour >= ? ORDER BY hour",
                 vec![trigger.into(), int(from_hour)],
             )?,
-            None => self.rows("SELECT trigger, hour, data FROM stats WHERE hour >= ? ORDER BY trigger, hour", vec![int(from_hour)])?,
+            None => self.rows(
+                "SELECT trigger, hour, data FROM stats WHERE hour >= ? ORDER BY trigger, hour",
+                vec![int(from_hour)],
+            )?,
         };
         rows.into_iter()
             .map(|row| {
@@ -330,16 +331,14 @@ impl DurableLedger {
     async fn call(&self, target: &str, envelope: &Envelope) -> Result<Answer, String> {
         let body = serde_json::to_string(envelope).map_err(|e| e.to_string())?;
         let stub = self.0.id_from_name(target).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-        let request = worker::Request::new_with_init("https://ledger/", &init).map_err(|e| e.to_string())?;
+        let request = super::post_request("https://ledger/", &body)?;
         let mut answer = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
         if answer.status_code() != 200 {
             let why = answer.text().await.unwrap_or_default();
             return Err(format!("the ledger answered {}: {why}", answer.status_code()));
         }
         let text = answer.text().await.map_err(|e| e.to_string())?;
-        serde_json::from_str(&text).map_err(|e| e.to_string())
+        serde_json::from_slice(text.as_bytes()).map_err(|e| e.to_string())
     }
 }
 

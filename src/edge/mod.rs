@@ -213,6 +213,17 @@ extern "C" {
     fn list(this: &KvBinding, options: &Object) -> Result<Promise, JsValue>;
 }
 
+/// A POST of `body` to a Durable Object's `url`, built with web-sys directly: `worker::RequestInit`
+/// would bring its serde-wasm-bindgen conversion of `cf` properties into the wasm.
+fn post_request(url: &str, body: &str) -> Result<worker::Request, String> {
+    let init = worker::web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    worker::web_sys::Request::new_with_str_and_init(url, &init)
+        .map(worker::Request::from)
+        .map_err(|err| format!("{err:?}"))
+}
+
 /// A binding by name, or `None` when `wrangler.toml` does not declare it.
 fn binding<T: JsCast>(env: &Env, name: &str) -> Option<T> {
     let value = Reflect::get(env, &JsValue::from_str(name)).ok()?;

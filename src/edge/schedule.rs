@@ -5,8 +5,7 @@
 
 use crate::ports::{Alarms, LocalFuture};
 use serde::{Deserialize, Serialize};
-use wasm_bindgen::JsValue;
-use worker::{durable_object, DurableObject, Env, Method, ObjectNamespace, RequestInit, State};
+use worker::{durable_object, DurableObject, Env, ObjectNamespace, State};
 
 /// What the alarm is armed with (storage key `armed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,8 +38,8 @@ impl DurableObject for TriggerSchedule {
     }
 
     async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
-        let plan: Plan =
-            serde_json::from_str(&req.text().await?).map_err(|e| worker::Error::RustError(e.to_string()))?;
+        let plan: Plan = serde_json::from_slice(req.text().await?.as_bytes())
+            .map_err(|e| worker::Error::RustError(e.to_string()))?;
         let storage = self.state.storage();
         let now = worker::Date::now().as_millis();
         let current = storage.get::<Armed>("armed").await?;
@@ -113,9 +112,7 @@ impl DurableAlarms {
     async fn call(&self, plan: Plan) -> Result<(), String> {
         let body = serde_json::to_string(&plan).map_err(|e| e.to_string())?;
         let stub = self.0.id_from_name(&plan.trigger).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(JsValue::from_str(&body)));
-        let request = worker::Request::new_with_init("https://schedule/", &init).map_err(|e| e.to_string())?;
+        let request = super::post_request("https://schedule/", &body)?;
         let answer = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
         match answer.status_code() {
             200..=299 => Ok(()),

@@ -152,6 +152,18 @@ impl Ledger {
         true
     }
 
+    /// Records the notification of settled delivery `id`; `false` if it has none to record (it is
+    /// unknown or still pending).
+    pub fn note_notification(&mut self, id: &str, notification: crate::model::delivery::Notification) -> bool {
+        let Some(entry) = self.entries.get_mut(id) else { return false };
+        if entry.delivery.state == DeliveryState::Pending {
+            return false;
+        }
+        entry.delivery.notification = Some(notification);
+        self.changes.deliveries.insert(id.to_string());
+        true
+    }
+
     /// The pending deliveries due by `now_ms` (a lapsed attempt included), oldest arrival first:
     /// what an alarm would attempt, and what nothing may leave behind.
     pub fn due(&self, now_ms: u64) -> Vec<String> {

@@ -232,7 +232,9 @@ impl Ledger {
             entry.delivery.superseded_by = Some(by.to_string());
             entry.in_flight_since = None;
             self.changes.deliveries.insert(id.to_string());
-            self.changes.tallies.push((entry.delivery.trigger.clone(), stats::Tally::Settled(DeliveryState::Superseded)));
+            self.changes
+                .tallies
+                .push((entry.delivery.trigger.clone(), stats::Tally::Settled(DeliveryState::Superseded)));
         }
     }
 

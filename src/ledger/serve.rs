@@ -117,6 +117,11 @@ pub enum Request {
     LastUsed {
         trigger: String,
     },
+    /// Records how the notification of settled delivery `id` went.
+    Notified {
+        id: String,
+        notification: crate::model::delivery::Notification,
+    },
     /// A webhook for `trigger` was refused (a bad signature, a filter): counted, nothing else.
     Refused {
         trigger: String,
@@ -298,6 +303,10 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
             rows.forget_seen_of(&id)?;
             load(rows, &mut ledger, &id)?;
             Answer::Done { changed: ledger.abandon(&id, now, &why) }
+        }
+        Request::Notified { id, notification } => {
+            load(rows, &mut ledger, &id)?;
+            Answer::Done { changed: ledger.note_notification(&id, notification) }
         }
         Request::Get { id } => {
             let delivery = match rows.entry(&id)? {

@@ -137,11 +137,7 @@ impl HourStats {
     /// The success rate in thousandths (for ordering without floats); 1000 with nothing settled.
     pub fn success_permille(&self) -> u64 {
         let settled = self.delivered + self.failed + self.dead;
-        if settled == 0 {
-            1000
-        } else {
-            self.delivered * 1000 / settled
-        }
+        (self.delivered * 1000).checked_div(settled).unwrap_or(1000)
     }
 }
 
@@ -264,8 +260,14 @@ mod tests {
         use super::super::{serve, Answer, Envelope, MemoryRows, Order, Request, WireOutcome, WireReport};
         let mut rows = MemoryRows::default();
         let mut ask = |now_ms: u64, request: Request| {
-            let envelope =
-                Envelope { now_ms, random: 0, base_seconds: 1, max_attempts: 2, retention_ms: 30 * 24 * HOUR_MS, request };
+            let envelope = Envelope {
+                now_ms,
+                random: 0,
+                base_seconds: 1,
+                max_attempts: 2,
+                retention_ms: 30 * 24 * HOUR_MS,
+                request,
+            };
             serve(&mut rows, envelope).unwrap()
         };
         let report = |status: u16| WireReport {
@@ -284,7 +286,8 @@ mod tests {
         ask(t0 + HOUR_MS, Request::Accept { arrivals: vec![arrival("v3", "web", Order::All, &[])], attempt_now: true });
         ask(t0 + HOUR_MS, Request::Outcome { id: "v3".into(), report: report(200) });
         ask(t0 + HOUR_MS, Request::Refused { trigger: "t1".into() });
-        let Answer::Stats { rows: stats } = ask(t0 + HOUR_MS, Request::Stats { trigger: Some("t1".into()), from_hour: 0 })
+        let Answer::Stats { rows: stats } =
+            ask(t0 + HOUR_MS, Request::Stats { trigger: Some("t1".into()), from_hour: 0 })
         else {
             panic!("not stats")
         };

@@ -71,6 +71,24 @@ pub struct Delivery {
     pub superseded_by: Option<String>,
     /// What the target is asked: ref, variables, payload, image, containers.
     pub call: Call,
+    /// The notification sent when it settled (the trigger's `notify`), and how it went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notification: Option<Notification>,
+}
+
+/// One notification of a settled delivery: sent once, never retried; its failure is recorded
+/// here and changes nothing else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notification {
+    pub at: u64,
+    /// The notify target's id.
+    pub target: String,
+    /// Its answer's status; none when no answer came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why it failed (no answer, a refused destination, a non-2xx status); empty when it did not.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub error: String,
 }
 
 /// What to do after an attempt.
@@ -148,6 +166,7 @@ impl Delivery {
             attempts: Vec::new(),
             replay_of: None,
             superseded_by: None,
+            notification: None,
             call,
         }
     }

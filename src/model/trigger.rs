@@ -61,6 +61,13 @@ pub struct Trigger {
     /// A disabled trigger never fires (SWR's `enable`).
     #[serde(default = "enabled_by_default", skip_serializing_if = "is_true")]
     pub enabled: bool,
+    /// The target told when one of this trigger's deliveries settles in a state of `notify_on`
+    /// (its id): typically an `http` target at a Slack, Discord or Teams incoming webhook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+    /// The states that notify (`dead` unless set).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notify_on: Vec<super::DeliveryState>,
 }
 
 fn enabled_by_default() -> bool {
@@ -196,6 +203,8 @@ mod tests {
             origin: None,
             order: None,
             enabled: true,
+            notify: None,
+            notify_on: Vec::new(),
         }
     }
 

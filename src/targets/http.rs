@@ -27,6 +27,42 @@ pub struct HttpTarget {
     /// JSON and percent-encoded when it is a form (`template::Escaping`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    /// The shape of the notifications sent to it (a trigger's `notify`); by default the URL's host
+    /// decides (`NotifyFormat::for_url`). Deliveries are sent as they always are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<NotifyFormat>,
+}
+
+/// The JSON a notification is sent as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotifyFormat {
+    /// A Slack incoming webhook: `{"text"}` in Slack's markup.
+    Slack,
+    /// A Discord webhook: `{"content"}`, mentioning no one.
+    Discord,
+    /// A Microsoft Teams incoming webhook: `{"text"}` in Markdown.
+    Teams,
+    /// Any other receiver: the facts as JSON fields.
+    Json,
+}
+
+impl NotifyFormat {
+    /// By the URL's host (as fetch parses it): Slack's, Discord's and Teams' webhook hosts, else JSON.
+    pub fn for_url(url: &str) -> NotifyFormat {
+        let parsed = crate::outbound::parse_target_url("url", url).ok();
+        let host = parsed.as_ref().and_then(|url| url.host_str()).unwrap_or_default().to_ascii_lowercase();
+        let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+        if host == "hooks.slack.com" {
+            NotifyFormat::Slack
+        } else if is("discord.com") || is("discordapp.com") {
+            NotifyFormat::Discord
+        } else if is("webhook.office.com") || is("logic.azure.com") || is("powerplatform.com") {
+            NotifyFormat::Teams
+        } else {
+            NotifyFormat::Json
+        }
+    }
 }
 
 fn default_method() -> String {
@@ -94,7 +130,7 @@ impl TargetKind for HttpTarget {
         let header_names: Vec<&String> = self.headers.keys().collect();
         let view = json!({"url": shown_url(&self.url), "url_query_set": self.url.contains('?'),
             "method": self.method, "header_names": header_names,
-            "body_template": self.body_template, "content_type": self.content_type});
+            "body_template": self.body_template, "content_type": self.content_type, "format": self.format});
         view.as_object().cloned().unwrap_or_default()
     }
 
