@@ -430,6 +430,7 @@ async function unlessRefused(call) {
 function renderOverview() {
   const failed = overview && overview.error;
   $("overview-error").hidden = !failed;
+  $("overview-body").hidden = !!failed;
   $("overview-error").textContent = failed ? `Statistics are unavailable: ${overview.error}` : "";
   const totals = (!failed && overview && overview.totals) || {};
   const finished = ["delivered", "failed", "dead"].reduce((sum, o) => sum + (totals[o] || 0), 0);
