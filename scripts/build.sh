@@ -19,7 +19,7 @@ node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[2], JSON.string
 # size, and hookrelay's core never panics on input, so it is stripped. Only custom sections go:
 # the same features as worker-build enables, no optimization passes.
 features=(mutable-globals sign-ext nontrapping-float-to-int bulk-memory multivalue reference-types exception-handling)
-"$WASM_OPT_BIN" build/index_bg.wasm --strip-debug --strip-producers "${features[@]/#/--enable-}" -o build/index_bg.wasm
+"$WASM_OPT_BIN" build/index_bg.wasm -Oz --strip-debug --strip-producers "${features[@]/#/--enable-}" -o build/index_bg.wasm
 gzipped=$(gzip -9 -c build/index_bg.wasm | wc -c)
 echo "[build] build/index_bg.wasm: $(wc -c < build/index_bg.wasm) bytes, $gzipped gzipped"
 # The size budget is a ceiling: a build over it fails here, before anything is served or deployed.

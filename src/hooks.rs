@@ -67,7 +67,12 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let endpoint = endpoint(app, ctx.param("id"), now).await?;
     let provider = sources::provider(&endpoint.source.kind).ok_or_else(|| Error::not_found("unknown hook"))?;
     let call = HookCall { request: &ctx.request, source: &endpoint.source, now_ms: now };
-    provider.verify(&call)?;
+    if let Err(error) = provider.verify(&call) {
+        if let Some(trigger) = &endpoint.trigger {
+            count_refusal(app, trigger).await;
+        }
+        return Err(error);
+    }
     let events = provider.parse(&call)?;
     sources::check_events(&events)?;
     if events.iter().any(|event| event.kind == EventKind::Ping) {
@@ -79,12 +84,8 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     };
     let (matching, reasons) = pair_up(&candidates, &events, now)?;
     if matching.is_empty() {
-        return Ok(refused(
-            app,
-            &endpoint,
-            &format!("filtered: {}", reasons.summary()),
-            not_matched(&reasons.summary()),
-        ));
+        let reason = format!("filtered: {}", reasons.summary());
+        return Ok(refused(app, &endpoint, &reason, not_matched(&reasons.summary()), true).await);
     }
     let replay_ids = provider.replay_ids(&call);
     let delivery_id = replay::delivery_label(&replay_ids);
@@ -95,7 +96,7 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
             true => "a GitLab pipeline event is never forwarded to a GitLab target (loop guard)".to_string(),
             false => format!("filtered: {}", gone.summary()),
         };
-        return Ok(refused(app, &endpoint, &reason, not_matched(&reason)));
+        return Ok(refused(app, &endpoint, &reason, not_matched(&reason), true).await);
     }
     let markers: Vec<String> = replay_ids.iter().map(ReplayId::ledger_key).collect();
     let payload = Payload {
@@ -154,7 +155,8 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         if listed.len() > 1 {
             answer["deliveries"] = json!(listed);
         }
-        return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", Response::json(200, &answer)));
+        let answer = Response::json(200, &answer);
+        return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", answer, false).await);
     }
     let mut answer = json!({"matched": true, "delivery_id": delivery_id, "deliveries": listed});
     if total > listed.len() {
@@ -273,12 +275,25 @@ async fn with_targets<'t>(
     Ok((firings, looped))
 }
 
-/// Logs why a verified webhook is not forwarded, with its trigger's id; a registry endpoint is not
-/// named, since its id is the only secret of its URL.
-fn refused(app: &App, endpoint: &Endpoint, reason: &str, answer: Response) -> Response {
+/// Logs why a verified webhook is not forwarded, with its trigger's id, and (when `counted`: a
+/// filter, not a repeat) counts it in the trigger's statistics; a registry endpoint is not named,
+/// since its id is the only secret of its URL, and its refusals are not counted (no one trigger
+/// refused them).
+async fn refused(app: &App, endpoint: &Endpoint, reason: &str, answer: Response, counted: bool) -> Response {
     let trigger = endpoint.trigger.as_ref().map(|trigger| trigger.id.as_str());
     app.log.line(json!({"type": "refusal", "route": "/hooks/{id}", "trigger": trigger, "reason": reason}));
+    if let (Some(trigger), true) = (&endpoint.trigger, counted) {
+        count_refusal(app, trigger).await;
+    }
     answer
+}
+
+/// Counts a refused webhook in its trigger's statistics. A failure to count is logged, never
+/// answered: the webhook's answer does not depend on it.
+async fn count_refusal(app: &App, trigger: &Trigger) {
+    if let Err(error) = app.catalog().count_refused(trigger).await {
+        app.log.line(json!({"type": "error", "what": "counting a refusal", "trigger": trigger.id, "detail": error.for_the_log()}));
+    }
 }
 
 fn not_matched(reason: &str) -> Response {

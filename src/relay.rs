@@ -130,7 +130,8 @@ pub async fn fire_now(app: &App, target: &Target, arrival: Arrival) -> Result<Fi
             }
             Ok(pending(None))
         }
-        other => Err(Error::Internal(format!("a new delivery was not sent: {other:?}"))),
+        Some(NextAttempt::Superseded { .. } | NextAttempt::Dead | NextAttempt::Settled { .. } | NextAttempt::Unknown)
+        | None => Err(Error::Internal("a new delivery was not sent: the ledger handed out no attempt".into())),
     }
 }
 

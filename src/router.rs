@@ -78,6 +78,8 @@ pub static ROUTES: &[Route] = &[
     route("PATCH", "/api/v1/triggers/{id}", A, N, handler!(crate::api::triggers::update)),
     route("DELETE", "/api/v1/triggers/{id}", A, N, handler!(crate::api::triggers::delete)),
     route("GET", "/api/v1/triggers/{id}/deliveries", A, N, handler!(crate::api::deliveries::list)),
+    route("GET", "/api/v1/triggers/{id}/stats", A, N, handler!(crate::api::stats::trigger)),
+    route("GET", "/api/v1/stats", A, N, handler!(crate::api::stats::all)),
     route("GET", "/api/v1/deliveries/{id}", A, N, handler!(crate::api::deliveries::get)),
     route("POST", "/api/v1/deliveries/{id}/replay", A, N, handler!(crate::api::deliveries::replay)),
     route("GET", "/api/v1/audit", A, N, handler!(crate::api::audit::list)),

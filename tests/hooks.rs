@@ -733,3 +733,46 @@ fn invalid_fields_are_refused_naming_the_field() {
     let (status, patched) = admin(&app, "PATCH", &path, json!({"source": standard_source(Some(json!({"ref": "/x"})))}));
     assert_eq!((status, patched["source"]["fields"].clone()), (200, json!({"ref": "/x"})), "{patched}");
 }
+
+#[test]
+fn a_triggers_statistics_count_deliveries_attempts_and_refusals_by_the_hour() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({"branches": ["master"]}));
+    let trigger = url.rsplit('/').next().unwrap().to_string();
+    // Delivered on its second attempt (one 503 first).
+    app.outbound.answer(503, "{}");
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-1")).0, 202);
+    // Refused twice: a bad signature, and a filter (a tag is not a branch in the list).
+    let forged = Request::new("POST", &url)
+        .with_body("application/json", fixture("github/push.json"))
+        .with_header("X-Hub-Signature-256", &format!("sha256={}", "0".repeat(64)))
+        .with_header("X-GitHub-Event", "push")
+        .with_header("X-GitHub-Delivery", "d-2");
+    assert_eq!(send(&app, forged).0, 401);
+    assert_eq!(send(&app, github_delivery(&url, "github/create-tag.json", "create", "d-3")).1["matched"], false);
+    // A repeat is neither a delivery nor a refusal.
+    assert_eq!(send(&app, github_delivery(&url, "github/push.json", "push", "d-1")).1["duplicate"], true);
+
+    let (status, stats) = admin(&app, "GET", &format!("/api/v1/triggers/{trigger}/stats?hours=2"), Value::Null);
+    assert_eq!(status, 200, "{stats}");
+    let totals = &stats["totals"];
+    assert_eq!(
+        (totals["delivered"].clone(), totals["dead"].clone(), totals["refused"].clone(), totals["attempts"].clone()),
+        (json!(1), json!(0), json!(2), json!(2)),
+        "{stats}"
+    );
+    assert_eq!(totals["success_rate"], 1.0);
+    let series = stats["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2);
+    assert_eq!(series[1]["delivered"], 1, "the current hour is the last");
+    assert!(totals["p95_ms"].is_u64());
+
+    let (status, overview) = admin(&app, "GET", "/api/v1/stats?hours=24", Value::Null);
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["triggers"][0]["trigger"], trigger.as_str());
+    assert_eq!(overview["totals"]["refused"], 2);
+    for bad in ["0", "169", "x"] {
+        let (status, body) = admin(&app, "GET", &format!("/api/v1/stats?hours={bad}"), Value::Null);
+        assert_eq!((status, body["error"].clone()), (400, json!("bad_request")), "hours={bad}");
+    }
+}

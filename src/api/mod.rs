@@ -4,6 +4,7 @@ pub mod admin;
 pub mod audit;
 pub mod deliveries;
 pub mod registries;
+pub mod stats;
 pub mod targets;
 pub mod triggers;
 

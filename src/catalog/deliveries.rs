@@ -6,6 +6,7 @@
 
 use super::Catalog;
 use crate::error::Error;
+use crate::ledger::stats::StatsRow;
 use crate::ledger::{AcceptAnswer, AfterAttempt, Answer, Arrival, Envelope, NextAttempt, Request, WireReport};
 use crate::model::delivery::delivery_stamp;
 use crate::model::{Call, Delivery, DeliveryState, Trigger};
@@ -134,8 +135,23 @@ impl<'a> Catalog<'a> {
     }
 }
 
+impl<'a> Catalog<'a> {
+    /// Counts a refused webhook (a bad signature, a filter) in its trigger's statistics.
+    pub async fn count_refused(&self, trigger: &Trigger) -> Result<(), Error> {
+        self.done(&trigger.target, Request::Refused { trigger: trigger.id.clone() }).await.map(|_| ())
+    }
+
+    /// The statistics kept by `target`'s ledger from hour `from_hour` on, of `trigger` or of
+    /// every trigger that sent to it.
+    pub async fn stats(&self, target: &str, trigger: Option<&str>, from_hour: u64) -> Result<Vec<StatsRow>, Error> {
+        let request = Request::Stats { trigger: trigger.map(str::to_string), from_hour };
+        match self.ask(target, request).await? {
+            Answer::Stats { rows } => Ok(rows),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
 fn unexpected(answer: &Answer) -> Error {
-    let mut shown = format!("{answer:?}");
-    shown.truncate(shown.floor_char_boundary(200));
-    Error::Internal(format!("the ledger answered out of turn: {shown}"))
+    Error::Internal(format!("the ledger answered out of turn: {}", answer.name()))
 }

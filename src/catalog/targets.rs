@@ -54,6 +54,12 @@ impl<'a> Catalog<'a> {
         Err(Error::not_found(format!("no target '{id_or_name}'")))
     }
 
+    /// Every target's id, from the key listing alone (no target read).
+    pub async fn target_ids(&self) -> Result<Vec<String>, Error> {
+        let keys = self.store.list_all(keys::TARGET_PREFIX).await?;
+        Ok(keys.iter().filter_map(|key| key.strip_prefix(keys::TARGET_PREFIX)).map(str::to_string).collect())
+    }
+
     pub async fn list_targets(&self) -> Result<Vec<Target>, Error> {
         let mut targets = Vec::new();
         for key in self.store.list_all(keys::TARGET_PREFIX).await? {

@@ -5,6 +5,7 @@
 //! requests, concurrent or from two locations, never interleave. Never logs an id's source: replay
 //! ids are hashes.
 
+use crate::ledger::stats::{hour_of, HourStats, StatsRow, KEPT_HOURS};
 use crate::ledger::LedgerPort;
 use crate::ledger::{Answer, Entry, Envelope, KeyState, Order, Request, Rows, Seen, SWEEP_EVERY_MS};
 use crate::model::{Call, DeliveryState};
@@ -15,7 +16,7 @@ use worker::{
 };
 
 /// The tables: see `ledger/mod.rs` for what each row is.
-const SCHEMA: [&str; 17] = [
+const SCHEMA: [&str; 18] = [
     "DROP TABLE IF EXISTS seen",
     "CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS replay_ids_until ON replay_ids (until)",
@@ -36,6 +37,8 @@ const SCHEMA: [&str; 17] = [
     "CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at)",
     "CREATE TABLE IF NOT EXISTS order_keys (key TEXT PRIMARY KEY, state TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    // A trigger's counts for one hour (`ledger::stats::HourStats::encode`).
+    "CREATE TABLE IF NOT EXISTS stats (trigger TEXT NOT NULL, hour INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trigger, hour))",
 ];
 
 #[durable_object]
@@ -286,7 +289,37 @@ impl Rows for SqlRows {
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
         self.run("DELETE FROM replay_ids WHERE until <= ?", vec![int(now_ms)])?;
         let pending = state_name(DeliveryState::Pending);
-        self.run("DELETE FROM deliveries WHERE at < ? AND state <> ?", vec![int(deliveries_before), pending.into()])
+        self.run("DELETE FROM deliveries WHERE at < ? AND state <> ?", vec![int(deliveries_before), pending.into()])?;
+        self.run("DELETE FROM stats WHERE hour < ?", vec![int(hour_of(now_ms).saturating_sub(KEPT_HOURS))])
+    }
+
+    fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String> {
+        let rows = self.rows("SELECT data FROM stats WHERE trigger = ? AND hour = ?", vec![trigger.into(), int(hour)])?;
+        Ok(rows.first().and_then(|row| HourStats::decode(&text(row.first()))))
+    }
+
+    fn put_stats(&mut self, row: &StatsRow) -> Result<(), String> {
+        let data = row.stats.encode();
+        self.run(
+            "INSERT OR REPLACE INTO stats (trigger, hour, data) VALUES (?, ?, ?)",
+            vec![row.trigger.as_str().into(), int(row.hour), data.into()],
+        )
+    }
+
+    fn stats_since(&self, trigger: Option<&str>, from_hour: u64) -> Result<Vec<StatsRow>, String> {
+        let rows = match trigger {
+            Some(trigger) => self.rows(
+                "SELECT trigger, hour, data FROM stats WHERE trigger = ? AND hour >= ? ORDER BY hour",
+                vec![trigger.into(), int(from_hour)],
+            )?,
+            None => self.rows("SELECT trigger, hour, data FROM stats WHERE hour >= ? ORDER BY trigger, hour", vec![int(from_hour)])?,
+        };
+        rows.into_iter()
+            .map(|row| {
+                let stats = HourStats::decode(&text(row.get(2))).ok_or("malformed statistics row")?;
+                Ok(StatsRow { trigger: text(row.first()), hour: number(row.get(1)), stats })
+            })
+            .collect()
     }
 }
 

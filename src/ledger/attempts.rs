@@ -1,6 +1,7 @@
 //! The ledger's side of an attempt: whether to send a delivery now, and what its outcome leads
 //! to. It never sends: the adapter makes the attempt and reports it. No `worker` import, no I/O.
 
+use super::stats::Tally;
 use super::{Ledger, Order};
 use crate::error::Error;
 use crate::model::delivery::Next;
@@ -113,6 +114,11 @@ impl Ledger {
             attempt.outcome_unknown = report.unknown;
         }
         let made = delivery.attempts.len() as u32;
+        let trigger = delivery.trigger.clone();
+        self.changes.tallies.push((trigger.clone(), Tally::Attempt { duration_ms: report.duration_ms }));
+        if matches!(next, Next::Done | Next::Dead) {
+            self.changes.tallies.push((trigger, Tally::Settled(delivery.state)));
+        }
         self.changes.deliveries.insert(id.to_string());
         match next {
             Next::Done => AfterAttempt::Done,
@@ -141,6 +147,7 @@ impl Ledger {
             return false;
         }
         entry.delivery.fail(now_ms, why);
+        self.changes.tallies.push((entry.delivery.trigger.clone(), Tally::Settled(entry.delivery.state)));
         self.changes.deliveries.insert(id.to_string());
         true
     }

@@ -1,6 +1,7 @@
 //! [`Rows`] in memory: native tests' ledgers (`MemoryLedger`), and the model of what the
 //! object's tables hold and which rows each query returns.
 
+use super::stats::{hour_of, HourStats, StatsRow, KEPT_HOURS};
 use super::{Entry, KeyState, Order, Rows, Seen};
 use crate::model::{Call, DeliveryState};
 use std::collections::BTreeMap;
@@ -12,6 +13,8 @@ pub struct MemoryRows {
     pub entries: BTreeMap<String, Entry>,
     pub keys: BTreeMap<String, KeyState>,
     pub next_seq: u64,
+    /// (trigger, hour) -> counts.
+    pub stats: BTreeMap<(String, u64), HourStats>,
 }
 
 impl Rows for MemoryRows {
@@ -110,6 +113,23 @@ impl Rows for MemoryRows {
         self.entries.retain(|_, entry| {
             entry.delivery.at >= deliveries_before || entry.delivery.state == DeliveryState::Pending
         });
+        let oldest = hour_of(now_ms).saturating_sub(KEPT_HOURS);
+        self.stats.retain(|(_, hour), _| *hour >= oldest);
         Ok(())
+    }
+    fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String> {
+        Ok(self.stats.get(&(trigger.to_string(), hour)).cloned())
+    }
+    fn put_stats(&mut self, row: &StatsRow) -> Result<(), String> {
+        self.stats.insert((row.trigger.clone(), row.hour), row.stats.clone());
+        Ok(())
+    }
+    fn stats_since(&self, trigger: Option<&str>, from_hour: u64) -> Result<Vec<StatsRow>, String> {
+        Ok(self
+            .stats
+            .iter()
+            .filter(|((t, hour), _)| *hour >= from_hour && trigger.is_none_or(|trigger| t == trigger))
+            .map(|((trigger, hour), stats)| StatsRow { trigger: trigger.clone(), hour: *hour, stats: stats.clone() })
+            .collect())
     }
 }

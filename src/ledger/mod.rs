@@ -23,6 +23,7 @@ mod attempts;
 mod memory;
 mod port;
 mod serve;
+pub mod stats;
 
 pub use port::{LedgerPort, MemoryLedger};
 
@@ -121,6 +122,8 @@ pub struct Changes {
     /// `seen` rows to delete.
     pub forgotten: BTreeSet<String>,
     pub next_seq: bool,
+    /// What to count in the statistics, by trigger: deliveries settled, attempts made.
+    pub tallies: Vec<(String, stats::Tally)>,
 }
 
 /// The ledger of one target.
@@ -229,6 +232,7 @@ impl Ledger {
             entry.delivery.superseded_by = Some(by.to_string());
             entry.in_flight_since = None;
             self.changes.deliveries.insert(id.to_string());
+            self.changes.tallies.push((entry.delivery.trigger.clone(), stats::Tally::Settled(DeliveryState::Superseded)));
         }
     }
 

@@ -1,6 +1,7 @@
 //! The ledger as a port: what the flows call to reach a target's ledger (`TargetLedger`, a
 //! Durable Object, at the edge; [`MemoryLedger`] in native tests).
 
+use super::stats::{HourStats, StatsRow};
 use super::{serve, Answer, Entry, Envelope, KeyState, MemoryRows, Rows, Seen};
 use crate::model::DeliveryState;
 use crate::ports::LocalFuture;
@@ -149,9 +150,19 @@ impl Rows for Counted<'_> {
         self.rows.any_pending()
     }
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
-        let before = self.rows.seen.len() + self.rows.entries.len();
+        let before = self.rows.seen.len() + self.rows.entries.len() + self.rows.stats.len();
         self.rows.expire(now_ms, deliveries_before)?;
-        self.written += (before - self.rows.seen.len() - self.rows.entries.len()) as u64;
+        self.written += (before - self.rows.seen.len() - self.rows.entries.len() - self.rows.stats.len()) as u64;
         Ok(())
+    }
+    fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String> {
+        self.count_one(self.rows.stats(trigger, hour))
+    }
+    fn put_stats(&mut self, row: &StatsRow) -> Result<(), String> {
+        self.written += 1;
+        self.rows.put_stats(row)
+    }
+    fn stats_since(&self, trigger: Option<&str>, from_hour: u64) -> Result<Vec<StatsRow>, String> {
+        self.count(self.rows.stats_since(trigger, from_hour))
     }
 }

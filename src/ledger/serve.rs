@@ -3,6 +3,7 @@
 //! implements [`Rows`] and calls [`serve`]; everything that decides is here or in the ledger.
 //! Each request reads only the rows it needs and writes back only the rows it changed.
 
+use super::stats::{hour_of, HourStats, StatsRow, Tally};
 use super::{Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Seen};
 use crate::error::Error;
 use crate::model::delivery::{excerpt, redact, redact_bytes, RetryPolicy};
@@ -51,9 +52,15 @@ pub trait Rows {
     fn overdue(&self, before_ms: u64, limit: usize) -> Result<Vec<Entry>, String>;
     /// Whether any delivery is pending.
     fn any_pending(&self) -> Result<bool, String>;
-    /// Deletes the replay ids whose time is over by `now_ms` and the settled deliveries made before
-    /// `deliveries_before` (their retention is over). A pending one is kept until it settles.
+    /// Deletes the replay ids whose time is over by `now_ms`, the settled deliveries made before
+    /// `deliveries_before` (their retention is over; a pending one is kept until it settles), and
+    /// the statistics of hours more than `stats::KEPT_HOURS` before `now_ms`'s.
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String>;
+    /// A trigger's counts for one hour.
+    fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String>;
+    fn put_stats(&mut self, row: &StatsRow) -> Result<(), String>;
+    /// The counts from hour `from_hour` on, of one trigger or of all.
+    fn stats_since(&self, trigger: Option<&str>, from_hour: u64) -> Result<Vec<StatsRow>, String>;
 }
 
 /// One request to a target's ledger, with what it is decided under.
@@ -110,6 +117,15 @@ pub enum Request {
     LastUsed {
         trigger: String,
     },
+    /// A webhook for `trigger` was refused (a bad signature, a filter): counted, nothing else.
+    Refused {
+        trigger: String,
+    },
+    /// The statistics from hour `from_hour` on, of one trigger or of every trigger of the target.
+    Stats {
+        trigger: Option<String>,
+        from_hour: u64,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -138,6 +154,26 @@ pub enum Answer {
     LastUsed {
         at: Option<u64>,
     },
+    Stats {
+        rows: Vec<StatsRow>,
+    },
+}
+
+impl Answer {
+    /// Its variant's name, for a log line (not `Debug`: the wasm need not carry every record's
+    /// `Debug` code for one unlikely line).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Answer::Accepted { .. } => "accepted",
+            Answer::Next { .. } => "next",
+            Answer::After { .. } => "after",
+            Answer::Done { .. } => "done",
+            Answer::Delivery { .. } => "delivery",
+            Answer::Page { .. } => "page",
+            Answer::LastUsed { .. } => "last_used",
+            Answer::Stats { .. } => "stats",
+        }
+    }
 }
 
 /// What became of one arrival.
@@ -277,8 +313,15 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
             return Ok(Answer::Page { deliveries, next });
         }
         Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
+        Request::Refused { trigger } => {
+            count(rows, now, vec![(trigger, Tally::Refused)])?;
+            return Ok(Answer::Done { changed: true });
+        }
+        Request::Stats { trigger, from_hour } => {
+            return Ok(Answer::Stats { rows: rows.stats_since(trigger.as_deref(), from_hour)? });
+        }
     };
-    save(rows, &mut ledger)?;
+    save(rows, &mut ledger, now)?;
     Ok(answer)
 }
 
@@ -366,9 +409,33 @@ fn with_call(rows: &dyn Rows, entry: Entry) -> Result<Delivery, String> {
     Ok(delivery)
 }
 
-/// Writes back the rows the ledger changed.
-fn save(rows: &mut dyn Rows, ledger: &mut Ledger) -> Result<(), String> {
+/// Adds `tallies` to their triggers' counts for the hour of `now`: one row read and written per
+/// trigger.
+fn count(rows: &mut dyn Rows, now: u64, tallies: Vec<(String, Tally)>) -> Result<(), String> {
+    let hour = hour_of(now);
+    let mut by_trigger: Vec<(String, HourStats)> = Vec::new();
+    for (trigger, tally) in tallies {
+        match by_trigger.iter_mut().find(|(t, _)| *t == trigger) {
+            Some((_, delta)) => delta.count(tally),
+            None => {
+                let mut delta = HourStats::default();
+                delta.count(tally);
+                by_trigger.push((trigger, delta));
+            }
+        }
+    }
+    for (trigger, delta) in by_trigger {
+        let mut stats = rows.stats(&trigger, hour)?.unwrap_or_default();
+        stats.add(&delta);
+        rows.put_stats(&StatsRow { trigger, hour, stats })?;
+    }
+    Ok(())
+}
+
+/// Writes back the rows the ledger changed, and counts what it settled.
+fn save(rows: &mut dyn Rows, ledger: &mut Ledger, now: u64) -> Result<(), String> {
     let changes = ledger.take_changes();
+    count(rows, now, changes.tallies)?;
     for id in &changes.deliveries {
         if let Some(entry) = ledger.entries.get(id) {
             rows.put_entry(entry, changes.created.contains(id))?;
