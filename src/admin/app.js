@@ -418,7 +418,7 @@ const triggerName = (id) => { const g = triggers.find((x) => x.id === id); retur
 const outcomes = (counts) => OUTCOMES.filter((o) => counts[o]).map((o) => `${counts[o]} ${o}`).join(" · ");
 
 // Statistics are a view on the rest: when they cannot be had, the page works without them.
-async function unlessRefused(call) {
+async function orUnavailable(call) {
   try {
     return await call;
   } catch (e) {
@@ -527,9 +527,9 @@ function bars(s) {
 // Targets, triggers and the statistics, all refreshed together; then each called trigger's series.
 async function load() {
   [targets, triggers, overview] = await Promise.all([api("GET", "/api/v1/targets"), api("GET", "/api/v1/triggers"),
-    unlessRefused(api("GET", `/api/v1/stats?hours=${HOURS}`))]);
+    orUnavailable(api("GET", `/api/v1/stats?hours=${HOURS}`))]);
   const called = ((!overview.error && overview.triggers) || []).map((t) => t.trigger).filter((id) => triggers.some((g) => g.id === id));
-  const series = await Promise.all(called.map((id) => unlessRefused(api("GET", `/api/v1/triggers/${encodeURIComponent(id)}/stats?hours=${HOURS}`))));
+  const series = await Promise.all(called.map((id) => orUnavailable(api("GET", `/api/v1/triggers/${encodeURIComponent(id)}/stats?hours=${HOURS}`))));
   charts = new Map(called.map((id, i) => [id, series[i]]));
   renderTargets();
   renderTriggers();
