@@ -3,9 +3,10 @@
 const $ = (id) => document.getElementById(id);
 const KEY = "hookrelay-admin-token";
 let targets = [], triggers = [], editing = null, editingTrigger = null, shown = null, cursor = null, loaded = [];
+// The last 24 hours: /api/v1/stats, and each active trigger's hourly series by trigger id.
+let overview = null, charts = new Map(), linked = null;
 
-function el(tag, attrs = {}, ...kids) {
-  const node = document.createElement(tag);
+function fill(node, attrs, kids) {
   for (const [k, v] of Object.entries(attrs)) {
     if (k === "on") node.addEventListener("click", v);
     else if (k === "text") node.textContent = v;
@@ -14,6 +15,9 @@ function el(tag, attrs = {}, ...kids) {
   node.append(...kids.filter((k) => k != null));
   return node;
 }
+const el = (tag, attrs = {}, ...kids) => fill(document.createElement(tag), attrs, kids);
+// SVG elements need their namespace (a name, nothing is fetched from it); attributes only, never markup.
+const svg = (tag, attrs = {}, ...kids) => fill(document.createElementNS("http://www.w3.org/2000/svg", tag), attrs, kids);
 const button = (text, on, label, cls = "") => el("button", { type: "button", text, on, "aria-label": label || text, class: cls });
 // A <dl> of [term, ...values] rows; falsy rows are left out.
 const dl = (...rows) => el("dl", {}, ...rows.filter(Boolean).flatMap(([t, ...v]) => [el("dt", { text: t }), el("dd", {}, ...v)]));
@@ -191,7 +195,7 @@ function renderTriggers() {
 function triggerItem(g, t) {
   const hook = g.hook_url && location.origin + g.hook_url;
   const label = g.description || g.id, token = g.kind === "token", on = g.enabled;
-  return el("li", { "data-trigger": g.id },
+  return el("li", { "data-trigger": g.id, id: `card-${g.id}` },
     el("h4", {}, el("span", { text: g.description || "(no description)" }), " ",
       el("span", { class: `badge ${on ? "on" : "off"}`, text: on ? "enabled" : "disabled" })),
     dl(["Kind", g.kind],
@@ -205,6 +209,7 @@ function triggerItem(g, t) {
       ["Last used", when(g.last_used)],
       g.expires_at && ["Expires", when(g.expires_at)],
       ["Id", el("code", { text: g.id })]),
+    chart(g.id),
     el("div", { class: "row" },
       button("Deliveries", () => openDeliveries(g.id), `Deliveries of ${label}`),
       button("Edit", () => openTrigger(g), `Edit trigger ${label}`),
@@ -315,6 +320,7 @@ async function revoke(g) {
 // ---- deliveries ----
 async function openDeliveries(id) {
   shown = id;
+  linked = null;
   history.replaceState(null, "", `#trigger=${id}`);
   $("deliveries").hidden = false;
   await loadDeliveries(true);
@@ -327,7 +333,7 @@ function deliveriesHeading() {
 }
 
 function closeDeliveries() {
-  shown = null;
+  shown = linked = null;
   history.replaceState(null, "", location.pathname);
   $("deliveries").hidden = true;
 }
@@ -353,21 +359,37 @@ function renderDeliveries() {
   $("d-more").hidden = !cursor;
 }
 
+// The delivery a link opened stays marked, its attempts unfolded, when the list around it reloads.
 function deliveryItem(d) {
-  const last = d.attempts[d.attempts.length - 1], n = d.attempts.length;
-  return el("li", { "data-delivery": d.id, "data-state": d.state },
+  const last = d.attempts[d.attempts.length - 1], n = d.attempts.length, mark = d.id === linked;
+  return el("li", { "data-delivery": d.id, "data-state": d.state, class: mark ? "linked" : "" },
     el("h4", {}, el("span", { class: `badge ${d.state}`, text: d.state }), " ", when(d.at)),
     dl(["Target status", last ? String(last.status ?? "no answer") : "not tried yet"],
       ["Duration", last ? `${last.duration_ms} ms` : "–"],
       ["Ref", (d.call && d.call.ref) || "–"],
       d.replay_of && ["Replay of", el("code", { text: d.replay_of })],
       d.superseded_by && ["Superseded by", el("code", { text: d.superseded_by })]),
-    el("details", {},
+    el("details", mark ? { open: "" } : {},
       el("summary", { text: `${n} attempt${n === 1 ? "" : "s"}` }),
       el("ol", {}, ...d.attempts.map((a) => el("li", {},
         el("p", {}, when(a.at), ` · status ${a.status ?? "none"} · ${a.duration_ms} ms${a.outcome_unknown ? " · outcome unknown" : ""}`),
         el("pre", { text: a.excerpt || "(empty answer)" }))))),
     button("Replay", () => replay(d), `Replay delivery ${d.id}`));
+}
+
+// Notifications link to /admin#delivery=<id>: that one delivery, shown as its trigger's list shows
+// it; Refresh or the state filter then lists the rest of that trigger's deliveries around it.
+async function openDelivery(id) {
+  const d = await api("GET", `/api/v1/deliveries/${encodeURIComponent(id)}`);
+  shown = d.trigger;
+  linked = d.id;
+  loaded = [d];
+  cursor = null;
+  $("d-state").value = "";
+  $("deliveries").hidden = false;
+  deliveriesHeading();
+  renderDeliveries();
+  $("deliveries-h").scrollIntoView();
 }
 
 async function replay(d) {
@@ -379,19 +401,153 @@ async function replay(d) {
   });
 }
 
+// ---- statistics ----
+const HOURS = 24;
+const OUTCOMES = ["delivered", "failed", "dead", "superseded", "refused"];
+const percent = (rate) => (rate == null ? "–" : `${+(rate * 100).toFixed(1)}%`);
+const ms = (value) => (value == null ? "–" : `${value} ms`);
+const clock = (iso) => new Date(iso).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+const round = (n) => Math.round(n * 100) / 100;
+// 1, 2, 5, 10, 20, 50...: a scale's top that reads well and is at least `n`.
+function niceCeil(n) {
+  const step = 10 ** Math.floor(Math.log10(Math.max(n, 1)));
+  return [1, 2, 5, 10].map((m) => m * step).find((top) => top >= n);
+}
+const triggerName = (id) => { const g = triggers.find((x) => x.id === id); return g ? g.description || g.id : `${id} (removed)`; };
+// "3 delivered · 1 dead": the outcomes that happened, in the chart's order.
+const outcomes = (counts) => OUTCOMES.filter((o) => counts[o]).map((o) => `${counts[o]} ${o}`).join(" · ");
+
+// Statistics are a view on the rest: when they cannot be had, the page works without them.
+async function orUnavailable(call) {
+  try {
+    return await call;
+  } catch (e) {
+    if (e.status === 401) throw e;
+    return { error: e.message };
+  }
+}
+
+function renderOverview() {
+  const failed = overview && overview.error;
+  $("overview-error").hidden = !failed;
+  $("overview-body").hidden = !!failed;
+  $("overview-error").textContent = failed ? `Statistics are unavailable: ${overview.error}` : "";
+  const totals = (!failed && overview && overview.totals) || {};
+  const finished = ["delivered", "failed", "dead"].reduce((sum, o) => sum + (totals[o] || 0), 0);
+  const tiles = [["overview-deliveries", failed ? null : finished, String(finished)],
+    ["overview-success", totals.success_rate, percent(totals.success_rate)],
+    ["overview-p95", totals.p95_ms, ms(totals.p95_ms)],
+    ["overview-refused", totals.refused, String(totals.refused)]];
+  for (const [id, value, text] of tiles) {
+    $(id).textContent = value == null ? "–" : text;
+    $(id).dataset.value = value == null ? "" : value; // the exact figure, for a reader that compares
+  }
+  $("overview-split").textContent = failed ? "" : `${totals.delivered || 0} delivered · ${totals.failed || 0} failed · ${totals.dead || 0} dead`;
+  // The API lists them failing first; that order is kept.
+  const active = (!failed && overview && overview.triggers) || [];
+  $("overview-triggers").replaceChildren(...active.map(overviewItem));
+  $("overview-quiet").hidden = !!failed || active.length > 0;
+}
+
+function overviewItem(t) {
+  const failing = t.failed + t.dead > 0, card = triggers.some((g) => g.id === t.trigger);
+  const name = card ? el("a", { href: `#card-${t.trigger}`, text: triggerName(t.trigger) }) : el("span", { text: triggerName(t.trigger) });
+  return el("li", { "data-trigger": t.trigger, "data-failed": t.failed, "data-dead": t.dead, class: failing ? "failing" : "" },
+    name, " ", failing ? el("span", { class: "badge dead", text: "failing" }) : null,
+    el("span", { class: "facts", text: `${outcomes(t) || "no deliveries"} · ${percent(t.success_rate)} succeeded · p95 ${ms(t.p95_ms)}` }));
+}
+
+// A card's chart: its series if it was called in the window, a line of text otherwise.
+function chart(id) {
+  const s = charts.get(id);
+  if (!s) return overview && !overview.error ? el("p", { class: "hint", text: `Not called in the last ${HOURS} hours.` }) : null;
+  if (s.error) return el("p", { class: "hint", text: `Its statistics are unavailable: ${s.error}` });
+  return el("figure", { class: "chart", "data-chart": id },
+    bars(s),
+    el("ul", { class: "legend" },
+      ...OUTCOMES.map((o) => el("li", {}, el("span", { class: `swatch o-${o}` }), o)),
+      el("li", {}, el("span", { class: "swatch p95-key" }), "p95 latency (right scale)")),
+    el("figcaption", { class: "facts",
+      text: `Last ${HOURS} h: ${outcomes(s.totals) || "no deliveries"} · ${percent(s.totals.success_rate)} succeeded · p95 ${ms(s.totals.p95_ms)}` }));
+}
+
+// Hover text for one hour: "07:00–08:00: 3 delivered · 1 dead · p95 40 ms".
+function hourTitle(h) {
+  const end = new Date(Date.parse(h.hour) + 3600_000).toISOString();
+  const p95 = h.p95_ms == null ? "" : ` · p95 ${h.p95_ms} ms`;
+  return `${clock(h.hour)}–${clock(end)}: ${outcomes(h) || "no deliveries"}${p95}`;
+}
+
+// Stacked bars of each hour's outcomes on the left scale, the p95 latency as dots on the right one.
+// The figures ride on the elements (data-hour, data-outcome, data-count, data-p95) as well as in
+// the hover text. Drawn in a viewBox, so it shrinks with the card and never scrolls sideways.
+const W = 320, H = 104, LEFT = 30, RIGHT = 36, TOP = 8, BOTTOM = 20;
+function bars(s) {
+  const n = s.series.length, step = (W - LEFT - RIGHT) / n, base = H - BOTTOM, tall = base - TOP;
+  const top = niceCeil(Math.max(1, ...s.series.map((h) => OUTCOMES.reduce((sum, o) => sum + h[o], 0))));
+  const timed = s.series.some((h) => h.p95_ms != null);
+  const msTop = niceCeil(Math.max(1, ...s.series.map((h) => h.p95_ms ?? 0)));
+  const msText = (v) => (v >= 1000 ? `${v / 1000} s` : `${v} ms`);
+  const text = (x, y, anchor, words) => svg("text", { x, y, "text-anchor": anchor, text: words });
+  const picture = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "data-trigger": s.trigger, "data-hours": n,
+    "aria-label": `Deliveries per hour by outcome, and p95 latency, over the last ${HOURS} hours` },
+  svg("line", { class: "grid", x1: LEFT, y1: TOP, x2: W - RIGHT, y2: TOP }),
+  svg("line", { class: "axis", x1: LEFT, y1: base, x2: W - RIGHT, y2: base }),
+  text(LEFT - 4, TOP + 3, "end", String(top)), text(LEFT - 4, base, "end", "0"),
+  timed ? text(W - RIGHT + 4, TOP + 3, "start", msText(msTop)) : null,
+  timed ? text(W - RIGHT + 4, base, "start", "0 ms") : null,
+  text(W - RIGHT, H - 6, "end", "now"));
+  s.series.forEach((h, i) => {
+    if (i % 6 === 0) picture.append(text(round(LEFT + i * step), H - 6, "middle", clock(h.hour)));
+    if (!OUTCOMES.some((o) => h[o])) return; // an hour with nothing draws nothing
+    const hour = svg("g", { class: "hour", "data-hour": h.hour }, svg("title", { text: hourTitle(h) }));
+    let y = base;
+    for (const o of OUTCOMES.filter((x) => h[x])) {
+      const height = (h[o] / top) * tall;
+      y -= height;
+      hour.append(svg("rect", { class: `o-${o}`, x: round(LEFT + i * step + step * 0.12), y: round(y), width: round(step * 0.76),
+        height: round(height), "data-hour": h.hour, "data-outcome": o, "data-count": h[o] }));
+    }
+    picture.append(hour);
+  });
+  // The line joins neighbouring hours only: an hour without attempts breaks it.
+  const points = s.series.map((h, i) => h.p95_ms == null ? null : [round(LEFT + (i + 0.5) * step), round(base - (h.p95_ms / msTop) * tall), h]);
+  const runs = points.reduce((all, p) => { if (!p) all.push([]); else all.at(-1).push(p); return all; }, [[]]);
+  for (const run of runs.filter((r) => r.length > 1)) {
+    picture.append(svg("polyline", { class: "p95-line", points: run.map(([x, y]) => `${x},${y}`).join(" ") }));
+  }
+  for (const [x, y, h] of points.filter(Boolean)) {
+    picture.append(svg("circle", { class: "p95-dot", cx: x, cy: y, r: 2.2, "data-hour": h.hour, "data-p95": h.p95_ms },
+      svg("title", { text: hourTitle(h) })));
+  }
+  return picture;
+}
+
 // ---- start ----
+// Targets, triggers and the statistics, all refreshed together; then each called trigger's series.
 async function load() {
-  [targets, triggers] = await Promise.all([api("GET", "/api/v1/targets"), api("GET", "/api/v1/triggers")]);
+  [targets, triggers, overview] = await Promise.all([api("GET", "/api/v1/targets"), api("GET", "/api/v1/triggers"),
+    orUnavailable(api("GET", `/api/v1/stats?hours=${HOURS}`))]);
+  const called = ((!overview.error && overview.triggers) || []).map((t) => t.trigger).filter((id) => triggers.some((g) => g.id === id));
+  const series = await Promise.all(called.map((id) => orUnavailable(api("GET", `/api/v1/triggers/${encodeURIComponent(id)}/stats?hours=${HOURS}`))));
+  charts = new Map(called.map((id, i) => [id, series[i]]));
   renderTargets();
   renderTriggers();
+  renderOverview();
+}
+
+// What the address names: #trigger=<id> a trigger's deliveries, #delivery=<id> one delivery.
+async function follow() {
+  const [, kind, id] = /^#(trigger|delivery)=(.+)$/.exec(location.hash) || [];
+  if (kind === "trigger") await openDeliveries(decodeURIComponent(id));
+  if (kind === "delivery") await openDelivery(decodeURIComponent(id));
 }
 
 async function start() {
   $("signin").hidden = true;
   $("app").hidden = $("signout").hidden = false;
   await load();
-  const hash = /^#trigger=(\w+)$/.exec(location.hash);
-  if (hash) await openDeliveries(hash[1]);
+  await follow();
 }
 
 const on = (id, handler, type = "click") => $(id).addEventListener(type, handler);
@@ -418,5 +574,8 @@ on("d-state", () => loadDeliveries(true), "change");
 on("d-refresh", () => Promise.all([run(load), loadDeliveries(true)]));
 on("d-more", () => loadDeliveries(false));
 on("d-close", closeDeliveries);
+
+// A link followed in a tab already signed in changes only the hash; a signed-out tab follows it at sign-in.
+window.addEventListener("hashchange", () => { if (!$("app").hidden) run(follow); });
 
 if (sessionStorage.getItem(KEY)) run(start); else signedOut();

@@ -82,6 +82,9 @@ mod tests {
     #[test]
     fn the_script_and_style_load_nothing_and_never_parse_html() {
         let script = String::from_utf8(serve(Asset::Script, source(Asset::Script)).body).unwrap();
+        // The charts' SVG namespace is a name that createElementNS needs, not an address anything is
+        // fetched from: that one string is allowed, once.
+        let script = script.replacen("\"http://www.w3.org/2000/svg\"", "", 1);
         let style = String::from_utf8(serve(Asset::Style, source(Asset::Style)).body).unwrap();
         for remote in ["http://", "https://", "@import", "url("] {
             assert!(!script.contains(remote) && !style.contains(remote), "nothing from elsewhere: {remote}");

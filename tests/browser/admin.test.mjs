@@ -1,15 +1,16 @@
 // The admin page in a real browser (Debian's chromium through playwright-core), against the built
 // worker in Miniflare and a recording mock target on 127.0.0.1 (the e2e harness). The steps run in
 // order and share one page: sign in, create a target and a trigger, fire it, watch the deliveries,
-// replay a failed one, revoke the trigger. Each step leaves a screenshot at 1280 and at 375 px wide
-// in tests/artifacts/.
+// replay a failed one, revoke the trigger; then the last 24 hours' charts and overview against the
+// stats API, and the link to one delivery that notifications carry. Each step leaves a screenshot at
+// 1280 and at 375 px wide in tests/artifacts/.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { ADMINS, ROOT, fixture, rememberSecret, waitFor, withWorkerAndMock } from "../e2e/harness.mjs";
+import { ADMINS, ROOT, fixture, rememberSecret, startMock, waitFor, withWorkerAndMock } from "../e2e/harness.mjs";
 
 // The browser starts in the harness's own hook, once the worker is up (see withWorkerAndMock).
 const env = withWorkerAndMock({ status: 201, json: { id: 7, status: "created" } }, { then: startBrowser });
@@ -52,6 +53,7 @@ async function startBrowser() {
 
 after(async () => {
   await browser?.close();
+  await state.down?.stop();
 });
 
 /** Screenshots at 1280 px, then at 375 px, where nothing may scroll sideways. */
@@ -74,8 +76,8 @@ const alert = () => page.getByRole("alert");
 const note = () => page.getByRole("status");
 const triggerCard = () => page.locator("#triggers li[data-trigger]");
 
-function fire(token) {
-  return fetch(`${env.worker.url}/api/v4/projects/web-ci/trigger/pipeline`, {
+function fire(token, project = "web-ci") {
+  return fetch(`${env.worker.url}/api/v4/projects/${project}/trigger/pipeline`, {
     method: "POST",
     body: new URLSearchParams({ token, ref: "main" }),
   });
@@ -392,6 +394,136 @@ test("a hook trigger is created with its filters through the form, and its hook 
   assert.equal(filtered.matched, false);
   assert.match(filtered.reason, /branch/);
   await shot("13-hook-edited");
+});
+
+const OUTCOMES = ["delivered", "failed", "dead", "superseded", "refused"];
+
+/** A gitlab target named `name` at `url`, and a token trigger of it, made through the API. */
+async function tokenTrigger(name, url, description) {
+  const target = await env.worker.call("POST", "/api/v1/targets", {
+    as: "alice", json: { name, kind: "gitlab", url, project: "9", token: `glptt-${name}-browser` },
+  });
+  assert.equal(target.status, 201, target.text);
+  const trigger = await env.worker.call("POST", "/api/v1/triggers", { as: "alice", json: { target: target.body.id, kind: "token", description } });
+  assert.equal(trigger.status, 201, trigger.text);
+  rememberSecret(trigger.body.token);
+  return trigger.body;
+}
+
+/** What a trigger's chart draws: each bar segment as [hour, outcome, count], each p95 dot as [hour, ms]. */
+async function drawn(id) {
+  const chart = page.locator(`#triggers [data-chart="${id}"]`);
+  return {
+    bars: await chart.locator("rect[data-outcome]").evaluateAll((all) =>
+      all.map((r) => [r.dataset.hour, r.dataset.outcome, Number(r.dataset.count)])),
+    p95: await chart.locator("[data-p95]").evaluateAll((all) => all.map((c) => [c.dataset.hour, Number(c.dataset.p95)])),
+  };
+}
+
+/** The same, from the API's series: a segment for every outcome an hour had, a dot for every hour with attempts. */
+function expected(series) {
+  return {
+    bars: series.flatMap((h) => OUTCOMES.filter((o) => h[o] > 0).map((o) => [h.hour, o, h[o]])),
+    p95: series.filter((h) => h.p95_ms != null).map((h) => [h.hour, h.p95_ms]),
+  };
+}
+
+const sum = (bars, outcome) => bars.filter(([, o]) => o === outcome).reduce((n, [, , count]) => n + count, 0);
+
+test("each trigger's last 24 hours are charted as the stats API counts them, and the overview puts the failing trigger first", { timeout: 60_000 }, async () => {
+  // One trigger delivers three times; another's target answers 422 once (failed at once), then 500
+  // until its delivery is dead (3 attempts, 1 s then 2 s apart).
+  assert.equal(env.target.script.length, 0, "the mock answers 201");
+  state.down = await startMock({ status: 500, json: { message: "down" } });
+  state.down.script.push({ status: 422, json: { message: "no such ref" } });
+  const steady = await tokenTrigger("stats-ok", env.target.url, "stats steady");
+  const broken = await tokenTrigger("stats-down", state.down.url, "stats broken");
+  state.broken = broken.id;
+  for (let i = 0; i < 3; i++) assert.equal((await fire(steady.token, "stats-ok")).status, 201);
+  assert.equal((await fire(broken.token, "stats-down")).status, 422, "relayed: failed, not retried");
+  const dying = await fire(broken.token, "stats-down");
+  assert.equal(dying.status, 202);
+  state.dead = (await dying.json()).delivery_id;
+  await env.worker.delivery(state.dead, { until: ["dead"] });
+  const failed = await env.worker.call("GET", `/api/v1/triggers/${broken.id}/deliveries?state=failed`, { as: "alice" });
+  state.failed = failed.body.deliveries[0].id;
+
+  await page.reload();
+  await page.locator(`[data-chart="${broken.id}"] rect`).first().waitFor();
+  for (const [trigger, caused] of [[steady.id, { delivered: 3 }], [broken.id, { failed: 1, dead: 1 }]]) {
+    const stats = await env.worker.call("GET", `/api/v1/triggers/${trigger}/stats?hours=24`, { as: "alice" });
+    assert.equal(stats.status, 200, stats.text);
+    assert.equal(stats.body.series.length, 24);
+    const chart = await drawn(trigger);
+    assert.deepEqual(chart, expected(stats.body.series), `${trigger}: the chart draws the API's figures, hour by hour`);
+    // And those figures are what happened, so that an API and a chart that agree on nothing fail.
+    for (const outcome of OUTCOMES) {
+      assert.equal(sum(chart.bars, outcome), caused[outcome] ?? 0, `${trigger}: ${outcome}`);
+      assert.equal(stats.body.totals[outcome], caused[outcome] ?? 0, `${trigger}: ${outcome} in the totals`);
+    }
+    assert.ok(chart.p95.length >= 1, "the p95 latency of the hour with attempts is drawn");
+    const hours = new Set(chart.bars.map(([hour]) => hour));
+    const titles = page.locator(`[data-chart="${trigger}"] g[data-hour] > title`);
+    assert.equal(await titles.count(), hours.size, "hover text for each hour drawn, none for an empty hour");
+    assert.match(await titles.last().textContent(), /^\d\d:\d\d–\d\d:\d\d: /);
+  }
+
+  const all = await env.worker.call("GET", "/api/v1/stats?hours=24", { as: "alice" });
+  assert.equal(all.status, 200, all.text);
+  const { totals } = all.body;
+  const deliveries = totals.delivered + totals.failed + totals.dead;
+  assert.ok(deliveries >= 5 && totals.dead >= 1, "this file's deliveries are counted");
+  assert.equal(await page.locator("#overview-deliveries").innerText(), String(deliveries));
+  assert.equal(Number(await page.locator("#overview-success").getAttribute("data-value")), totals.success_rate);
+  assert.equal(await page.locator("#overview-success").innerText(), `${+(totals.success_rate * 100).toFixed(1)}%`);
+  const listed = page.locator("#overview-triggers li");
+  assert.deepEqual(await listed.evaluateAll((all) => all.map((li) => li.dataset.trigger)), all.body.triggers.map((t) => t.trigger),
+    "the API's order: failing first");
+  assert.equal(await listed.first().getAttribute("data-trigger"), broken.id, "the failing trigger is first");
+  assert.match(await listed.first().innerText(), /^stats broken failing\s+1 failed · 1 dead · 0% succeeded/);
+  assert.match(await listed.filter({ hasText: "stats steady" }).innerText(), /3 delivered · 100% succeeded/);
+  await shot("14-stats");
+
+  // The name links to the trigger's card.
+  await page.evaluate(() => scrollTo(0, 0));
+  await listed.first().getByRole("link", { name: "stats broken" }).click();
+  assert.equal(new URL(page.url()).hash, `#card-${broken.id}`);
+  const card = page.locator(`#card-${broken.id}`);
+  assert.ok(await card.evaluate((li) => { const box = li.getBoundingClientRect(); return box.top >= 0 && box.top < innerHeight; }),
+    "scrolled to its card");
+});
+
+test("/admin#delivery=<id>, the link notifications carry, opens that delivery once signed in", async () => {
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.goto("about:blank");
+  await page.goto(`${env.worker.url}/admin#delivery=${state.dead}`);
+  await page.getByLabel("Admin token").fill(ADMINS.alice);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  const shown = page.locator("#d-list > li");
+  await page.locator(`#d-list > li[data-delivery="${state.dead}"]`).waitFor();
+  assert.equal(await shown.count(), 1, "that delivery alone");
+  assert.equal(await shown.getAttribute("data-state"), "dead");
+  assert.equal(await page.locator("#deliveries-h").innerText(), "Deliveries of stats broken");
+  assert.match(await shown.innerText(), /Target status\s+500/);
+  assert.ok(await shown.locator("details").evaluate((d) => d.open), "its attempts unfolded");
+  assert.equal(await shown.locator("details li").count(), 3, "its three attempts");
+  assert.equal(new URL(page.url()).hash, `#delivery=${state.dead}`, "the address still names it");
+  await shot("15-delivery-link");
+
+  // In a tab already signed in, following another such link changes only the hash.
+  await page.evaluate((id) => { location.hash = `#delivery=${id}`; }, state.failed);
+  await page.locator(`#d-list > li[data-delivery="${state.failed}"]`).waitFor();
+  assert.equal(await shown.getAttribute("data-state"), "failed");
+  assert.match(await shown.innerText(), /Target status\s+422/);
+  // Refresh lists the trigger's other deliveries around it.
+  await page.getByRole("button", { name: "Refresh" }).click();
+  await waitFor(async () => (await shown.count()) === 2, { what: "both deliveries of the trigger" });
+  assert.equal(await page.locator("#d-list > li.linked").getAttribute("data-delivery"), state.failed, "still marked");
+
+  const missing = await env.worker.call("GET", "/api/v1/deliveries/nope-0", { as: "alice" });
+  assert.equal(missing.status, 404, missing.text);
+  await page.evaluate(() => { location.hash = "#delivery=nope-0"; });
+  await alert().getByText(missing.body.message).waitFor();
 });
 
 test("no CSP violation or script error happened", () => {
