@@ -368,7 +368,9 @@ function deliveryItem(d) {
       ["Duration", last ? `${last.duration_ms} ms` : "–"],
       ["Ref", (d.call && d.call.ref) || "–"],
       d.replay_of && ["Replay of", el("code", { text: d.replay_of })],
-      d.superseded_by && ["Superseded by", el("code", { text: d.superseded_by })]),
+      d.superseded_by && ["Superseded by", el("code", { text: d.superseded_by })],
+      d.notification && ["Notified", d.notification.error
+        ? `failed: ${d.notification.error}` : `answered ${d.notification.status}`]),
     el("details", mark ? { open: "" } : {},
       el("summary", { text: `${n} attempt${n === 1 ? "" : "s"}` }),
       el("ol", {}, ...d.attempts.map((a) => el("li", {},

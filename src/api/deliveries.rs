@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 fn delivery_view(delivery: &Delivery) -> Value {
     let mut view = serde_json::to_value(delivery).unwrap_or_default();
     view["at"] = format_rfc3339(delivery.at).into();
+    if let Some(notification) = &delivery.notification {
+        view["notification"]["at"] = format_rfc3339(notification.at).into();
+    }
     if let Some(Value::Array(attempts)) = view.get_mut("attempts") {
         for (shown, attempt) in attempts.iter_mut().zip(&delivery.attempts) {
             shown["at"] = format_rfc3339(attempt.at).into();

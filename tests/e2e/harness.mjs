@@ -42,7 +42,7 @@ export function rememberSecret(...values) {
 }
 
 /** Starts the built worker. `persistTo` lets a test restart it on the same KV state. */
-export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 100_000 } = {}) {
+export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 100_000, options = {} } = {}) {
   const kvDir = persistTo ?? fs.mkdtempSync(path.join(os.tmpdir(), "hookrelay-kv-"));
   const mf = new Miniflare({
     scriptPath: path.join(ROOT, "build/index.js"),
@@ -86,6 +86,8 @@ export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 1
     handleRuntimeStdio: (stdout, stderr) => {
       for (const stream of [stdout, stderr]) stream.on("data", (chunk) => LOG && fs.appendFileSync(LOG, chunk));
     },
+    // More Miniflare options (an Analytics Engine dataset, say).
+    ...options,
   });
   rememberSecrets(Object.values(ADMINS), "token");
   const url = (await mf.ready).toString().replace(/\/$/, "");
@@ -178,12 +180,12 @@ export async function startMock(fallback = { status: 201, json: { id: 1, status:
  * `target` before they are up throws, naming the cause, instead of failing later on `undefined`.
  * tests/static/hooks.test.mjs checks that no test file has two root-level `before` hooks.
  */
-export function withWorkerAndMock(fallback, { then } = {}) {
+export function withWorkerAndMock(fallback, { then, worker } = {}) {
   const env = {};
   let ready = false;
   before(async () => {
     env.target = await startMock(fallback);
-    env.worker = await startWorker();
+    env.worker = await startWorker(worker);
     ready = true;
     if (then) await then(env);
   });
