@@ -156,5 +156,18 @@ mod tests {
         assert_eq!(tuned.delivery_ttl_seconds, 60, "KV's shortest TTL");
         let odd = Settings::from_vars(vars(&[("RETRY_BASE_SECONDS", "soon"), ("RETRY_MAX_ATTEMPTS", "0")]));
         assert_eq!(odd.retry, RetryPolicy { base_seconds: 30, max_attempts: 1 });
+        let public = Settings::from_vars(vars(&[("PUBLIC_URL", " https://hooks.example.com/ ")]));
+        assert_eq!(public.public_url.as_deref(), Some("https://hooks.example.com"));
+    }
+
+    #[test]
+    fn a_public_url_must_be_an_http_url() {
+        let none = |_: &str| None;
+        for (url, fine) in [("https://hooks.example.com", true), ("hooks.example.com", false), ("ftp://x", false)] {
+            let var = |name: &str| (name == "PUBLIC_URL").then(|| url.to_string());
+            let found = problems(var, none, |_| true);
+            assert_eq!(found.is_empty(), fine, "{url}: {found:?}");
+            assert_eq!(Settings::from_vars(var).public_url.is_some(), fine, "a bad one is not used");
+        }
     }
 }
