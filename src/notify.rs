@@ -1,5 +1,6 @@
 //! Notifications: when a delivery settles in a state its trigger's `notify_on` lists (`dead` by
-//! default), the trigger's `notify` target is told once. An `http` target gets a message in the
+//! default), the trigger's `notify` target (an `http`, `gitlab`, `github` or `jenkins` one) is
+//! told once. An `http` target gets a message in the
 //! shape its receiver reads (Slack, Discord, Teams, or plain JSON: `NotifyFormat`, by its `format`
 //! or its URL's host); any other kind gets its own request, built from a call whose variables
 //! describe the delivery (`HOOKRELAY_NOTIFY_*`), so that a pipeline can run on a failure.
@@ -87,7 +88,20 @@ pub fn message(notice: &Notice, format: NotifyFormat) -> Value {
             "content": format!("{} {}", notice.sentence(markdown_escape), notice.link),
             "allowed_mentions": {"parse": []},
         }),
-        NotifyFormat::Teams => json!({"text": format!("{} [open]({})", notice.sentence(markdown_escape), notice.link)}),
+        // An Adaptive Card: what Teams' Workflows webhooks read, and its incoming webhooks too.
+        NotifyFormat::Teams => json!({
+            "type": "message",
+            "attachments": [{
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "content": {
+                    "type": "AdaptiveCard",
+                    "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                    "version": "1.4",
+                    "body": [{"type": "TextBlock", "wrap": true, "text": notice.sentence(markdown_escape)}],
+                    "actions": [{"type": "Action.OpenUrl", "title": "Open", "url": notice.link}],
+                },
+            }],
+        }),
         NotifyFormat::Json => json!({
             "event": format!("delivery.{}", crate::model::wire_name(&notice.state)),
             "delivery_id": notice.delivery_id,
@@ -160,7 +174,12 @@ pub async fn settled(
     let outcome = match catalog.target_by_id(notify_id).await {
         Ok(Some(notify)) => send(app, &notify, &notice).await,
         Ok(None) => Err("the notify target was deleted".to_string()),
-        Err(error) => Err(error.for_the_log()),
+        Err(error) => {
+            // The detail is for the log; the record, which admins read, says what happened.
+            app.log.line(json!({"type": "error", "what": "reading a notify target", "delivery_id": delivery_id,
+                "detail": error.for_the_log()}));
+            Err("the notify target could not be read".to_string())
+        }
     };
     let (answer, error) = match outcome {
         Ok(status) if (200..300).contains(&status) => (Some(status), String::new()),
@@ -181,8 +200,11 @@ pub async fn settled(
 /// Sends the notification once; its status, or why there was none (scrubbed of the notify
 /// target's credentials).
 async fn send(app: &App, notify: &Target, notice: &Notice<'_>) -> Result<u16, String> {
-    let secrets = notify.spec.kind().secrets();
+    let kind = notify.spec.kind();
+    let secrets = kind.secrets();
     let scrub = |text: String| crate::model::delivery::redact(&text, &secrets);
+    // As a delivery's attempt: a target stored before a rule was added is refused, not sent to.
+    kind.validate().map_err(|error| scrub(format!("the notify target's {}", error.message())))?;
     let request = request(notify, notice)
         .and_then(|request| crate::outbound::checked_request(request, app.settings.allow_local_targets))
         .map_err(|error| scrub(error.message()))?;
@@ -239,8 +261,14 @@ mod tests {
         let discord = shape("https://discord.com/api/webhooks/1/x", None);
         assert_eq!(discord["allowed_mentions"], json!({"parse": []}));
         assert!(discord["content"].as_str().unwrap().contains("\\*prod\\*"), "{discord}");
-        let teams = shape("https://example.webhook.office.com/webhookb2/x", None);
-        assert!(teams["text"].as_str().unwrap().contains("[open](https://hooks.example.com/admin#delivery=t1-abc)"));
+        for teams in
+            ["https://example.webhook.office.com/webhookb2/x", "https://prod-1.westus.logic.azure.com/workflows/x"]
+        {
+            let card = &shape(teams, None)["attachments"][0];
+            assert_eq!(card["contentType"], "application/vnd.microsoft.card.adaptive");
+            assert!(card["content"]["body"][0]["text"].as_str().unwrap().contains("is dead"), "{card}");
+            assert_eq!(card["content"]["actions"][0]["url"], "https://hooks.example.com/admin#delivery=t1-abc");
+        }
         let plain = shape("https://alerts.example.com/in", None);
         assert_eq!(
             (plain["event"].clone(), plain["last_status"].clone(), plain["attempts"].clone()),

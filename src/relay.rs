@@ -127,7 +127,10 @@ pub async fn fire_now(app: &App, trigger: &Trigger, target: &Target, arrival: Ar
             Ok(pending(None))
         }
         Some(
-            NextAttempt::Superseded { .. } | NextAttempt::Dead | NextAttempt::Settled { .. } | NextAttempt::Unknown,
+            NextAttempt::Superseded { .. }
+            | NextAttempt::Dead { .. }
+            | NextAttempt::Settled { .. }
+            | NextAttempt::Unknown,
         )
         | None => Err(Error::Internal("a new delivery was not sent: the ledger handed out no attempt".into())),
     }
@@ -289,8 +292,9 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
             Ok(Settlement::Ack)
         }
         NextAttempt::Wait { until_ms } => Ok(Settlement::Retry { delay_seconds: seconds_until(app, until_ms) }),
-        NextAttempt::Dead => {
+        NextAttempt::Dead { attempts } => {
             dead_letter(app, target_id, id).await;
+            crate::notify::settled(app, &trigger, &target, id, DeliveryState::Dead, None, attempts).await;
             Ok(Settlement::Ack)
         }
         NextAttempt::Superseded { by } => {

@@ -3,7 +3,7 @@
 const $ = (id) => document.getElementById(id);
 const KEY = "hookrelay-admin-token";
 let targets = [], triggers = [], editing = null, editingTrigger = null, shown = null, cursor = null, loaded = [];
-// The last 24 hours: /api/v1/stats, and each active trigger's hourly series by trigger id.
+// The last 24 hours: /api/v1/stats?series=true, and each active trigger's hourly series by trigger id.
 let overview = null, charts = new Map(), linked = null;
 
 function fill(node, attrs, kids) {
@@ -526,13 +526,13 @@ function bars(s) {
 }
 
 // ---- start ----
-// Targets, triggers and the statistics, all refreshed together; then each called trigger's series.
+// Targets, triggers and the statistics (every called trigger's hours with them, in one request:
+// admin requests count against the rate limit), all refreshed together.
 async function load() {
   [targets, triggers, overview] = await Promise.all([api("GET", "/api/v1/targets"), api("GET", "/api/v1/triggers"),
-    orUnavailable(api("GET", `/api/v1/stats?hours=${HOURS}`))]);
-  const called = ((!overview.error && overview.triggers) || []).map((t) => t.trigger).filter((id) => triggers.some((g) => g.id === id));
-  const series = await Promise.all(called.map((id) => orUnavailable(api("GET", `/api/v1/triggers/${encodeURIComponent(id)}/stats?hours=${HOURS}`))));
-  charts = new Map(called.map((id, i) => [id, series[i]]));
+    orUnavailable(api("GET", `/api/v1/stats?hours=${HOURS}&series=true`))]);
+  const called = ((!overview.error && overview.triggers) || []).filter((t) => triggers.some((g) => g.id === t.trigger));
+  charts = new Map(called.map((t) => [t.trigger, { totals: t, series: t.series }]));
   renderTargets();
   renderTriggers();
   renderOverview();

@@ -29,16 +29,17 @@ fn first_hour(now_ms: u64, hours: u64) -> u64 {
     hour_of(now_ms) + 1 - hours
 }
 
-/// One trigger's counts: the totals, and every hour of the window (empty ones too), oldest first.
-pub fn trigger_view(trigger: &str, rows: &[StatsRow], first: u64, hours: u64) -> Value {
+/// The hours of the window (empty ones too), oldest first, from `rows` (one trigger's), and their
+/// sum.
+fn hourly<'r>(rows: impl Iterator<Item = &'r StatsRow>, first: u64, hours: u64) -> (HourStats, Vec<Value>) {
     let mut by_hour = vec![HourStats::default(); hours as usize];
-    for row in rows.iter().filter(|row| row.trigger == trigger) {
+    for row in rows {
         if let Some(stats) = row.hour.checked_sub(first).and_then(|nth| by_hour.get_mut(nth as usize)) {
             stats.add(&row.stats);
         }
     }
     let mut totals = HourStats::default();
-    let series: Vec<Value> = (first..first + hours)
+    let series = (first..first + hours)
         .zip(by_hour)
         .map(|(hour, stats)| {
             totals.add(&stats);
@@ -48,6 +49,12 @@ pub fn trigger_view(trigger: &str, rows: &[StatsRow], first: u64, hours: u64) ->
             view
         })
         .collect();
+    (totals, series)
+}
+
+/// One trigger's counts: the totals, and every hour of the window (empty ones too), oldest first.
+pub fn trigger_view(trigger: &str, rows: &[StatsRow], first: u64, hours: u64) -> Value {
+    let (totals, series) = hourly(rows.iter().filter(|row| row.trigger == trigger), first, hours);
     json!({
         "trigger": trigger,
         "hours": hours,
@@ -58,8 +65,9 @@ pub fn trigger_view(trigger: &str, rows: &[StatsRow], first: u64, hours: u64) ->
 }
 
 /// Every trigger's totals over the window, failing ones first (failed and dead, then the lowest
-/// success rate), and the totals of all.
-pub fn overview(rows: &[StatsRow], first: u64, hours: u64) -> Value {
+/// success rate), and the totals of all; with `series`, each trigger's hours too (what the admin
+/// page charts, in one request).
+pub fn overview(rows: &[StatsRow], first: u64, hours: u64, series: bool) -> Value {
     let mut ranked = per_trigger(rows.iter().filter(|row| row.hour >= first));
     ranked.retain(|(_, stats)| !stats.is_empty());
     let mut totals = HourStats::default();
@@ -72,6 +80,9 @@ pub fn overview(rows: &[StatsRow], first: u64, hours: u64) -> Value {
         .map(|(trigger, stats)| {
             let mut view = stats.summary();
             view["trigger"] = (*trigger).into();
+            if series {
+                view["series"] = hourly(rows.iter().filter(|row| row.trigger == *trigger), first, hours).1.into();
+            }
             view
         })
         .collect();
@@ -105,16 +116,29 @@ pub async fn trigger(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     Ok(Response::json(200, &trigger_view(&trigger.id, &rows, first, hours)))
 }
 
-/// One request per target's ledger (sequentially; the KV key listing names the targets).
+/// One request per target's ledger (sequentially; the KV key listing names the targets). A ledger
+/// that cannot answer is named in `unavailable` (and logged), and the rest is answered.
 pub async fn all(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let hours = hours(ctx)?;
+    let series = matches!(ctx.request.query_field("series").as_deref(), Some("1" | "true"));
     let catalog = app.catalog();
     let first = first_hour(app.clock.now_ms(), hours);
-    let mut rows = Vec::new();
+    let (mut rows, mut unavailable) = (Vec::new(), Vec::new());
     for target in catalog.target_ids().await? {
-        rows.extend(catalog.stats(&target, None, first).await?);
+        match catalog.stats(&target, None, first).await {
+            Ok(found) => rows.extend(found),
+            Err(error) => {
+                app.log.line(json!({"type": "error", "what": "reading a target's statistics", "target": target,
+                    "detail": error.for_the_log()}));
+                unavailable.push(target);
+            }
+        }
     }
-    Ok(Response::json(200, &overview(&rows, first, hours)))
+    let mut view = overview(&rows, first, hours, series);
+    if !unavailable.is_empty() {
+        view["unavailable"] = unavailable.into();
+    }
+    Ok(Response::json(200, &view))
 }
 
 #[cfg(test)]
@@ -156,7 +180,8 @@ mod tests {
             row("broken", 11, &[DEAD]),
             row("quiet", 10, &[]),
         ];
-        let view = overview(&rows, 10, 24);
+        let view = overview(&rows, 10, 24, true);
+        assert_eq!(view["triggers"][0]["series"][1]["dead"], 1, "broken's second hour");
         let order: Vec<&str> =
             view["triggers"].as_array().unwrap().iter().map(|t| t["trigger"].as_str().unwrap()).collect();
         assert_eq!(order, ["broken", "flaky", "healthy"]);

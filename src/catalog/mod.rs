@@ -230,6 +230,13 @@ impl<'a> Catalog<'a> {
                 Error::NotFound(_) => Error::bad_request(format!("notify: target '{name}' does not exist")),
                 other => other,
             })?;
+            // A message, or a pipeline run: never a target that deploys (kubernetes, ack).
+            if !matches!(target.spec.kind_name(), "http" | "gitlab" | "github" | "jenkins") {
+                return Err(Error::bad_request(format!(
+                    "notify: target '{name}' is a {} target; notify an http, gitlab, github or jenkins one",
+                    target.spec.kind_name()
+                )));
+            }
             input.notify = Some(Some(target.id));
         }
         Ok(())
@@ -311,8 +318,12 @@ fn apply_trigger_input(trigger: &mut Trigger, input: TriggerInput) -> Result<(),
         trigger.notify = notify;
     }
     if let Some(states) = input.notify_on {
-        if states.is_empty() || states.contains(&crate::model::DeliveryState::Pending) {
-            return Err(Error::bad_request("notify_on lists one or more of delivered, failed, dead, superseded"));
+        use crate::model::DeliveryState::{Dead, Delivered, Failed};
+        if states.is_empty() || states.iter().any(|state| !matches!(state, Delivered | Failed | Dead)) {
+            return Err(Error::bad_request("notify_on lists one or more of delivered, failed, dead"));
+        }
+        if trigger.notify.is_none() {
+            return Err(Error::bad_request("notify_on needs a notify target"));
         }
         trigger.notify_on = states;
     }

@@ -13,7 +13,7 @@ use crate::ports::LocalFuture;
 use worker::{durable_object, DurableObject, Env, ObjectNamespace, SqlStorage, SqlStorageValue, State};
 
 /// The tables: see `ledger/mod.rs` for what each row is.
-const SCHEMA: [&str; 18] = [
+const SCHEMA: [&str; 19] = [
     "DROP TABLE IF EXISTS seen",
     "CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS replay_ids_until ON replay_ids (until)",
@@ -36,6 +36,8 @@ const SCHEMA: [&str; 18] = [
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     // A trigger's counts for one hour (`ledger::stats::HourStats::encode`).
     "CREATE TABLE IF NOT EXISTS stats (trigger TEXT NOT NULL, hour INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trigger, hour))",
+    // What `expire` deletes by, and the overview reads by.
+    "CREATE INDEX IF NOT EXISTS stats_hour ON stats (hour)",
 ];
 
 #[durable_object]

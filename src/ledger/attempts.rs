@@ -27,8 +27,9 @@ pub enum NextAttempt {
     Wait { until_ms: u64 },
     /// A newer delivery for its key came first: never sent again (state `superseded`).
     Superseded { by: String },
-    /// Its last attempt died unreported and was the last allowed: dead-letter it.
-    Dead,
+    /// Its last attempt died unreported and was the last allowed (`attempts` in all):
+    /// dead-letter it.
+    Dead { attempts: u32 },
     /// Already delivered, failed, dead or superseded: nothing to do.
     Settled { state: DeliveryState },
     /// No such delivery in this ledger.
@@ -75,7 +76,8 @@ impl Ledger {
                 return NextAttempt::Wait { until_ms: since + ATTEMPT_LEASE_MS };
             }
             if self.lapse(id, now_ms) == Next::Dead {
-                return NextAttempt::Dead;
+                let attempts = self.entries.get(id).map_or(0, |entry| entry.delivery.attempts.len() as u32);
+                return NextAttempt::Dead { attempts };
             }
         }
         let Some(entry) = self.entries.get(id) else { return NextAttempt::Unknown };
@@ -150,6 +152,11 @@ impl Ledger {
         self.changes.tallies.push((entry.delivery.trigger.clone(), Tally::Settled(entry.delivery.state)));
         self.changes.deliveries.insert(id.to_string());
         true
+    }
+
+    /// Forgets what the last steps would have counted: a released delivery was never attempted.
+    pub fn drop_tallies(&mut self) {
+        self.changes.tallies.clear();
     }
 
     /// Records the notification of settled delivery `id`; `false` if it has none to record (it is
@@ -227,6 +234,10 @@ impl Ledger {
             attempt.outcome_unknown = true;
         }
         entry.due_at = now_ms;
+        // Counted when it settles; its duration (the lease) is no latency, so no attempt is counted.
+        if next == Next::Dead {
+            self.changes.tallies.push((entry.delivery.trigger.clone(), Tally::Settled(DeliveryState::Dead)));
+        }
         self.changes.deliveries.insert(id.to_string());
         next
     }
@@ -359,7 +370,7 @@ mod tests {
             ledger.record_outcome("d1", &report(&answer(503), false), at + 1, 0);
         }
         assert!(sends(ledger.next_attempt("d1", 200_000)));
-        assert_eq!(ledger.next_attempt("d1", 200_000 + ATTEMPT_LEASE_MS), NextAttempt::Dead);
+        assert_eq!(ledger.next_attempt("d1", 200_000 + ATTEMPT_LEASE_MS), NextAttempt::Dead { attempts: 3 });
         assert_eq!(state(&ledger, "d1"), DeliveryState::Dead);
     }
 

@@ -302,7 +302,10 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
         Request::Release { id, why } => {
             rows.forget_seen_of(&id)?;
             load(rows, &mut ledger, &id)?;
-            Answer::Done { changed: ledger.abandon(&id, now, &why) }
+            let changed = ledger.abandon(&id, now, &why);
+            // Never attempted, and the provider's redelivery is taken as new: not a failure.
+            ledger.drop_tallies();
+            Answer::Done { changed }
         }
         Request::Notified { id, notification } => {
             load(rows, &mut ledger, &id)?;

@@ -141,7 +141,7 @@ impl HourStats {
     }
 }
 
-/// `part / whole`, rounded to four decimals.
+/// `part / whole`, cut to four decimals.
 fn rate(part: u64, whole: u64) -> f64 {
     (part * 10_000 / whole) as f64 / 10_000.0
 }

@@ -41,7 +41,7 @@ pub enum NotifyFormat {
     Slack,
     /// A Discord webhook: `{"content"}`, mentioning no one.
     Discord,
-    /// A Microsoft Teams incoming webhook: `{"text"}` in Markdown.
+    /// A Microsoft Teams webhook (an incoming webhook or a Workflows one): an Adaptive Card.
     Teams,
     /// Any other receiver: the facts as JSON fields.
     Json,
