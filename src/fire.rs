@@ -102,34 +102,36 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         .collect();
     let cause = Cause::Event { replay_ids, remember_ms: IDEMPOTENCY_MEMORY_MS };
     let fired = relay::fire_now(app, &trigger, &target, relay::arrival(&target, &trigger, delivery, cause)).await?;
-    let with_trigger = |mut response: Response| {
+    // Every answer names the trigger and the delivery (`X-Hookrelay-Trigger`, `X-Hookrelay-Delivery`):
+    // a relayed answer has no room of its own for them, and the request's log line reads them.
+    let named = |mut response: Response, delivery: &str| {
         response.headers.push(("x-hookrelay-trigger".into(), trigger.id.clone()));
+        response.headers.push(("x-hookrelay-delivery".into(), delivery.to_string()));
         response
     };
-    let answer = match fired {
+    let (answer, id) = match fired {
         // A repeat within 24 hours: the first call's delivery id and state; nothing fires.
         Fired::Repeat { first, state } => {
-            return Ok(with_trigger(Response::json(
-                200,
-                &json!({"duplicate": true, "delivery_id": first, "state": state}),
-            )))
+            let body = json!({"duplicate": true, "delivery_id": first, "state": state});
+            return Ok(named(Response::json(200, &body), &first));
         }
-        Fired::Tried { outcome: TryOutcome::Answered(answer), .. } => answer,
+        Fired::Tried { id, outcome: TryOutcome::Answered(answer), .. } => (answer, id),
         Fired::Tried { outcome: TryOutcome::Unanswered(error), .. } => return Err(error),
         Fired::Tried { id, status, outcome: TryOutcome::Pending, .. } => {
             let body = json!({"delivery_id": id, "state": "pending", "status": status});
-            return Ok(with_trigger(Response::json(202, &body)));
+            return Ok(named(Response::json(202, &body), &id));
         }
     };
     // The caller holds a trigger token, not the target's credentials: an answer that echoes them
     // (an error page quoting the request, an echo service) must not hand them over.
     let secrets = target.spec.kind().secrets();
     let content_type = redact(answer.header("content-type").unwrap_or("application/json"), &secrets);
-    Ok(Response {
+    let relayed = Response {
         status: answer.status,
-        headers: vec![("content-type".into(), content_type), ("x-hookrelay-trigger".into(), trigger.id)],
+        headers: vec![("content-type".into(), content_type)],
         body: redact_bytes(&answer.body, &secrets),
-    })
+    };
+    Ok(named(relayed, &id))
 }
 
 /// The live trigger that owns `token`, or `NotFound` for an unknown, revoked or expired one.

@@ -158,11 +158,20 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         let answer = Response::json(200, &answer);
         return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", answer, false).await);
     }
+    let one = (total == 1).then(|| listed[0]["delivery_id"].as_str().map(str::to_string)).flatten();
     let mut answer = json!({"matched": true, "delivery_id": delivery_id, "deliveries": listed});
     if total > listed.len() {
         answer["not_listed"] = json!(total - listed.len());
     }
-    Ok(Response::json(202, &answer))
+    let mut response = Response::json(202, &answer);
+    // As a token call's answer does: the trigger of a hook trigger's URL, and a lone delivery.
+    if let Some(trigger) = &endpoint.trigger {
+        response.headers.push(("x-hookrelay-trigger".into(), trigger.id.clone()));
+    }
+    if let Some(one) = one {
+        response.headers.push(("x-hookrelay-delivery".into(), one));
+    }
+    Ok(response)
 }
 
 /// The firings grouped by target, each group with its target: one ledger request per target.

@@ -255,6 +255,7 @@ pub async fn handle(app: &App, request: Request) -> Response {
     let request_id = request_id(app, &request);
     let method = request.method.clone();
     let served = serve(app, request, &request_id).await;
+    let (trigger, delivery) = concerned(&served);
     let mut response = served.response;
     if let Some(detail) = &served.detail {
         app.log.line(serde_json::json!({
@@ -269,10 +270,31 @@ pub async fn handle(app: &App, request: Request) -> Response {
         "status": response.status,
         "duration_ms": app.clock.now_ms().saturating_sub(started),
         "admin": served.admin,
+        "trigger": trigger,
+        "delivery": delivery,
         "reason": served.reason,
     }));
     response.headers.push(("x-request-id".into(), request_id));
     response
+}
+
+/// The trigger and the delivery a request concerned, where known, for its log line: from the path
+/// of a trigger's or a delivery's admin routes, or from what a token call's or a hook's answer names
+/// (`X-Hookrelay-Trigger`, `X-Hookrelay-Delivery`). A registry endpoint's id (its URL's secret) is
+/// never taken.
+fn concerned(served: &Served) -> (Option<String>, Option<String>) {
+    let response = &served.response;
+    let id = served.params.iter().find(|(name, _)| *name == "id").map(|(_, id)| id.as_str());
+    let pattern = served.pattern.unwrap_or_default();
+    let trigger = response.header("x-hookrelay-trigger").or_else(|| {
+        let from_path = pattern.starts_with("/api/v1/triggers/{id}");
+        from_path.then_some(id).flatten()
+    });
+    let delivery = response.header("x-hookrelay-delivery").or_else(|| {
+        let from_path = pattern.starts_with("/api/v1/deliveries/{id}");
+        from_path.then_some(id).flatten()
+    });
+    (trigger.map(str::to_string), delivery.map(str::to_string))
 }
 
 /// One request's answer, and what its log line says of it.
@@ -286,6 +308,8 @@ struct Served {
     /// Why a request was refused (a 4xx): the error's message, written for callers, so never a
     /// secret.
     reason: Option<String>,
+    /// The route's path parameters.
+    params: Captures,
 }
 
 async fn serve(app: &App, request: Request, request_id: &str) -> Served {
@@ -295,6 +319,7 @@ async fn serve(app: &App, request: Request, request_id: &str) -> Served {
         response: error.into_response(dialect, request_id),
         pattern,
         admin: None,
+        params: Vec::new(),
     };
     let (route, params) = match find_route(&request.method, &request.path) {
         Ok(found) => found,
@@ -344,7 +369,7 @@ async fn serve(app: &App, request: Request, request_id: &str) -> Served {
             let _ = app.catalog().record_audit(&audit_entry(app, admin, route, &ctx.params, &response)).await;
         }
     }
-    Served { response, pattern, admin: ctx.admin.map(|admin| admin.name), detail, reason }
+    Served { response, pattern, admin: ctx.admin.map(|admin| admin.name), detail, reason, params: ctx.params }
 }
 
 /// The caller's `X-Request-Id` when it is a plain id (at most 64 letters, digits, `-`, `_`, `.`).

@@ -767,6 +767,17 @@ fn a_triggers_statistics_count_deliveries_attempts_and_refusals_by_the_hour() {
     assert_eq!(series[1]["delivered"], 1, "the current hour is the last");
     assert!(totals["p95_ms"].is_u64());
 
+    // Each request's log line names the trigger and the delivery it concerned, where known.
+    let lines = app.log.lines.borrow().clone();
+    let request_line = |route: &str, status: u16| {
+        lines.iter().find(|l| l["type"] == "request" && l["route"] == route && l["status"] == status).cloned().unwrap()
+    };
+    let hook = request_line("/hooks/{id}", 202);
+    assert_eq!(hook["trigger"], trigger.as_str());
+    assert!(hook["delivery"].as_str().unwrap().starts_with(&format!("{trigger}-")), "{hook}");
+    assert_eq!(request_line("/api/v1/triggers/{id}/stats", 200)["trigger"], trigger.as_str());
+    assert_eq!(request_line("/hooks/{id}", 401)["delivery"], Value::Null);
+
     let (status, overview) = admin(&app, "GET", "/api/v1/stats?hours=24", Value::Null);
     assert_eq!(status, 200, "{overview}");
     assert_eq!(overview["triggers"][0]["trigger"], trigger.as_str());

@@ -102,6 +102,8 @@ test("statistics: a trigger's hours and the overview agree with what happened, f
   for (let i = 0; i < 2; i++) {
     const answer = await fire("fine", fine.token);
     assert.ok(answer.status < 300, answer.text);
+    assert.equal(answer.headers.get("x-hookrelay-trigger"), fine.id);
+    assert.ok(answer.headers.get("x-hookrelay-delivery").startsWith(`${fine.id}-`), "the delivery, for the API");
   }
   const hook = (await call("POST", "/api/v1/triggers", {
     as: "alice", json: { target: "fine", source: { kind: "github", secrets: ["e2e-stats-secret"] } },
