@@ -342,8 +342,13 @@ export class Ledger {
     this.sql.exec("CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS deliveries (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, key TEXT NOT NULL, trigger TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL, entry TEXT NOT NULL, watched INTEGER NOT NULL, due_at INTEGER NOT NULL)");
     this.sql.exec("CREATE INDEX IF NOT EXISTS deliveries_watched ON deliveries (key, state, watched)");
+    // The indexes hookrelay's own expiry deletes by (src/edge/ledger.rs).
+    this.sql.exec("CREATE INDEX IF NOT EXISTS replay_ids_until ON replay_ids (until)");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS deliveries_at ON deliveries (at)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS order_keys (key TEXT PRIMARY KEY, state TEXT NOT NULL)");
     this.sql.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+    this.sql.exec("CREATE TABLE IF NOT EXISTS stats (trigger TEXT NOT NULL, hour INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trigger, hour))");
+    this.sql.exec("CREATE INDEX IF NOT EXISTS stats_hour ON stats (hour)");
   }
   async fetch(request) {
     const ask = await request.json();
@@ -353,6 +358,10 @@ export class Ledger {
         const row = this.sql.exec("SELECT delivery_id FROM replay_ids WHERE id = ?", id).toArray()[0];
         if (row) return Response.json({ first: row.delivery_id });
       }
+      // What the ledger deletes as it takes deliveries in: expired replay ids, deliveries and statistics.
+      this.sql.exec("DELETE FROM replay_ids WHERE until <= ?", now);
+      this.sql.exec("DELETE FROM deliveries WHERE at < ? AND state <> 'pending'", now - 604800000);
+      this.sql.exec("DELETE FROM stats WHERE hour < ?", Math.floor(now / 3600000) - 168);
       const seq = (this.sql.exec("SELECT value FROM meta WHERE name = 'next_seq'").toArray()[0]?.value ?? 1);
       this.sql.exec("SELECT entry FROM deliveries WHERE key = ? AND state = 'pending' AND watched = 1", "main").toArray();
       this.sql.exec("INSERT OR REPLACE INTO deliveries VALUES (?, ?, ?, ?, 'pending', ?, ?, 0, ?)", ask.delivery, seq, "main", "twin", now, ask.entry, now);
@@ -366,6 +375,12 @@ export class Ledger {
     if (ask.op === "next") this.sql.exec("SELECT entry FROM deliveries WHERE key = ? AND state = 'pending' AND watched = 1", "main").toArray();
     this.sql.exec("UPDATE deliveries SET state = ?, entry = ? WHERE id = ?", ask.op === "next" ? "pending" : "delivered", row.entry, ask.delivery);
     this.sql.exec("INSERT OR REPLACE INTO order_keys VALUES (?, ?)", "main", "{}");
+    if (ask.op !== "next") {
+      // An outcome is counted in the trigger's statistics row for the hour.
+      const hour = Math.floor(now / 3600000);
+      const stats = this.sql.exec("SELECT data FROM stats WHERE trigger = ? AND hour = ?", "twin", hour).toArray()[0];
+      this.sql.exec("INSERT OR REPLACE INTO stats VALUES (?, ?, ?)", "twin", hour, stats ? stats.data : "1 0 0 0 0 1 0 0 0 1");
+    }
     return Response.json({ call: ask.op === "next" ? row.entry : null });
   }
 }
