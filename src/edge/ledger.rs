@@ -5,12 +5,13 @@
 //! requests, concurrent or from two locations, never interleave. Never logs an id's source: replay
 //! ids are hashes.
 
+use super::ObjectNamespace;
 use crate::ledger::stats::{hour_of, HourStats, StatsRow, KEPT_HOURS};
 use crate::ledger::LedgerPort;
 use crate::ledger::{Answer, Entry, Envelope, KeyState, Order, Request, Rows, Seen, SWEEP_EVERY_MS};
 use crate::model::{Call, DeliveryState};
 use crate::ports::LocalFuture;
-use worker::{durable_object, DurableObject, Env, ObjectNamespace, SqlStorage, SqlStorageValue, State};
+use worker::{durable_object, DurableObject, Env, SqlStorage, SqlStorageValue, State};
 
 /// The tables: see `ledger/mod.rs` for what each row is.
 const SCHEMA: [&str; 19] = [
@@ -332,14 +333,10 @@ pub struct DurableLedger(pub ObjectNamespace);
 impl DurableLedger {
     async fn call(&self, target: &str, envelope: &Envelope) -> Result<Answer, String> {
         let body = serde_json::to_string(envelope).map_err(|e| e.to_string())?;
-        let stub = self.0.id_from_name(target).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
-        let request = super::post_request("https://ledger/", &body)?;
-        let mut answer = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
-        if answer.status_code() != 200 {
-            let why = answer.text().await.unwrap_or_default();
-            return Err(format!("the ledger answered {}: {why}", answer.status_code()));
+        let (status, text) = self.0.post(target, "https://ledger/", &body).await?;
+        if status != 200 {
+            return Err(format!("the ledger answered {status}: {text}"));
         }
-        let text = answer.text().await.map_err(|e| e.to_string())?;
         serde_json::from_slice(text.as_bytes()).map_err(|e| e.to_string())
     }
 }

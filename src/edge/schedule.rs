@@ -3,9 +3,10 @@
 //! nothing: when it is due comes from `schedules::next_due`, what firing does from
 //! `schedules::fire`, with the app built as the worker builds it.
 
+use super::ObjectNamespace;
 use crate::ports::{Alarms, LocalFuture};
 use serde::{Deserialize, Serialize};
-use worker::{durable_object, DurableObject, Env, ObjectNamespace, State};
+use worker::{durable_object, DurableObject, Env, State};
 
 /// What the alarm is armed with (storage key `armed`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,10 +112,7 @@ pub struct DurableAlarms(pub ObjectNamespace);
 impl DurableAlarms {
     async fn call(&self, plan: Plan) -> Result<(), String> {
         let body = serde_json::to_string(&plan).map_err(|e| e.to_string())?;
-        let stub = self.0.id_from_name(&plan.trigger).and_then(|id| id.get_stub()).map_err(|e| e.to_string())?;
-        let request = super::post_request("https://schedule/", &body)?;
-        let answer = stub.fetch_with_request(request).await.map_err(|e| e.to_string())?;
-        match answer.status_code() {
+        match self.0.post(&plan.trigger, "https://schedule/", &body).await?.0 {
             200..=299 => Ok(()),
             status => Err(format!("the schedule object answered {status}")),
         }
