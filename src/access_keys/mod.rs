@@ -201,9 +201,10 @@ pub trait NonceMemory {
     fn first_use(&self, nonce: &str, now_ms: u64, until_ms: u64) -> NonceUse;
 }
 
-/// Nonces in memory, at most `capacity` unexpired ones, each with the time it expires. A list
-/// scanned in full: 10,000 short strings take microseconds, and a map type of its own would cost
-/// 2 KB of gzipped wasm.
+/// Nonces in memory, at most `capacity` unexpired ones per access key (a nonce is remembered as
+/// `<key id>:<nonce>`), each with the time it expires: one key's caller cannot crowd out
+/// another's. A list scanned in full: 10,000 short strings take microseconds, and a map type of its
+/// own would cost 2 KB of gzipped wasm.
 pub struct MemoryNonces {
     capacity: usize,
     seen: RefCell<Vec<(String, u64)>>,
@@ -216,7 +217,7 @@ impl MemoryNonces {
 }
 
 impl Default for MemoryNonces {
-    /// Room for 10,000 signed requests per 15 minutes, about 1 MB at most.
+    /// Room for 10,000 signed requests per key per 15 minutes, about 1 MB a key at most.
     fn default() -> Self {
         MemoryNonces::new(10_000)
     }
@@ -228,9 +229,12 @@ impl NonceMemory for MemoryNonces {
         if seen.iter().any(|(known, until)| known == nonce && *until >= now_ms) {
             return NonceUse::Replayed;
         }
-        if seen.len() >= self.capacity {
+        let key = |remembered: &str| remembered.split(':').next().unwrap_or_default().to_string();
+        let mine = key(nonce);
+        let held = |seen: &Vec<(String, u64)>| seen.iter().filter(|(known, _)| key(known) == mine).count();
+        if held(&seen) >= self.capacity {
             seen.retain(|(_, until)| *until >= now_ms);
-            if seen.len() >= self.capacity {
+            if held(&seen) >= self.capacity {
                 return NonceUse::NoRoom;
             }
         }
@@ -325,11 +329,18 @@ mod tests {
     #[test]
     fn nonces_are_refused_until_they_expire_and_when_memory_is_full() {
         let nonces = MemoryNonces::new(2);
-        assert_eq!(nonces.first_use("a", 0, 100), NonceUse::First);
-        assert_eq!(nonces.first_use("a", 50, 150), NonceUse::Replayed);
-        assert_eq!(nonces.first_use("b", 50, 150), NonceUse::First);
-        assert_eq!(nonces.first_use("c", 60, 160), NonceUse::NoRoom);
-        assert_eq!(nonces.first_use("a", 101, 201), NonceUse::First, "expired, so room again");
+        assert_eq!(nonces.first_use("k:a", 0, 100), NonceUse::First);
+        assert_eq!(nonces.first_use("k:a", 50, 150), NonceUse::Replayed);
+        assert_eq!(nonces.first_use("k:b", 50, 150), NonceUse::First);
+        assert_eq!(nonces.first_use("k:c", 60, 160), NonceUse::NoRoom);
+        assert_eq!(nonces.first_use("k:a", 101, 201), NonceUse::First, "expired, so room again");
+        // Per key: one key's full memory leaves room for another's.
+        let nonces = MemoryNonces::new(2);
+        assert_eq!(nonces.first_use("k1:a", 0, 100), NonceUse::First);
+        assert_eq!(nonces.first_use("k1:b", 0, 100), NonceUse::First);
+        assert_eq!(nonces.first_use("k1:c", 0, 100), NonceUse::NoRoom);
+        assert_eq!(nonces.first_use("k2:a", 0, 100), NonceUse::First, "another key still has room");
+        assert_eq!(nonces.first_use("k2:a", 1, 100), NonceUse::Replayed);
     }
 
     #[test]
