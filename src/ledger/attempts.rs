@@ -99,7 +99,7 @@ impl Ledger {
     pub fn record_outcome(&mut self, id: &str, report: &AttemptReport, now_ms: u64, random: u32) -> AfterAttempt {
         let policy = self.policy;
         let Some(entry) = self.entries.get_mut(id).filter(|entry| entry.in_flight_since.is_some()) else {
-            return AfterAttempt::Ignored;
+            return self.repeated_report(id, report, now_ms);
         };
         entry.in_flight_since = None;
         let delivery = &mut entry.delivery;
@@ -138,6 +138,25 @@ impl Ledger {
                     AfterAttempt::Retry { delay_seconds }
                 }
             },
+        }
+    }
+
+    /// A report of an attempt that is no longer out. The same attempt reported again (its first
+    /// report's answer was lost on the way back) gets the same decision, so that the caller still
+    /// queues the retry, dead-letters or notifies; nothing is recorded or counted twice. Any other
+    /// is `Ignored` (reported after its lease lapsed).
+    fn repeated_report(&self, id: &str, report: &AttemptReport, now_ms: u64) -> AfterAttempt {
+        let Some(entry) = self.entries.get(id) else { return AfterAttempt::Ignored };
+        if entry.delivery.attempts.last().is_none_or(|attempt| attempt.at != report.started_ms) {
+            return AfterAttempt::Ignored;
+        }
+        match entry.delivery.state {
+            DeliveryState::Delivered | DeliveryState::Failed => AfterAttempt::Done,
+            DeliveryState::Dead => AfterAttempt::Dead,
+            DeliveryState::Superseded => AfterAttempt::Superseded,
+            DeliveryState::Pending => {
+                AfterAttempt::Retry { delay_seconds: entry.due_at.saturating_sub(now_ms).div_ceil(1000).max(1) as u32 }
+            }
         }
     }
 
@@ -346,9 +365,36 @@ mod tests {
         ledger.record_outcome("d1", &report(&answer(500), false), 10, 0);
         assert_eq!(ledger.next_attempt("d1", 20), NextAttempt::Wait { until_ms: 30_010 });
         assert!(sends(ledger.next_attempt("d1", 30_010)));
-        ledger.record_outcome("d1", &report(&answer(204), false), 30_020, 0);
+        let ok = answer(204);
+        let second = AttemptReport { started_ms: 30_010, ..report(&ok, false) };
+        ledger.record_outcome("d1", &second, 30_020, 0);
         assert_eq!(ledger.next_attempt("d1", 30_030), NextAttempt::Settled { state: DeliveryState::Delivered });
-        assert_eq!(ledger.record_outcome("d1", &report(&answer(204), false), 30_040, 0), AfterAttempt::Ignored);
+        // The same attempt reported again (its answer lost): the same decision, nothing recorded twice.
+        assert_eq!(ledger.record_outcome("d1", &second, 30_040, 0), AfterAttempt::Done);
+        assert_eq!(ledger.delivery("d1").unwrap().attempts.len(), 2);
+        // An earlier attempt's late report: ignored.
+        assert_eq!(ledger.record_outcome("d1", &report(&ok, false), 30_040, 0), AfterAttempt::Ignored);
+    }
+
+    #[test]
+    fn a_repeated_report_of_a_retried_or_dead_attempt_answers_as_the_first_did() {
+        let mut ledger = Ledger::new(RetryPolicy { base_seconds: 30, max_attempts: 2 });
+        ledger.accept(arrival("d1", "web", Order::All, &[]), 0);
+        assert!(sends(ledger.next_attempt("d1", 0)));
+        let busy = answer(503);
+        let first = AttemptReport { started_ms: 0, ..report(&busy, false) };
+        let AfterAttempt::Retry { delay_seconds } = ledger.record_outcome("d1", &first, 10, 0) else { panic!() };
+        assert_eq!(ledger.take_changes().tallies.len(), 1, "one attempt counted");
+        assert_eq!(
+            ledger.record_outcome("d1", &first, 1_010, 0),
+            AfterAttempt::Retry { delay_seconds: delay_seconds - 1 }
+        );
+        assert!(ledger.take_changes().tallies.is_empty(), "nothing counted twice");
+        assert!(sends(ledger.next_attempt("d1", 40_000)));
+        let last = AttemptReport { started_ms: 40_000, ..report(&busy, false) };
+        assert_eq!(ledger.record_outcome("d1", &last, 40_010, 0), AfterAttempt::Dead);
+        assert_eq!(ledger.record_outcome("d1", &last, 40_020, 0), AfterAttempt::Dead, "so it is still dead-lettered");
+        assert_eq!(ledger.delivery("d1").unwrap().attempts.len(), 2);
     }
 
     #[test]
