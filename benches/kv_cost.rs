@@ -3,10 +3,8 @@
 //! image triggers, and a scheduled tick. `cargo bench --bench kv_cost` prints one JSON line each.
 
 use hookrelay::auth::AdminDirectory;
-use hookrelay::context::App;
 use hookrelay::http::Request;
 use hookrelay::ports::{block_on, FixedClock, Lane, MemoryQueue, SequenceRandom};
-use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
 use hookrelay::store::OperationCounts;
 use hookrelay::testing::TestApp;
@@ -25,21 +23,12 @@ fn fixture(path: &str) -> Vec<u8> {
 }
 
 fn app(queue: &Rc<MemoryQueue>) -> Bench {
-    TestApp::new(|store, outbound, log, ledger| App {
-        store,
-        outbound,
-        clock: Box::new(FixedClock::new(NOW)),
-        random: Box::new(SequenceRandom::new(1)),
-        queue: Box::new(queue.clone()),
-        admins: AdminDirectory::parse("alice:tok-a"),
-        limiter: Box::new(hookrelay::ports::Unlimited),
-        log,
-        ledger,
-        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
-        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
-        analytics: Box::new(hookrelay::ports::NoAnalytics),
-        settings: Settings::default(),
-    })
+    TestApp::new(
+        Box::new(FixedClock::new(NOW)),
+        Box::new(SequenceRandom::new(1)),
+        Box::new(queue.clone()),
+        AdminDirectory::parse("alice:tok-a"),
+    )
 }
 
 fn admin(app: &Bench, path: &str, body: Value) -> Value {

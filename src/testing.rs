@@ -2,12 +2,14 @@
 //! store and a scripted outbound, with typed handles on both so that tests can script answers and
 //! read what was stored and sent.
 
+use crate::auth::AdminDirectory;
 use crate::context::App;
 use crate::http::{Request, Response};
-use crate::ledger::{LedgerPort, MemoryLedger};
-use crate::outbound::{Outbound, ScriptedOutbound};
-use crate::ports::{Log, MemoryLog};
-use crate::store::{MemoryStore, Store};
+use crate::ledger::MemoryLedger;
+use crate::outbound::ScriptedOutbound;
+use crate::ports::{Clock, MemoryAlarms, MemoryAnalytics, MemoryLog, Queue, Random, Unlimited};
+use crate::settings::Settings;
+use crate::store::MemoryStore;
 use std::rc::Rc;
 
 /// An `App` (through `Deref`) whose store and outbound are also reachable as what they are.
@@ -38,23 +40,36 @@ pub fn repository_assets() -> crate::ports::MemoryAssets {
 }
 
 impl TestApp {
-    /// `build` makes the app from the in-memory store, scripted outbound, log and ledger it is
-    /// handed.
+    /// The app on in-memory ports, with the parts tests vary: the clock, the randomness, the
+    /// queue and the admins. No rate limit and default settings; a test changes either through
+    /// `DerefMut` (`app.limiter = ...`).
     pub fn new(
-        build: impl FnOnce(Box<dyn Store>, Box<dyn Outbound>, Box<dyn Log>, Box<dyn LedgerPort>) -> App,
+        clock: Box<dyn Clock>,
+        random: Box<dyn Random>,
+        queue: Box<dyn Queue>,
+        admins: AdminDirectory,
     ) -> TestApp {
         let store = Rc::new(MemoryStore::new());
         let outbound = Rc::new(ScriptedOutbound::new());
         let log = Rc::new(MemoryLog::default());
         let ledger = Rc::new(MemoryLedger::default());
-        let app =
-            build(Box::new(store.clone()), Box::new(outbound.clone()), Box::new(log.clone()), Box::new(ledger.clone()));
-        let alarms = Rc::new(crate::ports::MemoryAlarms::default());
-        let mut app = app;
-        app.alarms = Box::new(alarms.clone());
-        app.assets = Box::new(repository_assets());
-        let analytics = Rc::new(crate::ports::MemoryAnalytics::default());
-        app.analytics = Box::new(analytics.clone());
+        let alarms = Rc::new(MemoryAlarms::default());
+        let analytics = Rc::new(MemoryAnalytics::default());
+        let app = App {
+            store: Box::new(store.clone()),
+            outbound: Box::new(outbound.clone()),
+            clock,
+            random,
+            queue,
+            admins,
+            limiter: Box::new(Unlimited),
+            log: Box::new(log.clone()),
+            ledger: Box::new(ledger.clone()),
+            alarms: Box::new(alarms.clone()),
+            assets: Box::new(repository_assets()),
+            analytics: Box::new(analytics.clone()),
+            settings: Settings::default(),
+        };
         TestApp { app, store, outbound, log, ledger, alarms, analytics }
     }
 

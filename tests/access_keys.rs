@@ -7,11 +7,9 @@
 mod common;
 
 use hookrelay::auth::AdminDirectory;
-use hookrelay::context::App;
 use hookrelay::error::Error;
 use hookrelay::http::{Request, Response};
 use hookrelay::ports::{block_on, FixedClock, Limiter, SequenceRandom};
-use hookrelay::settings::Settings;
 use hookrelay::testing::TestApp;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -151,21 +149,12 @@ fn every_sdk_vector_gets_its_label_and_each_refusal_its_reason() {
 /// An app whose admins are alice (token `tok-a`) and the vector's key, at the vector's signing time.
 fn app_for(case: &Case, limiter: Box<dyn Limiter>) -> TestApp {
     let clock = Rc::new(FixedClock::new(case.signed_at_ms()));
-    TestApp::new(|store, outbound, log, ledger| App {
-        store,
-        outbound,
-        clock: Box::new(clock),
-        random: Box::new(SequenceRandom::new(3)),
-        queue: Box::new(common::queue()),
-        admins: directory(case),
-        limiter,
-        log,
-        ledger,
-        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
-        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
-        analytics: Box::new(hookrelay::ports::NoAnalytics),
-        settings: Settings::default(),
-    })
+    {
+        let mut app =
+            TestApp::new(Box::new(clock), Box::new(SequenceRandom::new(3)), Box::new(common::queue()), directory(case));
+        app.limiter = limiter;
+        app
+    }
 }
 
 fn logged_request(app: &TestApp) -> Value {

@@ -5,10 +5,8 @@ mod common;
 use common::fixture;
 
 use hookrelay::auth::AdminDirectory;
-use hookrelay::context::App;
 use hookrelay::http::{Request, Response};
 use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
-use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
 use hookrelay::testing::TestApp;
 use serde_json::{json, Value};
@@ -20,21 +18,12 @@ fn app() -> TestApp {
 }
 
 fn app_at(now_ms: u64) -> TestApp {
-    TestApp::new(|store, outbound, log, ledger| App {
-        store,
-        outbound,
-        clock: Box::new(FixedClock::new(now_ms)),
-        random: Box::new(SequenceRandom::new(42)),
-        queue: Box::new(common::queue()),
-        admins: AdminDirectory::parse("alice:tok-a"),
-        limiter: Box::new(hookrelay::ports::Unlimited),
-        log,
-        ledger,
-        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
-        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
-        analytics: Box::new(hookrelay::ports::NoAnalytics),
-        settings: Settings::default(),
-    })
+    TestApp::new(
+        Box::new(FixedClock::new(now_ms)),
+        Box::new(SequenceRandom::new(42)),
+        Box::new(common::queue()),
+        AdminDirectory::parse("alice:tok-a"),
+    )
 }
 
 /// Sends a request, then lets the queue consumer make the attempts it queued.

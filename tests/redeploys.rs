@@ -5,10 +5,8 @@ mod common;
 use common::fixture;
 
 use hookrelay::auth::AdminDirectory;
-use hookrelay::context::App;
 use hookrelay::http::{Request, Response};
 use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
-use hookrelay::settings::Settings;
 use hookrelay::testing::TestApp;
 use serde_json::{json, Value};
 use std::rc::Rc;
@@ -22,21 +20,12 @@ fn app() -> TestApp {
 }
 
 fn app_with_clock(clock: Rc<FixedClock>) -> TestApp {
-    let app = TestApp::new(|store, outbound, log, ledger| App {
-        store,
-        outbound,
-        clock: Box::new(clock),
-        random: Box::new(SequenceRandom::new(7)),
-        queue: Box::new(common::queue()),
-        admins: AdminDirectory::parse("alice:tok-a"),
-        limiter: Box::new(hookrelay::ports::Unlimited),
-        log,
-        ledger,
-        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
-        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
-        analytics: Box::new(hookrelay::ports::NoAnalytics),
-        settings: Settings::default(),
-    });
+    let app = TestApp::new(
+        Box::new(clock),
+        Box::new(SequenceRandom::new(7)),
+        Box::new(common::queue()),
+        AdminDirectory::parse("alice:tok-a"),
+    );
     let cluster =
         json!({"name": "prod", "kind": "kubernetes", "api_server": "https://k8s.example.com", "token": "sa-token"});
     assert_eq!(admin(&app, "POST", "/api/v1/targets", cluster).0, 201);

@@ -5,11 +5,9 @@ mod common;
 use common::{fixture, source};
 
 use hookrelay::auth::AdminDirectory;
-use hookrelay::context::App;
 use hookrelay::http::Request;
 use hookrelay::model::{Event, EventKind};
 use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
-use hookrelay::settings::Settings;
 use hookrelay::signature::hmac_sha256;
 use hookrelay::sources::{self, HookCall};
 use hookrelay::testing::TestApp;
@@ -141,21 +139,12 @@ fn unsigned_registries_take_an_optional_secret_in_authorization_or_the_query() {
 // ---- image hook triggers through the router
 
 fn app() -> TestApp {
-    TestApp::new(|store, outbound, log, ledger| App {
-        store,
-        outbound,
-        clock: Box::new(FixedClock::new(NOW_MS)),
-        random: Box::new(SequenceRandom::new(3)),
-        queue: Box::new(common::queue()),
-        admins: AdminDirectory::parse("alice:tok-a"),
-        limiter: Box::new(hookrelay::ports::Unlimited),
-        log,
-        ledger,
-        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
-        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
-        analytics: Box::new(hookrelay::ports::NoAnalytics),
-        settings: Settings::default(),
-    })
+    TestApp::new(
+        Box::new(FixedClock::new(NOW_MS)),
+        Box::new(SequenceRandom::new(3)),
+        Box::new(common::queue()),
+        AdminDirectory::parse("alice:tok-a"),
+    )
 }
 
 fn admin(app: &TestApp, method: &str, path: &str, body: Value) -> (u16, Value) {

@@ -4,11 +4,9 @@
 mod common;
 
 use hookrelay::auth::AdminDirectory;
-use hookrelay::context::App;
 use hookrelay::http::{Request, Response};
 use hookrelay::model::delivery::RetryPolicy;
 use hookrelay::ports::{block_on, FixedClock, Lane, SequenceRandom};
-use hookrelay::settings::Settings;
 use hookrelay::testing::TestApp;
 use hookrelay::{relay, schedules};
 use serde_json::{json, Value};
@@ -23,21 +21,12 @@ struct Harness {
 
 fn harness(seed: u64) -> Harness {
     let clock = Rc::new(FixedClock::new(NOW));
-    let app = TestApp::new(|store, outbound, log, ledger| App {
-        store,
-        outbound,
-        clock: Box::new(clock.clone()),
-        random: Box::new(SequenceRandom::new(seed)),
-        queue: Box::new(common::queue()),
-        admins: AdminDirectory::parse("alice:tok-a,bob:tok-b"),
-        limiter: Box::new(hookrelay::ports::Unlimited),
-        log,
-        ledger,
-        alarms: Box::new(hookrelay::ports::MemoryAlarms::default()),
-        assets: Box::new(hookrelay::ports::MemoryAssets::default()),
-        analytics: Box::new(hookrelay::ports::NoAnalytics),
-        settings: Settings::default(),
-    });
+    let app = TestApp::new(
+        Box::new(clock.clone()),
+        Box::new(SequenceRandom::new(seed)),
+        Box::new(common::queue()),
+        AdminDirectory::parse("alice:tok-a,bob:tok-b"),
+    );
     Harness { app, clock }
 }
 
