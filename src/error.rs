@@ -204,7 +204,50 @@ impl std::fmt::Display for Error {
 
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
-        Error::BadRequest(format!("invalid JSON: {err}"))
+        Error::BadRequest(format!("invalid JSON: {}", json_error(&err)))
+    }
+}
+
+/// What was wrong with a JSON text and where, never a value from it. serde's own message quotes
+/// the value it did not expect (`invalid type: string "hunter2", expected a sequence`), and that
+/// value can be a credential sent in the wrong shape; this keeps only what was expected and the
+/// position: `invalid type at line 1 column 89: expected a list`. Used for every JSON error that
+/// reaches an answer, a record or the log.
+pub fn json_error(err: &serde_json::Error) -> String {
+    let full = err.to_string();
+    let position = format!(" at line {} column {}", err.line(), err.column());
+    let message = full.strip_suffix(&position).unwrap_or(&full);
+    let at = if err.line() == 0 { String::new() } else { position };
+    // The part after the last ", expected " is serde's description of the wanted type (ours, not
+    // the caller's); the value before it may itself hold that phrase.
+    let expected = message.rfind(", expected ").map(|i| &message[i + ", expected ".len()..]);
+    let plain = |wanted: &str| wanted.replace("a sequence", "a list").replace("a map", "an object");
+    let kinds = [
+        ("invalid type", "invalid type"),
+        ("invalid value", "invalid value"),
+        ("invalid length", "invalid length"),
+        ("unknown variant", "unknown variant"),
+    ];
+    for (start, said) in kinds {
+        if message.starts_with(start) {
+            return match expected {
+                Some(wanted) => format!("{said}{at}: expected {}", plain(wanted)),
+                None => format!("{said}{at}"),
+            };
+        }
+    }
+    match err.classify() {
+        // A field's name, a missing or duplicate field, or the syntax: names and positions only.
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => full,
+        serde_json::error::Category::Data if message.starts_with("unknown field") => match expected {
+            Some(wanted) => format!("{}{at}: expected {wanted}", &message[..message.find(", expected").unwrap_or(0)]),
+            None => full,
+        },
+        serde_json::error::Category::Data if message.starts_with("missing field") => full,
+        serde_json::error::Category::Data if message.starts_with("duplicate field") => full,
+        // A custom message is kept when it quotes nothing (serde quotes a value as "…" or `…`).
+        _ if !message.contains(['"', '`']) => full,
+        _ => format!("the JSON does not fit{at}"),
     }
 }
 

@@ -125,7 +125,7 @@ impl dyn Store + '_ {
             // from_slice, like request bodies: one reader type means one copy of each type's decoder.
             Some(text) => serde_json::from_slice(text.as_bytes())
                 .map(Some)
-                .map_err(|err| Error::Internal(format!("corrupt record at {key}: {err}"))),
+                .map_err(|err| Error::Internal(format!("corrupt record at {key}: {}", crate::error::json_error(&err)))),
             None => Ok(None),
         }
     }

@@ -198,7 +198,8 @@ fn containers(body: &[u8]) -> Result<Vec<ContainerImage>, Error> {
     }
     crate::http::check_json_depth(body)?;
     let parsed: ApplicationBody = serde_json::from_slice(body).map_err(|err| {
-        Error::bad_request(format!("the body must be resource.deployment.spec.template.spec.containers: {err}"))
+        let why = crate::error::json_error(&err);
+        Error::bad_request(format!("the body must be resource.deployment.spec.template.spec.containers: {why}"))
     })?;
     let mut containers = Vec::new();
     for container in parsed.resource.deployment.into_containers() {

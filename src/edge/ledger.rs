@@ -59,7 +59,7 @@ impl DurableObject for TargetLedger {
 
     async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
         let envelope: Envelope = serde_json::from_slice(req.text().await?.as_bytes())
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            .map_err(|e| worker::Error::RustError(crate::error::json_error(&e)))?;
         let took_in = matches!(&envelope.request, Request::Accept { .. });
         // From here on no await: the object runs this whole stretch before any other request.
         let mut rows = SqlRows(self.state.storage().sql());
@@ -111,7 +111,7 @@ impl SqlRows {
     fn json_rows<T: serde::de::DeserializeOwned>(&self, query: &str, bindings: Values) -> Result<Vec<T>, String> {
         self.rows(query, bindings)?
             .into_iter()
-            .map(|row| serde_json::from_slice(text(row.first()).as_bytes()).map_err(|e| e.to_string()))
+            .map(|row| serde_json::from_slice(text(row.first()).as_bytes()).map_err(|e| crate::error::json_error(&e)))
             .collect()
     }
 }
@@ -177,9 +177,12 @@ impl Rows for SqlRows {
         let rows = self.rows("SELECT call, entry FROM deliveries WHERE id = ?", vec![id.into()])?;
         let Some(row) = rows.first() else { return Ok(None) };
         match text(row.first()) {
-            call if !call.is_empty() => serde_json::from_slice(call.as_bytes()).map(Some).map_err(|e| e.to_string()),
+            call if !call.is_empty() => {
+                serde_json::from_slice(call.as_bytes()).map(Some).map_err(|e| crate::error::json_error(&e))
+            }
             _ => {
-                let entry: Entry = serde_json::from_slice(text(row.get(1)).as_bytes()).map_err(|e| e.to_string())?;
+                let entry: Entry =
+                    serde_json::from_slice(text(row.get(1)).as_bytes()).map_err(|e| crate::error::json_error(&e))?;
                 Ok(Some(entry.delivery.call))
             }
         }
@@ -337,7 +340,7 @@ impl DurableLedger {
         if status != 200 {
             return Err(format!("the ledger answered {status}: {text}"));
         }
-        serde_json::from_slice(text.as_bytes()).map_err(|e| e.to_string())
+        serde_json::from_slice(text.as_bytes()).map_err(|e| crate::error::json_error(&e))
     }
 }
 

@@ -2,7 +2,7 @@
 //! Gitee follow, and GitLab's), read field by field: serde skips everything else without
 //! building a JSON tree, so a large payload costs little.
 
-use crate::error::Error;
+use crate::error::{json_error, Error};
 use crate::http::Request;
 use crate::model::{Event, EventKind};
 use serde::de::IgnoredAny;
@@ -56,19 +56,10 @@ pub fn json_body(request: &Request) -> Result<Cow<'_, [u8]>, Error> {
     Ok(Cow::Borrowed(&request.body))
 }
 
-/// serde's message quotes a mistyped value whole (`invalid type: string "..."`): the answer keeps
-/// its start and the position, never a value of the webhook's choosing at full length.
+/// The payload as `T`; its error says what and where, never a value (`error::json_error`).
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
     crate::http::check_json_depth(body)?;
-    serde_json::from_slice(body).map_err(|err| {
-        let message = err.to_string();
-        match crate::model::quoted(&message) {
-            std::borrow::Cow::Borrowed(_) => Error::bad_request(format!("malformed JSON: {message}")),
-            short => {
-                Error::bad_request(format!("malformed JSON: {short} (line {}, column {})", err.line(), err.column()))
-            }
-        }
-    })
+    serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {}", json_error(&err))))
 }
 
 pub fn parse_git_payload(request: &Request) -> Result<GitPayload, Error> {

@@ -70,8 +70,10 @@ impl KubernetesTarget {
 
     fn set_image_patch(&self, call: &Call, workload: &Workload, current: &OutboundResponse) -> Result<Value, Error> {
         let image = call.image.as_ref().ok_or_else(|| Error::bad_request("set-image needs an image push"))?;
-        let manifest: WorkloadManifest = serde_json::from_slice(&current.body)
-            .map_err(|err| Error::bad_request(format!("the API server's workload could not be read: {err}")))?;
+        let manifest: WorkloadManifest = serde_json::from_slice(&current.body).map_err(|err| {
+            let why = crate::error::json_error(&err);
+            Error::bad_request(format!("the API server's workload could not be read: {why}"))
+        })?;
         let containers: Vec<Value> = manifest
             .containers()
             .iter()

@@ -1,0 +1,164 @@
+//! The red team's second round, natively through the router: what an admin or a caller gets wrong
+//! must never put a secret in an answer or a log line, cost a store call it cannot name, or slip a
+//! value past the checks.
+
+mod common;
+
+use hookrelay::auth::AdminDirectory;
+use hookrelay::http::{Request, Response};
+use hookrelay::ports::{block_on, FixedClock, SequenceRandom};
+use hookrelay::testing::TestApp;
+use serde_json::{json, Value};
+use std::rc::Rc;
+
+const NOW: u64 = 1_700_000_000_000;
+
+fn app() -> TestApp {
+    TestApp::new(
+        Box::new(Rc::new(FixedClock::new(NOW))),
+        Box::new(SequenceRandom::new(7)),
+        Box::new(common::queue()),
+        AdminDirectory::parse("alice:tok-a"),
+    )
+}
+
+fn send(app: &TestApp, request: Request) -> Response {
+    block_on(app.handle(request))
+}
+
+fn admin(app: &TestApp, method: &str, path: &str, body: &str) -> Response {
+    let request = Request::new(method, path).with_header("authorization", "Bearer tok-a");
+    send(app, if body.is_empty() { request } else { request.with_body("application/json", body) })
+}
+
+fn json_of(response: &Response) -> Value {
+    serde_json::from_slice(&response.body).unwrap_or(Value::Null)
+}
+
+/// Every field that holds a credential, of every target kind, source, registry and vendor API,
+/// sent in the wrong JSON type: the answer is a 4xx that says what and where, and neither it nor
+/// any log line holds the value.
+#[test]
+fn a_credential_of_the_wrong_type_is_never_echoed_or_logged() {
+    let app = app();
+    let target = r#"{"name":"t","kind":"gitlab","url":"https://gitlab.example.com","project":"9","token":"glptt-ok"}"#;
+    assert_eq!(admin(&app, "POST", "/api/v1/targets", target).status, 201);
+    let leaks: &[(&str, &str, &str, &str)] = &[
+        // (method, path, body with the value, the value)
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"gitlab","url":"https://g.example.com","project":"9","token":918273645}"#,
+            "918273645",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"gitlab","url":"https://g.example.com","project":"9","token":["LEAK-gl-list"]}"#,
+            "LEAK-gl-list",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"github","repository":"o/r","workflow":"d.yml","token":{"t":"LEAK-gh-map"}}"#,
+            "LEAK-gh-map",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"github","repository":"o/r","workflow":"d.yml","token":827364519}"#,
+            "827364519",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"jenkins","url":"https://ci.example.com","job":"j","user":"u","api_token":736451928}"#,
+            "736451928",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"jenkins","url":"https://ci.example.com","job":"j","user":"u","api_token":true}"#,
+            "true",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"kubernetes","api_server":"https://k.example.com","token":645192837}"#,
+            "645192837",
+        ),
+        ("POST", "/api/v1/targets", r#"{"name":"a","kind":"ack","url":519283746}"#, "519283746"),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"http","url":"https://h.example.com","headers":"Authorization: LEAK-header-string"}"#,
+            "LEAK-header-string",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"http","url":"https://h.example.com","headers":{"Authorization":192837465}}"#,
+            "192837465",
+        ),
+        (
+            "POST",
+            "/api/v1/targets",
+            r#"{"name":"a","kind":"http","url":"https://h.example.com","headers":["LEAK-header-list"]}"#,
+            "LEAK-header-list",
+        ),
+        ("PATCH", "/api/v1/targets/t", r#"{"token":283746519}"#, "283746519"),
+        (
+            "PATCH",
+            "/api/v1/triggers/x",
+            r#"{"source":{"kind":"github","secrets":"LEAK-x, expected a string"}}"#,
+            "LEAK-x",
+        ),
+        (
+            "POST",
+            "/api/v1/triggers",
+            r#"{"target":"t","source":{"kind":"github","secrets":"LEAKME-secrets"}}"#,
+            "LEAKME-secrets",
+        ),
+        ("POST", "/api/v1/triggers", r#"{"target":"t","source":{"kind":"gitlab","secrets":[374651928]}}"#, "374651928"),
+        (
+            "POST",
+            "/api/v1/triggers",
+            r#"{"target":"t","source":{"kind":"gitea","secrets":[{"s":"LEAK-nested"}]}}"#,
+            "LEAK-nested",
+        ),
+        ("POST", "/api/v1/registries", r#"{"name":"r","kind":"harbor","secret":465192837}"#, "465192837"),
+        ("POST", "/api/v1/registries", r#"{"name":"r","kind":"harbor","secret":["LEAK-registry"]}"#, "LEAK-registry"),
+        (
+            "POST",
+            "/v1/p/git/repos/group/app/hooks",
+            r#"{"secret":561928374,"url":"https://example.com/w"}"#,
+            "561928374",
+        ),
+        (
+            "POST",
+            "/v1/p/git/repos/group/app/hooks",
+            r#"{"secret":["LEAK-ss"],"url":"https://example.com/w"}"#,
+            "LEAK-ss",
+        ),
+    ];
+    for (method, path, body, value) in leaks {
+        let lines_before = app.log.lines.borrow().len();
+        let request = Request::new(method, path)
+            .with_header("authorization", "Bearer tok-a")
+            .with_header("x-auth-token", "tok-a")
+            .with_body("application/json", *body);
+        let response = send(&app, request);
+        let answer = String::from_utf8_lossy(&response.body).into_owned();
+        assert!((400..500).contains(&response.status), "{method} {path} {body}: {} {answer}", response.status);
+        let secret = *value;
+        assert!(!answer.contains(secret), "{method} {path}: the answer holds {secret}: {answer}");
+        for line in app.log.lines.borrow().iter().skip(lines_before) {
+            assert!(!line.to_string().contains(secret), "{method} {path}: a log line holds {secret}: {line}");
+        }
+    }
+    // The answer still says what and where.
+    let response =
+        admin(&app, "POST", "/api/v1/triggers", r#"{"target":"t","source":{"kind":"github","secrets":"LEAKME"}}"#);
+    let message = json_of(&response)["message"].as_str().unwrap_or_default().to_string();
+    assert!(message.contains("invalid type at line 1 column") && message.ends_with("expected a list"), "{message}");
+}
