@@ -99,10 +99,13 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         return Ok(refused(app, &endpoint, &reason, not_matched(&reason), true).await);
     }
     let markers: Vec<String> = replay_ids.iter().map(ReplayId::ledger_key).collect();
-    let payload = Payload {
-        content_type: ctx.request.header("content-type").unwrap_or("application/json").to_string(),
-        body: ctx.request.body.clone(),
-    };
+    // The signature covered the raw body; what is kept and passed on holds no credential of the
+    // source's (Gitee's `password` field, a token a provider echoes).
+    let secrets = endpoint.source.secret_values();
+    let mut payload = sources::payload::without_secrets(&ctx.request, provider.credential_field(), &secrets)?;
+    if ctx.request.header("content-type").is_none() {
+        payload.content_type = "application/json".into();
+    }
     let total = firings.len();
     let (mut listed, mut new) = (Vec::new(), 0);
     for (target, firings) in by_target(firings) {

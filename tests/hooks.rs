@@ -244,6 +244,52 @@ fn a_gitee_sign_is_single_use_and_cannot_carry_another_body() {
     assert_eq!(app.outbound.sent.borrow().len(), 2);
 }
 
+/// Gitee's password mode: the password is the `X-Gitee-Token` header and a top-level `password`
+/// field of the body (the real GitHub push, given that field as Gitee sends it). The signature
+/// mode checks the raw body; what is stored, shown to admins and forwarded holds no password,
+/// nor does any other spelling of a source's secret (a JSON `\u` escape, a provider echoing it).
+#[test]
+fn a_source_secret_in_the_body_is_neither_stored_nor_forwarded() {
+    let app = app();
+    let url = hook_of(&app, json!({"kind": "gitee", "secrets": [SECRET]}), json!({}));
+    let mut body: Value = serde_json::from_slice(&fixture("github/push.json")).unwrap();
+    body["password"] = json!(SECRET);
+    body["head_commit"]["message"] = json!(format!("echoed {SECRET} here"));
+    let escaped = body.to_string().replace("\"echoed hook-", "\"echoed \\u0068ook-");
+    assert!(escaped.contains("\\u0068ook-secret"), "the secret spelled with an escape");
+    let request = Request::new("POST", &url)
+        .with_body("application/json", escaped)
+        .with_header("X-Gitee-Token", SECRET)
+        .with_header("X-Gitee-Event", "Push Hook");
+    let (status, answer) = send(&app, request);
+    assert_eq!(status, 202, "{answer}");
+    common::drain(&app);
+    let sent = app.outbound.sent.borrow();
+    assert_eq!(sent.len(), 1);
+    let forwarded: Value = serde_json::from_slice(&sent[0].body).unwrap();
+    let forwarded = forwarded.get("payload").cloned().unwrap_or(forwarded);
+    assert_eq!(forwarded.get("password"), None, "the password field is dropped: {forwarded}");
+    assert_eq!(forwarded["head_commit"]["message"], "echoed [redacted] here");
+    assert_eq!(forwarded["after"], body["after"], "the rest passes on");
+    drop(sent);
+    let id = answer["deliveries"][0]["delivery_id"].as_str().unwrap();
+    let (_, record) = admin(&app, "GET", &format!("/api/v1/deliveries/{id}"), Value::Null);
+    assert!(record.to_string().contains("echoed [redacted] here"), "{record}");
+    assert!(!record.to_string().contains(SECRET) && !record.to_string().contains("password"), "{record}");
+
+    // A payload that names no secret passes on byte for byte, unparsed.
+    let plain = fixture("github/push.json");
+    let request = Request::new("POST", &url)
+        .with_body("application/json", plain.clone())
+        .with_header("X-Gitee-Token", SECRET)
+        .with_header("X-Gitee-Event", "Push Hook");
+    assert_eq!(send(&app, request).0, 202);
+    common::drain(&app);
+    let sent = app.outbound.sent.borrow();
+    let forwarded = String::from_utf8_lossy(&sent[1].body).into_owned();
+    assert!(forwarded.contains(std::str::from_utf8(&plain).unwrap().trim()), "unchanged");
+}
+
 #[test]
 fn a_webhook_is_answered_once_queued_and_a_failed_target_is_retried_by_the_queue() {
     let app = app();

@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::fire::{fire_by_token, TokenCall};
 use crate::http::{utf8, Request, Response};
 use crate::model::call::{validate_variable, MAX_INPUTS, MAX_INPUT_BYTES, MAX_VARIABLES};
-use crate::model::{Payload, Target, Trigger};
+use crate::model::{Target, Trigger};
 use crate::time::format_rfc3339;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -331,7 +331,7 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
     let payload = match path_ref {
         Some(_) if !request.body.is_empty() => {
             utf8(&request.body)?;
-            Some(payload_without_token(request, &token)?)
+            Some(crate::sources::payload::without_secrets(request, Some("token"), &[token.as_str()])?)
         }
         _ => None,
     };
@@ -345,79 +345,6 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
         idempotency_key: crate::fire::idempotency_key(request)?,
         inputs: params.inputs,
     })
-}
-
-/// The webhook form's body as it is stored and forwarded: without the `token` field where it is
-/// read (a JSON body's top-level field, a form field or a multipart part), and without the token's
-/// text in any decoded value. Replacing the raw body's text alone missed `\u0068rtt_...` in JSON
-/// and `%68rtt_...` in a form. A body that holds neither passes on byte for byte; a multipart one
-/// that does passes on as its remaining fields, urlencoded.
-fn payload_without_token(request: &Request, token: &str) -> Result<Payload, Error> {
-    let content_type = request.header("content-type").unwrap_or("application/octet-stream").to_string();
-    let unchanged = || Payload { content_type: content_type.clone(), body: request.body.clone() };
-    // JSON whatever its label says: a target may well parse a `text/plain` body as JSON, and
-    // `\u0068rtt_...` in it would then be the token.
-    let labelled_form =
-        matches!(request.media_type().as_str(), "application/x-www-form-urlencoded" | "multipart/form-data");
-    // Parsed once: as JSON when labelled so (an error is the caller's), else tried quietly.
-    let json: Option<Value> = if request.is_json() {
-        Some(crate::sources::payload::parse_json(&request.body)?)
-    } else if labelled_form {
-        None
-    } else {
-        crate::http::check_json_depth(&request.body).ok().and_then(|()| serde_json::from_slice(&request.body).ok())
-    };
-    if let Some(mut value) = json {
-        let had_field = value.as_object_mut().and_then(|fields| fields.remove("token")).is_some();
-        if !(scrub_json(&mut value, token) || had_field) {
-            return Ok(unchanged());
-        }
-        return Ok(Payload { content_type, body: value.to_string().into_bytes() });
-    }
-    if !labelled_form {
-        // Neither JSON nor a form: passed on as it is, unless some decoding of it (a target may
-        // percent-decode anything) spells the token, which no scrub of the raw text can find.
-        let decoded = crate::http::percent_decode(&String::from_utf8_lossy(&request.body), true);
-        if decoded.contains(token) {
-            return Err(Error::bad_request("the payload holds the trigger token; send it only as the token"));
-        }
-        return Ok(unchanged());
-    }
-    let fields = request.form_pairs()?;
-    let kept: Vec<(String, String)> = fields
-        .iter()
-        .filter(|(key, _)| key != "token")
-        .map(|(key, value)| (scrub_text(key, token), scrub_text(value, token)))
-        .collect();
-    if kept == fields {
-        return Ok(unchanged());
-    }
-    let form = "application/x-www-form-urlencoded".to_string();
-    Ok(Payload { content_type: form, body: crate::http::encode_form(&kept).into_bytes() })
-}
-
-fn scrub_text(text: &str, token: &str) -> String {
-    crate::model::delivery::redact(text, &[token])
-}
-
-/// Replaces the token's text in every decoded string and key; whether anything changed.
-fn scrub_json(value: &mut Value, token: &str) -> bool {
-    match value {
-        Value::String(text) if text.contains(token) => {
-            *text = scrub_text(text, token);
-            true
-        }
-        Value::Array(items) => items.iter_mut().fold(false, |changed, item| scrub_json(item, token) | changed),
-        Value::Object(fields) => {
-            let mut changed = false;
-            for (key, mut item) in std::mem::take(fields) {
-                changed |= scrub_json(&mut item, token) | key.contains(token);
-                fields.insert(scrub_text(&key, token), item);
-            }
-            changed
-        }
-        _ => false,
-    }
 }
 
 #[cfg(test)]

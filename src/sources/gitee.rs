@@ -48,6 +48,10 @@ impl Provider for Gitee {
         Ok(vec![event])
     }
 
+    fn credential_field(&self) -> Option<&'static str> {
+        Some("password")
+    }
+
     /// The body's hash and, for a sign, the (timestamp, sign) pair: a pair seen once is spent,
     /// whatever body comes with it. A plain password is no proof of anything single-use, so it
     /// adds no id (nor would a key derived from the password be written anywhere).

@@ -59,6 +59,11 @@ pub trait Provider: Sync {
     fn replay_ids(&self, call: &HookCall) -> Vec<ReplayId> {
         replay::unsigned(call, self.id_headers())
     }
+    /// The body's top-level field that carries the provider's credential, dropped before the body
+    /// is stored or forwarded (Gitee's password mode sends the password as `password`).
+    fn credential_field(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// The registry: a new provider is one module and one line here.

@@ -4,9 +4,11 @@
 
 use crate::error::{json_error, Error};
 use crate::http::Request;
-use crate::model::{Event, EventKind};
+use crate::model::delivery::{redact, redact_bytes};
+use crate::model::{Event, EventKind, Payload};
 use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::Value;
 use std::borrow::Cow;
 
 #[derive(Debug, Default, Deserialize)]
@@ -60,6 +62,91 @@ pub fn json_body(request: &Request) -> Result<Cow<'_, [u8]>, Error> {
 pub fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, Error> {
     crate::http::check_json_depth(body)?;
     serde_json::from_slice(body).map_err(|err| Error::bad_request(format!("malformed JSON: {}", json_error(&err))))
+}
+
+/// A body as it is stored and forwarded: without the top-level `field` that carries a credential
+/// (a JSON object's field, a form field or a multipart part: the GitLab webhook form's `token`,
+/// Gitee's `password`), and without any of `secrets`' text in a decoded value or key. Replacing
+/// the raw text alone would miss `\u0068rtt_...` in JSON and `%68rtt_...` in a form. A body that
+/// holds neither passes on byte for byte, unparsed; a multipart one that does passes on as its
+/// remaining fields, urlencoded. A body that is neither JSON nor a form and spells a secret once
+/// decoded is refused: no scrub of its raw text could find it.
+pub fn without_secrets(request: &Request, field: Option<&str>, secrets: &[&str]) -> Result<Payload, Error> {
+    let content_type = request.header("content-type").unwrap_or("application/octet-stream").to_string();
+    let unchanged = || Payload { content_type: content_type.clone(), body: request.body.clone() };
+    let secrets: Vec<&str> = secrets.iter().copied().filter(|secret| secret.len() >= 4).collect();
+    if !might_hold(&request.body, field, &secrets) {
+        return Ok(unchanged());
+    }
+    // JSON whatever its label says: a target may well parse a `text/plain` body as JSON, and
+    // `\u0068rtt_...` in it would then be the secret.
+    let labelled_form =
+        matches!(request.media_type().as_str(), "application/x-www-form-urlencoded" | "multipart/form-data");
+    // Parsed once: as JSON when labelled so (an error is the caller's), else tried quietly.
+    let json: Option<Value> = if request.is_json() {
+        Some(parse_json(&request.body)?)
+    } else if labelled_form {
+        None
+    } else {
+        crate::http::check_json_depth(&request.body).ok().and_then(|()| serde_json::from_slice(&request.body).ok())
+    };
+    if let Some(mut value) = json {
+        let had_field = value.as_object_mut().and_then(|fields| field.and_then(|field| fields.remove(field))).is_some();
+        if !(scrub_json(&mut value, &secrets) || had_field) {
+            return Ok(unchanged());
+        }
+        return Ok(Payload { content_type, body: value.to_string().into_bytes() });
+    }
+    if !labelled_form {
+        let decoded = crate::http::percent_decode(&String::from_utf8_lossy(&request.body), true);
+        if secrets.iter().any(|secret| decoded.contains(secret)) {
+            return Err(Error::bad_request("the payload holds a credential; send it only where it is read"));
+        }
+        return Ok(unchanged());
+    }
+    let fields = request.form_pairs()?;
+    let kept: Vec<(String, String)> = fields
+        .iter()
+        .filter(|(key, _)| Some(key.as_str()) != field)
+        .map(|(key, value)| (redact(key, &secrets), redact(value, &secrets)))
+        .collect();
+    if kept == fields {
+        return Ok(unchanged());
+    }
+    let form = "application/x-www-form-urlencoded".to_string();
+    Ok(Payload { content_type: form, body: crate::http::encode_form(&kept).into_bytes() })
+}
+
+/// Whether a body could hold `field` or a secret in any spelling a reader decodes: its raw text,
+/// an escape (`\u`, `%`) that could spell either, or a secret as `redact` finds it. Most bodies
+/// hold none, and pass on unparsed.
+fn might_hold(body: &[u8], field: Option<&str>, secrets: &[&str]) -> bool {
+    let holds = |needle: &[u8]| !needle.is_empty() && body.windows(needle.len()).any(|window| window == needle);
+    field.is_some_and(|field| holds(field.as_bytes()))
+        || holds(b"\\u")
+        || body.contains(&b'%')
+        || redact_bytes(body, secrets) != body
+}
+
+/// Replaces every secret's text in every decoded string and key; whether anything changed.
+fn scrub_json(value: &mut Value, secrets: &[&str]) -> bool {
+    let holds = |text: &str| secrets.iter().any(|secret| text.contains(secret));
+    match value {
+        Value::String(text) if holds(text) => {
+            *text = redact(text, secrets);
+            true
+        }
+        Value::Array(items) => items.iter_mut().fold(false, |changed, item| scrub_json(item, secrets) | changed),
+        Value::Object(fields) => {
+            let mut changed = false;
+            for (key, mut item) in std::mem::take(fields) {
+                changed |= scrub_json(&mut item, secrets) | holds(&key);
+                fields.insert(redact(&key, secrets), item);
+            }
+            changed
+        }
+        _ => false,
+    }
 }
 
 pub fn parse_git_payload(request: &Request) -> Result<GitPayload, Error> {
