@@ -369,5 +369,8 @@ fn a_malformed_payload_is_not_echoed_at_length() {
     let (status, body, _) = post(&app, &url, json!({"events": "e".repeat(100_000)}).to_string());
     assert_eq!(status, 400);
     let message = body["message"].as_str().unwrap();
-    assert_eq!(message, "malformed JSON: invalid type at line 1 column 100012: expected a list", "no value of the caller's");
+    assert_eq!(
+        message, "malformed JSON: invalid type at line 1 column 100012: expected a list",
+        "no value of the caller's"
+    );
 }

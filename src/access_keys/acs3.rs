@@ -43,7 +43,7 @@ pub(super) fn verify<'k>(request: &Request, credentials: &str, keys: &'k AccessK
         "{}\n{path}\n{}\n{canonical_headers}\n{list}\n{payload_hash}",
         request.method,
         // Keys encoded too, so that `a%3Db` and `a=b` never sign alike (the SDKs' keys are plain names).
-        canonical_query(request, true)
+        canonical_query(request, true)?
     );
     let string_to_sign = format!("{ALGORITHM}\n{}", sha256_hex(canonical_request.as_bytes()));
     let ours = hmac_sha256(key.secret.expose().as_bytes(), &[string_to_sign.as_bytes()]);

@@ -26,7 +26,7 @@ pub(super) fn verify<'k>(request: &Request, credentials: &str, keys: &'k AccessK
         "{}\n{}\n{}\n{canonical_headers}\n{list}\n{}",
         request.method,
         canonical_uri(&request.path),
-        canonical_query(request, true),
+        canonical_query(request, true)?,
         payload_hash(request)?
     );
     let string_to_sign = format!("{ALGORITHM}\n{date}\n{}", sha256_hex(canonical_request.as_bytes()));

@@ -285,12 +285,16 @@ fn printable(name: &str) -> String {
     }
 }
 
-/// The query's pairs, form-decoded (`+` is a space) and sorted by key, then value, re-encoded
-/// with RFC 3986's rules; the key too when `encode_keys`.
-fn canonical_query(request: &Request, encode_keys: bool) -> String {
+/// The query's pairs, form-decoded (`+` is a space) and sorted by key, re-encoded with RFC 3986's
+/// rules; the key too when `encode_keys`. A repeated key is refused: sorting puts its values in
+/// one order whatever order they came in, so swapping them would keep the signature and change
+/// the value a handler reads first.
+fn canonical_query(request: &Request, encode_keys: bool) -> Result<String, Refusal> {
     let mut pairs = parse_urlencoded(&request.query);
-    // Equal pairs are identical, so an unstable sort orders them as the SDKs' stable one does.
     pairs.sort_unstable();
+    if pairs.windows(2).any(|two| two[0].0 == two[1].0) {
+        return Err(REPEATED_KEY);
+    }
     let line: Vec<String> = pairs
         .iter()
         .map(|(key, value)| {
@@ -298,8 +302,10 @@ fn canonical_query(request: &Request, encode_keys: bool) -> String {
             format!("{key}={}", percent_encode(value))
         })
         .collect();
-    line.join("&")
+    Ok(line.join("&"))
 }
+
+const REPEATED_KEY: Refusal = Refusal::Malformed("a query key is repeated");
 
 /// A presented MAC against ours, in constant time.
 fn macs_match(ours: &[u8], presented: Option<Vec<u8>>) -> Result<(), Refusal> {
@@ -345,8 +351,10 @@ mod tests {
 
     #[test]
     fn query_is_sorted_and_reencoded_with_rfc3986_rules() {
-        let request = Request::new("GET", "/?b=2&a=web+app%2A~%2F&a=0&k%20y=");
-        assert_eq!(canonical_query(&request, false), "a=0&a=web%20app%2A~%2F&b=2&k y=");
-        assert_eq!(canonical_query(&request, true), "a=0&a=web%20app%2A~%2F&b=2&k%20y=");
+        let request = Request::new("GET", "/?b=2&a=web+app%2A~%2F&k%20y=");
+        assert_eq!(canonical_query(&request, false), Ok("a=web%20app%2A~%2F&b=2&k y=".into()));
+        assert_eq!(canonical_query(&request, true), Ok("a=web%20app%2A~%2F&b=2&k%20y=".into()));
+        let repeated = Request::new("GET", "/?a=1&b=2&a=0");
+        assert_eq!(canonical_query(&repeated, true), Err(REPEATED_KEY), "whatever the values' order");
     }
 }

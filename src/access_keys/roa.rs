@@ -16,8 +16,8 @@ pub(super) fn verify<'k>(request: &Request, credentials: &str, keys: &'k AccessK
     let key = keys.find(key_id)?;
     let date = request.header("date").ok_or(Refusal::NotSigned("Date"))?;
     let nonce = request.header("x-acs-signature-nonce").ok_or(Refusal::NotSigned("x-acs-signature-nonce"))?;
-    let string_to_sign =
-        string_to_sign(request).ok_or(Refusal::Malformed("a query key is repeated or holds '&' or '='"))?;
+    let string_to_sign = string_to_sign(request)
+        .ok_or(Refusal::Malformed("a query key is repeated, or a key or value holds '&' or '='"))?;
     let ours = hmac(Algorithm::Sha1, key.secret.expose().as_bytes(), &[string_to_sign.as_bytes()]);
     macs_match(&ours, base64_decode(signature))?;
     let at_ms = crate::time::parse_http_date(date.trim()).ok_or(Refusal::Malformed("Date is not an HTTP date"))?;
@@ -41,10 +41,12 @@ fn string_to_sign(request: &Request) -> Option<String> {
     }
     signed.push_str(&request.path);
     // The query decoded and not re-encoded, `key` alone when empty. The SDK builds it from a dict:
-    // a repeated key, or a key holding `&` or `=`, would sign one query and let another be read.
+    // a repeated key, or a key or value holding `&` or `=`, would sign one query and let another
+    // be read (`a=1%26target%3Dx` signs as `a=1&target=x`).
     let decoded = parse_urlencoded(&request.query);
     let query: BTreeMap<String, String> = decoded.iter().cloned().collect();
-    if query.len() != decoded.len() || query.keys().any(|key| key.contains(['&', '='])) {
+    let ambiguous = |text: &String| text.contains(['&', '=']);
+    if query.len() != decoded.len() || query.iter().any(|(key, value)| ambiguous(key) || ambiguous(value)) {
         return None;
     }
     let pairs: Vec<String> =
