@@ -162,3 +162,36 @@ fn a_credential_of_the_wrong_type_is_never_echoed_or_logged() {
     let message = json_of(&response)["message"].as_str().unwrap_or_default().to_string();
     assert!(message.contains("invalid type at line 1 column") && message.ends_with("expected a list"), "{message}");
 }
+
+/// A name or id longer than KV's 512-byte key could be (from a body, a query or a path) names
+/// nothing: it is answered 400 or 404 before any store call, never 503.
+#[test]
+fn a_name_longer_than_any_key_is_refused_before_the_store() {
+    let app = app();
+    let target = r#"{"name":"t","kind":"kubernetes","api_server":"https://k.example.com","token":"sa-token"}"#;
+    assert_eq!(admin(&app, "POST", "/api/v1/targets", target).status, 201);
+    let long = "n".repeat(600);
+    let calls: Vec<(&str, String, String)> = vec![
+        ("POST", "/api/v1/triggers".into(), json!({"target": long}).to_string()),
+        ("POST", "/api/v1/triggers".into(), json!({"target": "t", "notify": long}).to_string()),
+        ("GET", format!("/api/v1/triggers?target={long}"), String::new()),
+        ("GET", format!("/api/v1/audit?cursor={}", "c".repeat(5000)), String::new()),
+        ("POST", "/api/v1/targets".into(), json!({"name": long, "kind": "ack", "url": "https://a.example.com/x?token=y"}).to_string()),
+        ("POST", "/triggers".into(), json!({"cluster_id": long, "project_id": "default/web", "type": "deployment", "action": "redeploy"}).to_string()),
+        ("POST", "/api/v1/triggers".into(), json!({"target": "t", "source": {"kind": "github", "secrets": ["s3cret-value"]}, "repository": format!("group/{long}")}).to_string()),
+        ("POST", "/v2/manage/namespaces/ns/repos/app/triggers".into(), json!({"name": "sw", "action": "update", "app_type": "deployments", "application": "web", "cluster_id": long, "cluster_name": "c", "cluster_ns": "default", "condition_type": "all", "condition_value": ".*", "container": "", "trigger_mode": "cce", "trigger_type": "all", "enable": "true"}).to_string()),
+        ("POST", "/v2/manage/namespaces/ns/repos/app/triggers".into(), json!({"name": "sw", "action": "update", "app_type": "deployments", "application": "web", "cluster_id": "t", "cluster_name": long, "cluster_ns": "default", "condition_type": "all", "condition_value": ".*", "container": "", "trigger_mode": "cce", "trigger_type": "all", "enable": "true"}).to_string()),
+    ];
+    for (method, path, body) in calls {
+        let response = admin(&app, method, &path, &body);
+        let answer = String::from_utf8_lossy(&response.body).into_owned();
+        assert!(
+            matches!(response.status, 400 | 404),
+            "{method} {}: {} {answer}",
+            &path[..40.min(path.len())],
+            response.status
+        );
+        let logged = app.log.lines.borrow().iter().any(|line| line["type"] == "error");
+        assert!(!logged, "{method} {path}: no error is logged");
+    }
+}

@@ -26,5 +26,13 @@ pub fn page_params(ctx: &Ctx) -> Result<(usize, Option<String>), Error> {
             .filter(|n| (1..=MAX_PAGE).contains(n))
             .ok_or_else(|| Error::bad_request(format!("limit must be a number from 1 to {MAX_PAGE}")))?,
     };
-    Ok((limit, field("cursor")))
+    // A cursor is the store's or the ledger's own token, far shorter than this; a longer one was
+    // never handed out, and is refused before it reaches either.
+    let cursor = field("cursor");
+    if cursor.as_ref().is_some_and(|cursor| cursor.len() > MAX_CURSOR_BYTES) {
+        return Err(Error::bad_request("cursor is not one this listing gave"));
+    }
+    Ok((limit, cursor))
 }
+
+const MAX_CURSOR_BYTES: usize = 1024;

@@ -180,6 +180,10 @@ impl<'a> Catalog<'a> {
     /// is gone (deleted between the two steps) is skipped.
     async fn indexed_triggers(&self, prefix: &str) -> Result<Vec<Trigger>, Error> {
         let mut triggers = Vec::new();
+        // Under a prefix no key can have (a webhook's overlong repository), nothing is indexed.
+        if prefix.len() >= crate::store::MAX_KEY_BYTES {
+            return Ok(triggers);
+        }
         for key in self.store.list_all(prefix).await? {
             if let Some(trigger) = self.store.get_json::<Trigger>(&keys::trigger(&key[prefix.len()..])).await? {
                 triggers.push(trigger);
@@ -190,7 +194,7 @@ impl<'a> Catalog<'a> {
     }
 
     pub async fn find_trigger(&self, id: &str) -> Result<Trigger, Error> {
-        if id.is_empty() || id.contains(':') {
+        if id.is_empty() || id.contains(':') || !can_name(id) {
             return Err(Error::not_found(format!("no trigger '{id}'")));
         }
         self.store
@@ -278,6 +282,13 @@ impl<'a> Catalog<'a> {
 
 /// The index key that finds a trigger without listing them all: by repository, hook triggers for
 /// the compatible APIs' listings and image triggers for registry fan-out; schedules for the clock.
+/// Whether a name, id or key prefix from a caller could name something stored: one longer than
+/// any name is unknown, before it could make a key longer than KV takes (a store error, a 503).
+/// Every finder checks what it is given, wherever it came from (path, body or query).
+pub(crate) fn can_name(name: &str) -> bool {
+    name.len() <= crate::model::MAX_NAME_BYTES
+}
+
 fn index_key(trigger: &Trigger) -> Option<String> {
     if let Some(schedule) = trigger.source.as_ref().and_then(|source| source.as_schedule()) {
         return Some(keys::schedule(&trigger.id, &schedule.cron));

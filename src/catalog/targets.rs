@@ -43,6 +43,9 @@ impl<'a> Catalog<'a> {
 
     /// By id first, then by name (at most two reads).
     pub async fn find_target(&self, id_or_name: &str) -> Result<Target, Error> {
+        if !super::can_name(id_or_name) {
+            return Err(Error::not_found("no such target"));
+        }
         if let Some(target) = self.store.get_json::<Target>(&keys::target(id_or_name)).await? {
             return Ok(target);
         }
