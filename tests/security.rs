@@ -195,3 +195,22 @@ fn a_name_longer_than_any_key_is_refused_before_the_store() {
         assert!(!logged, "{method} {path}: no error is logged");
     }
 }
+
+/// A template's values are escaped for the target's one media type; a list of types would escape
+/// nothing, so it is refused at creation and on PATCH.
+#[test]
+fn a_content_type_that_is_not_one_media_type_is_refused() {
+    let app = app();
+    let target = |content_type: &str| {
+        json!({"name": "h", "kind": "http", "url": "https://h.example.com", "body_template": "{\"env\":\"{{ref}}\"}",
+               "content_type": content_type})
+        .to_string()
+    };
+    let listed = admin(&app, "POST", "/api/v1/targets", &target("application/json, text/plain"));
+    assert_eq!(listed.status, 400, "{}", String::from_utf8_lossy(&listed.body));
+    assert!(json_of(&listed)["message"].as_str().unwrap().contains("one media type"));
+    assert_eq!(admin(&app, "POST", "/api/v1/targets", &target("application/json; charset=utf-8")).status, 201);
+    let patched = admin(&app, "PATCH", "/api/v1/targets/h", r#"{"content_type":"application/json, text/plain"}"#);
+    assert_eq!(patched.status, 400);
+    assert_eq!(admin(&app, "PATCH", "/api/v1/targets/h", r#"{"content_type":"text/plain"}"#).status, 200);
+}

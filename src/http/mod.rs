@@ -54,6 +54,7 @@ impl Request {
     }
 
     /// The media type of the body, lower case, without parameters.
+    /// The media type's essence (`type/subtype`, lower case), without its parameters.
     pub fn media_type(&self) -> String {
         let raw = self.header("content-type").unwrap_or("");
         raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
@@ -203,5 +204,55 @@ mod tests {
         let request = Request::new("POST", "/").with_header("Content-Type", "Application/JSON; charset=utf-8");
         assert_eq!(request.media_type(), "application/json");
         assert!(request.is_json());
+    }
+}
+
+/// Whether `text` is exactly one media type (RFC 9110 8.3.1): `type/subtype` of token characters,
+/// then parameters `; name=value` whose value is a token or a quoted string.
+pub fn is_one_media_type(text: &str) -> bool {
+    let token =
+        |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+    // A quoted value without escapes or `;` (which the split below would cut): rare, and refusing
+    // the rest is safe.
+    let quoted = |v: &str| {
+        let inner = v.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
+        inner.is_some_and(|inner| inner.bytes().all(|b| (b' '..=b'~').contains(&b) && !b"\\\"".contains(&b)))
+    };
+    let mut parts = text.split(';');
+    let essence = parts.next().unwrap_or("").trim();
+    let well_formed = essence.split_once('/').is_some_and(|(kind, subtype)| token(kind) && token(subtype));
+    well_formed
+        && parts.all(|parameter| {
+            parameter.trim().split_once('=').is_some_and(|(name, value)| token(name) && (token(value) || quoted(value)))
+        })
+}
+
+#[cfg(test)]
+mod media_type_tests {
+    use super::is_one_media_type;
+
+    #[test]
+    fn one_media_type_with_parameters_is_accepted_and_a_list_or_junk_is_not() {
+        for good in [
+            "application/json",
+            "application/JSON; charset=utf-8",
+            "text/plain;charset=\"utf-8\"",
+            "application/vnd.deploy+json",
+        ] {
+            assert!(is_one_media_type(good), "{good}");
+        }
+        for bad in [
+            "application/json, text/plain",
+            "json",
+            "",
+            "application/",
+            "/json",
+            "text/plain; charset",
+            "a/b; c=\"d",
+            "a/b c",
+            "a/b;c=d,e/f",
+        ] {
+            assert!(!is_one_media_type(bad), "{bad}");
+        }
     }
 }

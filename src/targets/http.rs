@@ -96,8 +96,12 @@ impl TargetKind for HttpTarget {
         if let Some(template) = &self.body_template {
             crate::template::validate(template)?;
         }
-        if self.content_type.as_deref().is_some_and(|c| c.is_empty() || c.chars().any(|c| c.is_control())) {
-            return Err(Error::bad_request("content_type is not a valid media type"));
+        // Exactly one media type: the escaping of template values is chosen by it, and a list
+        // (`application/json, text/plain`) would escape nothing while a target still read JSON.
+        if self.content_type.as_deref().is_some_and(|c| !crate::http::is_one_media_type(c)) {
+            return Err(Error::bad_request(
+                "content_type must be one media type, such as application/json; charset=utf-8",
+            ));
         }
         for (name, value) in &self.headers {
             let valid_name = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
