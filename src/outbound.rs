@@ -30,10 +30,24 @@ pub fn parse_target_url(field: &str, text: &str) -> Result<Url, Error> {
     if url.host().is_none() {
         return Err(bad("has no host"));
     }
-    if !url.username().is_empty() || url.password().is_some() {
+    if !url.username().is_empty() || url.password().is_some() || has_userinfo(text) {
         return Err(bad("must not embed credentials; use the target's token or headers"));
     }
+    if url.port() == Some(0) {
+        return Err(bad("must not use port 0"));
+    }
     Ok(url)
+}
+
+/// Whether the URL's authority holds a `user:password@` part, even an empty one (`https://:@h/`,
+/// which the parse forgets): the authority as WHATWG finds it, after the scheme and any slashes,
+/// up to the first `/`, `\`, `?` or `#`, with tabs and newlines removed as fetch removes them.
+fn has_userinfo(text: &str) -> bool {
+    let cleaned: String = text.chars().filter(|c| !matches!(c, '\t' | '\n' | '\r')).collect();
+    let after_scheme = cleaned.split_once(':').map_or("", |(_, rest)| rest);
+    let authority = after_scheme.trim_start_matches(['/', '\\']);
+    let end = authority.find(['/', '\\', '?', '#']).unwrap_or(authority.len());
+    authority[..end].contains('@')
 }
 
 /// A URL that passed the outbound policy, kept as parsed: the request sent carries exactly its
@@ -114,11 +128,33 @@ fn internal_name(name: &str) -> Option<&'static str> {
     if !name.contains('.') {
         return Some("must name a public host (a single-label name resolves only inside a network)");
     }
-    // `10.0.0.1.nip.io`, `app-127-0-0-1.sslip.io`: services whose names spell the address.
-    if spelled_addresses(name).any(is_internal_v4) {
+    // `10.0.0.1.nip.io`, `app-127-0-0-1.sslip.io`, `7f000001.sslip.io`, `fe80--1.sslip.io`:
+    // services whose names spell the address, in each spelling they answer to.
+    let spells = SPELLING_SERVICES.iter().any(|domain| name.ends_with(&format!(".{domain}")));
+    let spelled_v6 = || spells && spelled_v6_addresses(name).any(is_internal_v6);
+    let hex = || spells && hex_addresses(name).any(is_internal_v4);
+    if spelled_addresses(name).any(is_internal_v4) || spelled_v6() || hex() {
         return Some(INTERNAL_ADDRESS);
     }
+    if LOOPBACK_DOMAINS.iter().any(|domain| name == *domain || name.ends_with(&format!(".{domain}"))) {
+        return Some("must not point at localhost or an internal name");
+    }
     None
+}
+
+/// Wildcard DNS services that also answer to an address in hex (`7f000001`) or an IPv6 address
+/// with `-` for `:` (`fe80--1`). Those spellings are read under these names only: elsewhere a
+/// label of eight hex digits is as likely a commit hash as an address.
+const SPELLING_SERVICES: [&str; 3] = ["sslip.io", "nip.io", "xip.io"];
+
+/// Public names whose every subdomain resolves to 127.0.0.1 (for local development), so that the
+/// same rule that refuses `127.0.0.1` refuses them.
+const LOOPBACK_DOMAINS: [&str; 6] =
+    ["localtest.me", "lvh.me", "vcap.me", "lacolhost.com", "localhost.direct", "fuf.me"];
+
+/// The IPv6 addresses spelled as whole labels with `-` for `:` (sslip.io's `--1` is `::1`).
+fn spelled_v6_addresses(name: &str) -> impl Iterator<Item = Ipv6Addr> + '_ {
+    name.split('.').filter_map(|label| label.replace('-', ":").parse::<Ipv6Addr>().ok())
 }
 
 /// The IPv4 addresses spelled in a name, as four dot-separated labels or one label's last four
@@ -134,6 +170,15 @@ fn spelled_addresses(name: &str) -> impl Iterator<Item = Ipv4Addr> + '_ {
         format!("{}.{}.{}.{}", parts[3], parts[2], parts[1], parts[0]).parse().ok()
     });
     dotted.into_iter().chain(dashed)
+}
+
+/// The IPv4 addresses spelled as eight hex digits, alone or after a label's last `-`.
+fn hex_addresses(name: &str) -> impl Iterator<Item = Ipv4Addr> + '_ {
+    name.split('.').filter_map(|label| {
+        let last = label.rsplit('-').next().unwrap_or(label);
+        let digits = last.len() == 8 && last.bytes().all(|b| b.is_ascii_hexdigit());
+        digits.then(|| u32::from_str_radix(last, 16).ok().map(Ipv4Addr::from)).flatten()
+    })
 }
 
 /// The IANA IPv4 special-purpose ranges that are not globally reachable, and multicast.
@@ -374,6 +419,16 @@ mod tests {
         "https://10.0.0.1.nip.io/",
         "https://app-127-0-0-1.sslip.io/",
         "https://169-254-169-254.sslip.io/",
+        "https://--1.sslip.io/",
+        "https://0--1.sslip.io/",
+        "https://fe80--1.sslip.io/",
+        "https://7f000001.sslip.io/",
+        "https://app-0a000001.sslip.io/",
+        "https://localtest.me/",
+        "https://api.localtest.me/",
+        "https://:@example.com/",
+        "https://@example.com/",
+        "https://example.com:0/",
         // scheme, slashes and whitespace forms
         "http://deploy.example.com/",
         "HTTP://deploy.example.com/",
@@ -428,6 +483,11 @@ mod tests {
             ("https://[64:ff9b::8.8.8.8]/", "https://[64:ff9b::808:808]/"),
             ("https://[2002:808:808::1]/", "https://[2002:808:808::1]/"),
             ("https://deploy.example.com./hook", "https://deploy.example.com./hook"),
+            // A hash-like label is an address only under a service that spells addresses.
+            ("https://pr-7f3a2b1c.preview.example.com/", "https://pr-7f3a2b1c.preview.example.com/"),
+            ("https://xn--bcher-kva.example/", "https://xn--bcher-kva.example/"),
+            ("https://8-8-8-8.sslip.io/", "https://8-8-8-8.sslip.io/"),
+            ("https://2606-4700--1111.sslip.io/", "https://2606-4700--1111.sslip.io/"),
             ("https://xn--bcher-kva.example/", "https://xn--bcher-kva.example/"),
             ("https://hooks.local.example.com/x?key=1", "https://hooks.local.example.com/x?key=1"),
             ("https://api.render.com/deploy/srv-1?key=abc", "https://api.render.com/deploy/srv-1?key=abc"),
