@@ -290,6 +290,30 @@ fn a_source_secret_in_the_body_is_neither_stored_nor_forwarded() {
     assert!(forwarded.contains(std::str::from_utf8(&plain).unwrap().trim()), "unchanged");
 }
 
+/// A webhook's ref is checked as a token call's is, whatever signed it: a NUL in it, or a push
+/// with `"ref": null`, is refused (400) and nothing is forwarded.
+#[test]
+fn a_signed_push_with_a_ref_no_branch_can_have_is_refused() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    let mut push: Value = serde_json::from_slice(&fixture("github/push.json")).unwrap();
+    for bad in [json!("refs/heads/main\u{0}x"), Value::Null, json!("refs/heads/a..b"), json!("refs/heads/")] {
+        push["ref"] = bad.clone();
+        let body = push.to_string();
+        let signature = format!("sha256={}", hex::encode(hmac_sha256(SECRET.as_bytes(), &[body.as_bytes()])));
+        let request = Request::new("POST", &url)
+            .with_body("application/json", body)
+            .with_header("X-Hub-Signature-256", &signature)
+            .with_header("X-GitHub-Event", "push")
+            .with_header("X-GitHub-Delivery", &format!("d-{bad}"));
+        let (status, answer) = send(&app, request);
+        assert_eq!(status, 400, "{bad}: {answer}");
+        assert!(answer["message"].as_str().unwrap().starts_with("ref"), "{answer}");
+    }
+    common::drain(&app);
+    assert!(app.outbound.sent.borrow().is_empty(), "nothing forwarded");
+}
+
 #[test]
 fn a_webhook_is_answered_once_queued_and_a_failed_target_is_retried_by_the_queue() {
     let app = app();

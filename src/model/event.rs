@@ -116,10 +116,16 @@ impl Event {
             ("commit", self.commit.as_str()),
             ("sender", self.sender.as_str()),
         ];
-        match fields.iter().find(|(_, value)| value.len() > MAX_NAME_BYTES) {
-            Some((field, _)) => Err(Error::bad_request(format!("{field} is longer than {MAX_NAME_BYTES} bytes"))),
-            None => Ok(()),
+        if let Some((field, _)) = fields.iter().find(|(_, value)| value.len() > MAX_NAME_BYTES) {
+            return Err(Error::bad_request(format!("{field} is longer than {MAX_NAME_BYTES} bytes")));
         }
+        // A ref is checked as a token call's is, whatever signed it: a push names a branch or tag
+        // (`"ref": null` is no push), and no ref carries a control character on to a target.
+        let pushes = matches!(self.kind, EventKind::Push | EventKind::TagPush);
+        if pushes || !self.git_ref.is_empty() {
+            super::call::validate_ref(self.short_ref())?;
+        }
+        Ok(())
     }
 }
 
