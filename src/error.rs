@@ -43,6 +43,10 @@ pub enum Error {
     /// The deployment's settings keep this from working (no `ENCRYPTION_KEY` for a credential);
     /// the message names the setting, never its value.
     Misconfigured(String),
+    /// A refusal that came after a delivery was recorded (a token call its target could not be
+    /// built for): answered as `error`, with the trigger and delivery named in
+    /// `X-Hookrelay-Trigger` and `X-Hookrelay-Delivery`, as every fired call's answer is.
+    OfDelivery { error: Box<Error>, trigger: String, delivery: String },
 }
 
 /// How a family of routes words its errors, so that clients of the API it imitates keep working.
@@ -70,8 +74,16 @@ impl Error {
         Error::NotFound(message.into())
     }
 
-    pub fn status(&self) -> u16 {
+    /// The error itself, past the delivery it may name.
+    fn inner(&self) -> &Error {
         match self {
+            Error::OfDelivery { error, .. } => error.inner(),
+            other => other,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        match self.inner() {
             Error::BadRequest(_) => 400,
             Error::Unauthorized | Error::BadSignature(_) => 401,
             Error::NotFound(_) => 404,
@@ -82,12 +94,12 @@ impl Error {
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
             Error::Store(_) | Error::Queue(_) | Error::Misconfigured(_) => 503,
-            Error::Internal(_) => 500,
+            Error::Internal(_) | Error::OfDelivery { .. } => 500,
         }
     }
 
     pub fn code(&self) -> &'static str {
-        match self {
+        match self.inner() {
             Error::BadRequest(_) => "bad_request",
             Error::Unauthorized => "unauthorized",
             Error::BadSignature(_) => "invalid_signature",
@@ -100,13 +112,13 @@ impl Error {
             Error::TargetUnreachable { .. } => "target_unreachable",
             Error::Store(_) => "store_unavailable",
             Error::Queue(_) => "queue_unavailable",
-            Error::Internal(_) => "internal",
+            Error::Internal(_) | Error::OfDelivery { .. } => "internal",
             Error::Misconfigured(_) => "misconfigured",
         }
     }
 
     pub fn message(&self) -> String {
-        match self {
+        match self.inner() {
             Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
             Error::UnsupportedMediaType(m) | Error::TooMuchWork(m) | Error::Misconfigured(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
@@ -118,13 +130,13 @@ impl Error {
             }
             Error::Store(_) => "storage is unavailable; try again".into(),
             Error::Queue(_) => "the delivery queue is unavailable; try again".into(),
-            Error::Internal(_) => "internal error".into(),
+            Error::Internal(_) | Error::OfDelivery { .. } => "internal error".into(),
         }
     }
 
     /// What happened inside, for the log only: store keys and the platform's own error text.
     pub fn detail(&self) -> Option<&str> {
-        match self {
+        match self.inner() {
             Error::Store(detail) | Error::Queue(detail) | Error::Internal(detail) => Some(detail),
             _ => None,
         }
@@ -132,7 +144,7 @@ impl Error {
 
     /// The message with the detail, for the log and admin-only records, never for an answer.
     pub fn for_the_log(&self) -> String {
-        match self {
+        match self.inner() {
             Error::Store(detail) => format!("storage is unavailable: {detail}"),
             Error::Queue(detail) => format!("the delivery queue is unavailable: {detail}"),
             Error::Internal(detail) => format!("internal error: {detail}"),
@@ -143,6 +155,12 @@ impl Error {
     /// The single mapping from an error to an HTTP answer. An internal failure's answer carries
     /// `request_id`, by which the log finds its detail.
     pub fn into_response(self, dialect: Dialect, request_id: &str) -> Response {
+        if let Error::OfDelivery { error, trigger, delivery } = self {
+            let mut response = error.into_response(dialect, request_id);
+            response.headers.push(("x-hookrelay-trigger".into(), trigger));
+            response.headers.push(("x-hookrelay-delivery".into(), delivery));
+            return response;
+        }
         let status = self.status();
         let body = match (dialect, &self) {
             (Dialect::ServiceStage, _) if self.detail().is_some() => serde_json::json!({

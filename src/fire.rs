@@ -116,7 +116,10 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
             return Ok(named(Response::json(200, &body), &first));
         }
         Fired::Tried { id, outcome: TryOutcome::Answered(answer), .. } => (answer, id),
-        Fired::Tried { outcome: TryOutcome::Unanswered(error), .. } => return Err(error),
+        Fired::Tried { id, outcome: TryOutcome::Unanswered(error), .. } => {
+            let (trigger, delivery) = (trigger.id.clone(), id);
+            return Err(Error::OfDelivery { error: Box::new(error), trigger, delivery });
+        }
         Fired::Tried { id, status, outcome: TryOutcome::Pending, .. } => {
             let body = json!({"delivery_id": id, "state": "pending", "status": status});
             return Ok(named(Response::json(202, &body), &id));

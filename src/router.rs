@@ -275,7 +275,28 @@ pub async fn handle(app: &App, request: Request) -> Response {
         "reason": served.reason,
     }));
     response.headers.push(("x-request-id".into(), request_id));
+    secure_headers(&mut response, served.admin.is_some() || served.pattern.is_some_and(carries_tokens));
     response
+}
+
+/// Every answer: `X-Content-Type-Options: nosniff` (a JSON answer is never read as a page). An
+/// admin's answer, or a route's that can hold a full token, also `Cache-Control: no-store`: no
+/// cache or browser keeps a trigger's token, a delivery or the audit trail.
+fn secure_headers(response: &mut Response, sensitive: bool) {
+    let mut add = |name: &str, value: &str| {
+        if response.header(name).is_none() {
+            response.headers.push((name.into(), value.into()));
+        }
+    };
+    add("x-content-type-options", "nosniff");
+    if sensitive {
+        add("cache-control", "no-store");
+    }
+}
+
+/// Routes whose answers may carry a full token or a relayed answer, admin or not.
+fn carries_tokens(pattern: &str) -> bool {
+    pattern.starts_with("/api/") || pattern.starts_with("/triggers") || pattern.starts_with("/clusters")
 }
 
 /// The trigger and the delivery a request concerned, where known, for its log line: from the path

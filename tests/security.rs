@@ -214,3 +214,35 @@ fn a_content_type_that_is_not_one_media_type_is_refused() {
     assert_eq!(patched.status, 400);
     assert_eq!(admin(&app, "PATCH", "/api/v1/targets/h", r#"{"content_type":"text/plain"}"#).status, 200);
 }
+
+/// Headers every caller may rely on: `nosniff` on every answer, `no-store` on an answer that may
+/// carry a full token, and a token call refused after its delivery was recorded still names it.
+#[test]
+fn answers_carry_nosniff_no_store_and_the_delivery_they_recorded() {
+    let app = app();
+    let target = r#"{"name":"prod","kind":"kubernetes","api_server":"https://k.example.com","token":"sa-token"}"#;
+    assert_eq!(admin(&app, "POST", "/api/v1/targets", target).status, 201);
+    let trigger = r#"{"target":"prod","workload":{"namespace":"default","name":"web","action":"set-image"}}"#;
+    let created = admin(&app, "POST", "/api/v1/triggers", trigger);
+    assert_eq!(created.status, 201);
+    assert_eq!(created.header("cache-control"), Some("no-store"), "the answer holds the full token");
+    assert_eq!(created.header("x-content-type-options"), Some("nosniff"));
+    let token = json_of(&created)["token"].as_str().unwrap().to_string();
+    let id = json_of(&created)["id"].as_str().unwrap().to_string();
+    let read = admin(&app, "GET", &format!("/api/v1/triggers/{id}"), "");
+    assert_eq!((read.status, read.header("cache-control")), (200, Some("no-store")));
+    let refused = send(&app, Request::new("GET", "/nowhere"));
+    assert_eq!((refused.status, refused.header("x-content-type-options")), (404, Some("nosniff")));
+
+    // A set-image trigger fired with no image: its delivery is recorded, then refused before
+    // anything is sent; the 4xx still names the trigger and the delivery.
+    let call = Request::new("POST", "/api/v4/projects/prod/trigger/pipeline")
+        .with_body("application/x-www-form-urlencoded", format!("token={token}&ref=main"));
+    let answer = send(&app, call);
+    assert!((400..500).contains(&answer.status), "{} {}", answer.status, String::from_utf8_lossy(&answer.body));
+    assert_eq!(answer.header("x-hookrelay-trigger"), Some(id.as_str()));
+    let delivery = answer.header("x-hookrelay-delivery").expect("the delivery is named").to_string();
+    let record = admin(&app, "GET", &format!("/api/v1/deliveries/{delivery}"), "");
+    assert_eq!(record.status, 200, "{}", String::from_utf8_lossy(&record.body));
+    assert_eq!(answer.header("cache-control"), Some("no-store"));
+}
