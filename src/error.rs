@@ -22,8 +22,10 @@ pub enum Error {
     NotFound(String),
     /// The route exists but not for this method.
     MethodNotAllowed,
-    /// The request would break a uniqueness or reference rule.
+    /// The request would break a uniqueness or reference rule, or races one in flight.
     Conflict(String),
+    /// Well-formed, but not what its `Idempotency-Key` was first used with (422).
+    Unprocessable(String),
     /// The body is larger than the limit.
     PayloadTooLarge,
     /// A webhook asks for more work than one call may cause (events, deliveries); the message
@@ -89,6 +91,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed => 405,
             Error::Conflict(_) => 409,
+            Error::Unprocessable(_) => 422,
             Error::RateLimited => 429,
             Error::PayloadTooLarge | Error::TooMuchWork(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
@@ -106,6 +109,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed => "method_not_allowed",
             Error::Conflict(_) => "conflict",
+            Error::Unprocessable(_) => "unprocessable",
             Error::RateLimited => "rate_limited",
             Error::PayloadTooLarge | Error::TooMuchWork(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -120,6 +124,7 @@ impl Error {
     pub fn message(&self) -> String {
         match self.inner() {
             Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
+            Error::Unprocessable(m) => m.clone(),
             Error::UnsupportedMediaType(m) | Error::TooMuchWork(m) | Error::Misconfigured(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
             Error::RateLimited => "too many admin requests from this client; try again in a minute".into(),

@@ -1292,12 +1292,23 @@ fn a_repeated_idempotency_key_fires_nothing_and_answers_the_first_calls_delivery
     let first = h.admin_json("GET", &h.first_trigger_deliveries(), Value::Null).1["deliveries"][0]["id"].clone();
     h.clock.advance(60_000);
     let (status, body) = fire_with_key(&h, &token, "deploy-2026-11-30");
-    assert_eq!(
-        (status, body),
-        (200, json!({"duplicate": true, "delivery_id": first, "state": "delivered"})),
-        "the repeat"
+    assert_eq!((status, body), (200, json!({})), "the repeat gets the first call's answer");
+    let repeat = h.send(
+        Request::new("POST", "/api/v4/projects/web-ci/trigger/pipeline")
+            .with_header("idempotency-key", "deploy-2026-11-30")
+            .with_body("application/x-www-form-urlencoded", format!("token={token}&ref=main")),
     );
+    assert_eq!(repeat.header("idempotent-replayed"), Some("true"));
+    assert_eq!(repeat.header("x-hookrelay-delivery"), first.as_str());
     assert_eq!(h.app.outbound.sent.borrow().len(), 1, "fired once");
+    // The same key with another request: 422, and nothing fires.
+    let other = h.send(
+        Request::new("POST", "/api/v4/projects/web-ci/trigger/pipeline")
+            .with_header("idempotency-key", "deploy-2026-11-30")
+            .with_body("application/x-www-form-urlencoded", format!("token={token}&ref=main&variables[A]=1")),
+    );
+    assert_eq!(other.status, 422, "{}", String::from_utf8_lossy(&other.body));
+    assert_eq!(h.app.outbound.sent.borrow().len(), 1, "still fired once");
     assert_eq!(fire_with_key(&h, &token, "another-key").0, 200);
     assert_eq!(h.app.outbound.sent.borrow().len(), 2, "another key fires");
     h.clock.advance(24 * 60 * 60 * 1000);

@@ -8,7 +8,7 @@ use super::Catalog;
 use crate::error::Error;
 use crate::ledger::stats::StatsRow;
 use crate::ledger::{AcceptAnswer, AfterAttempt, Answer, Arrival, Envelope, NextAttempt, Request, WireReport};
-use crate::model::delivery::{delivery_stamp, Notification};
+use crate::model::delivery::{delivery_stamp, FirstAnswer, Notification};
 use crate::model::{Call, Delivery, DeliveryState, Trigger};
 
 /// The most deliveries one page lists.
@@ -139,6 +139,11 @@ impl<'a> Catalog<'a> {
     /// Records on delivery `id` how its notification went.
     pub async fn note_notification(&self, target: &str, id: &str, notification: Notification) -> Result<bool, Error> {
         self.done(target, Request::Notified { id: id.to_string(), notification }).await
+    }
+
+    /// Records on delivery `id` the answer its `Idempotency-Key`'s first call got.
+    pub async fn note_first_answer(&self, target: &str, id: &str, answer: FirstAnswer) -> Result<bool, Error> {
+        self.done(target, Request::Answered { id: id.to_string(), answer }).await
     }
 
     /// Counts a refused webhook (a bad signature, a filter) in its trigger's statistics.

@@ -190,6 +190,18 @@ impl Ledger {
         true
     }
 
+    /// Keeps the answer the first call of an `Idempotency-Key` got, once: a repeat is answered
+    /// with it. Only on a delivery that carries a key's fingerprint.
+    pub fn note_first_answer(&mut self, id: &str, answer: crate::model::delivery::FirstAnswer) -> bool {
+        let Some(entry) = self.entries.get_mut(id) else { return false };
+        match &mut entry.delivery.idempotency {
+            Some(idempotency) if idempotency.answer.is_none() => idempotency.answer = Some(answer),
+            _ => return false,
+        }
+        self.changes.deliveries.insert(id.to_string());
+        true
+    }
+
     /// The pending deliveries due by `now_ms` (a lapsed attempt included), oldest arrival first:
     /// what an alarm would attempt, and what nothing may leave behind.
     pub fn due(&self, now_ms: u64) -> Vec<String> {

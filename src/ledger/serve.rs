@@ -122,6 +122,11 @@ pub enum Request {
         id: String,
         notification: crate::model::delivery::Notification,
     },
+    /// Records the answer the first call of an `Idempotency-Key` got, for its repeats.
+    Answered {
+        id: String,
+        answer: crate::model::delivery::FirstAnswer,
+    },
     /// A webhook for `trigger` was refused (a bad signature, a filter): counted, nothing else.
     Refused {
         trigger: String,
@@ -310,6 +315,10 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
         Request::Notified { id, notification } => {
             load(rows, &mut ledger, &id)?;
             Answer::Done { changed: ledger.note_notification(&id, notification) }
+        }
+        Request::Answered { id, answer } => {
+            load(rows, &mut ledger, &id)?;
+            Answer::Done { changed: ledger.note_first_answer(&id, answer) }
         }
         Request::Get { id } => {
             let delivery = match rows.entry(&id)? {

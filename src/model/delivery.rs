@@ -3,7 +3,7 @@
 //! replay asks the target the same. Never holds a credential: requests (with their headers) are
 //! not recorded, and every excerpt of an answer is scrubbed of the target's secrets.
 
-use super::Call;
+use super::{Call, Payload};
 use crate::error::Error;
 use crate::outbound::OutboundResponse;
 use serde::{Deserialize, Serialize};
@@ -74,6 +74,29 @@ pub struct Delivery {
     /// The notification sent when it settled (the trigger's `notify`), and how it went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notification>,
+    /// A token call's `Idempotency-Key`: what its call was, and the answer its caller got.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency: Option<Idempotency>,
+}
+
+/// What an `Idempotency-Key` repeat is answered from (IETF's Idempotency-Key draft): the first
+/// call's fingerprint, so that the key used with another request is told apart (422), and the
+/// first call's answer, replayed as it was once known (until then the first call is in flight:
+/// 409).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Idempotency {
+    /// SHA-256 (hex) of what the caller sent: ref, variables, inputs, images and payload.
+    pub request: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<FirstAnswer>,
+}
+
+/// The answer a token call's caller got: its status, and its body with its content type (already
+/// scrubbed of the target's credentials, as it was relayed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FirstAnswer {
+    pub status: u16,
+    pub body: Payload,
 }
 
 /// One notification of a settled delivery: sent once, never retried; its failure is recorded
@@ -167,6 +190,7 @@ impl Delivery {
             replay_of: None,
             superseded_by: None,
             notification: None,
+            idempotency: None,
             call,
         }
     }

@@ -141,19 +141,32 @@ test("a target whose host name does not resolve is attempted exactly RETRY_MAX_A
   await diesAfterThreeAttempts("nowhere", trigger);
 });
 
-test("a token call repeated with its Idempotency-Key fires nothing and answers the first call's delivery", async () => {
+test("a token call repeated with its Idempotency-Key gets the first call's answer; in flight 409, another request 422", async () => {
   const trigger = await tokenTrigger("idempotent", "/idempotent");
-  const call = () => env.worker.call("POST", "/api/v4/projects/idempotent/trigger/pipeline", {
+  const call = (ref = "main") => env.worker.call("POST", "/api/v4/projects/idempotent/trigger/pipeline", {
     headers: { "Idempotency-Key": "release-42" },
-    body: new URLSearchParams({ token: trigger.token, ref: "main" }),
+    body: new URLSearchParams({ token: trigger.token, ref }),
   });
-  const first = await call();
+  // The target takes its time over the first call: a repeat meanwhile is told to wait.
+  env.target.script.push({ status: 201, json: { id: 77, status: "created", web_url: "https://ci.example/p/77" }, delayMs: 1500 });
+  const firstCall = call();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const meanwhile = await call();
+  assert.equal(meanwhile.status, 409, meanwhile.text);
+  const first = await firstCall;
   assert.equal(first.status, 201, first.text);
+  assert.equal(first.body.id, 77);
   const repeat = await call();
-  assert.equal(repeat.status, 200, repeat.text);
-  assert.equal(repeat.body.duplicate, true);
+  assert.equal(repeat.status, 201, repeat.text);
+  assert.deepEqual(repeat.body, first.body, "the first call's answer, as python-gitlab reads pipeline.id");
+  assert.equal(repeat.headers.get("idempotent-replayed"), "true");
+  assert.equal(first.headers.get("idempotent-replayed"), null);
+  assert.equal(repeat.headers.get("x-hookrelay-delivery"), first.headers.get("x-hookrelay-delivery"));
+  const other = await call("release");
+  assert.equal(other.status, 422, other.text);
+  assert.match(other.body.message, /another request/);
   const listed = await env.worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries`, { as: "alice" });
   assert.equal(listed.body.deliveries.length, 1, "one delivery");
-  assert.equal(repeat.body.delivery_id, listed.body.deliveries[0].id);
+  assert.equal(first.headers.get("x-hookrelay-delivery"), listed.body.deliveries[0].id);
   assert.equal(sentTo("/idempotent").length, 1, "fired once");
 });

@@ -138,7 +138,7 @@ export async function startWorker({ persistTo, bindings = {}, adminRateLimit = 1
 
 /**
  * A recording HTTP server on 127.0.0.1. Each request is kept as {method, path, query, headers, body};
- * answers come from `script` (a queue of {status, json}) or `fallback`.
+ * answers come from `script` (a queue of {status, json, delayMs}) or `fallback`.
  */
 export async function startMock(fallback = { status: 201, json: { id: 1, status: "created" } }) {
   const received = [];
@@ -156,8 +156,10 @@ export async function startMock(fallback = { status: 201, json: { id: 1, status:
         body: Buffer.concat(chunks).toString("utf8"),
       });
       const answer = script.shift() ?? fallback;
-      res.writeHead(answer.status, { "content-type": "application/json" });
-      res.end(JSON.stringify(answer.json ?? {}));
+      setTimeout(() => {
+        res.writeHead(answer.status, { "content-type": "application/json" });
+        res.end(JSON.stringify(answer.json ?? {}));
+      }, answer.delayMs ?? 0);
     });
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
