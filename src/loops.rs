@@ -133,6 +133,17 @@ mod tests {
     }
 
     #[test]
+    fn the_count_is_kept_with_the_call_and_an_older_call_reads_as_0() {
+        let older: crate::model::Call = serde_json::from_str(r#"{"ref":"main"}"#).unwrap();
+        assert_eq!(older.hops, 0);
+        assert_eq!(serde_json::to_string(&older).unwrap(), r#"{"ref":"main"}"#, "written back unchanged");
+        let counted = crate::model::Call { hops: 2, ..older };
+        let text = serde_json::to_string(&counted).unwrap();
+        assert_eq!(text, r#"{"ref":"main","hops":2}"#);
+        assert_eq!(serde_json::from_str::<crate::model::Call>(&text).unwrap().hops, 2);
+    }
+
+    #[test]
     fn a_target_on_hookrelays_own_host_is_refused() {
         let public = Some("https://Hooks.Example.com/base");
         for own in ["https://hooks.example.com", "http://HOOKS.example.com:8443/api/v4", "https://hooks.example.com./x"]
