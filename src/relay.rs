@@ -294,9 +294,14 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
         NextAttempt::Wait { until_ms } => Ok(Settlement::Retry { delay_seconds: seconds_until(app, until_ms) }),
         NextAttempt::Dead { attempts } => {
             dead_letter(app, target_id, id).await;
-            // The answer holds no call (its attempt lapsed): its hop count is in the record, and a
-            // record that cannot be read counts as at the limit, so that no loop outlives it.
-            let record = catalog.delivery_of(target_id, id).await.ok().flatten();
+            // The answer holds no call (its attempt lapsed): its hop count is in the record, read
+            // only when a notification goes out; a record that cannot be read counts as at the
+            // limit, so that no loop outlives it.
+            let notifies = trigger.notify.is_some() && trigger.notify_on.contains(&DeliveryState::Dead);
+            let record = match notifies {
+                true => catalog.delivery_of(target_id, id).await.ok().flatten(),
+                false => None,
+            };
             let hops = record.map_or(crate::loops::MAX_HOPS, |delivery| delivery.call.hops);
             crate::notify::settled(app, &trigger, &target, id, DeliveryState::Dead, None, attempts, hops).await;
             Ok(Settlement::Ack)
