@@ -50,6 +50,7 @@ impl App {
             retry: self.settings.retry,
             delivery_ttl_seconds: self.settings.delivery_ttl_seconds,
             allow_local_targets: self.settings.allow_local_targets,
+            public_url: self.settings.public_url.as_deref(),
         }
     }
 }

@@ -33,6 +33,9 @@ pub enum Error {
     TooMuchWork(String),
     /// The body's Content-Type is not one the route reads.
     UnsupportedMediaType(String),
+    /// The request came through this many hookrelay deliveries (`X-Hookrelay-Hops`, see `loops`):
+    /// a delivery or notification that calls hookrelay itself, refused so that the chain ends.
+    LoopDetected(u32),
     /// The target could not be reached at all (DNS, connection, TLS).
     TargetUnreachable { target: String, detail: String },
     /// The store (KV) failed.
@@ -96,6 +99,7 @@ impl Error {
             Error::PayloadTooLarge | Error::TooMuchWork(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
+            Error::LoopDetected(_) => 508,
             Error::Store(_) | Error::Queue(_) | Error::Misconfigured(_) => 503,
             Error::Internal(_) | Error::OfDelivery { .. } => 500,
         }
@@ -114,6 +118,7 @@ impl Error {
             Error::PayloadTooLarge | Error::TooMuchWork(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TargetUnreachable { .. } => "target_unreachable",
+            Error::LoopDetected(_) => "loop_detected",
             Error::Store(_) => "store_unavailable",
             Error::Queue(_) => "queue_unavailable",
             Error::Internal(_) | Error::OfDelivery { .. } => "internal",
@@ -133,6 +138,9 @@ impl Error {
             Error::TargetUnreachable { target, detail } => {
                 format!("target '{target}' is unreachable: {detail}")
             }
+            Error::LoopDetected(hops) => format!(
+                "loop detected: this request comes from a chain of {hops} hookrelay deliveries (X-Hookrelay-Hops)"
+            ),
             Error::Store(_) => "storage is unavailable; try again".into(),
             Error::Queue(_) => "the delivery queue is unavailable; try again".into(),
             Error::Internal(_) | Error::OfDelivery { .. } => "internal error".into(),
@@ -321,6 +329,27 @@ mod tests {
         assert_eq!(
             body_of(&response),
             serde_json::json!({"error_code": "SVCSTG.REPO.0400", "error_msg": "secret is missing"})
+        );
+    }
+
+    #[test]
+    fn a_loop_is_508_in_every_dialect() {
+        let body = |dialect| {
+            let response = Error::LoopDetected(3).into_response(dialect, "r4");
+            assert_eq!(response.status, 508);
+            body_of(&response)
+        };
+        let message = "loop detected: this request comes from a chain of 3 hookrelay deliveries (X-Hookrelay-Hops)";
+        assert_eq!(body(Dialect::Native), serde_json::json!({"error": "loop_detected", "message": message}));
+        assert_eq!(body(Dialect::GitLab), serde_json::json!({"error": "loop_detected", "message": message}));
+        assert_eq!(
+            body(Dialect::ServiceStage),
+            serde_json::json!({"error_code": "SVCSTG.REPO.0508", "error_msg": message})
+        );
+        assert_eq!(body(Dialect::Swr), serde_json::json!({"error_code": "SVCSTG.SWR.508", "error_msg": message}));
+        assert_eq!(
+            body(Dialect::Alibaba),
+            serde_json::json!({"code": "LoopDetected", "message": message, "requestId": "r4"})
         );
     }
 

@@ -41,6 +41,8 @@ pub struct TokenCall {
     pub idempotency_key: Option<String>,
     /// GitLab pipeline inputs, typed as sent.
     pub inputs: BTreeMap<String, serde_json::Value>,
+    /// The `X-Hookrelay-Hops` it came with (`loops::incoming`).
+    pub hops: u32,
 }
 
 /// The caller's `Idempotency-Key`, if it sent one: 1 to 255 printable ASCII characters, or a 400.
@@ -97,6 +99,7 @@ pub async fn fire_by_token(app: &App, call: TokenCall) -> Result<Response, Error
         containers,
         workload: trigger.workload.clone(),
         inputs: call.inputs,
+        hops: call.hops,
         ..Call::default()
     };
     let mut delivery = relay::new_delivery(app, &trigger.id, &target.id, fired);

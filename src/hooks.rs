@@ -114,7 +114,8 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
             .into_iter()
             .map(|(trigger, mut event)| {
                 event.delivery_id = delivery_id.clone();
-                let call = call_for(trigger, &event, payload.clone());
+                let call =
+                    Call { hops: crate::loops::incoming(&ctx.request), ..call_for(trigger, &event, payload.clone()) };
                 let delivery = relay::new_delivery(app, &trigger.id, &target.id, call);
                 // Scoped to the endpoint, the trigger and the event's place among the trigger's
                 // (a webhook may push several tags): one webhook's deliveries stay apart, and its

@@ -21,6 +21,7 @@ pub mod fire;
 pub mod hooks;
 pub mod http;
 pub mod ledger;
+pub mod loops;
 pub mod model;
 pub mod notify;
 pub mod outbound;

@@ -156,8 +156,10 @@ fn notice_call(notice: &Notice) -> Call {
 }
 
 /// Tells the trigger's `notify` target that delivery `delivery_id` of `target` settled in `state`,
-/// if its `notify_on` lists it, and records how that went on the delivery. Never fails: what goes
-/// wrong is recorded and logged.
+/// if its `notify_on` lists it, and records how that went on the delivery. The request carries the
+/// delivery's hop count (`hops`) plus one, as its attempts did. Never fails: what goes wrong is
+/// recorded and logged.
+#[allow(clippy::too_many_arguments)]
 pub async fn settled(
     app: &App,
     trigger: &Trigger,
@@ -166,13 +168,14 @@ pub async fn settled(
     state: DeliveryState,
     status: Option<u16>,
     attempts: u32,
+    hops: u32,
 ) {
     let Some(notify_id) = trigger.notify.as_deref().filter(|_| trigger.notify_on.contains(&state)) else { return };
     let link = delivery_link(app.settings.public_url.as_deref(), delivery_id);
     let notice = Notice { trigger, target, delivery_id, state, status, attempts, link };
     let catalog = app.catalog();
     let outcome = match catalog.target_by_id(notify_id).await {
-        Ok(Some(notify)) => send(app, &notify, &notice).await,
+        Ok(Some(notify)) => send(app, &notify, &notice, hops).await,
         Ok(None) => Err("the notify target was deleted".to_string()),
         Err(error) => {
             // The detail is for the log; the record, which admins read, says what happened.
@@ -199,15 +202,16 @@ pub async fn settled(
 
 /// Sends the notification once; its status, or why there was none (scrubbed of the notify
 /// target's credentials).
-async fn send(app: &App, notify: &Target, notice: &Notice<'_>) -> Result<u16, String> {
+async fn send(app: &App, notify: &Target, notice: &Notice<'_>, hops: u32) -> Result<u16, String> {
     let kind = notify.spec.kind();
     let secrets = kind.secrets();
     let scrub = |text: String| crate::model::delivery::redact(&text, &secrets);
     // As a delivery's attempt: a target stored before a rule was added is refused, not sent to.
     kind.validate().map_err(|error| scrub(format!("the notify target's {}", error.message())))?;
-    let request = request(notify, notice)
+    let mut request = request(notify, notice)
         .and_then(|request| crate::outbound::checked_request(request, app.settings.allow_local_targets))
         .map_err(|error| scrub(error.message()))?;
+    crate::loops::mark(&mut request, hops);
     app.outbound.send(request).await.map(|answer| answer.status).map_err(scrub)
 }
 

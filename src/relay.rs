@@ -109,7 +109,7 @@ pub async fn fire_now(app: &App, trigger: &Trigger, target: &Target, arrival: Ar
                 dead_letter(app, &target.id, &id).await;
             }
             if after != AfterAttempt::Ignored {
-                crate::notify::settled(app, trigger, target, &id, state, status, number).await;
+                crate::notify::settled(app, trigger, target, &id, state, status, number, call.hops).await;
             }
             let outcome = match outcome {
                 Ok(answer) => TryOutcome::Answered(answer),
@@ -287,14 +287,23 @@ async fn consume_once(app: &App, body: &str, handover: u32) -> Result<Settlement
             }
             if after != AfterAttempt::Ignored {
                 let status = outcome.as_ref().ok().map(|answer| answer.status);
-                crate::notify::settled(app, &trigger, &target, id, state, status, number).await;
+                crate::notify::settled(app, &trigger, &target, id, state, status, number, call.hops).await;
             }
             Ok(Settlement::Ack)
         }
         NextAttempt::Wait { until_ms } => Ok(Settlement::Retry { delay_seconds: seconds_until(app, until_ms) }),
         NextAttempt::Dead { attempts } => {
             dead_letter(app, target_id, id).await;
-            crate::notify::settled(app, &trigger, &target, id, DeliveryState::Dead, None, attempts).await;
+            // The answer holds no call (its attempt lapsed): its hop count is in the record, read
+            // only when a notification goes out; a record that cannot be read counts as at the
+            // limit, so that no loop outlives it.
+            let notifies = trigger.notify.is_some() && trigger.notify_on.contains(&DeliveryState::Dead);
+            let record = match notifies {
+                true => catalog.delivery_of(target_id, id).await.ok().flatten(),
+                false => None,
+            };
+            let hops = record.map_or(crate::loops::MAX_HOPS, |delivery| delivery.call.hops);
+            crate::notify::settled(app, &trigger, &target, id, DeliveryState::Dead, None, attempts, hops).await;
             Ok(Settlement::Ack)
         }
         NextAttempt::Superseded { by } => {
@@ -401,8 +410,9 @@ fn log_attempt(
 }
 
 /// Sends a delivery again as a new delivery, linked to the old one, and tries it at once. An
-/// admin's replay is always sent: it is no repeat, and under `latest` it is the newest.
-pub async fn replay(app: &App, id: &str) -> Result<Delivery, Error> {
+/// admin's replay is always sent: it is no repeat, and under `latest` it is the newest. Its hop
+/// count is the replay request's (`hops`), since that request is what causes it.
+pub async fn replay(app: &App, id: &str, hops: u32) -> Result<Delivery, Error> {
     let catalog = app.catalog();
     let old = catalog.find_delivery(id).await?;
     let trigger = catalog.find_trigger(&old.trigger).await.map_err(|_| Error::not_found("its trigger was deleted"))?;
@@ -413,7 +423,7 @@ pub async fn replay(app: &App, id: &str) -> Result<Delivery, Error> {
         .target_by_id(&trigger.target)
         .await?
         .ok_or_else(|| Error::not_found("its trigger's target was deleted"))?;
-    let delivery = new_delivery(app, &trigger.id, &target.id, old.call.clone());
+    let delivery = new_delivery(app, &trigger.id, &target.id, Call { hops, ..old.call.clone() });
     let new_id = delivery.id.clone();
     let arrival = arrival(&target, &trigger, delivery, Cause::AdminReplay { of: old.id });
     // The outcome is in the delivery's attempts.
@@ -422,7 +432,8 @@ pub async fn replay(app: &App, id: &str) -> Result<Delivery, Error> {
 }
 
 /// The optional lookup, then the request itself, each carrying the delivery id as its
-/// `Idempotency-Key`, so that a target can drop a repeat (a retry, a replay of a lost answer).
+/// `Idempotency-Key`, so that a target can drop a repeat (a retry, a replay of a lost answer), and
+/// the call's hop count plus one as `X-Hookrelay-Hops` (`loops`).
 async fn attempt(app: &App, target: &Target, call: &Call) -> Result<OutboundResponse, Error> {
     let kind = target.spec.kind();
     // A target stored before a rule was added, or whose credential was dropped when its URL moved,
@@ -435,6 +446,7 @@ async fn attempt(app: &App, target: &Target, call: &Call) -> Result<OutboundResp
     };
     let send = |mut request: OutboundRequest| {
         request.headers.push(("idempotency-key".into(), call.delivery.clone()));
+        crate::loops::mark(&mut request, call.hops);
         app.outbound.send(request)
     };
     // Checked again here, for targets stored before the policy changed (a refusal is never

@@ -361,6 +361,11 @@ async fn serve(app: &App, request: Request, request_id: &str) -> Served {
     if request.body.len() > MAX_BODY_BYTES {
         return refuse(Error::PayloadTooLarge, route.dialect, pattern);
     }
+    // A chain of hookrelay deliveries calling hookrelay ends here, before anything is read or
+    // stored: on every route, since an admin route (a replay) can start a delivery too.
+    if let Err(error) = crate::loops::admit(&request) {
+        return refuse(error, route.dialect, pattern);
+    }
     let admin = match route.access {
         Access::Public => None,
         Access::Admin => {

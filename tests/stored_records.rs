@@ -84,6 +84,7 @@ fn stored_deliveries_without_event_facts_read_and_are_written_back_byte_for_byte
     for line in records("deliveries.jsonl") {
         let delivery: Delivery = serde_json::from_str(&line).unwrap();
         assert_eq!(delivery.call.facts, None, "today's records keep no facts");
+        assert_eq!(delivery.call.hops, 0, "a record from before the hop count came from no hookrelay");
         assert_eq!(serde_json::to_string(&delivery).unwrap(), line);
     }
 }

@@ -48,7 +48,7 @@ pub async fn get(app: &App, ctx: &Ctx) -> Result<Response, Error> {
 /// A new delivery of the same call, linked by `replay_of` and tried at once: 201 when it is
 /// settled (delivered or failed), 202 while it waits for a retry.
 pub async fn replay(app: &App, ctx: &Ctx) -> Result<Response, Error> {
-    let delivery = crate::relay::replay(app, ctx.param("id")).await?;
+    let delivery = crate::relay::replay(app, ctx.param("id"), crate::loops::incoming(&ctx.request)).await?;
     let status = if delivery.state == DeliveryState::Pending { 202 } else { 201 };
     Ok(Response::json(status, &delivery_view(&delivery)))
 }

@@ -32,6 +32,8 @@ pub struct Catalog<'a> {
     pub retry: crate::model::delivery::RetryPolicy,
     pub delivery_ttl_seconds: u64,
     pub allow_local_targets: bool,
+    /// `PUBLIC_URL`: a target on its host would call hookrelay itself (`loops::check_not_self`).
+    pub public_url: Option<&'a str>,
 }
 
 /// The editable fields of a trigger, as the native API and the compatible APIs accept them.

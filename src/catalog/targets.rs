@@ -32,11 +32,13 @@ impl<'a> Catalog<'a> {
         Ok(target)
     }
 
-    /// The kind's own rules, then the outbound policy for each URL it sends to.
+    /// The kind's own rules, then the outbound policy for each URL it sends to, which must not be
+    /// hookrelay's own host.
     fn validate_spec(&self, spec: &TargetSpec) -> Result<(), Error> {
         spec.kind().validate()?;
         for (field, url) in spec.kind().destinations() {
             crate::outbound::check_destination(field, url, self.allow_local_targets)?;
+            crate::loops::check_not_self(field, url, self.public_url)?;
         }
         Ok(())
     }

@@ -224,6 +224,7 @@ pub async fn invoke(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         containers: containers(&ctx.request.body)?,
         idempotency_key: crate::fire::idempotency_key(&ctx.request)?,
         inputs: std::collections::BTreeMap::new(),
+        hops: crate::loops::incoming(&ctx.request),
     };
     fire_by_token(app, call).await
 }

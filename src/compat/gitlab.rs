@@ -344,6 +344,7 @@ fn parse_invocation(request: &Request, project: &str, path_ref: Option<&str>) ->
         containers: Vec::new(),
         idempotency_key: crate::fire::idempotency_key(request)?,
         inputs: params.inputs,
+        hops: crate::loops::incoming(request),
     })
 }
 

@@ -40,9 +40,18 @@ pub struct Call {
     /// Images the caller sets on named containers along with a restart (ACK's application form).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub containers: Vec<ContainerImage>,
+    /// How many hookrelay deliveries came before it: the `X-Hookrelay-Hops` its request came in
+    /// with (0 from anyone else, and in a record written before it was kept). Every request made
+    /// for it carries one more (`loops`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub hops: u32,
     /// When the call is made, for targets that stamp it (a rollout restart).
     #[serde(skip)]
     pub now_ms: u64,
+}
+
+fn is_zero(count: &u32) -> bool {
+    *count == 0
 }
 
 /// What the event says, as templates fill it in: `{{branch}}`, `{{tag}}`, `{{repository}}`,

@@ -22,8 +22,8 @@ pub enum DeliveryState {
     Pending,
     /// The target answered 2xx.
     Delivered,
-    /// An answer that retrying cannot change (a 4xx other than 408 and 429, a request that
-    /// could not be built, a target that is gone).
+    /// An answer that retrying cannot change (a 4xx other than 408 and 429, a 508, a request
+    /// that could not be built, a target that is gone).
     Failed,
     /// Every attempt failed; the dead-letter queue keeps it.
     Dead,
@@ -151,10 +151,11 @@ impl RetryPolicy {
         (full - jitter) as u32
     }
 
-    /// Whether an outcome is worth another try: no answer, a 5xx, a 408 or a 429.
+    /// Whether an outcome is worth another try: no answer, a 5xx, a 408 or a 429. Not a 508: a
+    /// loop refused (`loops`, or another server's loop detection) is refused again.
     pub fn retryable(outcome: &Result<OutboundResponse, Error>) -> bool {
         match outcome {
-            Ok(answer) => answer.status >= 500 || matches!(answer.status, 408 | 429),
+            Ok(answer) => (answer.status >= 500 && answer.status != 508) || matches!(answer.status, 408 | 429),
             Err(error) => matches!(error, Error::TargetUnreachable { .. }),
         }
     }
@@ -378,7 +379,7 @@ mod tests {
         for status in [500, 502, 503, 504, 408, 429] {
             assert!(RetryPolicy::retryable(&answer(status, "")), "{status}");
         }
-        for status in [200, 201, 204, 301, 400, 401, 403, 404, 409, 410, 422] {
+        for status in [200, 201, 204, 301, 400, 401, 403, 404, 409, 410, 422, 508] {
             assert!(!RetryPolicy::retryable(&answer(status, "")), "{status}");
         }
         assert!(RetryPolicy::retryable(&unreachable()), "no answer at all");
