@@ -47,6 +47,7 @@ impl App {
             clock: self.clock.as_ref(),
             random: self.random.as_ref(),
             ledger: self.ledger.as_ref(),
+            storage_budget_bytes: self.settings.storage_budget_bytes,
             retry: self.settings.retry,
             delivery_ttl_seconds: self.settings.delivery_ttl_seconds,
             allow_local_targets: self.settings.allow_local_targets,

@@ -31,6 +31,9 @@ pub enum Error {
     TooMuchWork(String),
     /// The body's Content-Type is not one the route reads.
     UnsupportedMediaType(String),
+    /// The target's stored delivery records would pass its storage budget (`STORAGE_BUDGET_MB`);
+    /// nothing was stored. The message says so, never what is stored.
+    InsufficientStorage(String),
     /// The target could not be reached at all (DNS, connection, TLS).
     TargetUnreachable { target: String, detail: String },
     /// The store (KV) failed.
@@ -81,6 +84,7 @@ impl Error {
             Error::PayloadTooLarge | Error::TooMuchWork(_) => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
+            Error::InsufficientStorage(_) => 507,
             Error::Store(_) | Error::Queue(_) | Error::Misconfigured(_) => 503,
             Error::Internal(_) => 500,
         }
@@ -98,6 +102,7 @@ impl Error {
             Error::PayloadTooLarge | Error::TooMuchWork(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TargetUnreachable { .. } => "target_unreachable",
+            Error::InsufficientStorage(_) => "insufficient_storage",
             Error::Store(_) => "store_unavailable",
             Error::Queue(_) => "queue_unavailable",
             Error::Internal(_) => "internal",
@@ -109,6 +114,7 @@ impl Error {
         match self {
             Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
             Error::UnsupportedMediaType(m) | Error::TooMuchWork(m) | Error::Misconfigured(m) => m.clone(),
+            Error::InsufficientStorage(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
             Error::RateLimited => "too many admin requests from this client; try again in a minute".into(),
             Error::MethodNotAllowed => "method not allowed on this route".into(),
@@ -256,6 +262,20 @@ mod tests {
             body_of(&response),
             serde_json::json!({"error_code": "SVCSTG.REPO.0400", "error_msg": "secret is missing"})
         );
+    }
+
+    #[test]
+    fn a_storage_budget_refusal_is_507_in_every_dialect() {
+        let full = || Error::InsufficientStorage("the target's storage budget is used up".into());
+        for dialect in [Dialect::Native, Dialect::GitLab, Dialect::ServiceStage, Dialect::Swr, Dialect::Alibaba] {
+            let response = full().into_response(dialect, "r1");
+            assert_eq!(response.status, 507, "{dialect:?}");
+            assert!(body_of(&response).to_string().contains("storage budget"), "{dialect:?}: the message is shown");
+        }
+        assert_eq!(body_of(&full().into_response(Dialect::Native, "r1"))["error"], "insufficient_storage");
+        assert_eq!(body_of(&full().into_response(Dialect::Alibaba, "r1"))["code"], "InsufficientStorage");
+        assert_eq!(body_of(&full().into_response(Dialect::Swr, "r1"))["error_code"], "SVCSTG.SWR.507");
+        assert_eq!(body_of(&full().into_response(Dialect::ServiceStage, "r1"))["error_code"], "SVCSTG.REPO.0507");
     }
 
     #[test]

@@ -33,6 +33,7 @@ impl<'a> Catalog<'a> {
             base_seconds: self.retry.base_seconds,
             max_attempts: self.retry.max_attempts,
             retention_ms: self.delivery_ttl_seconds.saturating_mul(1000),
+            budget_bytes: self.storage_budget_bytes,
             request,
         };
         self.ledger
@@ -51,6 +52,11 @@ impl<'a> Catalog<'a> {
     ) -> Result<Vec<AcceptAnswer>, Error> {
         match self.ask(target, Request::Accept { arrivals, attempt_now }).await? {
             Answer::Accepted { answers } => Ok(answers),
+            Answer::OverBudget => Err(Error::InsufficientStorage(format!(
+                "the target's delivery records would pass its storage budget ({} MB); nothing was stored. \
+                 Records older than DELIVERY_TTL_SECONDS make room as they are deleted, or an admin raises STORAGE_BUDGET_MB",
+                self.storage_budget_bytes / 1_000_000
+            ))),
             other => Err(unexpected(&other)),
         }
     }

@@ -4,7 +4,7 @@
 //! Each request reads only the rows it needs and writes back only the rows it changed.
 
 use super::stats::{hour_of, HourStats, StatsRow, Tally};
-use super::{Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Seen};
+use super::{budget, Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Seen};
 use crate::error::Error;
 use crate::model::delivery::{excerpt, redact, redact_bytes, RetryPolicy};
 use crate::model::{Call, Delivery, DeliveryState};
@@ -53,9 +53,14 @@ pub trait Rows {
     /// Whether any delivery is pending.
     fn any_pending(&self) -> Result<bool, String>;
     /// Deletes the replay ids whose time is over by `now_ms`, the settled deliveries made before
-    /// `deliveries_before` (their retention is over; a pending one is kept until it settles), and
-    /// the statistics of hours more than `stats::KEPT_HOURS` before `now_ms`'s.
+    /// `deliveries_before` (their retention is over; a pending one is kept until it settles), the
+    /// order keys of the deleted deliveries that no delivery still has (nothing pending or kept
+    /// refers to them), and the statistics of hours more than `stats::KEPT_HOURS` before
+    /// `now_ms`'s. The deleted deliveries' bytes come off [`Rows::stored_bytes`].
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String>;
+    /// The bytes the stored deliveries take, as `budget::stored_size` counted each when
+    /// `put_entry` wrote it with its call: a running total, never a scan.
+    fn stored_bytes(&self) -> Result<u64, String>;
     /// A trigger's counts for one hour.
     fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String>;
     fn put_stats(&mut self, row: &StatsRow) -> Result<(), String>;
@@ -73,6 +78,9 @@ pub struct Envelope {
     pub max_attempts: u32,
     /// How long a delivery record is kept (`DELIVERY_TTL_SECONDS`).
     pub retention_ms: u64,
+    /// The target's storage budget in bytes (`STORAGE_BUDGET_MB`); 0: none.
+    #[serde(default)]
+    pub budget_bytes: u64,
     pub request: Request,
 }
 
@@ -162,6 +170,9 @@ pub enum Answer {
     Stats {
         rows: Vec<StatsRow>,
     },
+    /// Nothing was taken in: the new deliveries would take the target's stored bytes past its
+    /// budget.
+    OverBudget,
 }
 
 impl Answer {
@@ -177,6 +188,7 @@ impl Answer {
             Answer::Page { .. } => "page",
             Answer::LastUsed { .. } => "last_used",
             Answer::Stats { .. } => "stats",
+            Answer::OverBudget => "over_budget",
         }
     }
 }
@@ -256,7 +268,7 @@ impl WireReport {
 
 /// Serves one request over `rows`.
 pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> {
-    let Envelope { now_ms: now, random, base_seconds, max_attempts, retention_ms, request } = envelope;
+    let Envelope { now_ms: now, random, base_seconds, max_attempts, retention_ms, budget_bytes, request } = envelope;
     let mut ledger = Ledger::new(RetryPolicy { base_seconds, max_attempts });
     let answer = match request {
         Request::Accept { arrivals, attempt_now } => {
@@ -270,6 +282,14 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
                 let next =
                     (attempt_now && matches!(accepted, Accepted::New { .. })).then(|| ledger.next_attempt(&id, now));
                 answers.push(AcceptAnswer { id, accepted, next });
+            }
+            // Refused whole, before anything is written: what is stored stays as it was.
+            let created = ledger.changes.created.iter().filter_map(|id| ledger.entries.get(id));
+            let incoming: u64 = created.map(|entry| budget::stored_size(&entry.delivery.call)).sum();
+            if incoming > 0 && budget_bytes > 0 {
+                if budget::over(rows.stored_bytes()?, incoming, budget_bytes) {
+                    return Ok(Answer::OverBudget);
+                }
             }
             Answer::Accepted { answers }
         }

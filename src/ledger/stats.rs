@@ -266,6 +266,7 @@ mod tests {
                 base_seconds: 1,
                 max_attempts: 2,
                 retention_ms: 30 * 24 * HOUR_MS,
+                budget_bytes: 0,
                 request,
             };
             serve(&mut rows, envelope).unwrap()
