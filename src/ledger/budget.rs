@@ -81,6 +81,7 @@ mod tests {
                 max_attempts: 2,
                 retention_ms: day,
                 budget_bytes,
+                refused: String::new(),
                 request,
             };
             serve(rows, envelope).unwrap()

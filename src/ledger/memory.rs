@@ -172,6 +172,7 @@ mod tests {
                 max_attempts: 2,
                 retention_ms: day,
                 budget_bytes: 0,
+                refused: String::new(),
                 request,
             };
             serve(rows, envelope).unwrap();

@@ -26,10 +26,12 @@ mod attempts;
 pub mod budget;
 mod memory;
 mod port;
+pub mod refusals;
 mod serve;
 pub mod stats;
 
 pub use port::{LedgerPort, MemoryLedger};
+pub use refusals::{MemoryRefusals, Refusals};
 
 pub use attempts::{AfterAttempt, AttemptReport, NextAttempt, ATTEMPT_LEASE_MS};
 pub use memory::MemoryRows;

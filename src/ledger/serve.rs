@@ -81,6 +81,10 @@ pub struct Envelope {
     /// The target's storage budget in bytes (`STORAGE_BUDGET_MB`); 0: none.
     #[serde(default)]
     pub budget_bytes: u64,
+    /// Refused webhooks counted by the worker since its last request to this ledger, by trigger
+    /// (`refusals::encode`): counted before the request is served, whatever it is.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub refused: String,
     pub request: Request,
 }
 
@@ -130,10 +134,8 @@ pub enum Request {
         id: String,
         notification: crate::model::delivery::Notification,
     },
-    /// A webhook for `trigger` was refused (a bad signature, a filter): counted, nothing else.
-    Refused {
-        trigger: String,
-    },
+    /// Nothing but the envelope's `refused` counts (a worker's tally that waited a minute).
+    Flush,
     /// The statistics from hour `from_hour` on, of one trigger or of every trigger of the target.
     Stats {
         trigger: Option<String>,
@@ -268,7 +270,14 @@ impl WireReport {
 
 /// Serves one request over `rows`.
 pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> {
-    let Envelope { now_ms: now, random, base_seconds, max_attempts, retention_ms, budget_bytes, request } = envelope;
+    let Envelope { now_ms: now, random, base_seconds, max_attempts, retention_ms, budget_bytes, refused, request } =
+        envelope;
+    if !refused.is_empty() {
+        let deltas = super::refusals::decode(&refused)
+            .into_iter()
+            .map(|(trigger, n)| (trigger, HourStats { refused: n, ..HourStats::default() }));
+        add(rows, now, deltas.collect())?;
+    }
     let mut ledger = Ledger::new(RetryPolicy { base_seconds, max_attempts });
     let answer = match request {
         Request::Accept { arrivals, attempt_now } => {
@@ -345,10 +354,7 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
             return Ok(Answer::Page { deliveries, next });
         }
         Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
-        Request::Refused { trigger } => {
-            count(rows, now, vec![(trigger, Tally::Refused)])?;
-            return Ok(Answer::Done { changed: true });
-        }
+        Request::Flush => return Ok(Answer::Done { changed: true }),
         Request::Stats { trigger, from_hour } => {
             return Ok(Answer::Stats { rows: rows.stats_since(trigger.as_deref(), from_hour)? });
         }
@@ -444,7 +450,6 @@ fn with_call(rows: &dyn Rows, entry: Entry) -> Result<Delivery, String> {
 /// Adds `tallies` to their triggers' counts for the hour of `now`: one row read and written per
 /// trigger.
 fn count(rows: &mut dyn Rows, now: u64, tallies: Vec<(String, Tally)>) -> Result<(), String> {
-    let hour = hour_of(now);
     let mut by_trigger: Vec<(String, HourStats)> = Vec::new();
     for (trigger, tally) in tallies {
         match by_trigger.iter_mut().find(|(t, _)| *t == trigger) {
@@ -456,7 +461,13 @@ fn count(rows: &mut dyn Rows, now: u64, tallies: Vec<(String, Tally)>) -> Result
             }
         }
     }
-    for (trigger, delta) in by_trigger {
+    add(rows, now, by_trigger)
+}
+
+/// Adds each trigger's `delta` to its counts for the hour of `now`.
+fn add(rows: &mut dyn Rows, now: u64, deltas: Vec<(String, HourStats)>) -> Result<(), String> {
+    let hour = hour_of(now);
+    for (trigger, delta) in deltas {
         let mut stats = rows.stats(&trigger, hour)?.unwrap_or_default();
         stats.add(&delta);
         rows.put_stats(&StatsRow { trigger, hour, stats })?;

@@ -1,12 +1,14 @@
-// What one caller can make a target's ledger (a Durable Object) store: a per-target storage budget
-// (507 past it, nothing stored lost). The ledger object is also asked directly (as the worker asks
-// it), to let its clock run a week ahead.
+// What one caller can make a target's ledger (a Durable Object) store and do: a per-target storage
+// budget (507 past it, nothing stored lost), and refused webhooks counted per isolate rather than
+// one ledger request each. The ledger object is also asked directly (as the worker asks it), to
+// see what it holds without the worker's own tally, and to let its clock run a week ahead.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { withWorkerAndMock } from "./harness.mjs";
+import crypto from "node:crypto";
+import { withWorkerAndMock, fixture } from "./harness.mjs";
 
-// A 5 MB budget per target.
-const env = withWorkerAndMock(undefined, { worker: { bindings: { STORAGE_BUDGET_MB: "5" } } });
+// A 5 MB budget per target; refusals sent on their own at most every 2 s (a test-only setting).
+const env = withWorkerAndMock(undefined, { worker: { bindings: { STORAGE_BUDGET_MB: "5", REFUSAL_FLUSH_SECONDS: "2" } } });
 const WEEK_MS = 7 * 86_400_000;
 
 /** One request to target `target`'s ledger object, as the worker sends it. */
@@ -53,4 +55,35 @@ test("a target's storage budget: past it a call gets 507, and nothing already st
   assert.equal((await worker.call("GET", `/api/v1/deliveries/${ids[0]}`, { as: "alice" })).status, 404);
   const room = await fire(7);
   assert.ok(room.status < 300, `${room.status} ${room.text.slice(0, 200)}`);
+});
+
+test("refused webhooks: 50 forged ones cost no ledger request each, and the statistics still count them", async () => {
+  const { worker, target } = env;
+  const created = await worker.call("POST", "/api/v1/targets", { as: "alice", json: { name: "quiet", kind: "http", url: `${target.url}/quiet` } });
+  assert.equal(created.status, 201, created.text);
+  const hook = (await worker.call("POST", "/api/v1/triggers", {
+    as: "alice", json: { target: "quiet", source: { kind: "github", secrets: ["e2e-refusal-secret"] } },
+  })).body;
+  const forged = () => worker.call("POST", hook.hook_url, {
+    headers: { "content-type": "application/json", "x-github-event": "push", "x-github-delivery": crypto.randomUUID(),
+      "x-hub-signature-256": `sha256=${"0".repeat(64)}` },
+    body: fixture("github/push.json"),
+  });
+  // What the ledger object itself has counted, asked directly: the worker's tally is not sent.
+  const counted = async () => {
+    const { stats } = await ledger(created.body.id, { stats: { trigger: hook.id, from_hour: 0 } });
+    return stats.rows.reduce((sum, [, , counts]) => sum + Number(counts.split(" ")[4]), 0);
+  };
+  for (let i = 0; i < 50; i++) assert.equal((await forged()).status, 401);
+  assert.ok(await counted() <= 1, "the ledger was not asked to count each one (only the first went at once)");
+  // Past the flush period (2 s here, a minute in production), the next refusal sends them all.
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  assert.equal((await forged()).status, 401);
+  assert.equal(await counted(), 51);
+  // Within the period they wait, and go with the next request to that ledger: the statistics'.
+  for (let i = 0; i < 9; i++) assert.equal((await forged()).status, 401);
+  assert.equal(await counted(), 51);
+  const stats = await worker.call("GET", `/api/v1/triggers/${hook.id}/stats`, { as: "alice" });
+  assert.equal(stats.status, 200, stats.text);
+  assert.equal(stats.body.totals.refused, 60, stats.text);
 });
