@@ -169,6 +169,8 @@ fn breakdown(case: &Case, request: &Request) -> Vec<(&'static str, f64)> {
         base_seconds: 30,
         max_attempts: 10,
         retention_ms: 7 * 86_400_000,
+        budget_bytes: 100_000_000,
+        refused: String::new(),
         request: hookrelay::ledger::Request::Accept { arrivals: vec![arrival], attempt_now: false },
     };
     let envelope_json = serde_json::to_string(&envelope).unwrap();

@@ -7,7 +7,7 @@ use crate::auth::{Admin, AdminDirectory};
 use crate::catalog::Catalog;
 use crate::error::Error;
 use crate::http::Request;
-use crate::ledger::LedgerPort;
+use crate::ledger::{LedgerPort, Refusals};
 use crate::outbound::Outbound;
 use crate::ports::{Alarms, Analytics, Assets, Clock, Limiter, Log, Queue, Random};
 use crate::settings::Settings;
@@ -30,6 +30,8 @@ pub struct App {
     pub log: Box<dyn Log>,
     /// The per-target ledger (a Durable Object per target at the edge).
     pub ledger: Box<dyn LedgerPort>,
+    /// Refused webhooks not yet sent to their ledgers: the isolate's tally at the edge.
+    pub refusals: Box<dyn Refusals>,
     /// The scheduled triggers' alarms (a Durable Object per scheduled trigger at the edge).
     pub alarms: Box<dyn Alarms>,
     /// The static files (the admin page, the OpenAPI document): Workers Static Assets at the edge.
@@ -47,6 +49,8 @@ impl App {
             clock: self.clock.as_ref(),
             random: self.random.as_ref(),
             ledger: self.ledger.as_ref(),
+            refusals: self.refusals.as_ref(),
+            storage_budget_bytes: self.settings.storage_budget_bytes,
             retry: self.settings.retry,
             delivery_ttl_seconds: self.settings.delivery_ttl_seconds,
             allow_local_targets: self.settings.allow_local_targets,

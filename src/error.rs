@@ -36,6 +36,9 @@ pub enum Error {
     /// The request came through this many hookrelay deliveries (`X-Hookrelay-Hops`, see `loops`):
     /// a delivery or notification that calls hookrelay itself, refused so that the chain ends.
     LoopDetected(u32),
+    /// The target's stored delivery records would pass its storage budget (`STORAGE_BUDGET_MB`);
+    /// nothing was stored. The message says so, never what is stored.
+    InsufficientStorage(String),
     /// The target could not be reached at all (DNS, connection, TLS).
     TargetUnreachable { target: String, detail: String },
     /// The store (KV) failed.
@@ -100,6 +103,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => 415,
             Error::TargetUnreachable { .. } => 502,
             Error::LoopDetected(_) => 508,
+            Error::InsufficientStorage(_) => 507,
             Error::Store(_) | Error::Queue(_) | Error::Misconfigured(_) => 503,
             Error::Internal(_) | Error::OfDelivery { .. } => 500,
         }
@@ -119,6 +123,7 @@ impl Error {
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TargetUnreachable { .. } => "target_unreachable",
             Error::LoopDetected(_) => "loop_detected",
+            Error::InsufficientStorage(_) => "insufficient_storage",
             Error::Store(_) => "store_unavailable",
             Error::Queue(_) => "queue_unavailable",
             Error::Internal(_) | Error::OfDelivery { .. } => "internal",
@@ -131,6 +136,7 @@ impl Error {
             Error::BadRequest(m) | Error::NotFound(m) | Error::Conflict(m) | Error::BadSignature(m) => m.clone(),
             Error::Unprocessable(m) => m.clone(),
             Error::UnsupportedMediaType(m) | Error::TooMuchWork(m) | Error::Misconfigured(m) => m.clone(),
+            Error::InsufficientStorage(m) => m.clone(),
             Error::Unauthorized => "a valid admin token is required".into(),
             Error::RateLimited => "too many admin requests from this client; try again in a minute".into(),
             Error::MethodNotAllowed => "method not allowed on this route".into(),
@@ -351,6 +357,20 @@ mod tests {
             body(Dialect::Alibaba),
             serde_json::json!({"code": "LoopDetected", "message": message, "requestId": "r4"})
         );
+    }
+
+    #[test]
+    fn a_storage_budget_refusal_is_507_in_every_dialect() {
+        let full = || Error::InsufficientStorage("the target's storage budget is used up".into());
+        for dialect in [Dialect::Native, Dialect::GitLab, Dialect::ServiceStage, Dialect::Swr, Dialect::Alibaba] {
+            let response = full().into_response(dialect, "r1");
+            assert_eq!(response.status, 507, "{dialect:?}");
+            assert!(body_of(&response).to_string().contains("storage budget"), "{dialect:?}: the message is shown");
+        }
+        assert_eq!(body_of(&full().into_response(Dialect::Native, "r1"))["error"], "insufficient_storage");
+        assert_eq!(body_of(&full().into_response(Dialect::Alibaba, "r1"))["code"], "InsufficientStorage");
+        assert_eq!(body_of(&full().into_response(Dialect::Swr, "r1"))["error_code"], "SVCSTG.SWR.507");
+        assert_eq!(body_of(&full().into_response(Dialect::ServiceStage, "r1"))["error_code"], "SVCSTG.REPO.0507");
     }
 
     #[test]

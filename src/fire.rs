@@ -19,6 +19,9 @@ use crate::model::delivery::{redact, redact_bytes, FirstAnswer, Idempotency};
 use crate::model::{Call, Payload, Trigger};
 use crate::relay::{self, Fired, TryOutcome};
 
+/// The largest answer kept for an `Idempotency-Key`'s repeats (GitLab's pipeline object is ~1 KiB).
+const MAX_KEPT_ANSWER_BYTES: usize = 64 * 1024;
+
 /// How long a token call's `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_MEMORY_MS: u64 = 24 * 60 * 60 * 1000;
 use serde_json::json;
@@ -184,6 +187,10 @@ async fn keep_first_answer(app: &App, target: &str, id: &str, answer: &Result<Re
             (response.status, "application/json".to_string(), response.body)
         }
     };
+    // A large answer is not kept: its repeats get the first call's delivery id and state instead.
+    if body.len() > MAX_KEPT_ANSWER_BYTES {
+        return;
+    }
     let body = Payload { content_type, body: redact_bytes(&body, &[token]) };
     if let Err(error) = app.catalog().note_first_answer(target, id, FirstAnswer { status, body }).await {
         app.log.line(json!({"type": "error", "delivery": id, "detail": format!("keeping the first answer: {}", error.for_the_log())}));

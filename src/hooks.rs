@@ -301,10 +301,15 @@ async fn refused(app: &App, endpoint: &Endpoint, reason: &str, answer: Response,
     answer
 }
 
-/// Counts a refused webhook in its trigger's statistics. A failure to count is logged, never
-/// answered: the webhook's answer does not depend on it.
+/// Counts a refused webhook in its trigger's statistics: in the isolate's tally, sent to the
+/// ledger at once only when the trigger's last send is a minute old (`ledger::refusals`). A failure
+/// to send is logged, never answered: the webhook's answer does not depend on it.
 async fn count_refusal(app: &App, trigger: &Trigger) {
-    if let Err(error) = app.catalog().count_refused(trigger).await {
+    let now = app.clock.now_ms();
+    if !app.refusals.count(&trigger.target, &trigger.id, now, app.settings.refusal_flush_ms) {
+        return;
+    }
+    if let Err(error) = app.catalog().flush_refusals(&trigger.target).await {
         app.log.line(json!({"type": "error", "what": "counting a refusal", "trigger": trigger.id, "detail": error.for_the_log()}));
     }
 }

@@ -14,7 +14,15 @@ pub struct Settings {
     /// `PUBLIC_URL`: where admins reach this worker (`https://hooks.example.com`), for the links
     /// in notifications; without it they link to the admin page's path alone.
     pub public_url: Option<String>,
+    /// `STORAGE_BUDGET_MB`, in bytes: what one target's delivery records may take (0: no budget).
+    pub storage_budget_bytes: u64,
+    /// `REFUSAL_FLUSH_SECONDS`, in ms, for tests only: how often at most a trigger's refused
+    /// webhooks cost a ledger request of their own (`ledger::refusals`).
+    pub refusal_flush_ms: u64,
 }
+
+/// `STORAGE_BUDGET_MB`'s default.
+pub const STORAGE_BUDGET_MB: u64 = 100;
 
 impl Default for Settings {
     fn default() -> Self {
@@ -23,6 +31,8 @@ impl Default for Settings {
             delivery_ttl_seconds: DELIVERY_RETENTION_SECONDS,
             allow_local_targets: false,
             public_url: None,
+            storage_budget_bytes: STORAGE_BUDGET_MB * 1_000_000,
+            refusal_flush_ms: crate::ledger::refusals::FLUSH_EVERY_MS,
         }
     }
 }
@@ -43,12 +53,16 @@ impl Settings {
             public_url: var("PUBLIC_URL")
                 .map(|url| url.trim().trim_end_matches('/').to_string())
                 .filter(|url| public_url_problem(url).is_none()),
+            storage_budget_bytes: number("STORAGE_BUDGET_MB")
+                .map_or(defaults.storage_budget_bytes, |mb| mb.min(1_000_000).saturating_mul(1_000_000)),
+            refusal_flush_ms: number("REFUSAL_FLUSH_SECONDS").map_or(defaults.refusal_flush_ms, |n| n.min(3600) * 1000),
         }
     }
 }
 
 /// The numeric vars, which must be whole numbers when they are set.
-const NUMBER_VARS: [&str; 3] = ["RETRY_BASE_SECONDS", "RETRY_MAX_ATTEMPTS", "DELIVERY_TTL_SECONDS"];
+const NUMBER_VARS: [&str; 5] =
+    ["RETRY_BASE_SECONDS", "RETRY_MAX_ATTEMPTS", "DELIVERY_TTL_SECONDS", "STORAGE_BUDGET_MB", "REFUSAL_FLUSH_SECONDS"];
 
 /// What keeps this deployment from working, one line per setting: the setting's name and what is
 /// wrong, never its value. `var` and `secret` read vars and secrets by name; `bound` says whether
@@ -150,8 +164,12 @@ mod tests {
             ("RETRY_MAX_ATTEMPTS", "3"),
             ("DELIVERY_TTL_SECONDS", "5"),
             ("ALLOW_HTTP_TARGETS", "true"),
+            ("STORAGE_BUDGET_MB", "5"),
+            ("REFUSAL_FLUSH_SECONDS", "2"),
         ]));
         assert!(tuned.allow_local_targets);
+        assert_eq!((tuned.storage_budget_bytes, tuned.refusal_flush_ms), (5_000_000, 2000));
+        assert_eq!(Settings::default().storage_budget_bytes, 100_000_000);
         assert_eq!(tuned.retry, RetryPolicy { base_seconds: 1, max_attempts: 3 });
         assert_eq!(tuned.delivery_ttl_seconds, 60, "KV's shortest TTL");
         let odd = Settings::from_vars(vars(&[("RETRY_BASE_SECONDS", "soon"), ("RETRY_MAX_ATTEMPTS", "0")]));

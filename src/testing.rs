@@ -65,6 +65,7 @@ impl TestApp {
             limiter: Box::new(Unlimited),
             log: Box::new(log.clone()),
             ledger: Box::new(ledger.clone()),
+            refusals: Box::new(crate::ledger::MemoryRefusals::default()),
             alarms: Box::new(alarms.clone()),
             assets: Box::new(repository_assets()),
             analytics: Box::new(analytics.clone()),

@@ -847,6 +847,48 @@ fn a_triggers_statistics_count_deliveries_attempts_and_refusals_by_the_hour() {
     }
 }
 
+/// Refused webhooks are tallied where they are refused: 50 forged ones in a minute cost at most one
+/// ledger request of their own, and every one is counted, sent with the next request to the
+/// ledger or on its own once a minute has passed.
+#[test]
+fn fifty_refused_webhooks_cost_at_most_one_ledger_request_a_minute_and_all_are_counted() {
+    let app = app();
+    let url = github_hook(&app, "http", json!({}));
+    let trigger = url.rsplit('/').next().unwrap().to_string();
+    let forged = || {
+        Request::new("POST", &url)
+            .with_body("application/json", fixture("github/push.json"))
+            .with_header("X-Hub-Signature-256", &format!("sha256={}", "0".repeat(64)))
+            .with_header("X-GitHub-Event", "push")
+    };
+    let requests = || app.ledger.requests.borrow().values().sum::<u32>();
+    let stored = || {
+        let targets = app.ledger.targets.borrow();
+        targets.values().flat_map(|rows| rows.stats.values()).map(|stats| stats.refused).sum::<u64>()
+    };
+    let before = requests();
+    for _ in 0..50 {
+        assert_eq!(send(&app, forged()).0, 401);
+        app.clock.advance(1000);
+    }
+    assert!(requests() - before <= 1, "{} ledger requests for 50 refusals", requests() - before);
+    assert!(stored() < 50, "not counted one by one");
+    // A minute after the last send, the next refusal sends every waiting count, in one request.
+    app.clock.advance(10_000);
+    assert_eq!(send(&app, forged()).0, 401);
+    assert_eq!(requests() - before, 2);
+    assert_eq!(stored(), 51, "none lost");
+    // Within the next minute they wait again, and go with the next request to the ledger: here
+    // the statistics' own.
+    for _ in 0..9 {
+        assert_eq!(send(&app, forged()).0, 401);
+    }
+    assert_eq!(requests() - before, 2);
+    let (status, stats) = admin(&app, "GET", &format!("/api/v1/triggers/{trigger}/stats"), Value::Null);
+    assert_eq!((status, stats["totals"]["refused"].clone()), (200, json!(60)), "{stats}");
+    assert_eq!(requests() - before, 3, "the statistics' request carried them");
+}
+
 #[test]
 fn a_dead_delivery_notifies_its_triggers_notify_target_once_and_records_how_it_went() {
     let app = app();

@@ -24,21 +24,27 @@ impl<'a> Catalog<'a> {
         Delivery::new(trigger_id, target_id, &delivery_stamp(now, random), call, now)
     }
 
+    /// One request to `target`'s ledger, with the refused webhooks waiting for it (put back if
+    /// the ledger could not be reached).
     async fn ask(&self, target: &str, request: Request) -> Result<Answer, Error> {
         let mut random = [0u8; 4];
         self.random.fill(&mut random);
+        let refused = self.refusals.take(target);
         let envelope = Envelope {
             now_ms: self.clock.now_ms(),
             random: u32::from_le_bytes(random),
             base_seconds: self.retry.base_seconds,
             max_attempts: self.retry.max_attempts,
             retention_ms: self.delivery_ttl_seconds.saturating_mul(1000),
+            budget_bytes: self.storage_budget_bytes,
+            refused: crate::ledger::refusals::encode(&refused),
             request,
         };
-        self.ledger
-            .ask(target, &envelope)
-            .await
-            .map_err(|why| Error::Store(format!("the ledger of target {target}: {why}")))
+        let answer = self.ledger.ask(target, &envelope).await;
+        answer.map_err(|why| {
+            self.refusals.put_back(target, refused);
+            Error::Store(format!("the ledger of target {target}: {why}"))
+        })
     }
 
     /// Hands `arrivals` (all for `target`) to its ledger: each is new or a repeat. With
@@ -51,6 +57,11 @@ impl<'a> Catalog<'a> {
     ) -> Result<Vec<AcceptAnswer>, Error> {
         match self.ask(target, Request::Accept { arrivals, attempt_now }).await? {
             Answer::Accepted { answers } => Ok(answers),
+            Answer::OverBudget => Err(Error::InsufficientStorage(format!(
+                "the target's delivery records would pass its storage budget ({} MB); nothing was stored. \
+                 Records older than DELIVERY_TTL_SECONDS make room as they are deleted, or an admin raises STORAGE_BUDGET_MB",
+                self.storage_budget_bytes / 1_000_000
+            ))),
             other => Err(unexpected(&other)),
         }
     }
@@ -146,9 +157,9 @@ impl<'a> Catalog<'a> {
         self.done(target, Request::Answered { id: id.to_string(), answer }).await
     }
 
-    /// Counts a refused webhook (a bad signature, a filter) in its trigger's statistics.
-    pub async fn count_refused(&self, trigger: &Trigger) -> Result<(), Error> {
-        self.done(&trigger.target, Request::Refused { trigger: trigger.id.clone() }).await.map(|_| ())
+    /// Sends the refused webhooks waiting for `target`'s ledger (`ledger::refusals`) on their own.
+    pub async fn flush_refusals(&self, target: &str) -> Result<(), Error> {
+        self.done(target, Request::Flush).await.map(|_| ())
     }
 
     /// The statistics kept by `target`'s ledger from hour `from_hour` on, of `trigger` or of

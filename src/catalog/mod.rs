@@ -29,6 +29,10 @@ pub struct Catalog<'a> {
     pub random: &'a dyn Random,
     /// The targets' ledgers: delivery records, replay ids and order (see `deliveries.rs`).
     pub ledger: &'a dyn crate::ledger::LedgerPort,
+    /// Refused webhooks waiting to go to their targets' ledgers (`ledger::refusals`).
+    pub refusals: &'a dyn crate::ledger::Refusals,
+    /// `STORAGE_BUDGET_MB` in bytes: each target ledger's budget for its delivery records.
+    pub storage_budget_bytes: u64,
     pub retry: crate::model::delivery::RetryPolicy,
     pub delivery_ttl_seconds: u64,
     pub allow_local_targets: bool,

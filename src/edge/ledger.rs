@@ -6,6 +6,7 @@
 //! ids are hashes.
 
 use super::ObjectNamespace;
+use crate::ledger::budget::stored_size;
 use crate::ledger::stats::{hour_of, HourStats, StatsRow, KEPT_HOURS};
 use crate::ledger::LedgerPort;
 use crate::ledger::{Answer, Entry, Envelope, KeyState, Order, Request, Rows, Seen, SWEEP_EVERY_MS};
@@ -14,7 +15,7 @@ use crate::ports::LocalFuture;
 use worker::{durable_object, DurableObject, Env, SqlStorage, SqlStorageValue, State};
 
 /// The tables: see `ledger/mod.rs` for what each row is.
-const SCHEMA: [&str; 19] = [
+const SCHEMA: [&str; 22] = [
     "DROP TABLE IF EXISTS seen",
     "CREATE TABLE IF NOT EXISTS replay_ids (id TEXT PRIMARY KEY, delivery_id TEXT NOT NULL, at INTEGER NOT NULL, until INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS replay_ids_until ON replay_ids (until)",
@@ -39,6 +40,12 @@ const SCHEMA: [&str; 19] = [
     "CREATE TABLE IF NOT EXISTS stats (trigger TEXT NOT NULL, hour INTEGER NOT NULL, data TEXT NOT NULL, PRIMARY KEY (trigger, hour))",
     // What `expire` deletes by, and the overview reads by.
     "CREATE INDEX IF NOT EXISTS stats_hour ON stats (hour)",
+    // What `budget::stored_size` counted for the row (0 in a row made before: not counted).
+    "ALTER TABLE deliveries ADD COLUMN size INTEGER NOT NULL DEFAULT 0",
+    // Once per object: the order keys whose deliveries were deleted before keys expired with them
+    // (a constant-false condition skips the scan afterwards).
+    "DELETE FROM order_keys WHERE NOT EXISTS (SELECT 1 FROM meta WHERE name = 'keys_swept') AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.key = order_keys.key)",
+    "INSERT OR IGNORE INTO meta (name, value) VALUES ('keys_swept', 1)",
 ];
 
 #[durable_object]
@@ -206,11 +213,17 @@ impl Rows for SqlRows {
             int(entry.due_at),
         ];
         if with_call {
+            let size = int(stored_size(&call));
             values.push(serde_json::to_string(&call).map_err(|e| e.to_string())?.into());
+            values.push(size.clone());
             values.push(entry.delivery.id.as_str().into());
             self.run(
-                "INSERT OR REPLACE INTO deliveries (seq, key, trigger, state, at, entry, watched, due_at, call, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO deliveries (seq, key, trigger, state, at, entry, watched, due_at, call, size, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
+            )?;
+            self.run(
+                "INSERT INTO meta (name, value) VALUES ('stored_bytes', ?) ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
+                vec![size],
             )
         } else {
             values.push(entry.delivery.id.as_str().into());
@@ -292,8 +305,28 @@ impl Rows for SqlRows {
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
         self.run("DELETE FROM replay_ids WHERE until <= ?", vec![int(now_ms)])?;
         let pending = state_name(DeliveryState::Pending);
-        self.run("DELETE FROM deliveries WHERE at < ? AND state <> ?", vec![int(deliveries_before), pending.into()])?;
+        let gone = self.rows(
+            "DELETE FROM deliveries WHERE at < ? AND state <> ? RETURNING key, size",
+            vec![int(deliveries_before), pending.into()],
+        )?;
+        if !gone.is_empty() {
+            let freed: u64 = gone.iter().map(|row| number(row.get(1))).sum();
+            self.run("UPDATE meta SET value = MAX(0, value - ?) WHERE name = 'stored_bytes'", vec![int(freed)])?;
+            // Once per deleted delivery: a key seen again deletes nothing (a primary-key lookup).
+            for row in &gone {
+                let key = text(row.first());
+                self.run(
+                    "DELETE FROM order_keys WHERE key = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE key = ?)",
+                    vec![key.as_str().into(), key.into()],
+                )?;
+            }
+        }
         self.run("DELETE FROM stats WHERE hour < ?", vec![int(hour_of(now_ms).saturating_sub(KEPT_HOURS))])
+    }
+
+    fn stored_bytes(&self) -> Result<u64, String> {
+        let rows = self.rows("SELECT value FROM meta WHERE name = 'stored_bytes'", Vec::new())?;
+        Ok(rows.first().map_or(0, |row| number(row.first())))
     }
 
     fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String> {

@@ -15,6 +15,7 @@ use crate::access_keys::MemoryNonces;
 use crate::auth::AdminDirectory;
 use crate::context::App;
 use crate::http;
+use crate::ledger::MemoryRefusals;
 use crate::ports::Log;
 use crate::sealed::{Keyring, SealedStore};
 use crate::settings::Settings;
@@ -36,6 +37,9 @@ thread_local! {
     /// The nonces of the Alibaba signatures this isolate accepted, for 15 minutes each: kept across
     /// requests, per isolate (a replay to another isolate is not caught; see `access_keys`).
     static NONCES: std::rc::Rc<MemoryNonces> = std::rc::Rc::new(MemoryNonces::default());
+    /// The refused webhooks this isolate counted and has not yet sent to their targets' ledgers
+    /// (`ledger::refusals`): lost if the isolate ends first.
+    static REFUSALS: std::rc::Rc<MemoryRefusals> = std::rc::Rc::new(MemoryRefusals::default());
 }
 
 /// The app with the platform's ports, as `wrangler.toml` binds them. `Err` only for a deployment
@@ -64,6 +68,7 @@ fn app(env: &Env) -> worker::Result<App> {
         },
         log: Box::new(ConsoleLog),
         ledger: Box::new(ledger::DurableLedger(namespace(env, "LEDGER")?)),
+        refusals: Box::new(REFUSALS.with(|refusals| refusals.clone())),
         alarms: Box::new(schedule::DurableAlarms(namespace(env, "SCHEDULES")?)),
         assets: Box::new(StaticAssets(binding(env, "ASSETS"))),
         analytics: match binding::<AnalyticsDataset>(env, "ANALYTICS") {

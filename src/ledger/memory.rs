@@ -1,10 +1,11 @@
 //! [`Rows`] in memory: native tests' ledgers (`MemoryLedger`), and the model of what the
 //! object's tables hold and which rows each query returns.
 
+use super::budget::stored_size;
 use super::stats::{hour_of, HourStats, StatsRow, KEPT_HOURS};
 use super::{Entry, KeyState, Order, Rows, Seen};
 use crate::model::{Call, DeliveryState};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The rows in memory: native tests, and the model of what the object's tables hold.
 #[derive(Debug, Default, Clone)]
@@ -15,6 +16,8 @@ pub struct MemoryRows {
     pub next_seq: u64,
     /// (trigger, hour) -> counts.
     pub stats: BTreeMap<(String, u64), HourStats>,
+    /// The running total of the stored deliveries' sizes (`meta.stored_bytes`).
+    pub stored_bytes: u64,
 }
 
 impl Rows for MemoryRows {
@@ -44,10 +47,10 @@ impl Rows for MemoryRows {
     }
     fn put_entry(&mut self, entry: &Entry, with_call: bool) -> Result<(), String> {
         let mut entry = entry.clone();
-        if !with_call {
-            if let Some(stored) = self.entries.get_mut(&entry.delivery.id) {
-                entry.delivery.call = std::mem::take(&mut stored.delivery.call);
-            }
+        if with_call {
+            self.stored_bytes += stored_size(&entry.delivery.call);
+        } else if let Some(stored) = self.entries.get_mut(&entry.delivery.id) {
+            entry.delivery.call = std::mem::take(&mut stored.delivery.call);
         }
         self.entries.insert(entry.delivery.id.clone(), entry);
         Ok(())
@@ -110,12 +113,26 @@ impl Rows for MemoryRows {
     }
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
         self.seen.retain(|_, seen| seen.until > now_ms);
-        self.entries.retain(|_, entry| {
-            entry.delivery.at >= deliveries_before || entry.delivery.state == DeliveryState::Pending
-        });
+        let (kept, gone): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut self.entries).into_iter().partition(|(_, entry)| {
+                entry.delivery.at >= deliveries_before || entry.delivery.state == DeliveryState::Pending
+            });
+        self.entries = kept;
+        let freed: u64 = gone.values().map(|entry| stored_size(&entry.delivery.call)).sum();
+        self.stored_bytes = self.stored_bytes.saturating_sub(freed);
+        // As the SQL does: only the keys of the deleted deliveries, each once no delivery has it.
+        let keys: BTreeSet<&String> = gone.values().map(|entry| &entry.key).collect();
+        for key in keys {
+            if !self.entries.values().any(|entry| entry.key == *key) {
+                self.keys.remove(key);
+            }
+        }
         let oldest = hour_of(now_ms).saturating_sub(KEPT_HOURS);
         self.stats.retain(|(_, hour), _| *hour >= oldest);
         Ok(())
+    }
+    fn stored_bytes(&self) -> Result<u64, String> {
+        Ok(self.stored_bytes)
     }
     fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String> {
         Ok(self.stats.get(&(trigger.to_string(), hour)).cloned())
@@ -131,5 +148,58 @@ impl Rows for MemoryRows {
             .filter(|((t, hour), _)| *hour >= from_hour && trigger.is_none_or(|trigger| t == trigger))
             .map(|((trigger, hour), stats)| StatsRow { trigger: trigger.clone(), hour: *hour, stats: stats.clone() })
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::arrival;
+    use super::super::{serve, Envelope, Request};
+    use super::*;
+
+    /// Through `serve`, as the object runs it: a key's row goes with its last delivery, and stays
+    /// while a delivery of it is pending or still kept.
+    #[test]
+    fn order_keys_expire_with_the_last_delivery_that_refers_to_them() {
+        let day = 86_400_000;
+        let mut rows = MemoryRows::default();
+        let accept = |rows: &mut MemoryRows, now_ms: u64, arrivals| {
+            let request = Request::Accept { arrivals, attempt_now: false };
+            let envelope = Envelope {
+                now_ms,
+                random: 0,
+                base_seconds: 1,
+                max_attempts: 2,
+                retention_ms: day,
+                budget_bytes: 0,
+                refused: String::new(),
+                request,
+            };
+            serve(rows, envelope).unwrap();
+        };
+        let at = |id: &str, key: &str, at: u64| {
+            let mut arrival = arrival(id, key, Order::Latest, &[]);
+            arrival.delivery.at = at;
+            arrival
+        };
+        accept(&mut rows, 0, vec![at("old", "gone", 0), at("waiting", "pending", 0), at("first", "recent", 0)]);
+        accept(&mut rows, day - 1, vec![at("second", "recent", day - 1)]);
+        for id in ["old", "first", "second"] {
+            rows.entries.get_mut(id).unwrap().delivery.state = DeliveryState::Delivered;
+        }
+        let keys = |rows: &MemoryRows| rows.keys.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&rows), ["gone", "pending", "recent"]);
+        accept(&mut rows, day + 10, vec![at("new", "fresh", day + 10)]);
+        assert_eq!(rows.entries.keys().collect::<Vec<_>>(), ["new", "second", "waiting"]);
+        assert_eq!(keys(&rows), ["fresh", "pending", "recent"], "only the key nothing refers to is gone");
+        // The pending one's key still orders it: a newer arrival supersedes it.
+        accept(&mut rows, day + 20, vec![at("newer", "pending", day + 20)]);
+        assert_eq!(rows.entries["waiting"].delivery.state, DeliveryState::Superseded);
+        // Once all of a key's deliveries are gone, so is it.
+        for entry in rows.entries.values_mut() {
+            entry.delivery.state = DeliveryState::Delivered;
+        }
+        accept(&mut rows, 3 * day, vec![]);
+        assert!(rows.keys.is_empty() && rows.entries.is_empty(), "{:?}", keys(&rows));
     }
 }

@@ -7,12 +7,15 @@
 //! [`serve`] reads and writes them through [`Rows`]):
 //! - `replay_ids(id TEXT PRIMARY KEY, delivery_id, at, until)`: [`Seen`], each until its time is
 //!   over (72 h for a webhook's, 24 h for an `Idempotency-Key`);
-//! - `deliveries(id TEXT PRIMARY KEY, seq, key, trigger, state, at, entry, watched)`, indexed on
-//!   `(key, state, watched)`, `(trigger, state, seq)` and `at`: [`Entry`] as JSON in `entry` (the
-//!   [`Delivery`] with its call and payload), the other columns what queries select on (`watched`:
-//!   `latest`, or out being attempted, what [`Rows::pending_of_key`] reads);
-//! - `order_keys(key TEXT PRIMARY KEY, state)`: [`KeyState`] as JSON;
-//! - `meta(name TEXT PRIMARY KEY, value)`: `next_seq`, the arrival counter.
+//! - `deliveries(id TEXT PRIMARY KEY, seq, key, trigger, state, at, entry, watched, call, size)`,
+//!   indexed on `(key, state, watched)`, `(trigger, state, seq)` and `at`: [`Entry`] as JSON in
+//!   `entry` (the [`Delivery`]; its call and payload apart in `call`), the other columns what
+//!   queries select on (`watched`: `latest`, or out being attempted, what
+//!   [`Rows::pending_of_key`] reads; `size`: what [`budget::stored_size`] counted);
+//! - `order_keys(key TEXT PRIMARY KEY, state)`: [`KeyState`] as JSON, deleted with the last
+//!   delivery of its key;
+//! - `meta(name TEXT PRIMARY KEY, value)`: `next_seq`, the arrival counter, and `stored_bytes`,
+//!   the running total the storage budget is checked against.
 //!
 //! Each method reads only the rows it names, so the adapter need not load the whole ledger:
 //! `accept` the `seen` rows of its replay ids, its key's row and that key's pending deliveries;
@@ -20,12 +23,15 @@
 //! that key's in-flight deliveries; `expire` the `seen` rows older than 72 h.
 
 mod attempts;
+pub mod budget;
 mod memory;
 mod port;
+pub mod refusals;
 mod serve;
 pub mod stats;
 
 pub use port::{LedgerPort, MemoryLedger};
+pub use refusals::{MemoryRefusals, Refusals};
 
 pub use attempts::{AfterAttempt, AttemptReport, NextAttempt, ATTEMPT_LEASE_MS};
 pub use memory::MemoryRows;

@@ -106,7 +106,8 @@ impl Rows for Counted<'_> {
         self.rows.call(id)
     }
     fn put_entry(&mut self, entry: &Entry, with_call: bool) -> Result<(), String> {
-        self.written += 1;
+        // With its call, the running total of stored bytes too.
+        self.written += 1 + u64::from(with_call);
         self.rows.put_entry(entry, with_call)
     }
     fn put_key(&mut self, key: &str, state: &KeyState) -> Result<(), String> {
@@ -150,10 +151,15 @@ impl Rows for Counted<'_> {
         self.rows.any_pending()
     }
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String> {
-        let before = self.rows.seen.len() + self.rows.entries.len() + self.rows.stats.len();
+        let rows = |r: &MemoryRows| r.seen.len() + r.entries.len() + r.keys.len() + r.stats.len();
+        let before = rows(self.rows);
         self.rows.expire(now_ms, deliveries_before)?;
-        self.written += (before - self.rows.seen.len() - self.rows.entries.len() - self.rows.stats.len()) as u64;
+        self.written += (before - rows(self.rows)) as u64;
         Ok(())
+    }
+    fn stored_bytes(&self) -> Result<u64, String> {
+        self.read.set(self.read.get() + 1);
+        self.rows.stored_bytes()
     }
     fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String> {
         self.count_one(self.rows.stats(trigger, hour))

@@ -4,7 +4,7 @@
 //! Each request reads only the rows it needs and writes back only the rows it changed.
 
 use super::stats::{hour_of, HourStats, StatsRow, Tally};
-use super::{Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Seen};
+use super::{budget, Accepted, AfterAttempt, Arrival, AttemptReport, Entry, KeyState, Ledger, NextAttempt, Seen};
 use crate::error::Error;
 use crate::model::delivery::{excerpt, redact, redact_bytes, RetryPolicy};
 use crate::model::{Call, Delivery, DeliveryState};
@@ -53,9 +53,14 @@ pub trait Rows {
     /// Whether any delivery is pending.
     fn any_pending(&self) -> Result<bool, String>;
     /// Deletes the replay ids whose time is over by `now_ms`, the settled deliveries made before
-    /// `deliveries_before` (their retention is over; a pending one is kept until it settles), and
-    /// the statistics of hours more than `stats::KEPT_HOURS` before `now_ms`'s.
+    /// `deliveries_before` (their retention is over; a pending one is kept until it settles), the
+    /// order keys of the deleted deliveries that no delivery still has (nothing pending or kept
+    /// refers to them), and the statistics of hours more than `stats::KEPT_HOURS` before
+    /// `now_ms`'s. The deleted deliveries' bytes come off [`Rows::stored_bytes`].
     fn expire(&mut self, now_ms: u64, deliveries_before: u64) -> Result<(), String>;
+    /// The bytes the stored deliveries take, as `budget::stored_size` counted each when
+    /// `put_entry` wrote it with its call: a running total, never a scan.
+    fn stored_bytes(&self) -> Result<u64, String>;
     /// A trigger's counts for one hour.
     fn stats(&self, trigger: &str, hour: u64) -> Result<Option<HourStats>, String>;
     fn put_stats(&mut self, row: &StatsRow) -> Result<(), String>;
@@ -73,6 +78,13 @@ pub struct Envelope {
     pub max_attempts: u32,
     /// How long a delivery record is kept (`DELIVERY_TTL_SECONDS`).
     pub retention_ms: u64,
+    /// The target's storage budget in bytes (`STORAGE_BUDGET_MB`); 0: none.
+    #[serde(default)]
+    pub budget_bytes: u64,
+    /// Refused webhooks counted by the worker since its last request to this ledger, by trigger
+    /// (`refusals::encode`): counted before the request is served, whatever it is.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub refused: String,
     pub request: Request,
 }
 
@@ -127,10 +139,8 @@ pub enum Request {
         id: String,
         answer: crate::model::delivery::FirstAnswer,
     },
-    /// A webhook for `trigger` was refused (a bad signature, a filter): counted, nothing else.
-    Refused {
-        trigger: String,
-    },
+    /// Nothing but the envelope's `refused` counts (a worker's tally that waited a minute).
+    Flush,
     /// The statistics from hour `from_hour` on, of one trigger or of every trigger of the target.
     Stats {
         trigger: Option<String>,
@@ -167,6 +177,9 @@ pub enum Answer {
     Stats {
         rows: Vec<StatsRow>,
     },
+    /// Nothing was taken in: the new deliveries would take the target's stored bytes past its
+    /// budget.
+    OverBudget,
 }
 
 impl Answer {
@@ -182,6 +195,7 @@ impl Answer {
             Answer::Page { .. } => "page",
             Answer::LastUsed { .. } => "last_used",
             Answer::Stats { .. } => "stats",
+            Answer::OverBudget => "over_budget",
         }
     }
 }
@@ -261,7 +275,14 @@ impl WireReport {
 
 /// Serves one request over `rows`.
 pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> {
-    let Envelope { now_ms: now, random, base_seconds, max_attempts, retention_ms, request } = envelope;
+    let Envelope { now_ms: now, random, base_seconds, max_attempts, retention_ms, budget_bytes, refused, request } =
+        envelope;
+    if !refused.is_empty() {
+        let deltas = super::refusals::decode(&refused)
+            .into_iter()
+            .map(|(trigger, n)| (trigger, HourStats { refused: n, ..HourStats::default() }));
+        add(rows, now, deltas.collect())?;
+    }
     let mut ledger = Ledger::new(RetryPolicy { base_seconds, max_attempts });
     let answer = match request {
         Request::Accept { arrivals, attempt_now } => {
@@ -275,6 +296,14 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
                 let next =
                     (attempt_now && matches!(accepted, Accepted::New { .. })).then(|| ledger.next_attempt(&id, now));
                 answers.push(AcceptAnswer { id, accepted, next });
+            }
+            // Refused whole, before anything is written: what is stored stays as it was.
+            let created = ledger.changes.created.iter().filter_map(|id| ledger.entries.get(id));
+            let incoming: u64 = created.map(|entry| budget::stored_size(&entry.delivery.call)).sum();
+            if incoming > 0 && budget_bytes > 0 {
+                if budget::over(rows.stored_bytes()?, incoming, budget_bytes) {
+                    return Ok(Answer::OverBudget);
+                }
             }
             Answer::Accepted { answers }
         }
@@ -334,10 +363,7 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
             return Ok(Answer::Page { deliveries, next });
         }
         Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
-        Request::Refused { trigger } => {
-            count(rows, now, vec![(trigger, Tally::Refused)])?;
-            return Ok(Answer::Done { changed: true });
-        }
+        Request::Flush => return Ok(Answer::Done { changed: true }),
         Request::Stats { trigger, from_hour } => {
             return Ok(Answer::Stats { rows: rows.stats_since(trigger.as_deref(), from_hour)? });
         }
@@ -433,7 +459,6 @@ fn with_call(rows: &dyn Rows, entry: Entry) -> Result<Delivery, String> {
 /// Adds `tallies` to their triggers' counts for the hour of `now`: one row read and written per
 /// trigger.
 fn count(rows: &mut dyn Rows, now: u64, tallies: Vec<(String, Tally)>) -> Result<(), String> {
-    let hour = hour_of(now);
     let mut by_trigger: Vec<(String, HourStats)> = Vec::new();
     for (trigger, tally) in tallies {
         match by_trigger.iter_mut().find(|(t, _)| *t == trigger) {
@@ -445,7 +470,13 @@ fn count(rows: &mut dyn Rows, now: u64, tallies: Vec<(String, Tally)>) -> Result
             }
         }
     }
-    for (trigger, delta) in by_trigger {
+    add(rows, now, by_trigger)
+}
+
+/// Adds each trigger's `delta` to its counts for the hour of `now`.
+fn add(rows: &mut dyn Rows, now: u64, deltas: Vec<(String, HourStats)>) -> Result<(), String> {
+    let hour = hour_of(now);
+    for (trigger, delta) in deltas {
         let mut stats = rows.stats(&trigger, hour)?.unwrap_or_default();
         stats.add(&delta);
         rows.put_stats(&StatsRow { trigger, hour, stats })?;

@@ -260,12 +260,18 @@ mod tests {
         use super::super::{serve, Answer, Envelope, MemoryRows, Order, Request, WireOutcome, WireReport};
         let mut rows = MemoryRows::default();
         let mut ask = |now_ms: u64, request: Request| {
+            let refused = match request {
+                Request::Flush => "t1 1".to_string(),
+                _ => String::new(),
+            };
             let envelope = Envelope {
                 now_ms,
                 random: 0,
                 base_seconds: 1,
                 max_attempts: 2,
                 retention_ms: 30 * 24 * HOUR_MS,
+                budget_bytes: 0,
+                refused,
                 request,
             };
             serve(&mut rows, envelope).unwrap()
@@ -285,7 +291,7 @@ mod tests {
         ask(t0 + HOUR_MS, Request::Outcome { id: "v2".into(), report: report(503) });
         ask(t0 + HOUR_MS, Request::Accept { arrivals: vec![arrival("v3", "web", Order::All, &[])], attempt_now: true });
         ask(t0 + HOUR_MS, Request::Outcome { id: "v3".into(), report: report(200) });
-        ask(t0 + HOUR_MS, Request::Refused { trigger: "t1".into() });
+        ask(t0 + HOUR_MS, Request::Flush);
         let Answer::Stats { rows: stats } =
             ask(t0 + HOUR_MS, Request::Stats { trigger: Some("t1".into()), from_hour: 0 })
         else {
