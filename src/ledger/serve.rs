@@ -23,6 +23,10 @@ pub trait Rows {
     fn entry(&self, id: &str) -> Result<Option<Entry>, String>;
     /// The call of delivery `id`, as it was taken in.
     fn call(&self, id: &str) -> Result<Option<Call>, String>;
+    /// The same, without its payload where the storage can leave it out (a list's view of it).
+    fn call_less_payload(&self, id: &str) -> Result<Option<Call>, String> {
+        self.call(id)
+    }
     fn key_state(&self, key: &str) -> Result<Option<KeyState>, String>;
     /// The pending deliveries of `key` that are `latest` (supersession looks at them) or out
     /// being attempted (a newer `latest` one waits for them). Not the other `all` ones: a busy key
@@ -151,7 +155,8 @@ pub enum Answer {
     Delivery {
         delivery: Option<Box<Delivery>>,
     },
-    /// `next` is the cursor (an arrival number) of the page after this one.
+    /// `next` is the cursor (an arrival number) of the page after this one. The deliveries have
+    /// no payload, only its digest, and stop before [`PAGE_BYTES`].
     Page {
         deliveries: Vec<Delivery>,
         next: Option<u64>,
@@ -320,9 +325,23 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
         }
         Request::Page { trigger, state, before, limit } => {
             let entries = rows.page(&trigger, state, before, limit)?;
-            let next = (entries.len() == limit).then(|| entries.last().map(|entry| entry.seq)).flatten();
-            let deliveries = entries.into_iter().map(|entry| with_call(rows, entry)).collect::<Result<_, _>>()?;
-            return Ok(Answer::Page { deliveries, next });
+            let full = entries.len() == limit;
+            // The answer's own braces and cursor.
+            let (mut deliveries, mut bytes, mut next) = (Vec::new(), 64, None);
+            for entry in entries {
+                let seq = entry.seq;
+                let delivery = listed(rows, entry)?;
+                // Its JSON, a comma, and what the API's dates add to its times (13 digits each).
+                let times = 2 + delivery.attempts.len();
+                bytes += serde_json::to_vec(&delivery).map_or(0, |json| json.len()) + 1 + 16 * times;
+                if bytes > PAGE_BYTES && !deliveries.is_empty() {
+                    // The next page begins with this one.
+                    return Ok(Answer::Page { deliveries, next });
+                }
+                deliveries.push(delivery);
+                next = Some(seq);
+            }
+            return Ok(Answer::Page { deliveries, next: next.filter(|_| full) });
         }
         Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
         Request::Refused { trigger } => {
@@ -410,6 +429,25 @@ fn load_with_key(rows: &dyn Rows, ledger: &mut Ledger, id: &str) -> Result<(), S
         Some(key) => load_key(rows, ledger, &key),
         None => Ok(()),
     }
+}
+
+/// The most bytes a page of a trigger's deliveries takes as the API's JSON answer: it stops before
+/// the record that would pass it, unless that record is its first.
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
+/// The delivery of `entry` as a list shows it: its call without the payload, which its digest
+/// stands for (taken when it was taken in; from the payload itself in an older record).
+fn listed(rows: &dyn Rows, entry: Entry) -> Result<Delivery, String> {
+    let mut delivery = entry.delivery;
+    let id = &delivery.id;
+    let call = if delivery.payload_digest.is_some() { rows.call_less_payload(id)? } else { rows.call(id)? };
+    if let Some(call) = call {
+        delivery.call = call;
+    }
+    if let Some(payload) = delivery.call.payload.take() {
+        delivery.payload_digest.get_or_insert_with(|| payload.digest());
+    }
+    Ok(delivery)
 }
 
 /// The delivery of `entry`, with its call.
