@@ -17,10 +17,11 @@ fn delivery_view(delivery: &Delivery) -> Value {
     }
     let digest = delivery.payload_digest.clone().or_else(|| delivery.call.payload.as_ref().map(Payload::digest));
     if let Some(digest) = digest {
+        let mut parts = digest.splitn(3, ' ');
         let shown = &mut view["call"]["payload"];
-        shown["content_type"] = digest.content_type.into();
-        shown["size"] = digest.size.into();
-        shown["sha256"] = digest.sha256.into();
+        shown["size"] = parts.next().and_then(|size| size.parse::<u64>().ok()).into();
+        shown["sha256"] = parts.next().into();
+        shown["content_type"] = parts.next().into();
     }
     view["at"] = format_rfc3339(delivery.at).into();
     if let Some(notification) = &delivery.notification {

@@ -74,11 +74,11 @@ pub struct Delivery {
     /// The notification sent when it settled (the trigger's `notify`), and how it went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notification: Option<Notification>,
-    /// The digest of the call's payload, taken when the ledger took the delivery in: what a list
-    /// shows in its place. None without a payload, and in a record from before it was taken (a
-    /// list then takes it from the payload).
+    /// The digest of the call's payload (`Payload::digest`), taken when the ledger took the
+    /// delivery in: what a list shows in its place. None without a payload, and in a record from
+    /// before it was taken (a list then takes it from the payload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payload_digest: Option<super::PayloadDigest>,
+    pub payload_digest: Option<String>,
 }
 
 /// One notification of a settled delivery: sent once, never retried; its failure is recorded

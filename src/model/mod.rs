@@ -14,7 +14,7 @@ pub mod trigger;
 pub mod workload;
 
 pub use audit::AuditEntry;
-pub use call::{Call, EventFacts, Payload, PayloadDigest};
+pub use call::{Call, EventFacts, Payload};
 pub use delivery::{Delivery, DeliveryState};
 pub use event::{Event, EventKind, Image};
 pub use origin::Origin;
