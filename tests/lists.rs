@@ -1,6 +1,8 @@
 //! The admin lists stay small and cheap however much is stored: a trigger's deliveries carry no
 //! payload (its size and SHA-256 instead, the body through `GET /api/v1/deliveries/{id}`) and a
-//! page stops before `ledger::PAGE_BYTES`.
+//! page stops before `ledger::PAGE_BYTES`; a page of the trigger list, and of the statistics
+//! overview, asks each target's ledger at most once and stays far below the Workers platform's 50
+//! subrequests per invocation.
 
 mod common;
 
@@ -198,4 +200,120 @@ fn deliveries_stored_before_digests_were_kept_list_theirs_from_their_payload() {
             None => assert_eq!((shown, &one["call"]["payload"]), (&Value::Null, &Value::Null)),
         }
     }
+}
+
+// ---- the trigger list and the statistics overview, at 300 triggers
+
+/// 300 token triggers: 40 targets with 5 each, then 100 targets with one each. Their ids, by
+/// target id.
+fn three_hundred(app: &TestApp) -> Vec<(String, Vec<String>)> {
+    let mut made = Vec::new();
+    for n in 0..140 {
+        let target_id = target(app, &format!("target-{n:03}"));
+        let count = if n < 40 { 5 } else { 1 };
+        let triggers: Vec<String> =
+            (0..count).map(|k| trigger(app, &target_id, &format!("deploy {n}-{k}")).0).collect();
+        made.push((target_id, triggers));
+    }
+    assert_eq!(made.iter().map(|(_, t)| t.len()).sum::<usize>(), 300);
+    made
+}
+
+#[test]
+fn a_page_of_the_trigger_list_asks_each_of_its_targets_ledger_once_and_stays_under_50_subrequests() {
+    let (app, _) = app(4);
+    let made = three_hundred(&app);
+    let target_of = |trigger: &str| made.iter().find(|(_, t)| t.iter().any(|id| id == trigger)).unwrap().0.clone();
+    let (mut listed, mut page_count, mut capped) = (Vec::new(), 0, false);
+    let mut cursor: Option<String> = None;
+    loop {
+        app.store.reset_counts();
+        app.ledger.requests.borrow_mut().clear();
+        let url = match &cursor {
+            Some(cursor) => format!("/api/v1/triggers?cursor={}", hookrelay::http::percent_encode(cursor)),
+            None => "/api/v1/triggers".to_string(),
+        };
+        let (status, page, _) = admin(&app, "GET", &url, Value::Null);
+        assert_eq!(status, 200, "{page}");
+        page_count += 1;
+        let ids: Vec<String> =
+            page["triggers"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().into()).collect();
+        assert!((1..=20).contains(&ids.len()), "at most 20 a page: {}", ids.len());
+        let targets: BTreeSet<String> = ids.iter().map(|id| target_of(id)).collect();
+        assert!(targets.len() <= 10, "at most 10 targets a page: {}", targets.len());
+        capped |= targets.len() == 10 && ids.len() < 20;
+        let requests = app.ledger.requests.borrow().clone();
+        assert_eq!(requests.keys().cloned().collect::<BTreeSet<_>>(), targets, "the ledgers of the page's targets");
+        assert!(requests.values().all(|&n| n == 1), "each asked once: {requests:?}");
+        let counts = app.store.counts();
+        assert_eq!((counts.lists, counts.reads as usize), (1, ids.len()), "one listing, one read per trigger");
+        let subrequests = counts.lists as usize + counts.reads as usize + requests.len();
+        // One listing, 20 reads and 10 ledger requests at most: 31 of the 50 allowed.
+        assert!(subrequests <= 31, "{subrequests} KV operations and ledger requests");
+        listed.extend(ids);
+        match page["cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let all: BTreeSet<String> = made.iter().flat_map(|(_, t)| t.clone()).collect();
+    assert_eq!(listed.len(), 300, "each listed once");
+    assert_eq!(listed.iter().cloned().collect::<BTreeSet<_>>(), all);
+    assert!(page_count >= 15, "{page_count} pages");
+    assert!(capped, "a page of one-trigger targets stops at the tenth target");
+    // One target's triggers: one ledger request.
+    app.ledger.requests.borrow_mut().clear();
+    let (status, page, _) = admin(&app, "GET", &format!("/api/v1/triggers?target={}", made[0].0), Value::Null);
+    assert_eq!((status, page["triggers"].as_array().unwrap().len()), (200, 5));
+    assert_eq!(app.ledger.requests.borrow().values().sum::<u32>(), 1);
+    for bad in ["limit=21", "limit=0", "limit=x"] {
+        assert_eq!(admin(&app, "GET", &format!("/api/v1/triggers?{bad}"), Value::Null).0, 400, "{bad}");
+    }
+}
+
+#[test]
+fn a_page_of_the_statistics_overview_reads_at_most_20_targets_and_its_cursor_the_rest() {
+    let (app, _) = app(5);
+    let made = three_hundred(&app);
+    // The first trigger of the first target and the last target's trigger are called.
+    for (target, triggers) in [&made[0], &made[139]] {
+        let token = {
+            let (_, view, _) = admin(&app, "GET", &format!("/api/v1/triggers/{}", triggers[0]), Value::Null);
+            view["token"].as_str().unwrap().to_string()
+        };
+        app.outbound.answer(201, "{}");
+        let body = format!("token={token}&ref=main");
+        let answer = send(
+            &app,
+            Request::new("POST", &format!("/api/v4/projects/{target}/trigger/pipeline"))
+                .with_body("application/x-www-form-urlencoded", body),
+        );
+        assert_eq!(answer.status, 201, "{}", String::from_utf8_lossy(&answer.body));
+    }
+    let (mut called, mut read) = (BTreeSet::new(), BTreeSet::new());
+    let mut count = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        app.store.reset_counts();
+        app.ledger.requests.borrow_mut().clear();
+        let url = match &cursor {
+            Some(cursor) => format!("/api/v1/stats?series=true&cursor={}", hookrelay::http::percent_encode(cursor)),
+            None => "/api/v1/stats?series=true".to_string(),
+        };
+        let (status, page, _) = admin(&app, "GET", &url, Value::Null);
+        assert_eq!(status, 200, "{page}");
+        count += 1;
+        let requests = app.ledger.requests.borrow().clone();
+        assert!(requests.len() <= 20 && requests.values().all(|&n| n == 1), "{requests:?}");
+        assert_eq!(app.store.counts().lists, 1);
+        read.extend(requests.into_keys());
+        called.extend(page["triggers"].as_array().unwrap().iter().map(|t| t["trigger"].as_str().unwrap().to_string()));
+        match page["cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(count, 7, "140 targets, 20 a page");
+    assert_eq!(read.len(), 140, "every target's ledger, once");
+    assert_eq!(called, [made[0].1[0].clone(), made[139].1[0].clone()].into(), "both called triggers, on their pages");
 }

@@ -118,8 +118,9 @@ pub enum Request {
         before: Option<u64>,
         limit: usize,
     },
+    /// When each of these triggers last fired.
     LastUsed {
-        trigger: String,
+        triggers: Vec<String>,
     },
     /// Records how the notification of settled delivery `id` went.
     Notified {
@@ -161,8 +162,10 @@ pub enum Answer {
         deliveries: Vec<Delivery>,
         next: Option<u64>,
     },
+    /// In the order the triggers were asked for, separated by spaces, 0 for never (one string:
+    /// a list of numbers' serde code costs the wasm more).
     LastUsed {
-        at: Option<u64>,
+        at: String,
     },
     Stats {
         rows: Vec<StatsRow>,
@@ -343,7 +346,13 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
             }
             return Ok(Answer::Page { deliveries, next: next.filter(|_| full) });
         }
-        Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
+        Request::LastUsed { triggers } => {
+            let mut at = Vec::with_capacity(triggers.len());
+            for trigger in &triggers {
+                at.push(rows.last_used(trigger)?.unwrap_or(0).to_string());
+            }
+            return Ok(Answer::LastUsed { at: at.join(" ") });
+        }
         Request::Refused { trigger } => {
             count(rows, now, vec![(trigger, Tally::Refused)])?;
             return Ok(Answer::Done { changed: true });
