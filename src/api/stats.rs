@@ -116,8 +116,8 @@ pub async fn trigger(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     Ok(Response::json(200, &trigger_view(&trigger.id, &rows, first, hours)))
 }
 
-/// The most targets one answer of the overview reads: one ledger request each, and one KV
-/// listing, far below the platform's 50 subrequests; `cursor` names the rest.
+/// The most targets one answer of the overview reads: one ledger request each, after a KV listing
+/// of the targets (one per 1,000), far below the platform's 50 subrequests; `cursor` names the rest.
 pub const PAGE_TARGETS: usize = 20;
 
 /// One request per target's ledger (sequentially; the KV key listing names the targets), for at

@@ -62,9 +62,9 @@ pub fn trigger_view(
     view
 }
 
-/// A page of the triggers, grouped by target: `?limit=` (1 to 20, default 20), of at most 10
-/// targets, `?cursor=` where the last page said (see `Catalog::trigger_page`), `?target=` one
-/// target's. Their `last_used` costs one ledger request per target on the page.
+/// A page of the triggers: `?limit=` (1 to 20, default 20) of at most 10 targets, after
+/// `?cursor=` (see `Catalog::trigger_page`), `?target=` one target's. Their `last_used` costs one
+/// ledger request per target on the page.
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let target_filter = ctx.request.query_field("target");
