@@ -38,6 +38,8 @@ pub mod keys {
     pub fn target_trigger_prefix(target_id: &str) -> String {
         format!("target-trigger:{target_id}:")
     }
+    /// Every target's triggers, grouped by target.
+    pub const TARGET_TRIGGER_PREFIX: &str = "target-trigger:";
     /// One key per hook trigger that filters on a repository (lower case).
     pub fn repository_trigger(repository: &str, trigger_id: &str) -> String {
         format!("repository-trigger:{repository}:{trigger_id}")

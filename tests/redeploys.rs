@@ -273,7 +273,8 @@ fn the_swr_api_answers_as_swr_does() {
     let nested = "/v2/manage/namespaces/group/repos/team$api/triggers";
     assert_eq!(admin(&app, "POST", nested, swr_trigger("web", "api", "all", ".*")).0, 201);
     let (_, all) = admin(&app, "GET", "/api/v1/triggers", Value::Null);
-    let repositories: Vec<&str> = all.as_array().unwrap().iter().map(|t| t["repository"].as_str().unwrap()).collect();
+    let repositories: Vec<&str> =
+        all["triggers"].as_array().unwrap().iter().map(|t| t["repository"].as_str().unwrap()).collect();
     assert_eq!(repositories, vec!["harbor/alpine", "group/team/api"]);
     // Names and repositories that a path could never address are refused.
     let (status, err) = admin(&app, "POST", SWR_TRIGGERS, swr_trigger("..", "web", "all", ".*"));

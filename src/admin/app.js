@@ -3,6 +3,10 @@
 const $ = (id) => document.getElementById(id);
 const KEY = "hookrelay-admin-token";
 let targets = [], triggers = [], editing = null, editingTrigger = null, shown = null, cursor = null, loaded = [];
+// The trigger list: every trigger is loaded (the API pages through them, 20 at a time), then
+// searched, filtered and ordered failing first here, and shown PER_PAGE at a time.
+const PER_PAGE = 20;
+let search = "", filter = "", pageNo = 0;
 // The last 24 hours: /api/v1/stats?series=true, and each active trigger's hourly series by trigger id.
 let overview = null, charts = new Map(), linked = null;
 
@@ -165,7 +169,7 @@ async function saveTarget(event) {
       : await api("POST", "/api/v1/targets", targetBody());
     $("target-form").reset(); // typed credentials do not linger in the hidden form
     $("target-form").hidden = true;
-    await load();
+    await loadTargets();
     const dropped = saved.credentials_dropped?.length
       ? ` Its URL moved to another host, so these were dropped; enter them again: ${saved.credentials_dropped.join(", ")}.` : "";
     note(`Target ${saved.name} ${editing ? "saved" : "created"}.${dropped}`);
@@ -177,28 +181,74 @@ async function deleteTarget(t) {
   if (!confirm(`Delete target ${t.name}? This cannot be undone.`)) return;
   await run(async () => {
     await api("DELETE", `/api/v1/targets/${t.id}`);
-    await load();
+    await loadTargets();
     note(`Target ${t.name} deleted.`);
   });
 }
 
 // ---- triggers ----
+const targetOf = (g) => targets.find((t) => t.id === g.target) || { name: "(unknown)" };
+// Failed and dead deliveries in the last 24 hours (the overview's count).
+const failures = (g) => { const s = charts.get(g.id); return s && s.totals ? s.totals.failed + s.totals.dead : 0; };
+const STATES = { failing: (g) => failures(g) > 0, enabled: (g) => g.enabled, disabled: (g) => !g.enabled };
+// Searched by name (description), id, target name, source and repository.
+const words = (g) => [g.description, g.id, targetOf(g).name, g.kind, g.source && g.source.kind, g.repository].join(" ").toLowerCase();
+const byName = (a, b) => targetOf(a).name.localeCompare(targetOf(b).name) || (a.description || a.id).localeCompare(b.description || b.id);
+
+// The triggers that match the search and the filter, failing ones first (most failures first),
+// then by target and name.
+function matching() {
+  const q = search.trim().toLowerCase();
+  return triggers.filter((g) => (!q || words(g).includes(q)) && (!filter || STATES[filter](g)))
+    .sort((a, b) => failures(b) - failures(a) || byName(a, b));
+}
+
 function renderTriggers() {
-  const groups = targets.map((t) => [t, triggers.filter((g) => g.target === t.id)]);
-  groups.push([{ name: "(unknown)" }, triggers.filter((g) => !targets.some((t) => t.id === g.target))]);
-  $("triggers").replaceChildren(...groups.filter(([, list]) => list.length).map(([t, list]) =>
-    el("div", { class: "group" }, el("h3", { text: `Target ${t.name}` }), el("ul", { class: "cards" }, ...list.map((g) => triggerItem(g, t))))));
+  const found = matching(), pages = Math.max(1, Math.ceil(found.length / PER_PAGE));
+  pageNo = Math.min(Math.max(pageNo, 0), pages - 1);
+  const first = pageNo * PER_PAGE, slice = found.slice(first, first + PER_PAGE);
+  $("triggers").replaceChildren(el("ul", { class: "cards" }, ...slice.map((g) => triggerItem(g, targetOf(g)))));
   if (!triggers.length) $("triggers").append(el("p", { text: "No triggers yet." }));
+  else if (!found.length) $("triggers").append(el("p", { text: "No trigger matches." }));
+  const of = found.length < triggers.length ? `${found.length} matching (of ${triggers.length})`
+    : `${triggers.length} trigger${triggers.length === 1 ? "" : "s"}`;
+  $("g-count").textContent = found.length ? `${first + 1}–${first + slice.length} of ${of}` : triggers.length ? `0 of ${triggers.length} triggers` : "";
+  $("g-pager").hidden = pages < 2;
+  $("g-page").textContent = `Page ${pageNo + 1} of ${pages}`;
+  $("g-prev").disabled = pageNo === 0;
+  $("g-next").disabled = pageNo >= pages - 1;
   if (shown) deliveriesHeading();
+}
+
+// Shows the page that holds trigger `id` (clearing a search or filter that hides it).
+function reveal(id) {
+  if (!matching().some((g) => g.id === id)) {
+    search = filter = "";
+    $("g-search").value = $("g-filter").value = "";
+  }
+  const at = matching().findIndex((g) => g.id === id);
+  if (at >= 0 && Math.floor(at / PER_PAGE) !== pageNo) {
+    pageNo = Math.floor(at / PER_PAGE);
+    renderTriggers();
+  }
+}
+
+// A trigger as the API answered it after a change, in place of the one held.
+function replaceTrigger(saved) {
+  const at = triggers.findIndex((g) => g.id === saved.id);
+  if (at >= 0) triggers[at] = saved; else triggers.push(saved);
+  renderTriggers();
 }
 
 function triggerItem(g, t) {
   const hook = g.hook_url && location.origin + g.hook_url;
   const label = g.description || g.id, token = g.kind === "token", on = g.enabled;
-  return el("li", { "data-trigger": g.id, id: `card-${g.id}` },
+  return el("li", { "data-trigger": g.id, id: `card-${g.id}`, class: failures(g) ? "failing" : "" },
     el("h4", {}, el("span", { text: g.description || "(no description)" }), " ",
-      el("span", { class: `badge ${on ? "on" : "off"}`, text: on ? "enabled" : "disabled" })),
-    dl(["Kind", g.kind],
+      el("span", { class: `badge ${on ? "on" : "off"}`, text: on ? "enabled" : "disabled" }),
+      failures(g) ? el("span", { class: "badge dead", text: "failing" }) : null),
+    dl(["Target", t.name],
+      ["Kind", g.kind],
       ["Owner", g.owner],
       g.source && ["Source", g.source.kind + (g.source.cron ? ` (${g.source.cron})` : "")],
       // The API gives the owner the full token (as GitLab does); the page shows its start only.
@@ -289,7 +339,8 @@ async function saveTrigger(event) {
     $("trigger-form").reset();
     $("trigger-form").hidden = true;
     editingTrigger = null;
-    await load();
+    replaceTrigger(saved);
+    if (!g) reveal(saved.id);
     if (!g && saved.kind === "token") {
       $("token-value").value = saved.token;
       $("token-once").hidden = false;
@@ -301,8 +352,7 @@ async function saveTrigger(event) {
 
 async function toggle(g) {
   await run(async () => {
-    await api("PATCH", `/api/v1/triggers/${g.id}`, { enabled: !g.enabled });
-    await load();
+    replaceTrigger(await api("PATCH", `/api/v1/triggers/${g.id}`, { enabled: !g.enabled }));
     note(`Trigger ${g.description || g.id} ${g.enabled ? "disabled" : "enabled"}.`);
   });
 }
@@ -312,7 +362,8 @@ async function revoke(g) {
   await run(async () => {
     await api("DELETE", `/api/v1/triggers/${g.id}`);
     if (shown === g.id) closeDeliveries();
-    await load();
+    triggers = triggers.filter((x) => x.id !== g.id);
+    renderTriggers();
     note(`Trigger ${g.description || g.id} revoked.`);
   });
 }
@@ -370,13 +421,34 @@ function deliveryItem(d) {
       d.replay_of && ["Replay of", el("code", { text: d.replay_of })],
       d.superseded_by && ["Superseded by", el("code", { text: d.superseded_by })],
       d.notification && ["Notified", d.notification.error
-        ? `failed: ${d.notification.error}` : `answered ${d.notification.status}`]),
+        ? `failed: ${d.notification.error}` : `answered ${d.notification.status}`],
+      d.call && d.call.payload && ["Payload", payload(d)]),
     el("details", mark ? { open: "" } : {},
       el("summary", { text: `${n} attempt${n === 1 ? "" : "s"}` }),
       el("ol", {}, ...d.attempts.map((a) => el("li", {},
         el("p", {}, when(a.at), ` · status ${a.status ?? "none"} · ${a.duration_ms} ms${a.outcome_unknown ? " · outcome unknown" : ""}`),
         el("pre", { text: a.excerpt || "(empty answer)" }))))),
     button("Replay", () => replay(d), `Replay delivery ${d.id}`));
+}
+
+const bytes = (n) => (n < 1024 ? `${n} bytes` : n < 1048576 ? `${+(n / 1024).toFixed(1)} KiB` : `${+(n / 1048576).toFixed(1)} MiB`);
+
+// The payload that caused a delivery: lists carry only its size and SHA-256, so the body is read
+// from GET /api/v1/deliveries/{id} when it is unfolded.
+function payload(d) {
+  const p = d.call.payload, body = el("pre", { class: "payload-body", text: "Loading…" });
+  const box = el("details", { class: "payload" },
+    el("summary", { text: `${p.content_type || "body"}, ${bytes(p.size)}` }),
+    el("p", { class: "facts" }, "SHA-256 ", el("code", { text: p.sha256 })), body);
+  box.addEventListener("toggle", () => {
+    if (!box.open || box.dataset.loaded) return;
+    box.dataset.loaded = "1";
+    run(async () => {
+      const full = (await api("GET", `/api/v1/deliveries/${encodeURIComponent(d.id)}`)).call.payload || {};
+      body.textContent = full.text ?? (full.base64 ? `(binary, base64) ${full.base64}` : "(empty)");
+    }).then(() => { if (body.textContent === "Loading…") delete box.dataset.loaded; });
+  });
+  return box;
 }
 
 // Notifications link to /admin#delivery=<id>: that one delivery, shown as its trigger's list shows
@@ -397,7 +469,7 @@ async function openDelivery(id) {
 async function replay(d) {
   await run(async () => {
     const again = await api("POST", `/api/v1/deliveries/${d.id}/replay`);
-    await load();
+    replaceTrigger(await api("GET", `/api/v1/triggers/${encodeURIComponent(d.trigger)}`));
     await loadDeliveries(true);
     note(`Replayed: the new delivery is ${again.state}.`);
   });
@@ -453,7 +525,8 @@ function renderOverview() {
 
 function overviewItem(t) {
   const failing = t.failed + t.dead > 0, card = triggers.some((g) => g.id === t.trigger);
-  const name = card ? el("a", { href: `#card-${t.trigger}`, text: triggerName(t.trigger) }) : el("span", { text: triggerName(t.trigger) });
+  const name = card ? el("a", { href: `#card-${t.trigger}`, text: triggerName(t.trigger), on: () => reveal(t.trigger) })
+    : el("span", { text: triggerName(t.trigger) });
   return el("li", { "data-trigger": t.trigger, "data-failed": t.failed, "data-dead": t.dead, class: failing ? "failing" : "" },
     name, " ", failing ? el("span", { class: "badge dead", text: "failing" }) : null,
     el("span", { class: "facts", text: `${outcomes(t) || "no deliveries"} · ${percent(t.success_rate)} succeeded · p95 ${ms(t.p95_ms)}` }));
@@ -526,11 +599,50 @@ function bars(s) {
 }
 
 // ---- start ----
-// Targets, triggers and the statistics (every called trigger's hours with them, in one request:
-// admin requests count against the rate limit), all refreshed together.
+// Every page of a listing, following its cursors (each page is bounded on the server: 20
+// triggers of at most 10 targets, or the statistics of 20 targets).
+async function pages(path) {
+  const all = [];
+  let next = null;
+  do {
+    const page = await api("GET", next ? `${path}${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(next)}` : path);
+    all.push(page);
+    next = page.cursor;
+  } while (next);
+  return all;
+}
+
+// The overview of every page of the statistics: the triggers' totals, failing first as the API
+// orders one page, and the totals of all (with several pages, p95 is the highest page's).
+async function stats() {
+  const all = await pages(`/api/v1/stats?hours=${HOURS}&series=true`);
+  if (all.length === 1) return all[0];
+  const totals = {}, rank = (t) => [-(t.failed + t.dead), t.success_rate ?? 1];
+  for (const key of [...OUTCOMES, "attempts"]) totals[key] = all.reduce((n, p) => n + p.totals[key], 0);
+  const settled = totals.delivered + totals.failed + totals.dead;
+  totals.success_rate = settled ? Math.floor((totals.delivered / settled) * 10000) / 10000 : null;
+  const p95 = all.map((p) => p.totals.p95_ms).filter((v) => v != null);
+  totals.p95_ms = p95.length ? Math.max(...p95) : null;
+  const ranked = all.flatMap((p) => p.triggers).sort((a, b) => {
+    const [x, y] = [rank(a), rank(b)];
+    return x[0] - y[0] || x[1] - y[1] || a.trigger.localeCompare(b.trigger);
+  });
+  return { totals, triggers: ranked, unavailable: all.flatMap((p) => p.unavailable || []) };
+}
+
+async function loadTargets() {
+  targets = await api("GET", "/api/v1/targets");
+  renderTargets();
+  renderTriggers();
+}
+
+// Targets, every trigger and the statistics (every called trigger's hours with them), all
+// refreshed together; a change made on the page updates what it changed, without this.
 async function load() {
-  [targets, triggers, overview] = await Promise.all([api("GET", "/api/v1/targets"), api("GET", "/api/v1/triggers"),
-    orUnavailable(api("GET", `/api/v1/stats?hours=${HOURS}&series=true`))]);
+  let triggerPages;
+  [targets, triggerPages, overview] = await Promise.all([api("GET", "/api/v1/targets"), pages("/api/v1/triggers"),
+    orUnavailable(stats())]);
+  triggers = triggerPages.flatMap((page) => page.triggers);
   const called = ((!overview.error && overview.triggers) || []).filter((t) => triggers.some((g) => g.id === t.trigger));
   charts = new Map(called.map((t) => [t.trigger, { totals: t, series: t.series }]));
   renderTargets();
@@ -570,6 +682,10 @@ on("trigger-cancel", () => { $("trigger-form").hidden = true; editingTrigger = n
 on("g-kind", triggerFields, "change");
 on("g-target", workloadFields, "change");
 on("trigger-form", saveTrigger, "submit");
+on("g-search", () => { search = $("g-search").value; pageNo = 0; renderTriggers(); }, "input");
+on("g-filter", () => { filter = $("g-filter").value; pageNo = 0; renderTriggers(); }, "change");
+on("g-prev", () => { pageNo -= 1; renderTriggers(); $("g-count").scrollIntoView(); });
+on("g-next", () => { pageNo += 1; renderTriggers(); $("g-count").scrollIntoView(); });
 on("token-copy", () => copy($("token-value").value));
 on("token-done", () => { $("token-value").value = ""; $("token-once").hidden = true; });
 on("d-state", () => loadDeliveries(true), "change");

@@ -4,12 +4,25 @@
 use crate::context::{App, Ctx};
 use crate::error::Error;
 use crate::http::Response;
-use crate::model::{Delivery, DeliveryState};
+use crate::model::{Delivery, DeliveryState, Payload};
 use crate::time::format_rfc3339;
 use serde_json::{json, Value};
 
+/// A delivery as the API shows it. Its `call.payload` has the payload's `size` and `sha256`; in a
+/// list, nothing else (the body is read through `GET /api/v1/deliveries/{id}`).
 fn delivery_view(delivery: &Delivery) -> Value {
     let mut view = serde_json::to_value(delivery).unwrap_or_default();
+    if let Some(fields) = view.as_object_mut() {
+        fields.remove("payload_digest");
+    }
+    let digest = delivery.payload_digest.clone().or_else(|| delivery.call.payload.as_ref().map(Payload::digest));
+    if let Some(digest) = digest {
+        let mut parts = digest.splitn(3, ' ');
+        let shown = &mut view["call"]["payload"];
+        shown["size"] = parts.next().and_then(|size| size.parse::<u64>().ok()).into();
+        shown["sha256"] = parts.next().into();
+        shown["content_type"] = parts.next().into();
+    }
     view["at"] = format_rfc3339(delivery.at).into();
     if let Some(notification) = &delivery.notification {
         view["notification"]["at"] = format_rfc3339(notification.at).into();
@@ -22,9 +35,10 @@ fn delivery_view(delivery: &Delivery) -> Value {
     view
 }
 
-/// Newest first, `?limit=` (at most 100) per page; `?cursor=` continues where `cursor` said.
-/// `?state=` lists only the deliveries in that state (the ledger filters, so a page is full while
-/// more remain).
+/// Newest first, `?limit=` (at most 100) per page, and at most `ledger::PAGE_BYTES` of records
+/// (payloads are left out: their digest stands for them); `?cursor=` continues where `cursor`
+/// said. `?state=` lists only the deliveries in that state (the ledger filters, so a page is full
+/// while more remain).
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let wanted = ctx
         .request

@@ -62,6 +62,9 @@ pub fn trigger_view(
     view
 }
 
+/// A page of the triggers: `?limit=` (1 to 20, default 20) of at most 10 targets, after
+/// `?cursor=` (see `Catalog::trigger_page`), `?target=` one target's. Their `last_used` costs one
+/// ledger request per target on the page.
 pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let catalog = app.catalog();
     let target_filter = ctx.request.query_field("target");
@@ -69,12 +72,13 @@ pub async fn list(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         Some(id_or_name) => Some(catalog.find_target(&id_or_name).await?),
         None => None,
     };
-    let triggers = catalog.list_triggers(target.as_ref()).await?;
-    let mut views = Vec::with_capacity(triggers.len());
-    for trigger in &triggers {
-        views.push(trigger_view(trigger, None, catalog.last_used(trigger).await?, &ctx.admin()?.name));
-    }
-    Ok(Response::json(200, &views))
+    let (limit, cursor) = super::page_params_upto(ctx, crate::catalog::PAGE_TRIGGERS)?;
+    let (triggers, cursor) = catalog.trigger_page(target.as_ref(), cursor.as_deref(), limit).await?;
+    let used = catalog.last_used_of(&triggers).await?;
+    let viewer = &ctx.admin()?.name;
+    let views: Vec<Value> =
+        triggers.iter().zip(used).map(|(trigger, used)| trigger_view(trigger, None, used, viewer)).collect();
+    Ok(Response::json(200, &json!({"triggers": views, "cursor": cursor})))
 }
 
 pub async fn create(app: &App, ctx: &Ctx) -> Result<Response, Error> {

@@ -139,10 +139,29 @@ impl<'a> Catalog<'a> {
 
     /// When the trigger last fired: its newest delivery's time (GitLab's `last_used`).
     pub async fn last_used(&self, trigger: &Trigger) -> Result<Option<u64>, Error> {
-        match self.ask(&trigger.target, Request::LastUsed { trigger: trigger.id.clone() }).await? {
-            Answer::LastUsed { at } => Ok(at),
-            other => Err(unexpected(&other)),
+        Ok(self.last_used_of(std::slice::from_ref(trigger)).await?.pop().flatten())
+    }
+
+    /// When each of `triggers` last fired, in their order: one request per target among them,
+    /// never one per trigger.
+    pub async fn last_used_of(&self, triggers: &[Trigger]) -> Result<Vec<Option<u64>>, Error> {
+        let mut used = vec![None; triggers.len()];
+        for (n, trigger) in triggers.iter().enumerate() {
+            if triggers[..n].iter().any(|asked| asked.target == trigger.target) {
+                continue;
+            }
+            let of_target: Vec<usize> = (n..triggers.len()).filter(|&k| triggers[k].target == trigger.target).collect();
+            let ids = of_target.iter().map(|&k| triggers[k].id.clone()).collect();
+            match self.ask(&trigger.target, Request::LastUsed { triggers: ids }).await? {
+                Answer::LastUsed { at } => {
+                    for (k, at) in of_target.into_iter().zip(at.split(' ')) {
+                        used[k] = at.parse().ok().filter(|&at| at > 0);
+                    }
+                }
+                other => return Err(unexpected(&other)),
+            }
         }
+        Ok(used)
     }
 }
 

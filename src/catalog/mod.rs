@@ -19,6 +19,10 @@ use crate::time::parse_rfc3339;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+/// The most triggers a page of the trigger list holds, and the most targets they may belong to.
+pub const PAGE_TRIGGERS: usize = 20;
+pub const PAGE_TARGETS: usize = 10;
+
 /// At most this many refs in a trigger's allow-list.
 const MAX_REFS: usize = 100;
 const MAX_DESCRIPTION_BYTES: usize = 1024;
@@ -195,7 +199,7 @@ impl<'a> Catalog<'a> {
                 triggers.push(trigger);
             }
         }
-        triggers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        oldest_first(&mut triggers);
         Ok(triggers)
     }
 
@@ -209,28 +213,48 @@ impl<'a> Catalog<'a> {
             .ok_or_else(|| Error::not_found(format!("no trigger '{id}'")))
     }
 
-    /// The triggers of one target, or of all targets. Oldest first.
-    pub async fn list_triggers(&self, target: Option<&Target>) -> Result<Vec<Trigger>, Error> {
-        let ids: Vec<String> = match target {
-            Some(target) => {
-                let prefix = keys::target_trigger_prefix(&target.id);
-                let index = self.store.list_all(&prefix).await?;
-                index.iter().map(|key| key[prefix.len()..].to_string()).collect()
+    /// Every trigger of one target, oldest first (what the compatible APIs list).
+    pub async fn list_triggers(&self, target: &Target) -> Result<Vec<Trigger>, Error> {
+        Ok(self.trigger_page(Some(target), None, usize::MAX).await?.0)
+    }
+
+    /// A page of the triggers of one target or of all: at most `limit` of them, of at most
+    /// [`PAGE_TARGETS`] targets, after `cursor`, and the cursor of the rest (the last index name,
+    /// `{target}:{trigger}`, of the page). Pages go through the targets in the order of their ids;
+    /// a page lists its triggers oldest first. It costs one key listing (per 1,000 triggers) and a
+    /// read per trigger on the page; the list asks each target's ledger once (`last_used_of`).
+    pub async fn trigger_page(
+        &self,
+        target: Option<&Target>,
+        cursor: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<Trigger>, Option<String>), Error> {
+        let prefix =
+            target.map_or_else(|| keys::TARGET_TRIGGER_PREFIX.to_string(), |t| keys::target_trigger_prefix(&t.id));
+        let index = self.store.list_all(&prefix).await?;
+        // Under one target's prefix, a name is the trigger's id alone.
+        fn target_of(name: &str) -> &str {
+            name.split_once(':').map_or("", |(target, _)| target)
+        }
+        let (mut names, mut targets, mut next) = (Vec::<&str>::new(), 0, None);
+        for name in index.iter().map(|key| &key[prefix.len()..]).filter(|name| Some(*name) > cursor) {
+            targets += usize::from(names.last().is_none_or(|last| target_of(last) != target_of(name)));
+            if names.len() == limit || targets > PAGE_TARGETS {
+                next = names.last().map(|last| last.to_string());
+                break;
             }
-            None => {
-                let index = self.store.list_all(keys::TRIGGER_PREFIX).await?;
-                index.iter().map(|key| key[keys::TRIGGER_PREFIX.len()..].to_string()).collect()
-            }
-        };
-        let mut triggers = Vec::new();
-        for id in ids {
-            // A trigger deleted between the listing and this read is simply not listed.
-            if let Some(trigger) = self.store.get_json::<Trigger>(&keys::trigger(&id)).await? {
+            names.push(name);
+        }
+        let mut triggers = Vec::with_capacity(names.len());
+        for name in names {
+            let id = name.split_once(':').map_or(name, |(_, id)| id);
+            // An index key whose trigger was deleted between the two steps is skipped.
+            if let Some(trigger) = self.store.get_json::<Trigger>(&keys::trigger(id)).await? {
                 triggers.push(trigger);
             }
         }
-        triggers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-        Ok(triggers)
+        oldest_first(&mut triggers);
+        Ok((triggers, next))
     }
 
     /// `notify` names a target by id or name: the trigger keeps its id.
@@ -284,6 +308,11 @@ impl<'a> Catalog<'a> {
         }
         self.store.delete(&keys::target_trigger(&trigger.target, &trigger.id)).await
     }
+}
+
+/// Oldest first (one sort for every trigger list: one copy of it in the wasm).
+fn oldest_first(triggers: &mut [Trigger]) {
+    triggers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
 }
 
 /// The index key that finds a trigger without listing them all: by repository, hook triggers for

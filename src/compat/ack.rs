@@ -158,7 +158,7 @@ pub async fn describe(app: &App, ctx: &Ctx) -> Result<Response, Error> {
     let viewer = ctx.admin()?.name.clone();
     let views: Vec<Value> = app
         .catalog()
-        .list_triggers(Some(&target))
+        .list_triggers(&target)
         .await?
         .iter()
         .filter(|t| is_ack(t))

@@ -36,7 +36,7 @@ pub use refusals::{MemoryRefusals, Refusals};
 pub use attempts::{AfterAttempt, AttemptReport, NextAttempt, ATTEMPT_LEASE_MS};
 pub use memory::MemoryRows;
 pub use serve::{
-    serve, sweep, AcceptAnswer, Answer, Envelope, Request, Rows, WireOutcome, WireReport, SWEEP_EVERY_MS,
+    serve, sweep, AcceptAnswer, Answer, Envelope, Request, Rows, WireOutcome, WireReport, PAGE_BYTES, SWEEP_EVERY_MS,
     SWEEP_GRACE_MS,
 };
 
@@ -152,6 +152,7 @@ impl Ledger {
     /// delivery of its key that is not out being attempted is superseded by it at once.
     pub fn accept(&mut self, arrival: Arrival, now_ms: u64) -> Accepted {
         let Arrival { mut delivery, key, order, cause } = arrival;
+        delivery.payload_digest = delivery.call.payload.as_ref().map(crate::model::Payload::digest);
         let (replay_ids, remember_ms) = match cause {
             Cause::Event { replay_ids, remember_ms } => (replay_ids, remember_ms),
             Cause::AdminReplay { of } => {

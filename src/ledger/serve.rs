@@ -23,6 +23,10 @@ pub trait Rows {
     fn entry(&self, id: &str) -> Result<Option<Entry>, String>;
     /// The call of delivery `id`, as it was taken in.
     fn call(&self, id: &str) -> Result<Option<Call>, String>;
+    /// The same, without its payload where the storage can leave it out (a list's view of it).
+    fn call_less_payload(&self, id: &str) -> Result<Option<Call>, String> {
+        self.call(id)
+    }
     fn key_state(&self, key: &str) -> Result<Option<KeyState>, String>;
     /// The pending deliveries of `key` that are `latest` (supersession looks at them) or out
     /// being attempted (a newer `latest` one waits for them). Not the other `all` ones: a busy key
@@ -126,8 +130,9 @@ pub enum Request {
         before: Option<u64>,
         limit: usize,
     },
+    /// When each of these triggers last fired.
     LastUsed {
-        trigger: String,
+        triggers: Vec<String>,
     },
     /// Records how the notification of settled delivery `id` went.
     Notified {
@@ -166,13 +171,16 @@ pub enum Answer {
     Delivery {
         delivery: Option<Box<Delivery>>,
     },
-    /// `next` is the cursor (an arrival number) of the page after this one.
+    /// `next` is the cursor (an arrival number) of the page after this one. The deliveries have
+    /// no payload, only its digest, and stop before [`PAGE_BYTES`].
     Page {
         deliveries: Vec<Delivery>,
         next: Option<u64>,
     },
+    /// In the order the triggers were asked for, separated by spaces, 0 for never (one string:
+    /// a list of numbers' serde code costs the wasm more).
     LastUsed {
-        at: Option<u64>,
+        at: String,
     },
     Stats {
         rows: Vec<StatsRow>,
@@ -358,11 +366,32 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
         }
         Request::Page { trigger, state, before, limit } => {
             let entries = rows.page(&trigger, state, before, limit)?;
-            let next = (entries.len() == limit).then(|| entries.last().map(|entry| entry.seq)).flatten();
-            let deliveries = entries.into_iter().map(|entry| with_call(rows, entry)).collect::<Result<_, _>>()?;
-            return Ok(Answer::Page { deliveries, next });
+            let full = entries.len() == limit;
+            // The answer's own braces and cursor.
+            let (mut deliveries, mut bytes, mut next) = (Vec::new(), 64, None);
+            for entry in entries {
+                let seq = entry.seq;
+                let delivery = listed(rows, entry)?;
+                // Its JSON, and more than the API's view adds: a comma, a digest's field names,
+                // and 13 characters to each time (a date for the number).
+                let view = serde_json::to_vec(&delivery).map_or(0, |json| json.len());
+                bytes += view + 64 + 16 * delivery.attempts.len();
+                if bytes > PAGE_BYTES && !deliveries.is_empty() {
+                    // The next page begins with this one.
+                    return Ok(Answer::Page { deliveries, next });
+                }
+                deliveries.push(delivery);
+                next = Some(seq);
+            }
+            return Ok(Answer::Page { deliveries, next: next.filter(|_| full) });
         }
-        Request::LastUsed { trigger } => return Ok(Answer::LastUsed { at: rows.last_used(&trigger)? }),
+        Request::LastUsed { triggers } => {
+            let mut at = Vec::with_capacity(triggers.len());
+            for trigger in &triggers {
+                at.push(rows.last_used(trigger)?.unwrap_or(0).to_string());
+            }
+            return Ok(Answer::LastUsed { at: at.join(" ") });
+        }
         Request::Flush => return Ok(Answer::Done { changed: true }),
         Request::Stats { trigger, from_hour } => {
             return Ok(Answer::Stats { rows: rows.stats_since(trigger.as_deref(), from_hour)? });
@@ -445,6 +474,25 @@ fn load_with_key(rows: &dyn Rows, ledger: &mut Ledger, id: &str) -> Result<(), S
         Some(key) => load_key(rows, ledger, &key),
         None => Ok(()),
     }
+}
+
+/// The most bytes a page of a trigger's deliveries takes as the API's JSON answer: it stops before
+/// the record that would pass it, unless that record is its first.
+pub const PAGE_BYTES: usize = 1024 * 1024;
+
+/// The delivery of `entry` as a list shows it: its call without the payload, which its digest
+/// stands for (taken when it was taken in; from the payload itself in an older record).
+fn listed(rows: &dyn Rows, entry: Entry) -> Result<Delivery, String> {
+    let mut delivery = entry.delivery;
+    let id = &delivery.id;
+    let call = if delivery.payload_digest.is_some() { rows.call_less_payload(id)? } else { rows.call(id)? };
+    if let Some(call) = call {
+        delivery.call = call;
+    }
+    if let Some(payload) = delivery.call.payload.take() {
+        delivery.payload_digest.get_or_insert_with(|| payload.digest());
+    }
+    Ok(delivery)
 }
 
 /// The delivery of `entry`, with its call.

@@ -77,6 +77,11 @@ pub struct Delivery {
     /// A token call's `Idempotency-Key`: what its call was, and the answer its caller got.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency: Option<Idempotency>,
+    /// The digest of the call's payload (`Payload::digest`), taken when the ledger took the
+    /// delivery in: what a list shows in its place. None without a payload, and in a record from
+    /// before it was taken (a list then takes it from the payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload_digest: Option<String>,
 }
 
 /// What an `Idempotency-Key` repeat is answered from (IETF's Idempotency-Key draft): the first
@@ -192,6 +197,7 @@ impl Delivery {
             superseded_by: None,
             notification: None,
             idempotency: None,
+            payload_digest: None,
             call,
         }
     }

@@ -180,7 +180,7 @@ test("4. a token trigger shows its token once, with a copy button", async () => 
   assert.match(text, /Owner\s+alice/);
   assert.match(text, /Last used\s+never/);
   assert.match(text, /enabled/);
-  assert.match(await page.locator("#triggers .group h3").innerText(), /web-ci/, "grouped under its target");
+  assert.match(text, /Target\s+web-ci/, "its target is named");
   await shot("04-trigger-listed");
 });
 
@@ -370,10 +370,24 @@ test("a hook trigger is created with its filters through the form, and its hook 
   const matched = await answer.json();
   assert.equal(matched.matched, true, JSON.stringify(matched));
   await env.worker.settled({ body: matched });
+  const listedPage = page.waitForResponse((r) => /\/triggers\/[^/]+\/deliveries\?/.test(r.url()));
   await card.getByRole("button", { name: "Deliveries of pushes to master" }).click();
   const delivered = page.locator("#d-list > li[data-state=delivered]");
   await delivered.waitFor();
   assert.match(await delivered.innerText(), /Ref\s+master/);
+  // The list carries the payload's size and SHA-256, not the payload; unfolding it reads the
+  // payload from the delivery's own route.
+  const list = await (await listedPage).json();
+  const sha256 = crypto.createHash("sha256").update(body).digest("hex");
+  assert.deepEqual(list.deliveries[0].call.payload, { content_type: "application/json", size: Buffer.byteLength(body), sha256 });
+  assert.match(await delivered.innerText(), new RegExp(`Payload\\s+application/json, ${+(Buffer.byteLength(body) / 1024).toFixed(1)} KiB`));
+  const fetched = page.waitForResponse((r) => r.url().endsWith(`/api/v1/deliveries/${list.deliveries[0].id}`));
+  await delivered.locator("details.payload summary").click();
+  assert.equal((await fetched).status(), 200);
+  const shown = delivered.locator(".payload-body");
+  await waitFor(async () => (await shown.textContent()) !== "Loading…", { what: "the payload" });
+  assert.equal(await shown.textContent(), body, "the payload, as it came");
+  assert.equal(await delivered.locator("details.payload code").innerText(), sha256);
   await shot("12-hook-delivered");
 
   // Edited in the same form: the secret is not shown and, left empty, kept; the new filter applies.

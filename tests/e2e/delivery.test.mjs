@@ -170,3 +170,28 @@ test("a token call repeated with its Idempotency-Key gets the first call's answe
   assert.equal(first.headers.get("x-hookrelay-delivery"), listed.body.deliveries[0].id);
   assert.equal(sentTo("/idempotent").length, 1, "fired once");
 });
+
+test("a delivery list carries each payload's size and SHA-256, not the payload, which the delivery's own route has", async () => {
+  const trigger = await tokenTrigger("bulky", "/bulky");
+  const bodies = [];
+  for (let n = 0; n < 5; n++) {
+    const body = JSON.stringify({ object_kind: "push", n, pad: "x".repeat(900 * 1024) });
+    bodies.unshift(body); // listed newest first
+    const answer = await env.worker.call("POST", `/api/v4/projects/bulky/ref/main/trigger/pipeline?token=${trigger.token}`, {
+      headers: { "content-type": "application/json" }, body,
+    });
+    assert.ok(answer.status >= 200 && answer.status < 300, answer.text);
+  }
+  const list = await env.worker.call("GET", `/api/v1/triggers/${trigger.id}/deliveries?limit=20`, { as: "alice" });
+  assert.equal(list.status, 200, list.text);
+  assert.ok(list.text.length < 20_000, `the list is ${list.text.length} bytes: no payload in it`);
+  assert.equal(list.body.deliveries.length, 5);
+  for (const [n, delivery] of list.body.deliveries.entries()) {
+    const sha256 = crypto.createHash("sha256").update(bodies[n]).digest("hex");
+    assert.deepEqual(delivery.call.payload, { content_type: "application/json", size: bodies[n].length, sha256 });
+    const one = await env.worker.call("GET", `/api/v1/deliveries/${delivery.id}`, { as: "alice" });
+    assert.equal(one.status, 200);
+    assert.equal(one.body.call.payload.text, bodies[n], "the payload, from the delivery's own route");
+    assert.equal(one.body.call.payload.sha256, sha256);
+  }
+});

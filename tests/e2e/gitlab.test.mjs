@@ -100,7 +100,7 @@ test("triggers made by two admins through both APIs: only the creator sees the f
   const own = await worker.call("GET", `/api/v4/projects/web-ci/triggers/${bobTrigger.id}`, { as: "bob" });
   assert.equal(own.body.token, bobTrigger.token, "bob reads his own back");
   const nativeList = await worker.call("GET", `/api/v1/triggers?target=${target.id}`, { as: "bob" });
-  assert.deepEqual(nativeList.body.map((t) => t.id).sort(), [aliceTrigger.id, bobTrigger.id].sort());
+  assert.deepEqual(nativeList.body.triggers.map((t) => t.id).sort(), [aliceTrigger.id, bobTrigger.id].sort());
   assert.ok(!nativeList.text.includes(aliceTrigger.token), "not alice's, to bob");
 
   const updated = await worker.call("PUT", `/api/v4/projects/web-ci/triggers/${bobTrigger.id}`, {
