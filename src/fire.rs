@@ -19,8 +19,9 @@ use crate::model::delivery::{redact, redact_bytes, FirstAnswer, Idempotency};
 use crate::model::{Call, Payload, Trigger};
 use crate::relay::{self, Fired, TryOutcome};
 
-/// The largest answer kept for an `Idempotency-Key`'s repeats (GitLab's pipeline object is ~1 KiB).
-const MAX_KEPT_ANSWER_BYTES: usize = 64 * 1024;
+/// How long after its first call a repeat without a kept answer is told 409 (the first call is
+/// still being answered: an attempt and a notification take 9 s each at most), not `duplicate`.
+const ANSWER_GRACE_MS: u64 = 60_000;
 
 /// How long a token call's `Idempotency-Key` is remembered.
 pub const IDEMPOTENCY_MEMORY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -187,11 +188,12 @@ async fn keep_first_answer(app: &App, target: &str, id: &str, answer: &Result<Re
             (response.status, "application/json".to_string(), response.body)
         }
     };
-    // A large answer is not kept: its repeats get the first call's delivery id and state instead.
-    if body.len() > MAX_KEPT_ANSWER_BYTES {
+    let body = Payload { content_type, body: redact_bytes(&body, &[token]) };
+    // A large answer is not kept (the budget counted the room for one of this size when the
+    // delivery was taken in): its repeats get the first call's delivery id and state instead.
+    if (body.body.len() + body.content_type.len()) as u64 > crate::ledger::budget::KEPT_ANSWER_BYTES {
         return;
     }
-    let body = Payload { content_type, body: redact_bytes(&body, &[token]) };
     if let Err(error) = app.catalog().note_first_answer(target, id, FirstAnswer { status, body }).await {
         app.log.line(json!({"type": "error", "delivery": id, "detail": format!("keeping the first answer: {}", error.for_the_log())}));
     }
@@ -206,7 +208,7 @@ async fn repeat_answer(
     fingerprint: Option<&str>,
 ) -> Result<Response, Error> {
     let record = app.catalog().delivery_of(target, first).await?;
-    let Some(idempotency) = record.and_then(|delivery| delivery.idempotency) else {
+    let Some((at, idempotency)) = record.and_then(|delivery| Some((delivery.at, delivery.idempotency?))) else {
         return Ok(duplicate(first, state));
     };
     if Some(idempotency.request.as_str()) != fingerprint {
@@ -220,15 +222,20 @@ async fn repeat_answer(
             headers: vec![("content-type".into(), body.content_type), ("idempotent-replayed".into(), "true".into())],
             body: body.body,
         }),
-        None if state == Some(crate::model::DeliveryState::Pending) => Err(Error::Conflict(
-            "the first call with this Idempotency-Key is still being answered; retry in a moment".into(),
-        )),
+        // Settled but not yet kept: the first call is still between its outcome and its answer
+        // (its notification goes first). Past that, the answer was too large to keep, or its
+        // invocation ended first.
+        None if state == Some(crate::model::DeliveryState::Pending) || app.clock.now_ms() < at + ANSWER_GRACE_MS => {
+            Err(Error::Conflict(
+                "the first call with this Idempotency-Key is still being answered; retry in a moment".into(),
+            ))
+        }
         None => Ok(duplicate(first, state)),
     }
 }
 
 /// SHA-256 (hex) of what the caller sent, for telling a key's repeat from its reuse: the ref,
-/// variables, inputs, images and payload, each length-prefixed.
+/// variables, inputs, images and payload, each length-prefixed, each list after its count.
 fn fingerprint(call: &TokenCall) -> String {
     let mut hash = sha2::Sha256::new();
     let mut part = |bytes: &[u8]| {
@@ -236,12 +243,14 @@ fn fingerprint(call: &TokenCall) -> String {
         hash.update(bytes);
     };
     part(call.ref_name.as_bytes());
+    part(&(call.variables.len() as u64).to_le_bytes());
     for (name, value) in &call.variables {
         part(name.as_bytes());
         part(value.as_bytes());
     }
     part(b"inputs");
     part(serde_json::to_string(&call.inputs).unwrap_or_default().as_bytes());
+    part(&(call.containers.len() as u64).to_le_bytes());
     for container in &call.containers {
         part(container.name.as_bytes());
         part(container.image.as_bytes());

@@ -152,9 +152,13 @@ const SPELLING_SERVICES: [&str; 3] = ["sslip.io", "nip.io", "xip.io"];
 const LOOPBACK_DOMAINS: [&str; 6] =
     ["localtest.me", "lvh.me", "vcap.me", "lacolhost.com", "localhost.direct", "fuf.me"];
 
-/// The IPv6 addresses spelled as whole labels with `-` for `:` (sslip.io's `--1` is `::1`).
+/// The IPv6 addresses spelled in labels with `-` for `:` (sslip.io's `--1` is `::1`), as sslip.io
+/// reads them: from the label's start or after a `-` (`app-fe80--1`), the leftmost that parses.
 fn spelled_v6_addresses(name: &str) -> impl Iterator<Item = Ipv6Addr> + '_ {
-    name.split('.').filter_map(|label| label.replace('-', ":").parse::<Ipv6Addr>().ok())
+    name.split('.').filter_map(|label| {
+        let starts = std::iter::once(0).chain(label.match_indices('-').map(|(at, _)| at + 1));
+        starts.map(|start| label[start..].replace('-', ":")).find_map(|text| text.parse::<Ipv6Addr>().ok())
+    })
 }
 
 /// The IPv4 addresses spelled in a name, as four dot-separated labels or one label's last four
@@ -422,6 +426,8 @@ mod tests {
         "https://--1.sslip.io/",
         "https://0--1.sslip.io/",
         "https://fe80--1.sslip.io/",
+        "https://app-fe80--1.sslip.io/",
+        "https://x---1.sslip.io/",
         "https://7f000001.sslip.io/",
         "https://app-0a000001.sslip.io/",
         "https://localtest.me/",

@@ -296,7 +296,10 @@ fn secure_headers(response: &mut Response, sensitive: bool) {
 
 /// Routes whose answers may carry a full token or a relayed answer, admin or not.
 fn carries_tokens(pattern: &str) -> bool {
-    pattern.starts_with("/api/") || pattern.starts_with("/triggers") || pattern.starts_with("/clusters")
+    pattern.starts_with("/api/")
+        || pattern.starts_with("/hook/")
+        || pattern.starts_with("/triggers")
+        || pattern.starts_with("/clusters")
 }
 
 /// The trigger and the delivery a request concerned, where known, for its log line: from the path

@@ -255,6 +255,9 @@ fn a_source_secret_in_the_body_is_neither_stored_nor_forwarded() {
     let mut body: Value = serde_json::from_slice(&fixture("github/push.json")).unwrap();
     body["password"] = json!(SECRET);
     body["head_commit"]["message"] = json!(format!("echoed {SECRET} here"));
+    // A provider echoing its hook URL with the secret percent-encoded, in either case.
+    body["hook_url"] = json!("https://h.example/x?secret=hook%2Dsecret");
+    body["hook_url_lower"] = json!("https://h.example/x?secret=hook%2dsecret&x=1");
     let escaped = body.to_string().replace("\"echoed hook-", "\"echoed \\u0068ook-");
     assert!(escaped.contains("\\u0068ook-secret"), "the secret spelled with an escape");
     let request = Request::new("POST", &url)
@@ -270,6 +273,8 @@ fn a_source_secret_in_the_body_is_neither_stored_nor_forwarded() {
     let forwarded = forwarded.get("payload").cloned().unwrap_or(forwarded);
     assert_eq!(forwarded.get("password"), None, "the password field is dropped: {forwarded}");
     assert_eq!(forwarded["head_commit"]["message"], "echoed [redacted] here");
+    assert_eq!(forwarded["hook_url"], "https://h.example/x?secret=[redacted]");
+    assert_eq!(forwarded["hook_url_lower"], "[redacted]", "a spelling redact cannot cut out goes whole");
     assert_eq!(forwarded["after"], body["after"], "the rest passes on");
     drop(sent);
     let id = answer["deliveries"][0]["delivery_id"].as_str().unwrap();

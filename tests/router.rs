@@ -1318,6 +1318,21 @@ fn a_repeated_idempotency_key_fires_nothing_and_answers_the_first_calls_delivery
     assert_eq!(h.app.outbound.sent.borrow().len(), 3);
 }
 
+/// An answer too large to keep (over 16 KiB): a repeat right after is told 409 (its first call
+/// might still be keeping it), and a repeat a minute later gets the first call's delivery.
+#[test]
+fn a_repeat_of_a_call_whose_answer_was_not_kept_is_409_at_first_then_its_delivery() {
+    let h = harness(33);
+    let (_, token) = h.setup_target_and_trigger(gitlab_target());
+    h.app.outbound.answer(201, &format!(r#"{{"id":9,"log":"{}"}}"#, "x".repeat(20 * 1024)));
+    assert_eq!(fire_with_key(&h, &token, "big-answer").0, 201);
+    assert_eq!(fire_with_key(&h, &token, "big-answer").0, 409, "in the first minute");
+    h.clock.advance(61_000);
+    let (status, body) = fire_with_key(&h, &token, "big-answer");
+    assert_eq!((status, body["duplicate"].clone(), body["state"].clone()), (200, json!(true), json!("delivered")));
+    assert_eq!(h.app.outbound.sent.borrow().len(), 1, "fired once");
+}
+
 #[test]
 fn an_idempotency_key_that_is_not_plain_is_refused_and_nothing_fires() {
     let h = harness(32);

@@ -245,4 +245,7 @@ fn answers_carry_nosniff_no_store_and_the_delivery_they_recorded() {
     let record = admin(&app, "GET", &format!("/api/v1/deliveries/{delivery}"), "");
     assert_eq!(record.status, 200, "{}", String::from_utf8_lossy(&record.body));
     assert_eq!(answer.header("cache-control"), Some("no-store"));
+    // ACK's token route too: a GET whose answer relays the target's, or replays a kept one.
+    let ack = send(&app, Request::new("GET", &format!("/hook/trigger?token={token}")));
+    assert_eq!(ack.header("cache-control"), Some("no-store"), "{}", ack.status);
 }

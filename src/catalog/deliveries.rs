@@ -24,8 +24,8 @@ impl<'a> Catalog<'a> {
         Delivery::new(trigger_id, target_id, &delivery_stamp(now, random), call, now)
     }
 
-    /// One request to `target`'s ledger, with the refused webhooks waiting for it (put back if
-    /// the ledger could not be reached).
+    /// One request to `target`'s ledger, with the refused webhooks waiting for it (lost, not put
+    /// back, if the request fails: they may have been written before it did).
     async fn ask(&self, target: &str, request: Request) -> Result<Answer, Error> {
         let mut random = [0u8; 4];
         self.random.fill(&mut random);
@@ -41,10 +41,7 @@ impl<'a> Catalog<'a> {
             request,
         };
         let answer = self.ledger.ask(target, &envelope).await;
-        answer.map_err(|why| {
-            self.refusals.put_back(target, refused);
-            Error::Store(format!("the ledger of target {target}: {why}"))
-        })
+        answer.map_err(|why| Error::Store(format!("the ledger of target {target}: {why}")))
     }
 
     /// Hands `arrivals` (all for `target`) to its ledger: each is new or a repeat. With

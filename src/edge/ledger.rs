@@ -222,7 +222,7 @@ impl Rows for SqlRows {
             int(entry.due_at),
         ];
         if with_call {
-            let size = int(stored_size(&call));
+            let size = int(stored_size(&entry.delivery));
             values.push(serde_json::to_string(&call).map_err(|e| e.to_string())?.into());
             values.push(size.clone());
             values.push(entry.delivery.id.as_str().into());
@@ -321,9 +321,10 @@ impl Rows for SqlRows {
         if !gone.is_empty() {
             let freed: u64 = gone.iter().map(|row| number(row.get(1))).sum();
             self.run("UPDATE meta SET value = MAX(0, value - ?) WHERE name = 'stored_bytes'", vec![int(freed)])?;
-            // Once per deleted delivery: a key seen again deletes nothing (a primary-key lookup).
-            for row in &gone {
-                let key = text(row.first());
+            // Once per distinct key of the deleted deliveries (a quiet week may delete thousands of
+            // one key's): each a primary-key lookup and an indexed probe.
+            let keys: std::collections::BTreeSet<String> = gone.iter().map(|row| text(row.first())).collect();
+            for key in keys {
                 self.run(
                     "DELETE FROM order_keys WHERE key = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE key = ?)",
                     vec![key.as_str().into(), key.into()],

@@ -40,7 +40,7 @@ impl DurableObject for TriggerSchedule {
 
     async fn fetch(&self, mut req: worker::Request) -> worker::Result<worker::Response> {
         let plan: Plan = serde_json::from_slice(req.text().await?.as_bytes())
-            .map_err(|e| worker::Error::RustError(e.to_string()))?;
+            .map_err(|e| worker::Error::RustError(crate::error::json_error(&e)))?;
         let storage = self.state.storage();
         let now = worker::Date::now().as_millis();
         let current = storage.get::<Armed>("armed").await?;

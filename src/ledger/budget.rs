@@ -3,16 +3,28 @@
 //! total beside the records (no scan), and taken off as records expire; a call whose deliveries
 //! would take the total past the budget is refused whole (507) and nothing stored is touched.
 
-use crate::model::Call;
+use crate::model::{Call, Delivery};
 
 /// What a record costs besides its call's own bytes: its ids, times and states, and a few
 /// attempts' excerpts.
 pub const RECORD_BYTES: u64 = 1024;
 
-/// The bytes a delivery's record takes, as the budget counts them: its payload and variables as
+/// The most a token call's answer kept for its `Idempotency-Key` may take (GitLab's pipeline
+/// object is about 1 KiB): counted with the record when it is taken in, before the answer is known,
+/// so that keeping it later never passes the budget. A larger answer is not kept.
+pub const KEPT_ANSWER_BYTES: u64 = 16 * 1024;
+
+/// The bytes a delivery's record takes, as the budget counts them: its call's
+/// ([`call_size`]), and room for the answer of an `Idempotency-Key`'s first call when it has one.
+pub fn stored_size(delivery: &Delivery) -> u64 {
+    let kept_answer = if delivery.idempotency.is_some() { KEPT_ANSWER_BYTES } else { 0 };
+    call_size(&delivery.call) + kept_answer
+}
+
+/// The bytes a call's record takes, as the budget counts them: its payload and variables as
 /// they are stored (JSON text, escapes included; a payload that is not UTF-8 as base64), its
 /// inputs, and [`RECORD_BYTES`]. The same number for the same call wherever it is counted.
-pub fn stored_size(call: &Call) -> u64 {
+pub fn call_size(call: &Call) -> u64 {
     let payload =
         call.payload.as_ref().map_or(0, |payload| json_text_len(&payload.body) + payload.content_type.len() as u64);
     let variables: u64 =
@@ -58,10 +70,15 @@ mod tests {
             variables: [("K".to_string(), "v\"".to_string())].into(),
             ..Call::default()
         };
-        assert_eq!(stored_size(&Call::default()), RECORD_BYTES);
-        assert_eq!(stored_size(&call(vec![b'a'; 1000])), RECORD_BYTES + 1000 + 10 + 1 + 3);
+        assert_eq!(call_size(&Call::default()), RECORD_BYTES);
+        // A token call with an Idempotency-Key: room for its kept answer is counted up front.
+        let mut keyed = Delivery::new("t", "g", "s", Call::default(), 0);
+        assert_eq!(stored_size(&keyed), RECORD_BYTES);
+        keyed.idempotency = Some(crate::model::delivery::Idempotency { request: "h".into(), answer: None });
+        assert_eq!(stored_size(&keyed), RECORD_BYTES + KEPT_ANSWER_BYTES);
+        assert_eq!(call_size(&call(vec![b'a'; 1000])), RECORD_BYTES + 1000 + 10 + 1 + 3);
         // A payload of control characters takes six times its size as JSON: counted so.
-        assert_eq!(stored_size(&call(vec![1; 1000])), RECORD_BYTES + 6000 + 10 + 1 + 3);
+        assert_eq!(call_size(&call(vec![1; 1000])), RECORD_BYTES + 6000 + 10 + 1 + 3);
     }
 
     /// Through `serve` over the rows, as the object runs it: a budget of three 10 kB deliveries.
@@ -92,7 +109,7 @@ mod tests {
                 Some(Payload { content_type: "text/plain".into(), body: vec![b'x'; 10_000] });
             arrival
         };
-        assert_eq!(stored_size(&big("d0", "r0").delivery.call), RECORD_BYTES + 10_010, "payload and content type");
+        assert_eq!(stored_size(&big("d0", "r0").delivery), RECORD_BYTES + 10_010, "payload and content type");
         let accepted = |answer: Answer| match answer {
             Answer::Accepted { answers } => answers.into_iter().map(|a| a.accepted).collect::<Vec<_>>(),
             other => panic!("not accepted: {other:?}"),

@@ -48,7 +48,7 @@ impl Rows for MemoryRows {
     fn put_entry(&mut self, entry: &Entry, with_call: bool) -> Result<(), String> {
         let mut entry = entry.clone();
         if with_call {
-            self.stored_bytes += stored_size(&entry.delivery.call);
+            self.stored_bytes += stored_size(&entry.delivery);
         } else if let Some(stored) = self.entries.get_mut(&entry.delivery.id) {
             entry.delivery.call = std::mem::take(&mut stored.delivery.call);
         }
@@ -118,7 +118,7 @@ impl Rows for MemoryRows {
                 entry.delivery.at >= deliveries_before || entry.delivery.state == DeliveryState::Pending
             });
         self.entries = kept;
-        let freed: u64 = gone.values().map(|entry| stored_size(&entry.delivery.call)).sum();
+        let freed: u64 = gone.values().map(|entry| stored_size(&entry.delivery)).sum();
         self.stored_bytes = self.stored_bytes.saturating_sub(freed);
         // As the SQL does: only the keys of the deleted deliveries, each once no delivery has it.
         let keys: BTreeSet<&String> = gone.values().map(|entry| &entry.key).collect();

@@ -22,10 +22,10 @@ pub trait Refusals {
     /// the target's waiting counts are to be sent now: the trigger's first refusal here, or its
     /// first `every_ms` or more after the last send it caused.
     fn count(&self, target: &str, trigger: &str, now_ms: u64, every_ms: u64) -> bool;
-    /// Takes the counts waiting for `target`'s ledger, by trigger.
+    /// Takes the counts waiting for `target`'s ledger, by trigger. Counts whose request fails are
+    /// not put back: the ledger may have written them before the failure (an answer lost on the
+    /// way back), and the figure is a lower bound, never a count twice.
     fn take(&self, target: &str) -> Vec<(String, u64)>;
-    /// Puts back counts whose request did not reach the ledger.
-    fn put_back(&self, target: &str, counts: Vec<(String, u64)>);
 }
 
 impl<T: Refusals + ?Sized> Refusals for std::rc::Rc<T> {
@@ -34,9 +34,6 @@ impl<T: Refusals + ?Sized> Refusals for std::rc::Rc<T> {
     }
     fn take(&self, target: &str) -> Vec<(String, u64)> {
         (**self).take(target)
-    }
-    fn put_back(&self, target: &str, counts: Vec<(String, u64)>) {
-        (**self).put_back(target, counts)
     }
 }
 
@@ -93,12 +90,6 @@ impl Refusals for MemoryRefusals {
         let waiting = tallies.iter_mut().filter(|tally| tally.waiting > 0 && tally.target == target);
         waiting.map(|tally| (tally.trigger.clone(), std::mem::take(&mut tally.waiting))).collect()
     }
-
-    fn put_back(&self, target: &str, counts: Vec<(String, u64)>) {
-        for (trigger, n) in counts {
-            self.add(target, &trigger, n);
-        }
-    }
 }
 
 /// Counts as they travel in a ledger request: `<trigger> <n>` pairs separated by commas (trigger
@@ -132,9 +123,8 @@ mod tests {
         assert_eq!(tally.take("g2"), [("t2".to_string(), 1)]);
         assert_eq!(tally.take("g1"), [("t1".to_string(), 50)], "taken by any request to its ledger");
         assert_eq!(tally.take("g1"), [], "once");
-        tally.put_back("g1", vec![("t1".into(), 50)]);
         assert!(tally.count("g1", "t1", FLUSH_EVERY_MS, FLUSH_EVERY_MS), "a minute on, sent");
-        assert_eq!(tally.take("g1"), [("t1".to_string(), 51)], "with what was put back");
+        assert_eq!(tally.take("g1"), [("t1".to_string(), 1)]);
     }
 
     #[test]

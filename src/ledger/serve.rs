@@ -307,7 +307,7 @@ pub fn serve(rows: &mut dyn Rows, envelope: Envelope) -> Result<Answer, String> 
             }
             // Refused whole, before anything is written: what is stored stays as it was.
             let created = ledger.changes.created.iter().filter_map(|id| ledger.entries.get(id));
-            let incoming: u64 = created.map(|entry| budget::stored_size(&entry.delivery.call)).sum();
+            let incoming: u64 = created.map(|entry| budget::stored_size(&entry.delivery)).sum();
             if incoming > 0 && budget_bytes > 0 {
                 if budget::over(rows.stored_bytes()?, incoming, budget_bytes) {
                     return Ok(Answer::OverBudget);

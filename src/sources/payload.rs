@@ -128,12 +128,26 @@ fn might_hold(body: &[u8], field: Option<&str>, secrets: &[&str]) -> bool {
         || redact_bytes(body, secrets) != body
 }
 
-/// Replaces every secret's text in every decoded string and key; whether anything changed.
+/// Replaces every secret in every decoded string and key, in each spelling `redact` knows (as
+/// written, percent-encoded, escaped); a string that still spells one once percent-decoded (a
+/// lower-case escape) is replaced whole. Whether anything changed.
 fn scrub_json(value: &mut Value, secrets: &[&str]) -> bool {
-    let holds = |text: &str| secrets.iter().any(|secret| text.contains(secret));
+    let spelled = |text: &str| {
+        let decoded = crate::http::percent_decode(text, true);
+        secrets.iter().any(|secret| decoded.contains(secret))
+    };
+    let holds = |text: &str| redact(text, secrets) != text || spelled(text);
+    let scrubbed = |text: &str| {
+        let text = redact(text, secrets);
+        if spelled(&text) {
+            crate::model::delivery::REDACTED.to_string()
+        } else {
+            text
+        }
+    };
     match value {
         Value::String(text) if holds(text) => {
-            *text = redact(text, secrets);
+            *text = scrubbed(text);
             true
         }
         Value::Array(items) => items.iter_mut().fold(false, |changed, item| scrub_json(item, secrets) | changed),
@@ -141,7 +155,7 @@ fn scrub_json(value: &mut Value, secrets: &[&str]) -> bool {
             let mut changed = false;
             for (key, mut item) in std::mem::take(fields) {
                 changed |= scrub_json(&mut item, secrets) | holds(&key);
-                fields.insert(redact(&key, secrets), item);
+                fields.insert(if holds(&key) { scrubbed(&key) } else { key }, item);
             }
             changed
         }
