@@ -22,7 +22,6 @@ use crate::model::{quoted, Call, DeliveryState, Event, EventKind, Payload, Regis
 use crate::relay;
 use crate::sources::{self, replay, HookCall, ReplayId};
 use crate::targets::TargetSpec;
-use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -135,34 +134,39 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         // them seen and fires only what was not.
         let answers = relay::queue_arrivals(app, &target.id, arrivals).await?;
         for ((trigger, ref_name), answer) in refs.into_iter().zip(answers) {
-            let (delivery_id, state, duplicate) = match answer.accepted {
+            let mut line = json!({"trigger": trigger, "target": target.id, "ref": ref_name});
+            match answer.accepted {
                 Accepted::New { .. } => {
                     new += 1;
-                    (answer.id, Some(DeliveryState::Pending), false)
+                    line["delivery_id"] = json!(answer.id);
+                    line["state"] = json!(DeliveryState::Pending);
                 }
-                Accepted::Duplicate { first_delivery_id, state } => (first_delivery_id, state, true),
-            };
+                Accepted::Duplicate { first_delivery_id, state } => {
+                    line["delivery_id"] = json!(first_delivery_id);
+                    line["state"] = json!(state);
+                    line["duplicate"] = json!(true);
+                }
+            }
             if listed.len() < MAX_LISTED {
-                let target = target.id.clone();
-                listed.push(Listed { delivery_id, duplicate, ref_name, state, target, trigger });
+                listed.push(line);
             }
         }
     }
     if new == 0 {
         // Answered with the first delivery's id and state; every one, when it fanned out.
-        let first = listed.first();
-        let answer = DuplicateAnswer {
-            deliveries: (listed.len() > 1).then_some(listed.as_slice()),
-            delivery_id: first.map(|first| first.delivery_id.as_str()),
-            duplicate: true,
-            state: first.and_then(|first| first.state),
-        };
+        let first = listed.first().cloned().unwrap_or_default();
+        let mut answer = json!({"duplicate": true, "delivery_id": first["delivery_id"], "state": first["state"]});
+        if listed.len() > 1 {
+            answer["deliveries"] = json!(listed);
+        }
         let answer = Response::json(200, &answer);
         return Ok(refused(app, &endpoint, "duplicate: a replay id seen before", answer, false).await);
     }
-    let one = (total == 1).then(|| listed[0].delivery_id.clone());
-    let not_listed = (total > listed.len()).then(|| total - listed.len());
-    let answer = HookAnswer { deliveries: &listed, delivery_id: delivery_id.as_deref(), matched: true, not_listed };
+    let one = (total == 1).then(|| listed[0]["delivery_id"].as_str().map(str::to_string)).flatten();
+    let mut answer = json!({"matched": true, "delivery_id": delivery_id, "deliveries": listed});
+    if total > listed.len() {
+        answer["not_listed"] = json!(total - listed.len());
+    }
     let mut response = Response::json(202, &answer);
     // As a token call's answer does: the trigger of a hook trigger's URL, and a lone delivery.
     if let Some(trigger) = &endpoint.trigger {
@@ -172,40 +176,6 @@ pub async fn receive(app: &App, ctx: &Ctx) -> Result<Response, Error> {
         response.headers.push(("x-hookrelay-delivery".into(), one));
     }
     Ok(response)
-}
-
-/// One delivery a webhook made (or found made before), as its answer lists it. Fields in key
-/// order, as the answers have always had them.
-#[derive(Serialize)]
-struct Listed {
-    delivery_id: String,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    duplicate: bool,
-    #[serde(rename = "ref")]
-    ref_name: String,
-    state: Option<DeliveryState>,
-    target: String,
-    trigger: String,
-}
-
-/// A webhook's answer when it made deliveries (202).
-#[derive(Serialize)]
-struct HookAnswer<'a> {
-    deliveries: &'a [Listed],
-    delivery_id: Option<&'a str>,
-    matched: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    not_listed: Option<usize>,
-}
-
-/// A webhook's answer when everything it would make was made before (200).
-#[derive(Serialize)]
-struct DuplicateAnswer<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deliveries: Option<&'a [Listed]>,
-    delivery_id: Option<&'a str>,
-    duplicate: bool,
-    state: Option<DeliveryState>,
 }
 
 /// The firings grouped by target, each group with its target: one ledger request per target.
