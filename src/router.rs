@@ -26,6 +26,8 @@ pub type HandlerFn = for<'a> fn(&'a App, &'a Ctx) -> LocalFuture<'a, Result<Resp
 #[derive(Clone, Copy)]
 pub struct Handler {
     pub run: HandlerFn,
+    /// Native builds only: the shipped wasm need not carry every function's path as text.
+    #[cfg(not(target_arch = "wasm32"))]
     pub name: &'static str,
 }
 
@@ -35,7 +37,11 @@ macro_rules! handler {
         fn boxed<'a>(app: &'a App, ctx: &'a Ctx) -> LocalFuture<'a, Result<Response, Error>> {
             Box::pin($function(app, ctx))
         }
-        Handler { run: boxed, name: stringify!($function) }
+        Handler {
+            run: boxed,
+            #[cfg(not(target_arch = "wasm32"))]
+            name: stringify!($function),
+        }
     }};
 }
 

@@ -323,7 +323,9 @@ impl Rows for SqlRows {
             self.run("UPDATE meta SET value = MAX(0, value - ?) WHERE name = 'stored_bytes'", vec![int(freed)])?;
             // Once per distinct key of the deleted deliveries (a quiet week may delete thousands of
             // one key's): each a primary-key lookup and an indexed probe.
-            let keys: std::collections::BTreeSet<String> = gone.iter().map(|row| text(row.first())).collect();
+            let mut keys: Vec<String> = gone.iter().map(|row| text(row.first())).collect();
+            keys.sort_unstable();
+            keys.dedup();
             for key in keys {
                 self.run(
                     "DELETE FROM order_keys WHERE key = ? AND NOT EXISTS (SELECT 1 FROM deliveries WHERE key = ?)",
