@@ -78,7 +78,7 @@ impl<'a> Catalog<'a> {
                 targets.push(target);
             }
         }
-        targets.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::sorting::sort_by(&mut targets, |a, b| a.name.cmp(&b.name));
         Ok(targets)
     }
 
