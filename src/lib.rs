@@ -32,6 +32,7 @@ pub mod schedules;
 pub mod sealed;
 pub mod settings;
 pub mod signature;
+pub mod sorting;
 pub mod sources;
 pub mod store;
 pub mod targets;

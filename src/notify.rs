@@ -150,7 +150,7 @@ fn notice_call(notice: &Notice) -> Call {
         trigger_id: notice.trigger.id.clone(),
         delivery: format!("{}-notify", notice.delivery_id),
         ref_name: notice.trigger.pinned_ref.clone().unwrap_or_else(|| "main".into()),
-        variables: variables.into_iter().map(|(name, value)| (name.to_string(), value)).collect(),
+        variables: crate::sorting::map_of(variables.into_iter().map(|(name, value)| (name.to_string(), value))),
         ..Call::default()
     }
 }

@@ -446,7 +446,7 @@ pub fn misconfigured(request: &Request, problems: &[String]) -> Response {
 /// Who changed what, when: the route and its ids, and the id a creation answered with.
 fn audit_entry(app: &App, admin: &Admin, route: &Route, params: &Captures, response: &Response) -> AuditEntry {
     let mut ids: BTreeMap<String, String> =
-        params.iter().map(|(name, value)| (name.to_string(), value.clone())).collect();
+        crate::sorting::map_of(params.iter().map(|(name, value)| (name.to_string(), value.clone())));
     #[derive(serde::Deserialize)]
     struct Created {
         id: serde_json::Value,

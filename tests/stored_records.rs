@@ -4,7 +4,7 @@
 mod common;
 
 use hookrelay::model::origin::{AckTriggerType, Origin, SwrMode};
-use hookrelay::model::{Delivery, EventFacts, Registry, Schedule, Source, Trigger};
+use hookrelay::model::{Delivery, EventFacts, Registry, Schedule, Source, Target, Trigger};
 use hookrelay::signature::Algorithm;
 use hookrelay::template::{render, Escaping};
 
@@ -67,6 +67,42 @@ fn an_origin_this_version_does_not_know_is_refused_not_misread() {
     for unknown in ["swr:ecs", "ack:", "gitlab:x", "swr"] {
         let changed = line.replace("\"swr:cci\"", &format!("{unknown:?}"));
         assert!(serde_json::from_str::<Trigger>(&changed).is_err(), "{unknown}");
+    }
+}
+
+/// Every target kind, as the code with `#[serde(flatten)]` over the internally tagged `TargetSpec`
+/// wrote it (at 835b37d): read as its kind, and written back byte for byte.
+#[test]
+fn stored_targets_read_as_their_kind_and_are_written_back_byte_for_byte() {
+    let mut kinds = Vec::new();
+    for line in records("targets.jsonl") {
+        let target: Target = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        assert_eq!(serde_json::to_string(&target).unwrap(), line);
+        kinds.push((target.id.clone(), target.spec.kind_name(), target.created_at, target.updated_at));
+    }
+    let expected = [
+        ("tgt1", "gitlab", 1700000000000, 1700000000001),
+        ("tgt2", "github", 1700000000000, 1700000000000),
+        ("tgt3", "github", 1700000000000, 1700000000000),
+        ("tgt4", "http", 1700000000000, 1700000000000),
+        ("tgt5", "http", 1700000000000, 1700000000000),
+        ("tgt6", "jenkins", 1700000000000, 1700000000000),
+        ("tgt7", "kubernetes", 1700000000000, 1700000000000),
+        ("tgt8", "ack", 1700000000000, 1700000000000),
+        ("tgt9", "ack", 1700000000000, 1700000000000),
+    ];
+    let expected: Vec<_> = expected.into_iter().map(|(id, kind, c, u)| (id.to_string(), kind, c, u)).collect();
+    assert_eq!(kinds, expected);
+    // A record missing one of the target's own fields, or with a kind this version does not know,
+    // is refused, never misread.
+    let first = &records("targets.jsonl")[0];
+    for broken in [
+        first.replace(r#""id":"tgt1","#, ""),
+        first.replace(r#","updated_at":1700000000001"#, ""),
+        first.replace(r#""kind":"gitlab""#, r#""kind":"teamcity""#),
+        first.replace(r#""token":"glptt-real","#, ""),
+    ] {
+        assert!(serde_json::from_str::<Target>(&broken).is_err(), "{broken}");
     }
 }
 

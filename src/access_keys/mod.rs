@@ -291,7 +291,7 @@ fn printable(name: &str) -> String {
 /// the value a handler reads first.
 fn canonical_query(request: &Request, encode_keys: bool) -> Result<String, Refusal> {
     let mut pairs = parse_urlencoded(&request.query);
-    pairs.sort_unstable();
+    crate::sorting::sort_by(&mut pairs, Ord::cmp);
     if pairs.windows(2).any(|two| two[0].0 == two[1].0) {
         return Err(REPEATED_KEY);
     }

@@ -44,7 +44,7 @@ fn string_to_sign(request: &Request) -> Option<String> {
     // a repeated key, or a key or value holding `&` or `=`, would sign one query and let another
     // be read (`a=1%26target%3Dx` signs as `a=1&target=x`).
     let decoded = parse_urlencoded(&request.query);
-    let query: BTreeMap<String, String> = decoded.iter().cloned().collect();
+    let query: BTreeMap<String, String> = crate::sorting::map_of(decoded.iter().cloned());
     let ambiguous = |text: &String| text.contains(['&', '=']);
     if query.len() != decoded.len() || query.iter().any(|(key, value)| ambiguous(key) || ambiguous(value)) {
         return None;

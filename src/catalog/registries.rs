@@ -39,7 +39,7 @@ impl<'a> Catalog<'a> {
                 registries.push(registry);
             }
         }
-        registries.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        crate::sorting::sort_by(&mut registries, |a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(registries)
     }
 

@@ -3,18 +3,24 @@
 
 use super::Catalog;
 use crate::error::Error;
+use crate::model::target::TargetVisitor;
 use crate::model::{validate_path_name, Target};
 use crate::store::keys;
 use crate::targets::TargetSpec;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-/// A new target: a name and the kind's settings.
-#[derive(Deserialize)]
+/// A new target: a name and the kind's settings, side by side in one object.
 struct TargetInput {
     name: String,
-    #[serde(flatten)]
     spec: TargetSpec,
+}
+
+impl<'de> Deserialize<'de> for TargetInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<TargetInput, D::Error> {
+        let target = deserializer.deserialize_map(TargetVisitor { stored: false })?;
+        Ok(TargetInput { name: target.name, spec: target.spec })
+    }
 }
 
 impl<'a> Catalog<'a> {
@@ -72,7 +78,7 @@ impl<'a> Catalog<'a> {
                 targets.push(target);
             }
         }
-        targets.sort_by(|a, b| a.name.cmp(&b.name));
+        crate::sorting::sort_by(&mut targets, |a, b| a.name.cmp(&b.name));
         Ok(targets)
     }
 

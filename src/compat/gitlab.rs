@@ -174,7 +174,7 @@ pub async fn delete(app: &App, ctx: &Ctx) -> Result<Response, Error> {
 
 /// `description` (and `expires_at`) from a JSON body, a form, or the query string, as Grape reads them.
 fn management_input(request: &Request) -> Result<TriggerInput, Error> {
-    let mut fields: BTreeMap<String, String> = request.query_pairs().into_iter().collect();
+    let mut fields: BTreeMap<String, String> = crate::sorting::map_of(request.query_pairs());
     if request.is_json() && !request.body.is_empty() {
         crate::http::check_json_depth(&request.body)?;
         let body: Value = serde_json::from_slice(&request.body)?;

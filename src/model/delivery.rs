@@ -306,7 +306,7 @@ pub fn redact_bytes<S: AsRef<str>>(body: &[u8], secrets: &[S]) -> Vec<u8> {
         })
         .collect();
     // Longest first, so that a secret inside another does not leave the rest of the other.
-    spellings.sort_by_key(|spelling| std::cmp::Reverse(spelling.len()));
+    crate::sorting::sort_by(&mut spellings, |a, b| b.len().cmp(&a.len()));
     spellings.into_iter().fold(body.to_vec(), |body, secret| replace_all(&body, secret.as_bytes(), REDACTED.as_bytes()))
 }
 

@@ -8,21 +8,22 @@ use crate::filters::{glob_match, EventFilter};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Written as one flat object, its filter's fields in place; read through [`TriggerRecord`], which
+/// says what a stored record may leave out.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Trigger {
     pub id: String,
     /// The target's id.
     pub target: String,
-    #[serde(default)]
     pub description: String,
     /// Glob allow-list of refs; empty allows every ref.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refs: Vec<String>,
     /// SHA-256 (hex) of the trigger token. The token itself is never stored.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token_hash: Option<String>,
     /// The token's first four characters, which GitLab shows to anyone but the owner.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub token_start: String,
     /// The name of the admin who created it.
     pub owner: String,
@@ -30,44 +31,135 @@ pub struct Trigger {
     /// every read; the Alibaba SDK has no other way to get one). The record is sealed at rest under
     /// `ENCRYPTION_KEY`, as every trigger is; lookups use `token_hash` only. `None` for a trigger
     /// made before the copy was kept, whose token only its hash knows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<super::Secret>,
     pub created_at: u64,
     pub updated_at: u64,
-    #[serde(default)]
     pub expires_at: Option<u64>,
     /// A hook trigger's provider and secrets; `None` for a token trigger.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
     /// Which events fire a hook trigger.
     #[serde(flatten)]
     pub filter: EventFilter,
     /// The ref to run instead of the event's.
-    #[serde(default, rename = "ref", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
     pub pinned_ref: Option<String>,
     /// Variables the trigger adds to every call; the caller's win on a clash.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub variables: BTreeMap<String, String>,
     /// The Kubernetes workload a `kubernetes` target acts on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub workload: Option<super::Workload>,
     /// Which compatible API created it, so that API lists only its own; `None` for the native API.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
     /// Which of its deliveries per key the target gets; `None` for a trigger stored before it
     /// existed, which takes its target's default (`Order::default_for`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub order: Option<Order>,
     /// A disabled trigger never fires (SWR's `enable`).
-    #[serde(default = "enabled_by_default", skip_serializing_if = "is_true")]
+    #[serde(skip_serializing_if = "is_true")]
     pub enabled: bool,
     /// The target told when one of this trigger's deliveries settles in a state of `notify_on`
     /// (its id): typically an `http` target at a Slack, Discord or Teams incoming webhook.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub notify: Option<String>,
     /// The states that notify (`dead` unless set).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notify_on: Vec<super::DeliveryState>,
+}
+
+/// A stored trigger as it is read: [`Trigger`] with its filter's fields in place, so that no
+/// `#[serde(flatten)]` makes serde buffer the whole record to read it (measured in bench/SWAPS.md).
+#[derive(Deserialize)]
+#[serde(rename = "Trigger")]
+struct TriggerRecord {
+    id: String,
+    target: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    refs: Vec<String>,
+    #[serde(default)]
+    token_hash: Option<String>,
+    #[serde(default)]
+    token_start: String,
+    owner: String,
+    #[serde(default)]
+    token: Option<super::Secret>,
+    created_at: u64,
+    updated_at: u64,
+    #[serde(default)]
+    expires_at: Option<u64>,
+    #[serde(default)]
+    source: Option<Source>,
+    // The filter's fields, as `EventFilter` declares them.
+    #[serde(default)]
+    events: Vec<super::EventKind>,
+    #[serde(default)]
+    repository: Option<String>,
+    #[serde(default)]
+    branches: Vec<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    condition: Option<String>,
+    #[serde(default)]
+    trigger_type: Option<crate::filters::TagConditionType>,
+    #[serde(default, rename = "ref")]
+    pinned_ref: Option<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    #[serde(default)]
+    workload: Option<super::Workload>,
+    #[serde(default)]
+    origin: Option<Origin>,
+    #[serde(default)]
+    order: Option<Order>,
+    #[serde(default = "enabled_by_default")]
+    enabled: bool,
+    #[serde(default)]
+    notify: Option<String>,
+    #[serde(default)]
+    notify_on: Vec<super::DeliveryState>,
+}
+
+impl<'de> Deserialize<'de> for Trigger {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Trigger, D::Error> {
+        let r = TriggerRecord::deserialize(deserializer)?;
+        let filter = EventFilter {
+            events: r.events,
+            repository: r.repository,
+            branches: r.branches,
+            tags: r.tags,
+            condition: r.condition,
+            trigger_type: r.trigger_type,
+        };
+        Ok(Trigger {
+            id: r.id,
+            target: r.target,
+            description: r.description,
+            refs: r.refs,
+            token_hash: r.token_hash,
+            token_start: r.token_start,
+            owner: r.owner,
+            token: r.token,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            expires_at: r.expires_at,
+            source: r.source,
+            filter,
+            pinned_ref: r.pinned_ref,
+            variables: r.variables,
+            workload: r.workload,
+            origin: r.origin,
+            order: r.order,
+            enabled: r.enabled,
+            notify: r.notify,
+            notify_on: r.notify_on,
+        })
+    }
 }
 
 fn enabled_by_default() -> bool {

@@ -109,7 +109,7 @@ impl TargetKind for GithubTarget {
                 // A workflow accepts only the inputs it declares; hookrelay's own variables go to
                 // repository_dispatch, whose client_payload takes anything.
                 let inputs: BTreeMap<&String, &String> =
-                    call.variables.iter().filter(|(key, _)| !key.starts_with("HOOKRELAY_")).collect();
+                    crate::sorting::map_of(call.variables.iter().filter(|(key, _)| !key.starts_with("HOOKRELAY_")));
                 let path = format!("/repos/{repository}/actions/workflows/{}/dispatches", path_segment(workflow));
                 (path, json!({"ref": ref_name, "inputs": inputs}))
             }

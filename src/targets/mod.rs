@@ -46,8 +46,9 @@ pub trait TargetKind {
     }
 }
 
-/// The registry: one line per kind. Serialized with the kind's name in `kind`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The registry: one line per kind. Serialized with the kind's name in `kind`; read by
+/// [`TargetSpec::from_fields`].
+#[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum TargetSpec {
     Ack(ack::AckTarget),
@@ -81,6 +82,46 @@ impl TargetSpec {
         }
     }
 
+    /// The kind's settings from the fields of a target's JSON object: its `kind` (a name, or as
+    /// serde reads a variant, its index) and the kind's own fields; others are ignored. What a derived
+    /// `#[serde(tag = "kind")]` reads, with the same errors, but from the object already read rather
+    /// than through serde's buffering of it, which `flatten` needed and which cost several KB of wasm.
+    pub fn from_fields(mut fields: Map<String, Value>) -> Result<TargetSpec, serde_json::Error> {
+        use serde::de::{Error as _, Unexpected};
+        let unexpected = |kind: &Value| match kind {
+            Value::Number(number) if number.is_i64() => Unexpected::Signed(number.as_i64().unwrap_or_default()),
+            Value::Number(number) => Unexpected::Float(number.as_f64().unwrap_or_default()),
+            Value::Bool(value) => Unexpected::Bool(*value),
+            Value::Array(_) => Unexpected::Seq,
+            Value::Object(_) => Unexpected::Map,
+            _ => Unexpected::Unit,
+        };
+        let index = match fields.remove("kind") {
+            None => return Err(serde_json::Error::missing_field("kind")),
+            Some(Value::String(kind)) => KINDS
+                .iter()
+                .position(|name| *name == kind)
+                .ok_or_else(|| serde_json::Error::unknown_variant(&kind, KINDS))?,
+            Some(Value::Number(number)) if number.is_u64() => match number.as_u64().unwrap_or_default() {
+                index if index < KINDS.len() as u64 => index as usize,
+                index => {
+                    let expected = &"variant index 0 <= i < 6";
+                    return Err(serde_json::Error::invalid_value(Unexpected::Unsigned(index), expected));
+                }
+            },
+            Some(other) => return Err(serde_json::Error::invalid_type(unexpected(&other), &"variant identifier")),
+        };
+        let fields = Value::Object(fields);
+        Ok(match index {
+            0 => TargetSpec::Ack(Deserialize::deserialize(fields)?),
+            1 => TargetSpec::Github(Deserialize::deserialize(fields)?),
+            2 => TargetSpec::Gitlab(Deserialize::deserialize(fields)?),
+            3 => TargetSpec::Http(Deserialize::deserialize(fields)?),
+            4 => TargetSpec::Jenkins(Deserialize::deserialize(fields)?),
+            _ => TargetSpec::Kubernetes(Deserialize::deserialize(fields)?),
+        })
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             TargetSpec::Ack(_) => "ack",
@@ -92,6 +133,9 @@ impl TargetSpec {
         }
     }
 }
+
+/// The kinds' names, in the registry's order (a kind's index is its place here).
+const KINDS: &[&str] = &["ack", "github", "gitlab", "http", "jenkins", "kubernetes"];
 
 /// The user agent every outbound request carries.
 pub const USER_AGENT: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
@@ -210,7 +254,21 @@ mod tests {
 
     #[test]
     fn unknown_kind_is_refused_with_the_known_ones_named() {
-        let err = serde_json::from_str::<TargetSpec>(r#"{"kind":"teamcity","url":"https://x"}"#).unwrap_err();
+        let fields = |text: &str| serde_json::from_str::<Map<String, Value>>(text).unwrap();
+        let err = TargetSpec::from_fields(fields(r#"{"kind":"teamcity","url":"https://x"}"#)).unwrap_err();
         assert!(err.to_string().contains("gitlab"), "{err}");
+        for (text, error) in [
+            (r#"{"url":"https://x"}"#, "missing field `kind`"),
+            (r#"{"kind":null}"#, "invalid type: null, expected variant identifier"),
+            (r#"{"kind":-1}"#, "invalid type: integer `-1`, expected variant identifier"),
+            (r#"{"kind":6}"#, "invalid value: integer `6`, expected variant index 0 <= i < 6"),
+            (r#"{"kind":"http"}"#, "missing field `url`"),
+            (r#"{"kind":"http","url":5}"#, "invalid type: integer `5`, expected a string"),
+        ] {
+            assert_eq!(TargetSpec::from_fields(fields(text)).unwrap_err().to_string(), error, "{text}");
+        }
+        // A variant's index names it, as serde reads an internally tagged enum's tag.
+        let by_index = TargetSpec::from_fields(fields(r#"{"kind":5,"api_server":"https://k","token":"t"}"#));
+        assert_eq!(by_index.unwrap().kind_name(), "kubernetes");
     }
 }
