@@ -111,7 +111,8 @@ impl TargetSpec {
             },
             Some(other) => return Err(serde_json::Error::invalid_type(unexpected(&other), &"variant identifier")),
         };
-        let fields = Value::Object(fields);
+        // From the map itself, which serde_json reads as an object only (a `Value` may also be an
+        // array, which serde would read a struct from too: code for a case that cannot occur here).
         Ok(match index {
             0 => TargetSpec::Ack(Deserialize::deserialize(fields)?),
             1 => TargetSpec::Github(Deserialize::deserialize(fields)?),
