@@ -198,7 +198,7 @@ async fn image_triggers(app: &App, events: &[Event]) -> Result<Vec<Trigger>, Err
         .filter(|event| event.kind == EventKind::ImagePush)
         .filter_map(|event| event.image.as_ref().map(|image| image.repository.to_ascii_lowercase()))
         .collect();
-    repositories.sort_unstable();
+    crate::sorting::sort_by(&mut repositories, |a, b| a.cmp(b));
     repositories.dedup();
     let mut triggers = Vec::new();
     for repository in repositories {
@@ -325,16 +325,17 @@ pub fn call_for(trigger: &Trigger, event: &Event, payload: Payload) -> Call {
     let event_ref = if event.git_ref.is_empty() { event.short_ref() } else { &event.git_ref };
     let facts =
         crate::model::EventFacts::new(event_ref, &ref_name, event.image.as_ref(), &event.repository, &event.commit);
-    let mut variables: BTreeMap<String, String> = [
-        ("HOOKRELAY_EVENT", crate::model::wire_name(&event.kind)),
-        ("HOOKRELAY_REPOSITORY", event.repository.clone()),
-        ("HOOKRELAY_REF", event_ref.to_string()),
-        ("HOOKRELAY_COMMIT", event.commit.clone()),
-        ("HOOKRELAY_DELIVERY", event.delivery_id.clone().unwrap_or_default()),
-    ]
-    .into_iter()
-    .map(|(key, value)| (key.to_string(), value))
-    .collect();
+    let mut variables: BTreeMap<String, String> = crate::sorting::map_of(
+        [
+            ("HOOKRELAY_EVENT", crate::model::wire_name(&event.kind)),
+            ("HOOKRELAY_REPOSITORY", event.repository.clone()),
+            ("HOOKRELAY_REF", event_ref.to_string()),
+            ("HOOKRELAY_COMMIT", event.commit.clone()),
+            ("HOOKRELAY_DELIVERY", event.delivery_id.clone().unwrap_or_default()),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_string(), value)),
+    );
     if let Some(image) = &event.image {
         variables.insert("HOOKRELAY_IMAGE".into(), image.reference());
         variables.insert("HOOKRELAY_TAG".into(), image.tag.clone());

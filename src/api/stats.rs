@@ -74,7 +74,13 @@ pub fn overview(rows: &[StatsRow], first: u64, hours: u64, series: bool) -> Valu
     for (_, stats) in &ranked {
         totals.add(stats);
     }
-    ranked.sort_by_key(|(trigger, stats)| (std::cmp::Reverse(stats.failures()), stats.success_permille(), *trigger));
+    crate::sorting::sort_by(&mut ranked, |(ta, a), (tb, b)| {
+        (std::cmp::Reverse(a.failures()), a.success_permille(), ta).cmp(&(
+            std::cmp::Reverse(b.failures()),
+            b.success_permille(),
+            tb,
+        ))
+    });
     let triggers: Vec<Value> = ranked
         .iter()
         .map(|(trigger, stats)| {

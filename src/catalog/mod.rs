@@ -311,8 +311,8 @@ impl<'a> Catalog<'a> {
 }
 
 /// Oldest first (one sort for every trigger list: one copy of it in the wasm).
-fn oldest_first(triggers: &mut [Trigger]) {
-    triggers.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+fn oldest_first(triggers: &mut Vec<Trigger>) {
+    crate::sorting::sort_by(triggers, |a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
 }
 
 /// The index key that finds a trigger without listing them all: by repository, hook triggers for

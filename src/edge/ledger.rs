@@ -324,7 +324,7 @@ impl Rows for SqlRows {
             // Once per distinct key of the deleted deliveries (a quiet week may delete thousands of
             // one key's): each a primary-key lookup and an indexed probe.
             let mut keys: Vec<String> = gone.iter().map(|row| text(row.first())).collect();
-            keys.sort_unstable();
+            crate::sorting::sort_by(&mut keys, |a, b| a.cmp(b));
             keys.dedup();
             for key in keys {
                 self.run(

@@ -212,7 +212,7 @@ impl Ledger {
             .filter(|entry| entry.in_flight_since.is_none_or(|since| since + ATTEMPT_LEASE_MS <= now_ms))
             .map(|entry| (entry.seq, entry.delivery.id.clone()))
             .collect();
-        due.sort();
+        crate::sorting::sort_by(&mut due, |a, b| a.cmp(b));
         due.into_iter().map(|(_, id)| id).collect()
     }
 
