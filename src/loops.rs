@@ -58,15 +58,12 @@ pub fn mark(request: &mut OutboundRequest, hops: u32) {
     request.headers.push((HOPS_HEADER.into(), hops.saturating_add(1).to_string()));
 }
 
-/// Refuses a target URL on this deployment's own host (`PUBLIC_URL`'s): a delivery would call
-/// hookrelay itself. Other names that reach the same worker (its `workers.dev` name, other routes)
-/// cannot be known here; the hop count bounds those.
-pub fn check_not_self(field: &str, url: &str, public_url: Option<&str>) -> Result<(), Error> {
-    let host = |text: &str| {
-        let parsed = url::Url::parse(text).ok()?;
-        Some(parsed.host_str()?.trim_end_matches('.').to_ascii_lowercase())
-    };
-    let own = public_url.and_then(host);
+/// Refuses a target URL (as the outbound policy parsed it) on this deployment's own host
+/// (`PUBLIC_URL`'s): a delivery would call hookrelay itself. Other names that reach the same
+/// worker (its `workers.dev` name, other routes) cannot be known here; the hop count bounds those.
+pub fn check_not_self(field: &str, url: &url::Url, public_url: Option<&str>) -> Result<(), Error> {
+    let host = |url: &url::Url| Some(url.host_str()?.trim_end_matches('.').to_ascii_lowercase());
+    let own = public_url.and_then(|text| host(&url::Url::parse(text).ok()?));
     if own.is_some() && own == host(url) {
         return Err(Error::bad_request(format!(
             "{field} is hookrelay's own host (PUBLIC_URL): a target must not call hookrelay itself"
@@ -146,6 +143,7 @@ mod tests {
     #[test]
     fn a_target_on_hookrelays_own_host_is_refused() {
         let public = Some("https://Hooks.Example.com/base");
+        let check_not_self = |field, url: &str, public| check_not_self(field, &url::Url::parse(url).unwrap(), public);
         for own in ["https://hooks.example.com", "http://HOOKS.example.com:8443/api/v4", "https://hooks.example.com./x"]
         {
             let refused = check_not_self("url", own, public).unwrap_err();

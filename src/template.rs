@@ -76,7 +76,7 @@ impl Escaping {
     /// any JSON subtype (`json`, `+json` suffixes, `x-ndjson`) is JSON: escaping too often only
     /// costs a backslash, escaping too rarely lets a value rewrite the body.
     pub fn for_media_type(content_type: &str) -> Escaping {
-        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let essence = crate::http::media_essence(content_type);
         if essence.ends_with("json") {
             Escaping::Json
         } else if essence == "application/x-www-form-urlencoded" {

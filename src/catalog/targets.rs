@@ -43,8 +43,8 @@ impl<'a> Catalog<'a> {
     fn validate_spec(&self, spec: &TargetSpec) -> Result<(), Error> {
         spec.kind().validate()?;
         for (field, url) in spec.kind().destinations() {
-            crate::outbound::check_destination(field, url, self.allow_local_targets)?;
-            crate::loops::check_not_self(field, url, self.public_url)?;
+            let checked = crate::outbound::check_destination(field, url, self.allow_local_targets)?;
+            crate::loops::check_not_self(field, checked.url(), self.public_url)?;
         }
         Ok(())
     }

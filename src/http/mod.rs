@@ -56,8 +56,7 @@ impl Request {
     /// The media type of the body, lower case, without parameters.
     /// The media type's essence (`type/subtype`, lower case), without its parameters.
     pub fn media_type(&self) -> String {
-        let raw = self.header("content-type").unwrap_or("");
-        raw.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+        media_essence(self.header("content-type").unwrap_or(""))
     }
 
     pub fn query_pairs(&self) -> Vec<(String, String)> {
@@ -205,6 +204,11 @@ mod tests {
         assert_eq!(request.media_type(), "application/json");
         assert!(request.is_json());
     }
+}
+
+/// A `Content-Type` value's essence: `type/subtype`, lower case, without its parameters.
+pub fn media_essence(content_type: &str) -> String {
+    content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
 }
 
 /// Whether `text` is exactly one media type (RFC 9110 8.3.1): `type/subtype` of token characters,
